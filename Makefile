@@ -1,0 +1,28 @@
+# Two commands: `make demo` runs the main job, `make test` the whole suite.
+# Both create the virtualenv and install what they need on a fresh Debian machine.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/kpi-alerts demo
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/kpi-alerts rules check
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python bench/ingest_national.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis *.egg-info

@@ -1,0 +1,128 @@
+"""`kpi-alerts demo`: the Sandwell FY2024-25 example returns, end to end, on a throwaway
+SQLite database with tasks run in-process."""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from collections import Counter, defaultdict
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+from sqlalchemy import select
+
+from alerts.store.db import session_for
+from alerts.store.models import AlertEvent, RatingRecord
+from config import Settings, get_settings, use_settings
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "sandwell-2024-25"
+CELL = {"green": "bold white on green", "amber": "bold black on yellow", "red": "bold white on red"}
+_ORDER = {"kpi": 0, "caseload": 1, "finance": 2}
+
+
+def position_sentence(counts: Counter) -> str:
+    """The trust's own wording: '10 KPIs on target, 5 within tolerance, none in failure'."""
+    def n(k: str) -> str:
+        return str(counts[k]) if counts[k] else "none"
+    return f"{n('green')} KPIs on target, {n('amber')} within tolerance, {n('red')} in failure"
+
+
+def example_files(folder: Path) -> list[Path]:
+    files = [p for p in folder.iterdir() if p.suffix.lower() in (".csv", ".xlsx", ".json") and "-" in p.stem
+             and p.stem.split("-")[0] in _ORDER and re.search(r"\d{4}-\d{2}$", p.stem)]
+    return sorted(files, key=lambda p: (_ORDER[p.stem.split("-")[0]], p.stem))
+
+
+def run_demo(console: Console, examples: Path | None = None) -> dict:
+    folder = examples or EXAMPLES
+    files = example_files(folder)
+    if not files:
+        raise SystemExit(f"no example returns in {folder}")
+    base = get_settings()
+    with tempfile.TemporaryDirectory(prefix="kpi-alerts-demo-") as tmp:
+        use_settings(Settings(database_url=f"sqlite:///{Path(tmp) / 'demo.db'}", broker_url="",
+                              rules_dir=base.rules_dir, timezone=base.timezone))
+        try:
+            return _run(console, files)
+        finally:
+            use_settings(None)
+
+
+def _run(console: Console, files: list[Path]) -> dict:
+    from alerts.ingest import ingest_path
+    from rules.check import load_catalog
+
+    settings = get_settings()
+    catalog = load_catalog(settings.rules_dir)
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("Ingesting example returns", total=len(files))
+        for path in files:
+            result = ingest_path(path)
+            if result.errors:
+                for line in result.errors:
+                    console.print(line, markup=False)
+                raise SystemExit(2)
+            progress.advance(task)
+    console.print(f"Ingested {len(files)} example returns into a temporary SQLite database "
+                  f"(tasks in-process).\n", highlight=False)
+
+    with session_for(settings.database_url) as session:
+        ratings = session.execute(select(RatingRecord).where(RatingRecord.current)).scalars().all()
+        events = session.execute(select(AlertEvent).order_by(AlertEvent.id)).scalars().all()
+
+    suite_rules = [b for b in catalog.rules if b.suite == "2024" and b.code]
+    suite_rules.sort(key=lambda b: int(b.code[2:]) if b.code and b.code[2:].isdigit() else 99)
+    kpi = defaultdict(dict)
+    for r in ratings:
+        if r.kind == "kpi":
+            kpi[r.rule_id][r.period] = r
+    periods = sorted({p for series in kpi.values() for p in series})
+
+    table = Table(title="Sandwell contract KPIs (2024 suite), month by month", show_lines=False)
+    table.add_column("KPI", no_wrap=True)
+    for p in periods:
+        table.add_column(p[2:], justify="right")
+    for col in ("G", "A", "R"):
+        table.add_column(col, justify="right")
+    band_counts: dict[str, Counter] = {}
+    for b in suite_rules:
+        series = kpi.get(b.id, {})
+        counts = Counter(r.rating for r in series.values())
+        band_counts[b.code] = counts  # type: ignore[index]
+        cells = [f"[{CELL[series[p].rating]}]{series[p].value:g}[/]" if p in series else "" for p in periods]
+        table.add_row(f"{b.code} {b.rule.name[:38]}", *cells,
+                      str(counts["green"]), str(counts["amber"]), str(counts["red"]))
+    console.print(table)
+
+    year_end = periods[-1] if periods else None
+    position = Counter(kpi[b.id][year_end].rating for b in suite_rules if year_end in kpi.get(b.id, {}))
+    if year_end:
+        console.print(f"Position at {year_end}: {position_sentence(position)}.\n", highlight=False)
+
+    console.print("Alert transitions", style="bold")
+    names = {b.id: (b.code or b.id) for b in catalog.rules}
+    for e in events:
+        style = CELL.get(e.to_state, "")
+        console.print(f"  {e.period}  {e.kind:<11} {names.get(e.rule_id, e.rule_id):<28} {e.subject:<34} "
+                      f"{e.from_state or '-':>5} -> [{style}]{e.to_state}[/]  ({e.value:g})", highlight=False)
+
+    other = [r for r in ratings if r.kind != "kpi"]
+    if other:
+        console.print("\nFinance and caseloads", style="bold")
+        by_rule = defaultdict(list)
+        for r in other:
+            by_rule[r.rule_id].append(r)
+        for rule_id, rows in sorted(by_rule.items()):
+            counts = Counter(r.rating for r in rows)
+            name = catalog.rules_by_id[rule_id].rule.name
+            if len(rows) == 1:
+                r = rows[0]
+                console.print(f"  {name} ({r.period}): {r.value:,.2f} -> [{CELL[r.rating]}]{r.rating}[/]",
+                              highlight=False)
+            else:
+                console.print(f"  {name} ({rows[0].period}): {len(rows)} rated, "
+                              f"{counts['green']} green, {counts['amber']} amber, {counts['red']} red",
+                              highlight=False)
+    return {"band_counts": band_counts, "year_end": dict(position), "transitions": len(events)}

@@ -1,0 +1,70 @@
+"""An alert's next state: a pure function of its current state and its rated series.
+
+An alert exists per (rule, subject) and follows the latest rated period. A late return for
+an older period changes the series but not its last entry, so it cannot override the state
+a newer period set (it can only complete a `for_periods` streak).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from rules.model import Rating
+from rules.periods import period_index
+
+TransitionKind = Literal["opened", "escalated", "deescalated", "resolved"]
+
+
+@dataclass(frozen=True)
+class Transition:
+    from_state: Rating | None
+    to_state: Rating
+    kind: TransitionKind
+
+
+def nongreen_streak(series: Sequence[tuple[str, Rating]]) -> int:
+    """Consecutive non-green months ending at the latest period. A month with no rating
+    breaks the streak: N consecutive periods means N calendar months in a row."""
+    streak = 0
+    expected: int | None = None
+    for period, rating in reversed(series):
+        idx = period_index(period)
+        if rating is Rating.GREEN or (expected is not None and idx != expected):
+            break
+        streak += 1
+        expected = idx - 1
+    return streak
+
+
+def target_state(current: Rating | None, series: Sequence[tuple[str, Rating]], for_periods: int = 1) -> Rating | None:
+    """The state the alert should be in. `series` is sorted by period, one rating each."""
+    if not series:
+        return current
+    latest = series[-1][1]
+    if latest is Rating.GREEN:
+        return Rating.GREEN
+    if current in (Rating.AMBER, Rating.RED):
+        return latest  # already open: follow the latest rating (escalate / de-escalate)
+    if nongreen_streak(series) >= for_periods:
+        return latest
+    return current or Rating.GREEN  # pending: not yet N periods outside green
+
+
+def transition(current: Rating | None, new: Rating | None) -> Transition | None:
+    """The event for moving from `current` to `new`; None when nothing changes."""
+    if new is None or new is current:
+        return None
+    if new is Rating.GREEN:
+        return Transition(current, new, "resolved") if current in (Rating.AMBER, Rating.RED) else None
+    if current in (None, Rating.GREEN):
+        return Transition(current, new, "opened")
+    return Transition(current, new, "escalated" if new is Rating.RED else "deescalated")
+
+
+def next_state(
+    current: Rating | None, series: Sequence[tuple[str, Rating]], for_periods: int = 1
+) -> tuple[Rating | None, Transition | None]:
+    new = target_state(current, series, for_periods)
+    return new, transition(current, new)

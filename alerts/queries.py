@@ -1,0 +1,58 @@
+"""Read models for the CLI (and later the HTTP API and digests)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from alerts.store.models import Alert, RatingRecord
+from rules.catalog import Catalog
+
+
+def _describe(catalog: Catalog, rule_id: str) -> dict:
+    bound = catalog.rules_by_id.get(rule_id)
+    return {"rule": rule_id, "indicator": bound.rule.measure_key if bound else None,
+            "code": bound.code if bound else None, "suite": bound.suite if bound else None,
+            "name": bound.rule.name if bound else rule_id}
+
+
+def current_status(session: Session, catalog: Catalog, provider: str | None = None) -> list[dict]:
+    """Latest rating per (rule, subject) with its alert state and since when it has held."""
+    q = select(RatingRecord).where(RatingRecord.current).order_by(RatingRecord.period)
+    if provider:
+        q = q.where(RatingRecord.provider == provider)
+    latest: dict[tuple[str, str], RatingRecord] = {}
+    for r in session.execute(q).scalars():
+        latest[(r.rule_id, r.subject)] = r  # ordered by period: the last one wins
+    aq = select(Alert)
+    if provider:
+        aq = aq.where(Alert.provider == provider)
+    alerts = {(a.rule_id, a.subject): a for a in session.execute(aq).scalars()}
+    out = []
+    for key in sorted(latest):
+        r, a = latest[key], alerts.get(key)
+        out.append({**_describe(catalog, r.rule_id), "subject": r.subject, "provider": r.provider,
+                    "period": r.period, "value": r.value, "rating": r.rating,
+                    "alert": a.state if a else None, "since": a.since_period if a else None})
+    return out
+
+
+def rules_for_indicator(catalog: Catalog, indicator: str) -> list[str]:
+    """A rule id, a measure key, or a contract code (in any suite: each rule's ratings only
+    exist for periods its suite was in force, so a code shows what it meant at the time)."""
+    token = indicator.strip()
+    return [b.id for b in catalog.rules
+            if token in (b.id, b.rule.measure_key) or (b.code and b.code.upper() == token.upper())]
+
+
+def history(session: Session, catalog: Catalog, indicator: str, provider: str | None = None) -> list[dict]:
+    rule_ids = rules_for_indicator(catalog, indicator)
+    if not rule_ids:
+        raise LookupError(f"unknown indicator {indicator!r} (expected a rule id, indicator key or contract code)")
+    q = (select(RatingRecord).where(RatingRecord.rule_id.in_(rule_ids), RatingRecord.current)  # type: ignore[attr-defined]
+         .order_by(RatingRecord.subject, RatingRecord.period))
+    if provider:
+        q = q.where(RatingRecord.provider == provider)
+    return [{**_describe(catalog, r.rule_id), "subject": r.subject, "period": r.period, "value": r.value,
+             "rating": r.rating, "thresholds": r.thresholds, "rule_version": r.rule_version}
+            for r in session.execute(q).scalars()]

@@ -1,0 +1,57 @@
+"""The one Settings object. Nothing else in the project reads the environment."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from rules.loader import SHIPPED_PACKS
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KPI_ALERTS_", env_file=".env", extra="ignore")
+
+    # SQLite file in the working directory unless told otherwise (PostgreSQL in production).
+    database_url: str = Field(default_factory=lambda: f"sqlite:///{Path.cwd() / 'kpi-alerts.db'}")
+    # Empty: Celery tasks run in-process (eager). Set (redis://...) for workers + beat.
+    broker_url: str = ""
+    rules_dir: Path = SHIPPED_PACKS
+    timezone: str = "Europe/London"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r} (expected an IANA name such as Europe/London)") from None
+        return v
+
+    @property
+    def eager(self) -> bool:
+        return not self.broker_url
+
+
+_override: Settings | None = None
+
+
+@lru_cache(maxsize=1)
+def _from_environment() -> Settings:
+    return Settings()
+
+
+def get_settings() -> Settings:
+    return _override or _from_environment()
+
+
+def use_settings(settings: Settings | None) -> None:
+    """Run with explicit settings (the demo's temporary database, a test's services);
+    None goes back to the environment."""
+    global _override
+    _override = settings
+    _from_environment.cache_clear()

@@ -1,0 +1,44 @@
+"""The measure lookup a return is checked against.
+
+The real implementation is `rules.catalog.Catalog`; returns/ depends only on this
+protocol so it stays importable and testable without loading rule packs.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class MeasureLike(Protocol):
+    """The parts of `rules.catalog.MeasureInfo` a return needs."""
+
+    @property
+    def key(self) -> str: ...
+
+    @property
+    def unit(self) -> str: ...  # 'percent' | 'rate_per_10000' | 'count' | 'gbp' | 'number'
+
+
+class MeasureLookup(Protocol):
+    def resolve(self, kind: str, token: str, period: str) -> MeasureLike | None:
+        """A key or contract code -> its measure in force for `period`, or None."""
+        ...
+
+
+_MISSING = object()
+
+
+class CachedLookup:
+    """Memoises resolve() per (kind, token, period): a return repeats the same few
+    pairs thousands of times and the catalogue scans its code list on every call."""
+
+    def __init__(self, lookup: MeasureLookup):
+        self._lookup = lookup
+        self._cache: dict[tuple[str, str, str], object] = {}
+
+    def resolve(self, kind: str, token: str, period: str) -> MeasureLike | None:
+        key = (kind, token, period)
+        info = self._cache.get(key, _MISSING)
+        if info is _MISSING:
+            info = self._cache[key] = self._lookup.resolve(kind, token, period)
+        return info  # type: ignore[return-value]

@@ -1,0 +1,55 @@
+"""parse_return: bytes of one uploaded return -> ParsedReturn, or ReturnRejected with
+every problem found. Pure apart from reading the bytes it is given."""
+
+from __future__ import annotations
+
+import hashlib
+
+from returns.errors import ReturnRejected, reject
+from returns.kinds import CHECKERS, match_header
+from returns.lookup import CachedLookup, MeasureLookup
+from returns.model import Observation, ParsedReturn
+from returns.readers import READERS, reader_for
+
+NO_DATA_ROWS = "no data rows (expected at least one row of data after the header)"
+
+
+def _expected_types() -> str:
+    exts = sorted(READERS, key=[".csv", ".xlsx", ".json"].index)
+    return f"{', '.join(exts[:-1])} or {exts[-1]}"
+
+
+def extension(filename: str) -> str:
+    """'uploads/Sandwell.CSV' -> '.csv'; '' when the name has none."""
+    base = filename.replace("\\", "/").rsplit("/", 1)[-1]
+    return "." + base.rsplit(".", 1)[1].lower() if "." in base else ""
+
+
+def parse_return(filename: str, data: bytes, catalog: MeasureLookup) -> ParsedReturn:
+    """`catalog` is normally rules.catalog.Catalog; anything with its resolve() will do."""
+    ext = extension(filename)
+    reader = reader_for(ext)
+    if reader is None:
+        found = f"unsupported file type {ext!r}" if ext else "unsupported file type: the name has no extension"
+        raise reject(filename, 0, f"{found} (expected {_expected_types()})")
+    sheet = reader.read(filename, data)
+    header = match_header(filename, sheet.header_row, sheet.columns)
+    checker = CHECKERS[header.kind](filename, header, CachedLookup(catalog))
+    observations: list[Observation] = []
+    for row, cells in sheet.rows:
+        observation = checker.check(row, cells)
+        if observation is not None:
+            observations.append(observation)
+    if checker.rows == 0:
+        raise reject(filename, 0, NO_DATA_ROWS)
+    if checker.problems:
+        raise ReturnRejected(checker.problems)
+    assert checker.provider is not None  # every row had a valid provider, and there is a row
+    return ParsedReturn(
+        filename=filename,
+        kind=header.kind,
+        provider=checker.provider,
+        periods=tuple(sorted({o.period for o in observations})),
+        observations=tuple(observations),
+        sha256=hashlib.sha256(data).hexdigest(),
+    )

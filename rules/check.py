@@ -1,0 +1,120 @@
+"""`kpi-alerts rules check`: every problem in a set of packs, with file and line.
+
+The same checks guard start-up: a catalogue is only built from packs that pass them.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from functools import lru_cache
+from pathlib import Path
+
+from rules.bands import coverage_problems, is_monotone
+from rules.catalog import Catalog
+from rules.expressions import ExpressionError, compile_expression
+from rules.loader import SHIPPED_PACKS, LoadedPack, PackProblem, pack_files, parse_pack_file
+
+
+class PackError(Exception):
+    def __init__(self, problems: list[PackProblem]):
+        self.problems = problems
+        super().__init__("\n".join(map(str, problems)))
+
+
+def check_packs(path: Path) -> tuple[list[LoadedPack], list[PackProblem]]:
+    files = pack_files(path)
+    if not files:
+        return [], [PackProblem(str(path), 1, "no rule packs (*.yaml) found")]
+    loaded: list[LoadedPack] = []
+    problems: list[PackProblem] = []
+    for f in files:
+        lp, errs = parse_pack_file(f)
+        problems += errs
+        if lp is not None:
+            loaded.append(lp)
+    for lp in loaded:
+        problems += _check_pack(lp)
+    problems += _check_across(loaded)
+    return loaded, problems
+
+
+def _check_pack(lp: LoadedPack) -> list[PackProblem]:
+    pack, name = lp.pack, str(lp.path)
+    out: list[PackProblem] = []
+    for i, rule in enumerate(pack.rules):
+        for j, version in enumerate(rule.versions):
+            if version.bands is not None:
+                for p in coverage_problems(version.bands):
+                    out.append(PackProblem(name, lp.line_of("rules", i, "versions", j, "bands"),
+                                           f"rule {rule.id}: bands {p.message}"))
+                if rule.polarity != "two_sided" and not coverage_problems(version.bands):
+                    if not is_monotone(version.bands, rule.polarity == "higher_is_better"):
+                        out.append(PackProblem(name, lp.line_of("rules", i, "versions", j, "bands"),
+                                               f"rule {rule.id}: bands do not follow polarity {rule.polarity}"))
+            if version.ceilings is not None and rule.kind != "caseload":
+                out.append(PackProblem(name, lp.line_of("rules", i, "versions", j, "ceilings"),
+                                       f"rule {rule.id}: ceilings are for caseload rules only"))
+        ordered = sorted(enumerate(rule.versions), key=lambda iv: iv[1].effective_from)
+        for (_, a), (j, b) in zip(ordered, ordered[1:]):
+            if a.effective_to is None or b.effective_from <= a.effective_to:
+                out.append(PackProblem(name, lp.line_of("rules", i, "versions", j, "effective_from"),
+                                       f"rule {rule.id}: version from {b.effective_from} overlaps the version "
+                                       f"from {a.effective_from} (to {a.effective_to or 'open end'})"))
+    return out
+
+
+def _check_across(loaded: list[LoadedPack]) -> list[PackProblem]:
+    out: list[PackProblem] = []
+    rule_ids: dict[str, str] = {}
+    measure_kind: dict[str, tuple[str, str]] = {}
+    codes: dict[tuple[str, str], str] = {}
+    known: dict[str, set[str]] = defaultdict(set)  # kind -> measure keys
+    for lp in loaded:
+        p = lp.pack
+        for i, rule in enumerate(p.rules):
+            where = f"{lp.path}:{lp.line_of('rules', i, 'id')}"
+            if rule.id in rule_ids:
+                out.append(PackProblem(str(lp.path), lp.line_of("rules", i, "id"),
+                                       f"rule id {rule.id!r} is already used at {rule_ids[rule.id]}"))
+            rule_ids.setdefault(rule.id, where)
+            if rule.code and p.suite:
+                key = (p.suite, rule.code.upper())
+                if key in codes:
+                    out.append(PackProblem(str(lp.path), lp.line_of("rules", i, "code"),
+                                           f"code {rule.code} is already used in suite {p.suite} at {codes[key]}"))
+                codes.setdefault(key, where)
+        for section, items in (("inputs", p.inputs), ("derived", p.derived), ("rules", p.rules)):
+            for i, item in enumerate(items):
+                key = getattr(item, "key", None) or item.measure_key
+                sig = (item.kind, item.unit)
+                if key in measure_kind and measure_kind[key] != sig:
+                    out.append(PackProblem(str(lp.path), lp.line_of(section, i),
+                                           f"measure {key!r} is declared as {sig[0]}/{sig[1]} here but "
+                                           f"{measure_kind[key][0]}/{measure_kind[key][1]} elsewhere"))
+                measure_kind.setdefault(key, sig)
+                known[item.kind].add(key)
+    for lp in loaded:
+        p = lp.pack
+        for i, d in enumerate(p.derived):
+            line = lp.line_of("derived", i, "expr")
+            try:
+                expr = compile_expression(d.expr)
+            except ExpressionError as exc:
+                out.append(PackProblem(str(lp.path), line, f"derived {d.key}: {exc}"))
+                continue
+            unknown = sorted(expr.names - known[d.kind] - set(p.params))
+            if unknown:
+                out.append(PackProblem(str(lp.path), line,
+                                       f"derived {d.key}: unknown measure(s) {', '.join(unknown)} in expression"))
+            if d.key in expr.names:
+                out.append(PackProblem(str(lp.path), line, f"derived {d.key}: refers to itself"))
+    return out
+
+
+@lru_cache(maxsize=8)
+def load_catalog(path: Path = SHIPPED_PACKS) -> Catalog:
+    """A catalogue from packs that pass every check, or PackError listing the problems."""
+    loaded, problems = check_packs(Path(path))
+    if problems:
+        raise PackError(problems)
+    return Catalog([lp.pack for lp in loaded])

@@ -1,0 +1,135 @@
+"""Rate one provider's observations for one period against every applicable rule. Pure.
+
+Each rule whose inputs are present rates each subject (the provider, a team, a worker).
+Derived measures are computed first; a value the return reports directly wins over a
+derived one of the same key.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from statistics import fmean
+from typing import Protocol
+
+from rules.bands import ceiling_bands, rate, service_ceiling
+from rules.catalog import BoundRule, Catalog
+from rules.expressions import compile_expression
+from rules.model import Bands, Rating, RuleVersion
+from rules.periods import period_start
+
+
+class ObservationLike(Protocol):
+    measure: str
+    value: float | None
+    team: str | None
+    service: str | None
+    worker: str | None
+    asye: bool | None
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    rule: BoundRule
+    subject: str
+    provider: str
+    period: str
+    value: float
+    rating: Rating | None  # None: tracked but unrated
+    thresholds: str  # JSON of the bands used, for history and messages
+    version: str  # effective_from of the rule version used
+
+
+def subject_for(provider: str, team: str | None = None, worker: str | None = None) -> str:
+    if worker is not None:
+        return f"{provider}/worker/{worker}"
+    if team is not None:
+        return f"{provider}/team/{team}"
+    return provider
+
+
+def _thresholds(bands: Bands | None, **extra: float) -> str:
+    data: dict[str, object] = dict(bands.describe()) if bands is not None else {}
+    data.update(extra)
+    return json.dumps(data, sort_keys=True)
+
+
+def derive(catalog: Catalog, kind: str, provider: str, values: Mapping[str, float | None]) -> dict[str, float | None]:
+    """Reported values plus every derived measure computable from them."""
+    out = dict(values)
+    pending = [d for _, d in catalog.derived_for(kind, provider) if out.get(d.key) is None]
+    params = {k: v for p in catalog.packs for k, v in p.params.items()}
+    for _ in range(len(pending)):  # derived measures may build on each other
+        still = []
+        for d in pending:
+            value = compile_expression(d.expr).evaluate({**params, **out})
+            if value is None:
+                still.append(d)
+            else:
+                out[d.key] = value
+        if len(still) == len(pending):
+            break
+        pending = still
+    return out
+
+
+def _rated(bound: BoundRule, version: RuleVersion, bands: Bands | None, provider: str, period: str,
+           subject: str, value: float, **extra: float) -> Evaluation:
+    rating = rate(value, bands) if bands is not None and version.basis != "unrated" else None
+    return Evaluation(bound, subject, provider, period, value, rating, _thresholds(bands, **extra),
+                      version.effective_from.isoformat())
+
+
+def evaluate_period(
+    catalog: Catalog, kind: str, provider: str, period: str, observations: Iterable[ObservationLike]
+) -> list[Evaluation]:
+    day = period_start(period)
+    rules = [(b, v) for b in catalog.rules_for(kind, provider) if b.pack.in_force(day)
+             for v in [b.rule.version_for(day)] if v is not None]
+    if not rules:
+        return []
+    observations = list(observations)
+    if kind == "caseload":
+        return [e for b, v in rules for e in _caseload(b, v, provider, period, observations)]
+    values = derive(catalog, kind, provider, {o.measure: o.value for o in observations})
+    out = []
+    for bound, version in rules:
+        value = values.get(bound.rule.measure_key)
+        if value is not None:
+            out.append(_rated(bound, version, version.bands, provider, period, provider, value))
+    return out
+
+
+def _caseload(bound: BoundRule, version: RuleVersion, provider: str, period: str,
+              observations: list[ObservationLike]) -> list[Evaluation]:
+    rows = [o for o in observations if o.measure == bound.rule.measure_key and o.value is not None]
+    scope, ceilings = bound.rule.scope, version.ceilings
+    if not rows:
+        return []
+    if scope == "provider":
+        mean = round(fmean(o.value for o in rows), 4)  # type: ignore[misc]
+        return [_rated(bound, version, version.bands, provider, period, provider, mean)]
+    if ceilings is None:
+        return []
+    out = []
+    if scope == "worker":
+        for o in rows:
+            ceiling = service_ceiling(ceilings, o.service or "", bool(o.asye))
+            if ceiling is not None:
+                out.append(_rated(bound, version, ceiling_bands(ceiling, ceilings.amber_factor), provider, period,
+                                  subject_for(provider, worker=o.worker), float(o.value),  # type: ignore[arg-type]
+                                  ceiling=ceiling))
+        return out
+    teams: dict[str, list[ObservationLike]] = defaultdict(list)
+    for o in rows:
+        if service_ceiling(ceilings, o.service or "") is not None:
+            teams[o.team or "(no team)"].append(o)
+    for team, members in sorted(teams.items()):
+        # A team is held to its service's ceiling; a team spanning services, to the mean of its members'.
+        ceiling = round(fmean(service_ceiling(ceilings, m.service or "") for m in members), 4)  # type: ignore[misc]
+        mean = round(fmean(m.value for m in members), 4)  # type: ignore[misc]
+        out.append(_rated(bound, version, ceiling_bands(ceiling, ceilings.amber_factor), provider, period,
+                          subject_for(provider, team=team), mean, ceiling=ceiling))
+    return out

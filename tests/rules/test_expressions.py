@@ -1,0 +1,65 @@
+"""The restricted evaluator: arithmetic, comparisons, min/max/abs; nothing else."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from rules.expressions import ExpressionError, compile_expression
+
+
+def test_rate_per_10000():
+    e = compile_expression("children_on_cp_plan / population_under_18 * 10000")
+    assert e.names == {"children_on_cp_plan", "population_under_18"}
+    assert round(e.evaluate({"children_on_cp_plan": 353, "population_under_18": 86835}), 2) == 40.65
+
+
+def test_missing_input_or_division_by_zero_is_not_available():
+    e = compile_expression("a / b")
+    assert e.evaluate({"a": 1}) is None
+    assert e.evaluate({"a": 1, "b": None}) is None
+    assert e.evaluate({"a": 1, "b": 0}) is None
+
+
+def test_functions_and_comparisons():
+    assert compile_expression("max(a, b) - min(a, b) + abs(-c)").evaluate({"a": 3, "b": 7, "c": 2}) == 6
+    assert compile_expression("a > b and b >= 1").evaluate({"a": 2, "b": 1}) == 1.0
+    assert compile_expression("1 < a < 3").evaluate({"a": 5}) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("__import__('os').system('touch /tmp/pwned')", "only calls allowed"),
+        ("a.__class__", "'Attribute' is not allowed"),
+        ("a[0]", "'Subscript' is not allowed"),
+        ("9 ** 9 ** 9", "'Pow' is not allowed"),
+        ("'a' * 1000000000", "only numbers are allowed"),
+        ("[x for x in a]", "'ListComp' is not allowed"),
+        ("lambda: 1", "'Lambda' is not allowed"),
+        ("open('x')", "only calls allowed"),
+        ("min(a)", "two or more arguments"),
+        ("abs(a, b)", "one argument"),
+        ("_secret + 1", "name '_secret' is not allowed"),
+        ("a +", "not a valid expression"),
+        ("(" * 1000 + "1" + ")" * 1000, "longer than"),
+        ("-" * 60 + "1", "nested deeper than"),
+        ("+".join(["a"] * 150), "more than 200 parts"),
+        ("True + 1", "only numbers are allowed"),
+    ],
+)
+def test_hostile_expressions_are_refused_quickly(source, message, tmp_path):
+    start = time.monotonic()
+    with pytest.raises(ExpressionError, match=message):
+        compile_expression(source)
+    assert time.monotonic() - start < 1.0
+    assert not (tmp_path / "pwned").exists()
+
+
+@given(st.floats(-1e6, 1e6), st.floats(-1e6, 1e6), st.floats(1, 1e6))
+def test_arithmetic_matches_python(a, b, c):
+    got = compile_expression("(a + b) * 2 - a / c").evaluate({"a": a, "b": b, "c": c})
+    assert got == pytest.approx((a + b) * 2 - a / c, rel=1e-12, abs=1e-9)

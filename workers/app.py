@@ -1,0 +1,34 @@
+"""The Celery app. No broker configured: tasks run in-process (eager), so a newcomer needs
+nothing but Python. With KPI_ALERTS_BROKER_URL: Redis, workers and beat."""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from config import get_settings
+
+
+def make_app() -> Celery:
+    settings = get_settings()
+    app = Celery("kpi_alerts", include=["workers.tasks"])
+    app.conf.update(
+        broker_url=settings.broker_url or "memory://",
+        task_always_eager=settings.eager,
+        task_eager_propagates=True,
+        timezone=settings.timezone,
+        task_serializer="json",
+        accept_content=["json"],
+        # At-least-once with idempotent tasks (see ../README "Reliability"): ack after the
+        # task returns, requeue if the worker dies, one message at a time per process.
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_time_limit=300,
+        task_soft_time_limit=240,
+        broker_transport_options={"visibility_timeout": 3600},
+        task_ignore_result=True,
+    )
+    return app
+
+
+app = make_app()
