@@ -8,6 +8,7 @@ import tempfile
 from collections import Counter, defaultdict
 from pathlib import Path
 
+from rich import box
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
@@ -20,6 +21,10 @@ from config import Settings, get_settings, use_settings
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "sandwell-2024-25"
 CELL = {"green": "bold white on green", "amber": "bold black on yellow", "red": "bold white on red"}
 _ORDER = {"kpi": 0, "caseload": 1, "finance": 2}
+
+
+def fmt(value: float) -> str:
+    return f"{round(value, 2):g}"
 
 
 def position_sentence(counts: Counter) -> str:
@@ -40,6 +45,8 @@ def run_demo(console: Console, examples: Path | None = None) -> dict:
     files = example_files(folder)
     if not files:
         raise SystemExit(f"no example returns in {folder}")
+    if console.width < 140:  # piped or narrow: a month-by-month table needs room
+        console = Console(width=140, file=console.file)
     base = get_settings()
     with tempfile.TemporaryDirectory(prefix="kpi-alerts-demo-") as tmp:
         use_settings(Settings(database_url=f"sqlite:///{Path(tmp) / 'demo.db'}", broker_url="",
@@ -80,10 +87,10 @@ def _run(console: Console, files: list[Path]) -> dict:
             kpi[r.rule_id][r.period] = r
     periods = sorted({p for series in kpi.values() for p in series})
 
-    table = Table(title="Sandwell contract KPIs (2024 suite), month by month", show_lines=False)
-    table.add_column("KPI", no_wrap=True)
+    table = Table(title="Sandwell contract KPIs (2024 suite), month by month", box=box.SIMPLE_HEAD, padding=(0, 1))
+    table.add_column("KPI", no_wrap=True, max_width=24)
     for p in periods:
-        table.add_column(p[2:], justify="right")
+        table.add_column(p[2:], justify="right", min_width=5)
     for col in ("G", "A", "R"):
         table.add_column(col, justify="right")
     band_counts: dict[str, Counter] = {}
@@ -91,8 +98,8 @@ def _run(console: Console, files: list[Path]) -> dict:
         series = kpi.get(b.id, {})
         counts = Counter(r.rating for r in series.values())
         band_counts[b.code] = counts  # type: ignore[index]
-        cells = [f"[{CELL[series[p].rating]}]{series[p].value:g}[/]" if p in series else "" for p in periods]
-        table.add_row(f"{b.code} {b.rule.name[:38]}", *cells,
+        cells = [f"[{CELL[series[p].rating]}]{fmt(series[p].value)}[/]" if p in series else "" for p in periods]
+        table.add_row(f"{b.code} {b.rule.name}", *cells,
                       str(counts["green"]), str(counts["amber"]), str(counts["red"]))
     console.print(table)
 
@@ -101,12 +108,15 @@ def _run(console: Console, files: list[Path]) -> dict:
     if year_end:
         console.print(f"Position at {year_end}: {position_sentence(position)}.\n", highlight=False)
 
-    console.print("Alert transitions", style="bold")
     names = {b.id: (b.code or b.id) for b in catalog.rules}
+    moves = Table(title=f"Alert transitions ({len(events)})", box=box.SIMPLE_HEAD, padding=(0, 1))
+    for col in ("period", "transition", "rule", "subject", "from", "to", "value"):
+        moves.add_column(col, no_wrap=True)
     for e in events:
-        style = CELL.get(e.to_state, "")
-        console.print(f"  {e.period}  {e.kind:<11} {names.get(e.rule_id, e.rule_id):<28} {e.subject:<34} "
-                      f"{e.from_state or '-':>5} -> [{style}]{e.to_state}[/]  ({e.value:g})", highlight=False)
+        subject = e.subject.removeprefix(f"{e.provider}/") if e.subject != e.provider else e.provider
+        moves.add_row(e.period, e.kind, names.get(e.rule_id, e.rule_id), subject, e.from_state or "-",
+                      f"[{CELL.get(e.to_state, '')}]{e.to_state}[/]", fmt(e.value))
+    console.print(moves)
 
     other = [r for r in ratings if r.kind != "kpi"]
     if other:
@@ -119,7 +129,7 @@ def _run(console: Console, files: list[Path]) -> dict:
             name = catalog.rules_by_id[rule_id].rule.name
             if len(rows) == 1:
                 r = rows[0]
-                console.print(f"  {name} ({r.period}): {r.value:,.2f} -> [{CELL[r.rating]}]{r.rating}[/]",
+                console.print(f"  {name} ({r.period}): {fmt(r.value)} -> [{CELL[r.rating]}]{r.rating}[/]",
                               highlight=False)
             else:
                 console.print(f"  {name} ({rows[0].period}): {len(rows)} rated, "

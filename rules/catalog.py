@@ -66,7 +66,11 @@ class Catalog:
             for d in pack.derived:
                 out[d.key] = MeasureInfo(d.key, d.kind, d.unit, d.name)
             for rule in pack.rules:
-                out.setdefault(rule.measure_key, MeasureInfo(rule.measure_key, rule.kind, rule.unit, rule.name))
+                info = MeasureInfo(rule.measure_key, rule.kind, rule.unit, rule.name)
+                if rule.id == rule.measure_key:  # the rule named after the measure names it
+                    out[rule.measure_key] = info
+                else:
+                    out.setdefault(rule.measure_key, info)
         return out
 
     @cached_property

@@ -106,6 +106,9 @@ def _check_across(loaded: list[LoadedPack]) -> list[PackProblem]:
             if unknown:
                 out.append(PackProblem(str(lp.path), line,
                                        f"derived {d.key}: unknown measure(s) {', '.join(unknown)} in expression"))
+            if d.fallback_for and d.fallback_for not in known[d.kind]:
+                out.append(PackProblem(str(lp.path), lp.line_of("derived", i, "fallback_for"),
+                                       f"derived {d.key}: fallback_for names unknown measure {d.fallback_for!r}"))
             if d.key in expr.names:
                 out.append(PackProblem(str(lp.path), line, f"derived {d.key}: refers to itself"))
     return out

@@ -59,7 +59,8 @@ def _thresholds(bands: Bands | None, **extra: float) -> str:
 def derive(catalog: Catalog, kind: str, provider: str, values: Mapping[str, float | None]) -> dict[str, float | None]:
     """Reported values plus every derived measure computable from them."""
     out = dict(values)
-    pending = [d for _, d in catalog.derived_for(kind, provider) if out.get(d.key) is None]
+    pending = [d for _, d in catalog.derived_for(kind, provider) if out.get(d.key) is None
+               and (d.fallback_for is None or out.get(d.fallback_for) is None)]
     params = {k: v for p in catalog.packs for k, v in p.params.items()}
     for _ in range(len(pending)):  # derived measures may build on each other
         still = []

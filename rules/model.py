@@ -40,6 +40,8 @@ class Interval(_Strict):
     Written with explicit operators so nobody has to guess an edge: `{gt: 70, lte: 85}`.
     """
 
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)  # edges are finite numbers
+
     gt: float | None = None
     gte: float | None = None
     lt: float | None = None
@@ -198,6 +200,9 @@ class Derived(_Strict):
     kind: ReturnKind
     unit: Unit
     expr: str
+    # Only computed when this measure is not reported directly (e.g. a rate from counts),
+    # so one fact is never rated twice.
+    fallback_for: str | None = None
 
 
 class PackSettings(_Strict):
