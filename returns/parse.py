@@ -20,9 +20,9 @@ def _expected_types() -> str:
 
 
 def extension(filename: str) -> str:
-    """'uploads/Sandwell.CSV' -> '.csv'; '' when the name has none."""
+    """'uploads/Sandwell.CSV' -> '.CSV' (as written; readers match it case-insensitively); '' when none."""
     base = filename.replace("\\", "/").rsplit("/", 1)[-1]
-    return "." + base.rsplit(".", 1)[1].lower() if "." in base else ""
+    return "." + base.rsplit(".", 1)[1] if "." in base else ""
 
 
 def parse_return(filename: str, data: bytes, catalog: MeasureLookup) -> ParsedReturn:

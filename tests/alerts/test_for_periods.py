@@ -1,0 +1,67 @@
+"""`for_periods`: N consecutive non-green months before an alert opens; ratings recorded every month."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from alerts.ingest import ingest_bytes
+from config import Settings, use_settings
+from tests.conftest import kpi_csv
+
+PACK = """\
+pack: demo
+title: Demo
+rules:
+  - id: demo_kpi
+    name: Demo KPI
+    kind: kpi
+    unit: percent
+    polarity: higher_is_better
+    for_periods: 3
+    versions:
+      - effective_from: 2024-01-01
+        bands:
+          green: [{gte: 85}]
+          amber: [{gt: 70, lt: 85}]
+          red: [{lte: 70}]
+"""
+
+
+@pytest.fixture
+def demo_pack(tmp_path):
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "demo.yaml").write_text(textwrap.dedent(PACK))
+    use_settings(Settings(database_url=f"sqlite:///{tmp_path / 't.db'}", broker_url="", rules_dir=rules))
+    yield
+    use_settings(None)
+
+
+def land(period: str, value: str) -> dict:
+    return ingest_bytes(f"{period}.csv", kpi_csv([(period, "demo_kpi", value)])).as_json()
+
+
+def test_opens_on_third_consecutive_month(demo_pack):
+    assert land("2024-04", "80")["transitions"] == []
+    assert land("2024-05", "60")["evaluations"][0]["rating"] == "red"  # recorded regardless
+    assert land("2024-05", "60")["return"]["status"] == "duplicate"
+    third = land("2024-06", "75")
+    assert third["transitions"] == [{"rule": "demo_kpi", "subject": "sandwell", "from": "green", "to": "amber",
+                                     "kind": "opened", "period": "2024-06"}]
+
+
+def test_a_green_month_or_a_missing_month_restarts_the_count(demo_pack):
+    land("2024-04", "80")
+    land("2024-05", "90")
+    land("2024-06", "80")
+    assert land("2024-07", "80")["transitions"] == []  # only 2 in a row
+    assert land("2024-09", "80")["transitions"] == []  # August missing: streak restarts
+
+
+def test_late_month_completes_a_streak(demo_pack):
+    land("2024-04", "80")
+    land("2024-06", "80")
+    late = land("2024-05", "80")  # fills the gap: Apr-May-Jun now three in a row
+    assert [t["kind"] for t in late["transitions"]] == ["opened"]
