@@ -117,7 +117,9 @@ def history(
 
 
 @rules_app.command("check")
-def rules_check(path: Annotated[Path | None, typer.Argument(help="A pack file or folder (default: the configured packs)")] = None) -> None:
+def rules_check(
+    path: Annotated[Path | None, typer.Argument(help="A pack file or folder (default: the configured packs)")] = None,
+) -> None:
     """Validate packs: schema, band gaps and overlaps, unknown measures, overlapping versions."""
     from rules.check import check_packs
 

@@ -1,7 +1,7 @@
 """Evaluating a landed return: rate what changed, move alerts, keep the history.
 
 Round trips do not grow with the number of rows: observations, the affected rating series
-and alerts are each read in one query, and ratings and events are written in bulk.
+and alerts are each read in one query, and ratings, alerts and events are written in bulk.
 Idempotent: a return already evaluated returns its stored outcome (a redelivered task
 does nothing twice).
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlmodel import Session
 
 from alerts.lifecycle import next_state
@@ -40,6 +40,19 @@ def _since(series: list[tuple[str, Rating]], state: Rating) -> str:
     return since
 
 
+def evaluation_json(catalog: Catalog, rule_id: str, subject: str, period: str, value: float,
+                    rating: str | None) -> dict:
+    bound = catalog.rules_by_id.get(rule_id)
+    return {"rule": rule_id, "indicator": bound.rule.measure_key if bound else None,
+            "code": bound.code if bound else None, "suite": bound.suite if bound else None,
+            "subject": subject, "period": period, "value": value, "rating": rating}
+
+
+def transition_json(event: dict) -> dict:
+    return {"rule": event["rule_id"], "subject": event["subject"], "from": event["from_state"],
+            "to": event["to_state"], "kind": event["kind"], "period": event["period"]}
+
+
 def evaluate_return(session: Session, catalog: Catalog, return_id: int) -> Outcome:
     rec = session.get(ReturnRecord, return_id)
     if rec is None:
@@ -48,9 +61,11 @@ def evaluate_return(session: Session, catalog: Catalog, return_id: int) -> Outco
         return load_outcome(session, catalog, return_id)
     periods = rec.periods.split(",")
     observations = session.execute(
-        select(Observation).where(Observation.provider == rec.provider, Observation.kind == rec.kind,
-                                  Observation.period.in_(periods), Observation.current)  # type: ignore[attr-defined]
-    ).scalars().all()
+        select(Observation.period, Observation.measure, Observation.value, Observation.team, Observation.service,
+               Observation.worker, Observation.asye)
+        .where(Observation.provider == rec.provider, Observation.kind == rec.kind,
+               Observation.period.in_(periods), Observation.current)  # type: ignore[attr-defined]
+    ).all()
     by_period = defaultdict(list)
     for o in observations:
         by_period[o.period].append(o)
@@ -64,22 +79,27 @@ def evaluate_return(session: Session, catalog: Catalog, return_id: int) -> Outco
     )
     now = utcnow()
     if evaluations:
-        session.execute(insert(RatingRecord), [
+        session.execute(insert(RatingRecord.__table__), [  # Core executemany: no ORM objects on the hot path
             dict(return_id=rec.id, rule_id=e.rule.id, subject=e.subject, provider=e.provider, kind=rec.kind,
                  period=e.period, value=e.value, rating=e.rating.value if e.rating else None,
                  thresholds=e.thresholds, rule_version=e.version, evaluated_at=now, current=True)
             for e in evaluations
         ])
-    _move_alerts(session, catalog, rec, {(e.rule.id, e.subject) for e in evaluations if e.rating is not None})
+    events = _move_alerts(session, catalog, rec, {(e.rule.id, e.subject) for e in evaluations if e.rating is not None})
     rec.evaluated_at = now
     session.add(rec)
     session.commit()
-    return load_outcome(session, catalog, return_id)
+    return Outcome(
+        return_id,
+        [evaluation_json(catalog, e.rule.id, e.subject, e.period, e.value, e.rating.value if e.rating else None)
+         for e in evaluations],
+        [transition_json(ev) for ev in events],
+    )
 
 
-def _move_alerts(session: Session, catalog: Catalog, rec: ReturnRecord, keys: set[tuple[str, str]]) -> None:
+def _move_alerts(session: Session, catalog: Catalog, rec: ReturnRecord, keys: set[tuple[str, str]]) -> list[dict]:
     if not keys:
-        return
+        return []
     rule_ids = sorted({r for r, _ in keys})
     series: dict[tuple[str, str], list[tuple[str, Rating, float]]] = defaultdict(list)
     rows = session.execute(
@@ -93,59 +113,59 @@ def _move_alerts(session: Session, catalog: Catalog, rec: ReturnRecord, keys: se
         if (rule_id, subject) in keys:
             series[(rule_id, subject)].append((period, Rating(rating), value))
     alerts = {(a.rule_id, a.subject): a for a in session.execute(
-        select(Alert).where(Alert.provider == rec.provider, Alert.rule_id.in_(rule_ids))  # type: ignore[attr-defined]
-    ).scalars()}
-    events = []
+        select(Alert.id, Alert.rule_id, Alert.subject, Alert.state, Alert.since_period)
+        .where(Alert.provider == rec.provider, Alert.rule_id.in_(rule_ids))  # type: ignore[attr-defined]
+    )}
+    now = utcnow()
+    created, changed, moves = [], [], []
     for key in sorted(keys):
         rule_id, subject = key
-        points = series[key]
-        rated = [(p, r) for p, r, _ in points]
+        rated = [(p, r) for p, r, _ in series[key]]
+        latest_period, _, latest_value = series[key][-1]
         alert = alerts.get(key)
         current = Rating(alert.state) if alert else None
         new, change = next_state(current, rated, catalog.rules_by_id[rule_id].rule.for_periods)
-        latest_period, _, latest_value = points[-1]
+        assert new is not None  # a non-empty series always gives a state
+        since = _since(rated, new) if alert is None or change is not None else alert.since_period
+        row = dict(rule_id=rule_id, subject=subject, provider=rec.provider, state=new.value, period=latest_period,
+                   value=latest_value, since_period=since, updated_at=now)
         if alert is None:
-            alert = Alert(rule_id=rule_id, subject=subject, provider=rec.provider, state=new.value,  # type: ignore[union-attr]
-                          period=latest_period, value=latest_value, since_period=_since(rated, new))  # type: ignore[arg-type]
-            alerts[key] = alert
+            created.append(row)
         else:
-            alert.state, alert.period, alert.value = new.value, latest_period, latest_value  # type: ignore[union-attr]
-            if change is not None:
-                alert.since_period = _since(rated, new)  # type: ignore[arg-type]
-            alert.updated_at = utcnow()
-        session.add(alert)
+            changed.append({**row, "alert_id": alert.id})
         if change is not None:
-            events.append((alert, change, latest_period, latest_value))
-    session.flush()  # new alerts get their ids
-    if events:
-        session.execute(insert(AlertEvent), [
-            dict(alert_id=a.id, return_id=rec.id, rule_id=a.rule_id, subject=a.subject, provider=a.provider,
-                 from_state=c.from_state.value if c.from_state else None, to_state=c.to_state.value, kind=c.kind,
-                 period=period, value=value, at=utcnow())
-            for a, c, period, value in events
-        ])
+            moves.append(dict(rule_id=rule_id, subject=subject, provider=rec.provider, return_id=rec.id,
+                              from_state=change.from_state.value if change.from_state else None,
+                              to_state=change.to_state.value, kind=change.kind, period=latest_period,
+                              value=latest_value, at=now))
+    table = Alert.__table__
+    if created:
+        session.execute(insert(table), created)
+    if changed:
+        session.execute(
+            update(table).where(table.c.id == bindparam("alert_id"))
+            .values(state=bindparam("state"), period=bindparam("period"), value=bindparam("value"),
+                    since_period=bindparam("since_period"), updated_at=bindparam("updated_at")),
+            changed,
+        )
+    if moves:
+        ids = {(a.rule_id, a.subject): a.id for a in session.execute(
+            select(Alert.id, Alert.rule_id, Alert.subject)
+            .where(Alert.provider == rec.provider, Alert.rule_id.in_({m["rule_id"] for m in moves}))  # type: ignore[attr-defined]
+        )}
+        session.execute(insert(AlertEvent.__table__),
+                        [{**m, "alert_id": ids[(m["rule_id"], m["subject"])]} for m in moves])
+    return moves
 
 
 def load_outcome(session: Session, catalog: Catalog, return_id: int) -> Outcome:
+    """What a return's evaluation produced, read back (a duplicate, a retried task, a worker's result)."""
     ratings = session.execute(
-        select(RatingRecord).where(RatingRecord.return_id == return_id).order_by(RatingRecord.id)
-    ).scalars().all()
-    evaluations = []
-    for r in ratings:
-        bound = catalog.rules_by_id.get(r.rule_id)
-        evaluations.append({
-            "rule": r.rule_id,
-            "indicator": bound.rule.measure_key if bound else None,
-            "code": bound.code if bound else None,
-            "suite": bound.suite if bound else None,
-            "subject": r.subject,
-            "period": r.period,
-            "value": r.value,
-            "rating": r.rating,
-        })
+        select(RatingRecord.rule_id, RatingRecord.subject, RatingRecord.period, RatingRecord.value,
+               RatingRecord.rating).where(RatingRecord.return_id == return_id).order_by(RatingRecord.id)
+    ).all()
     events = session.execute(
-        select(AlertEvent).where(AlertEvent.return_id == return_id).order_by(AlertEvent.id)
-    ).scalars().all()
-    transitions = [{"rule": e.rule_id, "subject": e.subject, "from": e.from_state, "to": e.to_state,
-                    "kind": e.kind, "period": e.period} for e in events]
-    return Outcome(return_id, evaluations, transitions)
+        select(AlertEvent.rule_id, AlertEvent.subject, AlertEvent.from_state, AlertEvent.to_state, AlertEvent.kind,
+               AlertEvent.period).where(AlertEvent.return_id == return_id).order_by(AlertEvent.id)
+    ).mappings().all()
+    return Outcome(return_id, [evaluation_json(catalog, *r) for r in ratings], [transition_json(e) for e in events])

@@ -27,6 +27,9 @@ class ReturnRejected(Exception):
         self.problems: list[ReturnProblem] = list(problems)
         super().__init__("\n".join(str(p) for p in self.problems))
 
+    def __reduce__(self):  # pickle (e.g. a Celery result) with the problems, not the joined text
+        return (type(self), (self.problems,))
+
 
 def reject(file: str, row: int, message: str, column: str = WHOLE_FILE) -> ReturnRejected:
     """A rejection for one problem (file-level problems stop reading at once)."""

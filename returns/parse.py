@@ -10,8 +10,7 @@ from returns.kinds import CHECKERS, match_header
 from returns.lookup import CachedLookup, MeasureLookup
 from returns.model import Observation, ParsedReturn
 from returns.readers import READERS, reader_for
-
-NO_DATA_ROWS = "no data rows (expected at least one row of data after the header)"
+from returns.readers.base import NO_DATA_ROWS
 
 
 def _expected_types() -> str:

@@ -90,6 +90,16 @@ class Catalog:
     def resolve(self, kind: str, token: str, period: str) -> MeasureInfo | None:
         """An indicator column value -> measure: a stable key, or a contract code resolved
         against the suite in force for that period (PI4 in 2018 is PI1 in 2024)."""
+        key = (kind, token, period)
+        if key not in self._resolved:
+            self._resolved[key] = self._resolve(kind, token, period)
+        return self._resolved[key]
+
+    @cached_property
+    def _resolved(self) -> dict[tuple[str, str, str], MeasureInfo | None]:
+        return {}
+
+    def _resolve(self, kind: str, token: str, period: str) -> MeasureInfo | None:
         token = token.strip()
         info = self._reportable.get(token) or self._reportable.get(token.lower())
         if info is not None:

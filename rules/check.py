@@ -47,15 +47,16 @@ def _check_pack(lp: LoadedPack) -> list[PackProblem]:
                 for p in coverage_problems(version.bands):
                     out.append(PackProblem(name, lp.line_of("rules", i, "versions", j, "bands"),
                                            f"rule {rule.id}: bands {p.message}"))
-                if rule.polarity != "two_sided" and not coverage_problems(version.bands):
-                    if not is_monotone(version.bands, rule.polarity == "higher_is_better"):
-                        out.append(PackProblem(name, lp.line_of("rules", i, "versions", j, "bands"),
-                                               f"rule {rule.id}: bands do not follow polarity {rule.polarity}"))
+                one_sided_ok = rule.polarity == "two_sided" or coverage_problems(version.bands) or is_monotone(
+                    version.bands, rule.polarity == "higher_is_better")
+                if not one_sided_ok:
+                    out.append(PackProblem(name, lp.line_of("rules", i, "versions", j, "bands"),
+                                           f"rule {rule.id}: bands do not follow polarity {rule.polarity}"))
             if version.ceilings is not None and rule.kind != "caseload":
                 out.append(PackProblem(name, lp.line_of("rules", i, "versions", j, "ceilings"),
                                        f"rule {rule.id}: ceilings are for caseload rules only"))
         ordered = sorted(enumerate(rule.versions), key=lambda iv: iv[1].effective_from)
-        for (_, a), (j, b) in zip(ordered, ordered[1:]):
+        for (_, a), (j, b) in zip(ordered, ordered[1:], strict=False):
             if a.effective_to is None or b.effective_from <= a.effective_to:
                 out.append(PackProblem(name, lp.line_of("rules", i, "versions", j, "effective_from"),
                                        f"rule {rule.id}: version from {b.effective_from} overlaps the version "

@@ -51,7 +51,9 @@ def subject_for(provider: str, team: str | None = None, worker: str | None = Non
 
 
 def _thresholds(bands: Bands | None, **extra: float) -> str:
-    data: dict[str, object] = dict(bands.describe()) if bands is not None else {}
+    if bands is not None and not extra:
+        return bands.as_json  # cached on the (long-lived) pack bands
+    data: dict[str, object] = bands.describe() if bands is not None else {}
     data.update(extra)
     return json.dumps(data, sort_keys=True)
 

@@ -95,7 +95,8 @@ def _check(node: ast.AST) -> None:
             raise ExpressionError("the only calls allowed are min(...), max(...) and abs(...)")
         wanted = 1 if node.func.id == "abs" else 2
         if len(node.args) < wanted or (node.func.id == "abs" and len(node.args) > 1):
-            raise ExpressionError(f"{node.func.id}() takes {'one argument' if wanted == 1 else 'two or more arguments'}")
+            takes = "one argument" if wanted == 1 else "two or more arguments"
+            raise ExpressionError(f"{node.func.id}() takes {takes}")
     if isinstance(node, ast.Name) and node.id.startswith("_"):
         raise ExpressionError(f"name {node.id!r} is not allowed")
 

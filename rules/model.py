@@ -7,7 +7,9 @@ bands live in its pack, and templates, CLI and digests read them from here.
 from __future__ import annotations
 
 import datetime as dt
-from enum import Enum
+import json
+from enum import StrEnum
+from functools import cached_property
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -20,7 +22,7 @@ Scope = Literal["provider", "team", "worker"]
 SERVICES = ("assessment_intervention", "court_child_protection", "children_we_care_for", "care_leavers")
 
 
-class Rating(str, Enum):
+class Rating(StrEnum):
     GREEN = "green"
     AMBER = "amber"
     RED = "red"
@@ -76,12 +78,13 @@ class Interval(_Strict):
             return self.lt, False
         return float("inf"), False
 
+    @cached_property
+    def _edges(self) -> tuple[float, bool, float, bool]:
+        return (*self.lower, *self.upper)
+
     def contains(self, value: float) -> bool:
-        lo, lo_incl = self.lower
-        hi, hi_incl = self.upper
-        above = value > lo or (lo_incl and value == lo)
-        below = value < hi or (hi_incl and value == hi)
-        return above and below
+        lo, lo_incl, hi, hi_incl = self._edges
+        return (value > lo or (lo_incl and value == lo)) and (value < hi or (hi_incl and value == hi))
 
     def describe(self) -> str:
         """Human form, e.g. '> 70 and <= 85'."""
@@ -100,11 +103,23 @@ class Bands(_Strict):
     amber: list[Interval] = Field(default_factory=list)
     red: list[Interval] = Field(default_factory=list)
 
-    def by_rating(self) -> list[tuple[Rating, Interval]]:
-        return [(Rating(name), iv) for name in ("green", "amber", "red") for iv in getattr(self, name)]
+    @cached_property
+    def _pairs(self) -> tuple[tuple[Rating, Interval], ...]:
+        return tuple((Rating(name), iv) for name in ("green", "amber", "red") for iv in getattr(self, name))
+
+    def by_rating(self) -> tuple[tuple[Rating, Interval], ...]:
+        return self._pairs  # computed once: rating is on the hot path
+
+    @cached_property
+    def _described(self) -> dict[str, str]:
+        return {name: " or ".join(iv.describe() for iv in getattr(self, name)) for name in ("green", "amber", "red")}
 
     def describe(self) -> dict[str, str]:
-        return {name: " or ".join(iv.describe() for iv in getattr(self, name)) for name in ("green", "amber", "red")}
+        return dict(self._described)
+
+    @cached_property
+    def as_json(self) -> str:
+        return json.dumps(self._described, sort_keys=True)
 
 
 class CaseloadCeilings(_Strict):

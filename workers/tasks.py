@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from alerts.evaluation import evaluate_return
+from alerts.evaluation import Outcome, evaluate_return
 from alerts.store.db import session_for
 from config import get_settings
 from rules.check import load_catalog
@@ -11,9 +11,7 @@ from workers.app import app
 
 @app.task(name="kpi_alerts.evaluate_return", autoretry_for=(OSError,), retry_backoff=True, retry_backoff_max=300,
           max_retries=5)
-def evaluate_return_task(return_id: int) -> dict:
+def evaluate_return_task(return_id: int) -> Outcome:
     settings = get_settings()
     with session_for(settings.database_url) as session:
-        outcome = evaluate_return(session, load_catalog(settings.rules_dir), return_id)
-    return {"return_id": outcome.return_id, "evaluations": len(outcome.evaluations),
-            "transitions": len(outcome.transitions)}
+        return evaluate_return(session, load_catalog(settings.rules_dir), return_id)

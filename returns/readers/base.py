@@ -15,11 +15,12 @@ from typing import ClassVar
 
 from returns.errors import reject
 
-Cells = dict[str, "str | None"]
+Cells = dict[str, str | None]
 RawRow = tuple[int, Cells]  # (row number as a person sees it, {column as written: raw text or None})
 
 UNNAMED = ""  # key for a non-blank cell that sits under no header name
 EMPTY_FILE = "empty file (expected a header row and at least one data row)"
+NO_DATA_ROWS = "no data rows (expected at least one row of data after the header)"
 
 
 @dataclass

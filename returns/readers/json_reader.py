@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from returns.errors import WHOLE_FILE, ReturnProblem, ReturnRejected, reject
-from returns.readers.base import EMPTY_FILE, UNNAMED, Cells, Reader, Sheet, decode_utf8
+from returns.readers.base import EMPTY_FILE, NO_DATA_ROWS, UNNAMED, Cells, Reader, Sheet, decode_utf8
 
 EXPECTED = 'expected a JSON array of row objects, or an object with a "rows" array'
 
@@ -56,16 +56,31 @@ class JsonReader(Reader):
         rows = doc.get("rows") if isinstance(doc, dict) else doc
         if not isinstance(rows, list):
             raise reject(filename, 0, f"{EXPECTED}, got {_describe(doc)}")
-        problems = [
-            ReturnProblem(filename, i, WHOLE_FILE, f"expected a row object, got {_describe(item)}")
-            for i, item in enumerate(rows, start=1)
-            if not isinstance(item, dict)
-        ]
+        if not rows:
+            raise reject(filename, 0, NO_DATA_ROWS)
+        problems: list[ReturnProblem] = []
+        # Objects need not all carry the same keys, nor spell them alike: the columns are every
+        # key seen (matched like a header, ignoring case and spaces), named as first written.
+        spelling: dict[str, str] = {}
+        records: list[tuple[int, Cells]] = []
+        for i, item in enumerate(rows, start=1):
+            if not isinstance(item, dict):
+                problems.append(ReturnProblem(filename, i, WHOLE_FILE, f"expected a row object, got {_describe(item)}"))
+                continue
+            record: Cells = {}
+            for key, value in item.items():
+                name = key.strip()
+                if not name:  # a value under no name is reported as a stray cell, like CSV's
+                    text = _text(value)
+                    if text and text.strip():
+                        record.setdefault(UNNAMED, text)
+                    continue
+                column = spelling.setdefault(name.lower(), name)
+                if column in record:
+                    message = f"duplicate column {name!r} (expected each column once)"
+                    problems.append(ReturnProblem(filename, i, name, message))
+                record[column] = _text(value)
+            records.append((i, record))
         if problems:
             raise ReturnRejected(problems)
-        records: list[tuple[int, Cells]] = [
-            (i, {key.strip(): _text(value) for key, value in item.items()}) for i, item in enumerate(rows, start=1)
-        ]
-        # Objects need not all carry the same keys: the columns are every key seen, in order.
-        columns = list(dict.fromkeys(key for _, record in records for key in record if key != UNNAMED))
-        return Sheet(0, columns, records)
+        return Sheet(0, list(spelling.values()), records)

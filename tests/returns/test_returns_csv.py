@@ -488,3 +488,12 @@ def test_duplicate_worker_in_a_period():
         "r.csv:3:worker: duplicate row: worker 'w001' for 2024-05 was already given on row 2 "
         "(expected one row per period and worker)"
     )
+
+
+def test_rejection_survives_pickling():
+    import pickle
+
+    with pytest.raises(ReturnRejected) as e:
+        parse(HEADER + "sandwell,2024-05,PI1,abc\n")
+    copy = pickle.loads(pickle.dumps(e.value))
+    assert copy.problems == e.value.problems and str(copy) == str(e.value)

@@ -161,3 +161,15 @@ def test_deeply_nested_json_is_a_problem_not_a_crash():
         'r.json:0:-: invalid JSON: nested too deeply (expected a JSON array of row objects, or an object with a "rows" '
         "array)"
     ]
+
+
+def test_same_key_twice_in_one_object():
+    data = b'[{"provider": "sandwell", "period": "2024-05", "indicator": "PI1", "value": 1, "Value ": 2}]'
+    assert problems(data) == ["r.json:1:Value: duplicate column 'Value' (expected each column once)"]
+
+
+def test_value_under_a_blank_key():
+    assert problems([{**row(), " ": "x"}]) == [
+        "r.json:1:-: unexpected value 'x' in a column with no name "
+        "(expected only the KPI header provider,period,indicator,value)"
+    ]

@@ -173,7 +173,9 @@ def _zip_without_workbook() -> bytes:
     return out.getvalue()
 
 
-@pytest.mark.parametrize("data", [b"", b"provider,period,indicator,value\n", b"PK\x03\x04garbage", _zip_without_workbook()])
+@pytest.mark.parametrize(
+    "data", [b"", b"provider,period,indicator,value\n", b"PK\x03\x04garbage", _zip_without_workbook()]
+)
 def test_not_a_workbook_is_a_clear_problem(data):
     assert problems(data) == ["r.xlsx:0:-: not a valid .xlsx workbook (expected an Excel workbook saved as .xlsx)"]
 
