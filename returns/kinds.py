@@ -15,7 +15,7 @@ from returns.errors import WHOLE_FILE, ReturnProblem, ReturnRejected
 from returns.lookup import CachedLookup
 from returns.model import Observation
 from returns.readers.base import UNNAMED, Cells
-from returns.values import CellError, got, parse_bool, parse_money, parse_number, parse_period
+from returns.values import CellError, got, parse_bool, parse_money, parse_number, parse_period, shown
 
 KPI, FINANCE, CASELOAD = "kpi", "finance", "caseload"
 HEADERS: dict[str, tuple[str, ...]] = {
@@ -62,7 +62,7 @@ def match_header(filename: str, row: int, columns: Sequence[str]) -> Header:
     for name in columns:
         canonical = name.strip().lower()
         if canonical in written:
-            message = f"duplicate column {name!r} (expected each column once)"
+            message = f"duplicate column {shown(name)} (expected each column once)"
             problems.append(ReturnProblem(filename, row, name, message))
         written.setdefault(canonical, name)
     present = set(written)
@@ -73,7 +73,7 @@ def match_header(filename: str, row: int, columns: Sequence[str]) -> Header:
         alternatives = [f"a {LABELS[k]} header {header_line(k)}" for k in HEADERS]
         expected = f"{', '.join(alternatives[:-1])} or {alternatives[-1]}"
         problems.append(ReturnProblem(
-            filename, row, WHOLE_FILE, f"unrecognised header {','.join(columns)!r} (expected {expected})"
+            filename, row, WHOLE_FILE, f"unrecognised header {shown(','.join(columns))} (expected {expected})"
         ))
         raise ReturnRejected(problems)
     kind = closest[0]
@@ -86,7 +86,7 @@ def match_header(filename: str, row: int, columns: Sequence[str]) -> Header:
     for canonical, name in written.items():
         if canonical not in HEADERS[kind]:
             problems.append(ReturnProblem(
-                filename, row, name, f"unexpected column {name!r} (expected only {expected_header(kind)})"
+                filename, row, name, f"unexpected column {shown(name)} (expected only {expected_header(kind)})"
             ))
     if problems:
         raise ReturnRejected(problems)
@@ -127,7 +127,7 @@ class RowChecker:
         self.rows += 1
         stray = cells.get(UNNAMED)
         if stray is not None:
-            self.problem(row, WHOLE_FILE, f"unexpected value {stray.strip()!r} in a column with no name "
+            self.problem(row, WHOLE_FILE, f"unexpected value {shown(stray.strip())} in a column with no name "
                                           f"(expected only {expected_header(self.kind)})")
         self.check_provider(row, self.text(cells, "provider"))
         period_text = self.text(cells, "period")
@@ -148,7 +148,7 @@ class RowChecker:
         elif self.provider is None:
             self.provider, self._provider_row, self._provider_text = provider, row, text
         elif provider != self.provider:
-            self.problem(row, "provider", f"provider {provider!r} differs from {self.provider!r} on row "
+            self.problem(row, "provider", f"provider {shown(provider)} differs from {shown(self.provider)} on row "
                                           f"{self._provider_row} (expected one provider per return)")
 
     def check_row(self, row: int, cells: Cells, period: str | None) -> Observation | None:
@@ -164,9 +164,10 @@ class RowChecker:
             self.problem(row, column, str(e))
             return None
         if unit == "percent" and not 0 <= value <= 100:
-            self.problem(row, column, f"expected a percentage between 0 and 100, got {text!r}")
+            self.problem(row, column, f"expected a percentage between 0 and 100, got {shown(text)}")
         elif unit in ("count", "rate_per_10000") and value < 0:
-            self.problem(row, column, f"expected a {'count' if unit == 'count' else 'rate'} of 0 or more, got {text!r}")
+            what = "a count" if unit == "count" else "a rate"
+            self.problem(row, column, f"expected {what} of 0 or more, got {shown(text)}")
         return value
 
 
@@ -181,7 +182,7 @@ class KpiChecker(RowChecker):
         elif period is not None:
             info = self.lookup.resolve(KPI, token, period)
             if info is None:
-                self.problem(row, "indicator", f"unknown indicator {token!r} for period {period} "
+                self.problem(row, "indicator", f"unknown indicator {shown(token)} for period {period} "
                                                "(expected an indicator key or a contract code in force then)")
         value = self.number(row, "value", self.text(cells, "value"), info.unit if info else None)
         if info is None or period is None:
@@ -189,8 +190,8 @@ class KpiChecker(RowChecker):
         earlier = self.first_row((period, info.key), row)
         if earlier is not None:
             same = "" if token == info.key else f" ({info.key})"
-            self.problem(row, "indicator", f"duplicate row: indicator {token!r}{same} for {period} was already given "
-                                           f"on row {earlier} (expected one row per period and indicator)")
+            self.problem(row, "indicator", f"duplicate row: indicator {shown(token)}{same} for {period} was already "
+                                           f"given on row {earlier} (expected one row per period and indicator)")
         return Observation(period, info.key, value, row)
 
 
@@ -204,7 +205,7 @@ class FinanceChecker(RowChecker):
             self.problem(row, "measure", f"expected a finance measure (one of {', '.join(FINANCE_MEASURES)}), "
                                          "got a blank cell")
         elif measure not in FINANCE_MEASURES:
-            self.problem(row, "measure", f"unknown finance measure {token!r} (expected one of "
+            self.problem(row, "measure", f"unknown finance measure {shown(token)} (expected one of "
                                          f"{', '.join(FINANCE_MEASURES)})")
         value = self.number(row, "value", self.text(cells, "value"), "gbp")
         if measure not in FINANCE_MEASURES or period is None:
@@ -214,7 +215,7 @@ class FinanceChecker(RowChecker):
         key = info.key if info is not None else measure
         earlier = self.first_row((period, key), row)
         if earlier is not None:
-            self.problem(row, "measure", f"duplicate row: measure {token!r} for {period} was already given on row "
+            self.problem(row, "measure", f"duplicate row: measure {shown(token)} for {period} was already given on row "
                                          f"{earlier} (expected one row per period and measure)")
         return Observation(period, key, value, row)
 
@@ -246,8 +247,8 @@ class CaseloadChecker(RowChecker):
         if period is not None and worker is not None:
             earlier = self.first_row((period, worker.casefold()), row)
             if earlier is not None:
-                self.problem(row, "worker", f"duplicate row: worker {worker!r} for {period} was already given on row "
-                                            f"{earlier} (expected one row per period and worker)")
+                self.problem(row, "worker", f"duplicate row: worker {shown(worker)} for {period} was already given "
+                                            f"on row {earlier} (expected one row per period and worker)")
         if period is None or team is None or worker is None or asye is None or service not in SERVICES:
             return None
         return Observation(period, "caseload", caseload, row, team=team, service=service, worker=worker, asye=asye)
@@ -261,9 +262,9 @@ class CaseloadChecker(RowChecker):
             self.problem(row, "caseload", str(e))
             return None
         if value < 0:
-            self.problem(row, "caseload", f"expected a caseload of 0 or more, got {text!r}")
+            self.problem(row, "caseload", f"expected a caseload of 0 or more, got {shown(text)}")
         elif not value.is_integer():
-            self.problem(row, "caseload", f"expected a whole number of cases, got {text!r}")
+            self.problem(row, "caseload", f"expected a whole number of cases, got {shown(text)}")
         return value
 
 

@@ -11,6 +11,7 @@ from returns.lookup import CachedLookup, MeasureLookup
 from returns.model import Observation, ParsedReturn
 from returns.readers import READERS, reader_for
 from returns.readers.base import NO_DATA_ROWS
+from returns.values import shown
 
 
 def _expected_types() -> str:
@@ -29,7 +30,7 @@ def parse_return(filename: str, data: bytes, catalog: MeasureLookup) -> ParsedRe
     ext = extension(filename)
     reader = reader_for(ext)
     if reader is None:
-        found = f"unsupported file type {ext!r}" if ext else "unsupported file type: the name has no extension"
+        found = f"unsupported file type {shown(ext)}" if ext else "unsupported file type: the name has no extension"
         raise reject(filename, 0, f"{found} (expected {_expected_types()})")
     sheet = reader.read(filename, data)
     header = match_header(filename, sheet.header_row, sheet.columns)

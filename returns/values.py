@@ -19,8 +19,16 @@ class CellError(ValueError):
     """A cell that does not parse; str() is the complete 'expected ..., got ...' message."""
 
 
+SHOWN_MAX = 80  # a message quotes at most this much of a cell
+
+
+def shown(text: str) -> str:
+    """A cell quoted for a message, cut short if long (a stray 100 KB cell must not flood the report)."""
+    return repr(text if len(text) <= SHOWN_MAX else text[: SHOWN_MAX - 3] + "...")
+
+
 def got(text: str) -> str:
-    return repr(text) if text else "a blank cell"
+    return shown(text) if text else "a blank cell"
 
 
 MONTHS: dict[str, int] = {}

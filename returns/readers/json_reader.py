@@ -8,7 +8,9 @@ from typing import Any
 
 from returns.errors import WHOLE_FILE, ReturnProblem, ReturnRejected, reject
 from returns.readers.base import EMPTY_FILE, NO_DATA_ROWS, UNNAMED, Cells, Reader, Sheet, decode_utf8
+from returns.values import shown
 
+NO_ROWS = 'an object without "rows"'
 EXPECTED = 'expected a JSON array of row objects, or an object with a "rows" array'
 
 
@@ -28,7 +30,9 @@ def _describe(value: Any) -> str:
         return "null"
     if isinstance(value, list):
         return "an array"
-    return 'an object without "rows"' if isinstance(value, dict) else type(value).__name__
+    if isinstance(value, dict):  # {"rows": ...} holding the wrong thing says what it holds
+        return f'an object whose "rows" is {_describe(value["rows"])}' if "rows" in value else NO_ROWS
+    return type(value).__name__
 
 
 def _text(value: Any) -> str | None:
@@ -77,7 +81,7 @@ class JsonReader(Reader):
                     continue
                 column = spelling.setdefault(name.lower(), name)
                 if column in record:
-                    message = f"duplicate column {name!r} (expected each column once)"
+                    message = f"duplicate column {shown(name)} (expected each column once)"
                     problems.append(ReturnProblem(filename, i, name, message))
                 record[column] = _text(value)
             records.append((i, record))

@@ -497,3 +497,9 @@ def test_rejection_survives_pickling():
         parse(HEADER + "sandwell,2024-05,PI1,abc\n")
     copy = pickle.loads(pickle.dumps(e.value))
     assert copy.problems == e.value.problems and str(copy) == str(e.value)
+
+
+def test_long_cells_are_cut_short_in_messages():
+    assert one_problem(HEADER + "sandwell,2024-05,PI1," + "9" * 200 + "x\n") == (
+        "r.csv:2:value: expected a number, got '" + "9" * 77 + "...'"
+    )

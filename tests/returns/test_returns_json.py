@@ -72,7 +72,8 @@ def test_invalid_json_reports_the_line():
 
 @pytest.mark.parametrize(
     ("doc", "found"),
-    [({"data": []}, 'an object without "rows"'), ({"rows": {}}, 'an object without "rows"'), ("rows", "a string"),
+    [({"data": []}, 'an object without "rows"'), ({"rows": {}}, 'an object whose "rows" is an object without "rows"'),
+     ({"rows": None}, 'an object whose "rows" is null'), ("rows", "a string"),
      (5, "a number"), (None, "null"), (True, "true/false")],
 )
 def test_not_an_array_of_objects(doc, found):

@@ -1,0 +1,51 @@
+"""Broker mode: a return lands via the CLI, a real Celery worker (on real Redis) evaluates it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import EXAMPLES, ROOT
+from tests.e2e.services import RedisServer
+
+pytestmark = pytest.mark.e2e
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture
+def redis(tmp_path):
+    server = RedisServer(tmp_path)
+    yield server
+    server.stop()
+
+
+def test_worker_evaluates_returns_landed_by_the_cli(tmp_path, redis):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KPI_ALERTS_")}
+    env.update({"KPI_ALERTS_DATABASE_URL": f"sqlite:///{tmp_path / 'broker.db'}", "KPI_ALERTS_BROKER_URL": redis.url})
+    log = open(tmp_path / "worker.log", "w")  # noqa: SIM115 - closed below
+    worker = subprocess.Popen(
+        [str(BIN / "celery"), "-A", "workers.app", "worker", "--pool=solo", "--concurrency=1", "--loglevel=INFO",
+         "--without-gossip", "--without-mingle", "--without-heartbeat"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    try:
+        res = subprocess.run([str(BIN / "kpi-alerts"), "ingest", "--json", "--wait", "60",
+                              str(EXAMPLES / "kpi-2024-10.csv")], cwd=tmp_path, env=env, capture_output=True,
+                             text=True, timeout=120)
+        assert res.returncode == 0, res.stderr
+        out = json.loads(res.stdout)
+        assert out["return"]["status"] == "accepted"
+        assert len(out["evaluations"]) == 15
+        assert {"rule": "single_assessments_45wd", "subject": "sandwell", "from": None, "to": "red",
+                "kind": "opened", "period": "2024-10"} in out["transitions"]
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+        log.close()
+    worker_log = (tmp_path / "worker.log").read_text()
+    assert "kpi_alerts.evaluate_return" in worker_log and "succeeded" in worker_log  # the worker did it, not the CLI
