@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from returns.errors import WHOLE_FILE, ReturnProblem, ReturnRejected
-from returns.lookup import CachedLookup
+from returns.lookup import MeasureLookup
 from returns.model import Observation
 from returns.readers.base import UNNAMED, Cells
 from returns.values import CellError, got, parse_bool, parse_money, parse_number, parse_period, shown
@@ -98,7 +98,7 @@ class RowChecker:
 
     kind: ClassVar[str]
 
-    def __init__(self, filename: str, header: Header, lookup: CachedLookup):
+    def __init__(self, filename: str, header: Header, lookup: MeasureLookup):
         self.file = filename
         self.columns = header.names
         self.lookup = lookup

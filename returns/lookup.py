@@ -23,22 +23,3 @@ class MeasureLookup(Protocol):
     def resolve(self, kind: str, token: str, period: str) -> MeasureLike | None:
         """A key or contract code -> its measure in force for `period`, or None."""
         ...
-
-
-_MISSING = object()
-
-
-class CachedLookup:
-    """Memoises resolve() per (kind, token, period): a return repeats the same few
-    pairs thousands of times and the catalogue scans its code list on every call."""
-
-    def __init__(self, lookup: MeasureLookup):
-        self._lookup = lookup
-        self._cache: dict[tuple[str, str, str], object] = {}
-
-    def resolve(self, kind: str, token: str, period: str) -> MeasureLike | None:
-        key = (kind, token, period)
-        info = self._cache.get(key, _MISSING)
-        if info is _MISSING:
-            info = self._cache[key] = self._lookup.resolve(kind, token, period)
-        return info  # type: ignore[return-value]

@@ -7,7 +7,7 @@ import hashlib
 
 from returns.errors import ReturnRejected, reject
 from returns.kinds import CHECKERS, match_header
-from returns.lookup import CachedLookup, MeasureLookup
+from returns.lookup import MeasureLookup
 from returns.model import Observation, ParsedReturn
 from returns.readers import READERS, reader_for
 from returns.readers.base import NO_DATA_ROWS
@@ -34,7 +34,7 @@ def parse_return(filename: str, data: bytes, catalog: MeasureLookup) -> ParsedRe
         raise reject(filename, 0, f"{found} (expected {_expected_types()})")
     sheet = reader.read(filename, data)
     header = match_header(filename, sheet.header_row, sheet.columns)
-    checker = CHECKERS[header.kind](filename, header, CachedLookup(catalog))
+    checker = CHECKERS[header.kind](filename, header, catalog)
     observations: list[Observation] = []
     for row, cells in sheet.rows:
         observation = checker.check(row, cells)

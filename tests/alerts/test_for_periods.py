@@ -65,3 +65,18 @@ def test_late_month_completes_a_streak(demo_pack):
     land("2024-06", "80")
     late = land("2024-05", "80")  # fills the gap: Apr-May-Jun now three in a row
     assert [t["kind"] for t in late["transitions"]] == ["opened"]
+
+
+def test_a_pack_scoped_to_providers_rates_only_them(tmp_path):
+    rules = tmp_path / "scoped"
+    rules.mkdir()
+    scoped = textwrap.dedent(PACK).replace("title: Demo\n", "title: Demo\nproviders: [dudley]\n")
+    (rules / "demo.yaml").write_text(scoped)
+    use_settings(Settings(database_url=f"sqlite:///{tmp_path / 's.db'}", broker_url="", rules_dir=rules))
+    try:
+        dudley = ingest_bytes("d.csv", kpi_csv([("2024-04", "demo_kpi", "60")], provider="dudley")).as_json()
+        assert [e["rating"] for e in dudley["evaluations"]] == ["red"]
+        other = ingest_bytes("s.csv", kpi_csv([("2024-04", "demo_kpi", "60")])).as_json()
+        assert other["return"]["status"] == "accepted" and other["evaluations"] == []
+    finally:
+        use_settings(None)

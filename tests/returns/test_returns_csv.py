@@ -1,46 +1,10 @@
 """parse_return on CSV: accepted shapes, and every problem with its exact message."""
 
-from dataclasses import dataclass
 
 import pytest
 
 from returns import Observation, ParsedReturn, ReturnProblem, ReturnRejected, parse_return
-
-
-@dataclass(frozen=True)
-class Info:
-    key: str
-    kind: str
-    unit: str
-    name: str = ""
-
-
-class FakeCatalog:
-    """Test double for rules.catalog.Catalog. Contract codes changed on 2022-04-01:
-    PI4 meant single assessments before, PI1 since (the real catalogue reads this from packs)."""
-
-    MEASURES = {
-        i.key: i
-        for i in (
-            Info("single_assessments_45wd", "kpi", "percent"),
-            Info("cin_rate", "kpi", "rate_per_10000"),
-            Info("children_in_care", "kpi", "count"),
-            Info("agency_spend", "kpi", "gbp"),
-            Info("avg_days_to_court", "kpi", "number"),
-            Info("contract_sum", "finance", "gbp"),
-        )
-    }
-    CODES = {("PI1", True): "single_assessments_45wd", ("PI4", False): "single_assessments_45wd",
-             ("PI2", True): "cin_rate", ("PI3", True): "children_in_care"}
-
-    def __init__(self):
-        self.calls = 0
-
-    def resolve(self, kind, token, period):
-        self.calls += 1
-        info = self.MEASURES.get(token) or self.MEASURES.get(self.CODES.get((token.upper(), period >= "2022-04"), ""))
-        return info if info is not None and info.kind == kind else None
-
+from tests.returns.catalogs import SMALL
 
 HEADER = "provider,period,indicator,value\n"
 FINANCE = "provider,period,measure,value\n"
@@ -49,7 +13,7 @@ CASELOAD = "provider,period,team,service,worker,asye,caseload\n"
 
 def parse(text: str | bytes, filename: str = "r.csv") -> ParsedReturn:
     data = text.encode() if isinstance(text, str) else text
-    return parse_return(filename, data, FakeCatalog())
+    return parse_return(filename, data, SMALL)
 
 
 def problems(text: str | bytes, filename: str = "r.csv") -> list[str]:
@@ -124,14 +88,6 @@ def test_blank_rows_and_quoted_cells_are_fine():
     parsed = parse(HEADER + ",,,\n\n\"sandwell\",\"2024-05\",\"PI1\",\"85\"\n,,,\n")
     assert parsed.observations == (Observation("2024-05", "single_assessments_45wd", 85.0, 4),)
 
-
-def test_resolve_is_cached_per_token_and_period():
-    catalog = FakeCatalog()
-    rows = "".join(f"sandwell,2024-{m:02d},PI1,1\n" for m in range(1, 13))
-    data = (HEADER + rows + "sandwell,2024-01,PI1,1\n").encode()
-    with pytest.raises(ReturnRejected):
-        parse_return("r.csv", data, catalog)
-    assert catalog.calls == 12
 
 
 def test_other_kpi_units_parse():

@@ -1,30 +1,11 @@
 """parse_return on JSON: an array of row objects, or {"rows": [...]}."""
 
 import json
-from dataclasses import dataclass
 
 import pytest
 
 from returns import Observation, ReturnRejected, parse_return
-
-
-@dataclass(frozen=True)
-class Info:
-    key: str
-    kind: str
-    unit: str
-    name: str = ""
-
-
-class FakeCatalog:
-    """Test double for rules.catalog.Catalog: a few keys, and PI1 as a contract code."""
-
-    MEASURES = {i.key: i for i in (Info("single_assessments_45wd", "kpi", "percent"), Info("cin_rate", "kpi",
-                                                                                          "rate_per_10000"))}
-
-    def resolve(self, kind, token, period):
-        info = self.MEASURES.get("single_assessments_45wd" if token.upper() == "PI1" else token)
-        return info if info is not None and info.kind == kind else None
+from tests.returns.catalogs import SMALL
 
 
 def row(provider="sandwell", period="2024-05", indicator="PI1", value=85):
@@ -33,7 +14,7 @@ def row(provider="sandwell", period="2024-05", indicator="PI1", value=85):
 
 def parse(doc, filename="r.json"):
     data = doc if isinstance(doc, bytes) else json.dumps(doc).encode()
-    return parse_return(filename, data, FakeCatalog())
+    return parse_return(filename, data, SMALL)
 
 
 def problems(doc, filename="r.json") -> list[str]:

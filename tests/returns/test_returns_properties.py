@@ -2,36 +2,16 @@
 and a valid generated return comes back as exactly its rows. Plus its speed at scale."""
 
 import time
-from dataclasses import dataclass
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from returns import Observation, ParsedReturn, ReturnRejected, parse_return
+from tests.returns.catalogs import PROPERTIES
 
-
-@dataclass(frozen=True)
-class Info:
-    key: str
-    kind: str
-    unit: str
-    name: str = ""
-
-
+# What PROPERTIES (a real catalogue) holds, for building expected results.
 UNITS = {"pct_a": "percent", "rate_b": "rate_per_10000", "count_c": "count", "num_d": "number", "gbp_e": "gbp"}
 CODES = {"PI1": "pct_a", "PI2": "rate_b"}
-
-
-class FakeCatalog:
-    """Test double for rules.catalog.Catalog."""
-
-    def resolve(self, kind, token, period):
-        key = CODES.get(token.upper(), token)
-        unit = "number" if key.startswith("ind_") else UNITS.get(key)
-        if kind == "finance" and key == "contract_sum":
-            return Info(key, kind, "gbp")
-        return Info(key, "kpi", unit) if unit and kind == "kpi" else None
-
 
 FUZZ = settings(database=None, deadline=None, max_examples=300, suppress_health_check=[HealthCheck.too_slow])
 NAMES = st.sampled_from(["r.csv", "r.CSV", "r.xlsx", "r.json", "r.txt", "r", "dir/r.csv", ".csv"])
@@ -42,7 +22,7 @@ TOKENS = ["provider", "period", "indicator", "value", "measure", "team", "servic
 
 def outcome(filename: str, data: bytes) -> None:
     try:
-        result = parse_return(filename, data, FakeCatalog())
+        result = parse_return(filename, data, PROPERTIES)
     except ReturnRejected as e:
         assert e.problems
         for p in e.problems:
@@ -129,7 +109,7 @@ def test_generated_valid_kpi_csv_parses_to_exactly_its_rows(rows, bom, newline, 
     lines += [f"{provider},{period_text(y, m, style)},{token},{value_text(v, unit, fancy)}"
               for y, m, token, unit, v, style, fancy in rows]
     data = (("\ufeff" if bom else "") + newline.join(lines) + newline).encode()
-    parsed = parse_return("gen.csv", data, FakeCatalog())
+    parsed = parse_return("gen.csv", data, PROPERTIES)
     assert parsed.kind == "kpi" and parsed.provider == provider.lower()
     expected = tuple(
         Observation(f"{y:04d}-{m:02d}", CODES.get(token, token), v, i)
@@ -148,7 +128,7 @@ def test_a_27540_row_kpi_return_parses_quickly():
             lines += [f"sandwell,{year}-{month:02d},ind_{i},\"{i * 1000 + month:,}\"" for i in range(153)]
     data = "\r\n".join(lines).encode()
     start = time.perf_counter()
-    parsed = parse_return("big.csv", data, FakeCatalog())
+    parsed = parse_return("big.csv", data, PROPERTIES)
     elapsed = time.perf_counter() - start
     assert len(parsed.observations) == 27_540
     assert elapsed < 3.0, f"took {elapsed:.2f}s"  # ~0.25 s on a dev box; generous for a loaded CI runner

@@ -3,32 +3,12 @@
 import datetime as dt
 import io
 import zipfile
-from dataclasses import dataclass
 
 import openpyxl
 import pytest
 
 from returns import Observation, ReturnRejected, parse_return
-
-
-@dataclass(frozen=True)
-class Info:
-    key: str
-    kind: str
-    unit: str
-    name: str = ""
-
-
-class FakeCatalog:
-    """Test double for rules.catalog.Catalog: a few keys, and PI1 as a contract code."""
-
-    MEASURES = {i.key: i for i in (Info("single_assessments_45wd", "kpi", "percent"), Info("cin_rate", "kpi",
-                                                                                          "rate_per_10000"))}
-
-    def resolve(self, kind, token, period):
-        info = self.MEASURES.get("single_assessments_45wd" if token.upper() == "PI1" else token)
-        return info if info is not None and info.kind == kind else None
-
+from tests.returns.catalogs import SMALL
 
 KPI_HEADER = ["provider", "period", "indicator", "value"]
 
@@ -49,7 +29,7 @@ def workbook(*rows, formats=None, extra_sheet_first=False) -> bytes:
 
 
 def parse(data: bytes, filename: str = "r.xlsx"):
-    return parse_return(filename, data, FakeCatalog())
+    return parse_return(filename, data, SMALL)
 
 
 def problems(data: bytes, filename: str = "r.xlsx") -> list[str]:
