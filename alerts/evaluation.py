@@ -28,6 +28,9 @@ class Outcome:
     evaluations: list[dict]
     transitions: list[dict]
 
+    def __repr__(self) -> str:  # Celery logs task results: keep it one short line
+        return f"Outcome(return {self.return_id}: {len(self.evaluations)} ratings, {len(self.transitions)} transitions)"
+
 
 def _since(series: list[tuple[str, Rating]], state: Rating) -> str:
     """First period of the trailing run of consecutive months rated `state`."""

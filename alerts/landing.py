@@ -56,7 +56,7 @@ def land(session: Session, parsed: ParsedReturn) -> Landed:
                      measure=o.measure, value=o.value, team=o.team, service=o.service, worker=o.worker,
                      asye=o.asye, current=True) for o in parsed.observations]
         if rows:
-            session.execute(insert(Observation), rows)  # executemany: one round trip per batch
+            session.execute(insert(Observation.__table__), rows)  # Core executemany: one statement, no ORM objects
         session.commit()
     except IntegrityError:
         session.rollback()  # the same file landed concurrently: it is a duplicate
