@@ -146,6 +146,9 @@ def demo(
 
 
 def main() -> None:
+    from alerts.cli_notify import register
+
+    register(app)
     app()
 
 

@@ -15,6 +15,8 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlmodel import Session
 
 from alerts.lifecycle import next_state
+from alerts.notify.changes import build_change
+from alerts.notify.outbox import plan
 from alerts.store.models import Alert, AlertEvent, Observation, RatingRecord, ReturnRecord, utcnow
 from rules.catalog import Catalog
 from rules.evaluate import evaluate_period
@@ -27,6 +29,7 @@ class Outcome:
     return_id: int
     evaluations: list[dict]
     transitions: list[dict]
+    deliveries: tuple[int, ...] = ()  # outbox rows written with the transitions, to send after commit
 
     def __repr__(self) -> str:  # Celery logs task results: keep it one short line
         return f"Outcome(return {self.return_id}: {len(self.evaluations)} ratings, {len(self.transitions)} transitions)"
@@ -56,7 +59,7 @@ def transition_json(event: dict) -> dict:
             "to": event["to_state"], "kind": event["kind"], "period": event["period"]}
 
 
-def evaluate_return(session: Session, catalog: Catalog, return_id: int) -> Outcome:
+def evaluate_return(session: Session, catalog: Catalog, return_id: int, base_url: str = "") -> Outcome:
     rec = session.get(ReturnRecord, return_id)
     if rec is None:
         raise LookupError(f"no return with id {return_id}")
@@ -83,12 +86,18 @@ def evaluate_return(session: Session, catalog: Catalog, return_id: int) -> Outco
     now = utcnow()
     if evaluations:
         session.execute(insert(RatingRecord.__table__), [  # Core executemany: no ORM objects on the hot path
-            dict(return_id=rec.id, rule_id=e.rule.id, subject=e.subject, provider=e.provider, kind=rec.kind,
+            dict(return_id=rec.id, rule_id=e.rule.id, subject=e.subject, provider=e.provider, team=e.team,
+                 kind=rec.kind,
                  period=e.period, value=e.value, rating=e.rating.value if e.rating else None,
                  thresholds=e.thresholds, rule_version=e.version, evaluated_at=now, current=True)
             for e in evaluations
         ])
-    events = _move_alerts(session, catalog, rec, {(e.rule.id, e.subject) for e in evaluations if e.rating is not None})
+    teams = {(e.rule.id, e.subject): e.team for e in evaluations if e.rating is not None}
+    events, series = _move_alerts(session, catalog, rec, teams)
+    thresholds = {(e.rule.id, e.subject, e.period): e.thresholds for e in evaluations}
+    changes = [build_change(catalog, ev, series[(ev["rule_id"], ev["subject"])],
+                            thresholds.get((ev["rule_id"], ev["subject"], ev["period"]))) for ev in events]
+    deliveries = plan(session, changes, now, base_url)  # the outbox, in the same transaction
     rec.evaluated_at = now
     session.add(rec)
     session.commit()
@@ -97,14 +106,21 @@ def evaluate_return(session: Session, catalog: Catalog, return_id: int) -> Outco
         [evaluation_json(catalog, e.rule.id, e.subject, e.period, e.value, e.rating.value if e.rating else None)
          for e in evaluations],
         [transition_json(ev) for ev in events],
+        tuple(deliveries),
     )
 
 
-def _move_alerts(session: Session, catalog: Catalog, rec: ReturnRecord, keys: set[tuple[str, str]]) -> list[dict]:
+Series = dict[tuple[str, str], list[tuple[str, Rating, float]]]
+
+
+def _move_alerts(session: Session, catalog: Catalog, rec: ReturnRecord,
+                 keys: dict[tuple[str, str], str | None]) -> tuple[list[dict], Series]:
+    """Next state for each rated (rule, subject) -> its team; returns the events written
+    (with ids) and the rated series read."""
     if not keys:
-        return []
+        return [], {}
     rule_ids = sorted({r for r, _ in keys})
-    series: dict[tuple[str, str], list[tuple[str, Rating, float]]] = defaultdict(list)
+    series: Series = defaultdict(list)
     rows = session.execute(
         select(RatingRecord.rule_id, RatingRecord.subject, RatingRecord.period, RatingRecord.rating,
                RatingRecord.value)
@@ -130,14 +146,15 @@ def _move_alerts(session: Session, catalog: Catalog, rec: ReturnRecord, keys: se
         new, change = next_state(current, rated, catalog.rules_by_id[rule_id].rule.for_periods)
         assert new is not None  # a non-empty series always gives a state
         since = _since(rated, new) if alert is None or change is not None else alert.since_period
-        row = dict(rule_id=rule_id, subject=subject, provider=rec.provider, state=new.value, period=latest_period,
+        row = dict(rule_id=rule_id, subject=subject, provider=rec.provider, team=keys[key], state=new.value,
+                   period=latest_period,
                    value=latest_value, since_period=since, updated_at=now)
         if alert is None:
             created.append(row)
         else:
             changed.append({**row, "alert_id": alert.id})
         if change is not None:
-            moves.append(dict(rule_id=rule_id, subject=subject, provider=rec.provider, return_id=rec.id,
+            moves.append(dict(rule_id=rule_id, subject=subject, provider=rec.provider, team=keys[key], return_id=rec.id,
                               from_state=change.from_state.value if change.from_state else None,
                               to_state=change.to_state.value, kind=change.kind, period=latest_period,
                               value=latest_value, at=now))
@@ -147,7 +164,8 @@ def _move_alerts(session: Session, catalog: Catalog, rec: ReturnRecord, keys: se
     if changed:
         session.execute(
             update(table).where(table.c.id == bindparam("alert_id"))
-            .values(state=bindparam("state"), period=bindparam("period"), value=bindparam("value"),
+            .values(state=bindparam("state"), team=bindparam("team"), period=bindparam("period"),
+                    value=bindparam("value"),
                     since_period=bindparam("since_period"), updated_at=bindparam("updated_at")),
             changed,
         )
@@ -156,9 +174,12 @@ def _move_alerts(session: Session, catalog: Catalog, rec: ReturnRecord, keys: se
             select(Alert.id, Alert.rule_id, Alert.subject)
             .where(Alert.provider == rec.provider, Alert.rule_id.in_({m["rule_id"] for m in moves}))  # type: ignore[attr-defined]
         )}
-        session.execute(insert(AlertEvent.__table__),
-                        [{**m, "alert_id": ids[(m["rule_id"], m["subject"])]} for m in moves])
-    return moves
+        table = AlertEvent.__table__
+        moves = [{**m, "alert_id": ids[(m["rule_id"], m["subject"])]} for m in moves]
+        event_ids = session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), moves)
+        for m, event_id in zip(moves, event_ids.scalars(), strict=True):
+            m["id"] = event_id
+    return moves, series
 
 
 def load_outcome(session: Session, catalog: Catalog, return_id: int) -> Outcome:

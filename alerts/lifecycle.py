@@ -7,6 +7,7 @@ a newer period set (it can only complete a `for_periods` streak).
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -68,3 +69,12 @@ def next_state(
 ) -> tuple[Rating | None, Transition | None]:
     new = target_state(current, series, for_periods)
     return new, transition(current, new)
+
+
+def reminder_due(state: str, red_since: dt.datetime | None, last_reminder: dt.datetime | None,
+                 now: dt.datetime, reminder_days: int) -> bool:
+    """A red alert reminds once per `reminder_days` after it turned red (or was last reminded)."""
+    if state != "red" or red_since is None:
+        return False
+    anchor = max(red_since, last_reminder) if last_reminder else red_since
+    return now - anchor >= dt.timedelta(days=reminder_days)

@@ -21,6 +21,18 @@ class Settings(BaseSettings):
     rules_dir: Path = SHIPPED_PACKS
     timezone: str = "Europe/London"
 
+    # Notifications. An Apprise mailto:// or mailtos:// URL without recipients (it may hold
+    # the SMTP password: never logged), and the From address.
+    email_url: str = ""
+    email_from: str = "kpi-alerts@localhost"
+    base_url: str = ""  # link to the status page in messages, when set
+    send_timeout: float = 30.0  # seconds per Apprise call; a timeout is an unknown outcome
+    delivery_max_attempts: int = 8
+    delivery_backoff_base: float = 60.0  # seconds; doubles each attempt (equal jitter): 8 attempts over ~1 h
+    delivery_backoff_max: float = 900.0  # cap per wait: stays well below the broker visibility timeout
+    # Test-only fault injection: 'after_send' ends the process between a send and its record.
+    fault_point: str = ""
+
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, v: str) -> str:

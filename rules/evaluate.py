@@ -40,6 +40,7 @@ class Evaluation:
     rating: Rating | None  # None: tracked but unrated
     thresholds: str  # JSON of the bands used, for history and messages
     version: str  # effective_from of the rule version used
+    team: str | None = None  # the team of a team or worker subject
 
 
 def subject_for(provider: str, team: str | None = None, worker: str | None = None) -> str:
@@ -79,10 +80,10 @@ def derive(catalog: Catalog, kind: str, provider: str, values: Mapping[str, floa
 
 
 def _rated(bound: BoundRule, version: RuleVersion, bands: Bands | None, provider: str, period: str,
-           subject: str, value: float, **extra: float) -> Evaluation:
+           subject: str, value: float, team: str | None = None, **extra: float) -> Evaluation:
     rating = rate(value, bands) if bands is not None and version.basis != "unrated" else None
     return Evaluation(bound, subject, provider, period, value, rating, _thresholds(bands, **extra),
-                      version.effective_from.isoformat())
+                      version.effective_from.isoformat(), team)
 
 
 def evaluate_period(
@@ -123,7 +124,7 @@ def _caseload(bound: BoundRule, version: RuleVersion, provider: str, period: str
             if ceiling is not None:
                 out.append(_rated(bound, version, ceiling_bands(ceiling, ceilings.amber_factor), provider, period,
                                   subject_for(provider, worker=o.worker), float(o.value),  # type: ignore[arg-type]
-                                  ceiling=ceiling))
+                                  team=o.team, ceiling=ceiling))
         return out
     teams: dict[str, list[ObservationLike]] = defaultdict(list)
     for o in rows:
@@ -134,5 +135,5 @@ def _caseload(bound: BoundRule, version: RuleVersion, provider: str, period: str
         ceiling = round(fmean(service_ceiling(ceilings, m.service or "") for m in members), 4)  # type: ignore[misc]
         mean = round(fmean(m.value for m in members), 4)  # type: ignore[misc]
         out.append(_rated(bound, version, ceiling_bands(ceiling, ceilings.amber_factor), provider, period,
-                          subject_for(provider, team=team), mean, ceiling=ceiling))
+                          subject_for(provider, team=team), mean, team=team, ceiling=ceiling))
     return out

@@ -9,6 +9,8 @@ import pytest
 
 from config import Settings, use_settings
 from rules.loader import SHIPPED_PACKS
+from tests.peers.smtp import smtp_server  # noqa: F401  (fixture)
+from tests.peers.teams import teams_server  # noqa: F401  (fixture)
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples" / "sandwell-2024-25"

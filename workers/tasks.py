@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from alerts.evaluation import Outcome, evaluate_return
+from alerts.notify.deliver import deliver, due, recover_stale
 from alerts.store.db import session_for
+from alerts.store.models import Delivery, utcnow
 from config import get_settings
 from rules.check import load_catalog
 from workers.app import app
+
+
+def send_deliveries(ids: list[int] | tuple[int, ...]) -> None:
+    """Hand outbox rows to the deliver task: in-process when eager, else to the workers."""
+    for delivery_id in ids:
+        if get_settings().eager:
+            deliver_task.apply(args=(delivery_id,))
+        else:
+            deliver_task.delay(delivery_id)
 
 
 @app.task(name="kpi_alerts.evaluate_return", autoretry_for=(OSError,), retry_backoff=True, retry_backoff_max=300,
@@ -14,4 +27,32 @@ from workers.app import app
 def evaluate_return_task(return_id: int) -> Outcome:
     settings = get_settings()
     with session_for(settings.database_url) as session:
-        return evaluate_return(session, load_catalog(settings.rules_dir), return_id)
+        outcome = evaluate_return(session, load_catalog(settings.rules_dir), return_id, settings.base_url)
+    send_deliveries(outcome.deliveries)  # after commit: the outbox rows exist whatever happens next
+    return outcome
+
+
+@app.task(name="kpi_alerts.deliver")
+def deliver_task(delivery_id: int) -> str:
+    settings = get_settings()
+    with session_for(settings.database_url) as session:
+        status = deliver(session, settings, delivery_id)
+        if status == "pending" and not settings.eager:
+            # Retry later. The wait lives in the database (next_attempt_at); the countdown is
+            # capped far below the broker's visibility timeout so Redis never re-runs it early.
+            row = session.get(Delivery, delivery_id)
+            wait = (row.next_attempt_at.replace(tzinfo=dt.UTC) - utcnow()).total_seconds() if row else 0
+            deliver_task.apply_async((delivery_id,), countdown=max(0.0, min(wait, settings.delivery_backoff_max)))
+    return status
+
+
+@app.task(name="kpi_alerts.sweep_deliveries")
+def sweep_deliveries_task() -> int:
+    """Periodic: stale 'sending' rows become 'unknown'; due retries are sent. Returns how many."""
+    settings = get_settings()
+    now = utcnow()
+    with session_for(settings.database_url) as session:
+        recover_stale(session, now, dt.timedelta(seconds=2 * settings.send_timeout + 60))
+        ids = due(session, now)
+    send_deliveries(ids)
+    return len(ids)

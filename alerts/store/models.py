@@ -54,6 +54,7 @@ class RatingRecord(SQLModel, table=True):
     rule_id: str
     subject: str
     provider: str
+    team: str | None = None  # team of a team or worker subject, for routing by team
     kind: str
     period: str
     value: float
@@ -71,6 +72,7 @@ class Alert(SQLModel, table=True):
     rule_id: str
     subject: str
     provider: str = Field(index=True)
+    team: str | None = None
     state: str  # green | amber | red
     period: str  # the latest rated period
     value: float
@@ -86,9 +88,98 @@ class AlertEvent(SQLModel, table=True):
     rule_id: str
     subject: str
     provider: str
+    team: str | None = None
     from_state: str | None
     to_state: str
-    kind: str  # opened | escalated | deescalated | resolved
+    kind: str  # opened | escalated | deescalated | resolved | reminder | acknowledged | snoozed
     period: str
     value: float
+    by: str | None = None  # who acknowledged or snoozed
+    note: str | None = None
     at: dt.datetime = Field(default_factory=utcnow)
+
+
+# --- notifications (issue 3) ------------------------------------------------------------
+
+
+class Subscriber(SQLModel, table=True):
+    __tablename__ = "subscribers"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True)
+    email: str | None = None
+    teams_url: str | None = None  # an Apprise workflows:// URL: holds a secret signature, never logged
+    created_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class Subscription(SQLModel, table=True):
+    __tablename__ = "subscriptions"
+    id: int | None = Field(default=None, primary_key=True)
+    subscriber_id: int = Field(foreign_key="subscribers.id", index=True)
+    indicators: str = "[]"  # JSON lists; empty = any
+    tags: str = "[]"
+    providers: str = "[]"
+    teams: str = "[]"
+    transitions: str = "[]"  # empty = all of opened, escalated, deescalated, resolved, reminder
+    min_severity: str = "amber"  # amber | red
+    delivery: str = "immediate"  # immediate | digest | both
+    created_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class Snooze(SQLModel, table=True):
+    __tablename__ = "snoozes"
+    id: int | None = Field(default=None, primary_key=True)
+    rule_id: str = Field(index=True)
+    subject: str | None = None  # None: every subject of the rule
+    until: dt.datetime
+    by: str | None = None
+    created_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class Delivery(SQLModel, table=True):
+    """The outbox: one message to one subscriber on one channel, written in the same
+    transaction as the alert transitions it reports. Delivered by a task."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (Index("ix_deliveries_due", "status", "next_attempt_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True)  # the delivery key, sent as X-Notification-Id
+    subscriber_id: int = Field(foreign_key="subscribers.id", index=True)
+    channel: str  # email | teams
+    return_id: int | None = Field(default=None, foreign_key="returns.id")
+    subject: str
+    body_html: str
+    body_text: str
+    severity: str  # worst rating in the message
+    events: str  # JSON list of alert_event ids
+    status: str = "pending"  # pending | sending | sent | failed | unknown
+    attempts: int = 0
+    next_attempt_at: dt.datetime = Field(default_factory=utcnow)
+    claimed_at: dt.datetime | None = None  # when the current send started (status sending)
+    last_error: str | None = None  # privacy-safe: never a URL secret
+    created_at: dt.datetime = Field(default_factory=utcnow)
+    sent_at: dt.datetime | None = None
+
+
+class DeliveryAttempt(SQLModel, table=True):
+    """Recorded before each send (outcome None) and completed after: the one record of attempts."""
+
+    __tablename__ = "delivery_attempts"
+    id: int | None = Field(default=None, primary_key=True)
+    delivery_id: int = Field(foreign_key="deliveries.id", index=True)
+    attempt: int
+    started_at: dt.datetime = Field(default_factory=utcnow)
+    finished_at: dt.datetime | None = None
+    outcome: str | None = None  # sent | failed | unknown; None = never completed (crash)
+    detail: str | None = None
+
+
+class NotificationLog(SQLModel, table=True):
+    """Dedup: the same change is never sent twice to the same subscriber on the same channel."""
+
+    __tablename__ = "notification_log"
+    __table_args__ = (UniqueConstraint("event_id", "subscriber_id", "channel"),)
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: int = Field(foreign_key="alert_events.id")
+    subscriber_id: int = Field(foreign_key="subscribers.id")
+    channel: str
+    delivery_id: int = Field(foreign_key="deliveries.id")

@@ -1,0 +1,87 @@
+"""A `Change`: one alert event with everything a message about it needs. Plain data."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from rules.catalog import Catalog
+from rules.model import Rating
+from rules.periods import period_index
+
+SEVERITY = {"green": 0, "amber": 1, "red": 2}
+IMPROVING = ("deescalated", "resolved")
+
+
+@dataclass(frozen=True)
+class Change:
+    event_id: int
+    rule_id: str
+    indicator: str
+    code: str | None
+    name: str
+    unit: str
+    tags: tuple[str, ...]
+    provider: str
+    subject: str
+    team: str | None
+    kind: str  # opened | escalated | deescalated | resolved | reminder
+    from_state: str | None
+    to_state: str
+    period: str
+    value: float
+    return_id: int | None
+    thresholds: dict[str, str] = field(default_factory=dict)
+    previous_period: str | None = None
+    previous_value: float | None = None
+    previous_rating: str | None = None
+    outside_green_since: str | None = None  # first period of the current non-green run
+    months_outside_green: int = 0
+    comparators: tuple[tuple[str, float, str | None], ...] = ()
+
+    @property
+    def severity(self) -> int:
+        """What the change is about: the state entered, or for a resolution the state left."""
+        state = self.from_state if self.kind == "resolved" else self.to_state
+        return SEVERITY.get(state or "green", 0)
+
+    @property
+    def sort_key(self) -> tuple:
+        """Worst first: red before amber, breaches before improvements, then by code."""
+        code = self.code or self.rule_id
+        number = int(code[2:]) if code[:2].upper() == "PI" and code[2:].isdigit() else 999
+        return (-SEVERITY.get(self.to_state, 0), self.kind in IMPROVING, number, code, self.subject)
+
+
+def outside_green(series: Sequence[tuple[str, str, float]]) -> tuple[str | None, int]:
+    """(first period, months) of the trailing run of consecutive non-green months."""
+    since, months, expected = None, 0, None
+    for period, rating, _ in reversed(series):
+        if rating == Rating.GREEN or (expected is not None and period_index(period) != expected):
+            break
+        since, months, expected = period, months + 1, period_index(period) - 1
+    return since, months
+
+
+def build_change(catalog: Catalog, event: dict, series: Sequence[tuple[str, str, float]],
+                 thresholds: str | None) -> Change:
+    """`event`: an alert_events row as a dict (with id); `series`: (period, rating, value) up to
+    and including the event's period, oldest first."""
+    bound = catalog.rules_by_id.get(event["rule_id"])
+    rule = bound.rule if bound else None
+    before = [p for p in series if p[0] < event["period"]]
+    prev = before[-1] if before else None
+    upto = [p for p in series if p[0] <= event["period"]]
+    since, months = outside_green(upto)
+    return Change(
+        event_id=event["id"], rule_id=event["rule_id"], indicator=rule.measure_key if rule else event["rule_id"],
+        code=bound.code if bound else None, name=rule.name if rule else event["rule_id"],
+        unit=rule.unit if rule else "number", tags=tuple(rule.tags) if rule else (),
+        provider=event["provider"], subject=event["subject"], team=event.get("team"), kind=event["kind"],
+        from_state=event["from_state"], to_state=event["to_state"], period=event["period"], value=event["value"],
+        return_id=event.get("return_id"), thresholds=json.loads(thresholds) if thresholds else {},
+        previous_period=prev[0] if prev else None, previous_rating=prev[1] if prev else None,
+        previous_value=prev[2] if prev else None, outside_green_since=since, months_outside_green=months,
+        comparators=tuple((c.name, c.value, c.as_of) for c in rule.comparators) if rule else (),
+    )

@@ -1,0 +1,177 @@
+"""Subscribers and their subscriptions: imperative (CLI) and declarative (a YAML file kept
+in version control; `apply` makes the stored set equal to it, idempotently)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from sqlalchemy import delete, func, select
+from sqlmodel import Session
+
+from alerts.notify.redact import safe_url
+from alerts.notify.route import ALL_TRANSITIONS
+from alerts.store.models import Delivery, Subscriber, Subscription
+from rules.catalog import Catalog
+
+
+class SubscriptionError(ValueError):
+    pass
+
+
+class SubscriptionSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    indicators: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
+    providers: list[str] = Field(default_factory=list)
+    teams: list[str] = Field(default_factory=list)
+    transitions: list[str] = Field(default_factory=list)
+    min_severity: Literal["amber", "red"] = "amber"
+    delivery: Literal["immediate", "digest", "both"] = "immediate"
+
+    @field_validator("transitions")
+    @classmethod
+    def _known_transitions(cls, v: list[str]) -> list[str]:
+        unknown = sorted(set(v) - ALL_TRANSITIONS)
+        if unknown:
+            raise ValueError(f"unknown transition(s) {unknown}; expected some of {sorted(ALL_TRANSITIONS)}")
+        return v
+
+    def row_values(self) -> dict:
+        return {"indicators": json.dumps(sorted(self.indicators)), "tags": json.dumps(sorted(self.tags)),
+                "providers": json.dumps(sorted(self.providers)), "teams": json.dumps(sorted(self.teams)),
+                "transitions": json.dumps(sorted(self.transitions)), "min_severity": self.min_severity,
+                "delivery": self.delivery}
+
+
+class SubscriberSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200)
+    email: str | None = None
+    teams: str | None = None
+    subscriptions: list[SubscriptionSpec] = Field(default_factory=lambda: [SubscriptionSpec()])
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, v: str | None) -> str | None:
+        if v is not None and ("@" not in v or any(ch in v for ch in " ,;<>\r\n")):
+            raise ValueError(f"expected one email address, got {v!r}")
+        return v
+
+    @field_validator("teams")
+    @classmethod
+    def _teams(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(("workflows://", "workflow://")):
+            raise ValueError("expected an Apprise workflows:// URL (Teams Power Automate Workflows)")
+        return v
+
+
+class SubscriptionsFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    subscribers: list[SubscriberSpec] = Field(default_factory=list)
+
+
+def check_spec(catalog: Catalog, spec: SubscriptionSpec) -> None:
+    known = {b.id for b in catalog.rules} | {b.rule.measure_key for b in catalog.rules} | {
+        b.code.upper() for b in catalog.rules if b.code}
+    unknown = [i for i in spec.indicators if i not in known and i.upper() not in known]
+    if unknown:
+        raise SubscriptionError(f"unknown indicator(s) {', '.join(unknown)} (expected keys, rule ids or codes)")
+    tags = {t for b in catalog.rules for t in b.rule.tags}
+    if set(spec.tags) - tags:
+        raise SubscriptionError(f"unknown tag(s) {', '.join(sorted(set(spec.tags) - tags))} "
+                                f"(known: {', '.join(sorted(tags))})")
+
+
+def _subscriber(session: Session, name: str, email: str | None, teams: str | None) -> Subscriber:
+    who = session.execute(select(Subscriber).where(Subscriber.name == name)).scalar_one_or_none()
+    if who is None:
+        who = Subscriber(name=name)
+    who.email, who.teams_url = email, teams
+    if not (email or teams):
+        raise SubscriptionError(f"subscriber {name!r} needs an email address or a Teams workflows:// URL")
+    session.add(who)
+    session.flush()
+    return who
+
+
+def subscribe(session: Session, catalog: Catalog, name: str, email: str | None, teams: str | None,
+              spec: SubscriptionSpec) -> int:
+    check_spec(catalog, spec)
+    who = _subscriber(session, name, email, teams)
+    sub = Subscription(subscriber_id=who.id, **spec.row_values())  # type: ignore[arg-type]
+    session.add(sub)
+    session.commit()
+    return sub.id  # type: ignore[return-value]
+
+
+def unsubscribe(session: Session, subscription_id: int) -> bool:
+    n = session.execute(delete(Subscription).where(Subscription.id == subscription_id)).rowcount
+    session.commit()
+    return bool(n)
+
+
+def listing(session: Session) -> list[dict]:
+    rows = session.execute(select(Subscription, Subscriber).join(Subscriber).order_by(Subscription.id)).all()
+    return [{"id": s.id, "subscriber": w.name, "email": w.email, "teams": safe_url(w.teams_url) if w.teams_url else None,
+             "indicators": json.loads(s.indicators), "tags": json.loads(s.tags), "providers": json.loads(s.providers),
+             "teams_filter": json.loads(s.teams), "transitions": json.loads(s.transitions) or sorted(ALL_TRANSITIONS),
+             "min_severity": s.min_severity, "delivery": s.delivery} for s, w in rows]
+
+
+@dataclass
+class ApplyReport:
+    added: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    subscribers_removed: list[str] = field(default_factory=list)
+
+
+def load_file(path: Path) -> SubscriptionsFile:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        return SubscriptionsFile.model_validate(data)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise SubscriptionError(f"{path}: cannot read subscriptions file: {exc}") from None
+    except ValidationError as exc:
+        msgs = [f"{path}: {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
+        raise SubscriptionError("\n".join(msgs)) from None
+
+
+def apply(session: Session, catalog: Catalog, path: Path) -> ApplyReport:
+    """Make the stored subscribers and subscriptions equal to the file, in one transaction."""
+    wanted = load_file(path)
+    names = [s.name for s in wanted.subscribers]
+    if len(names) != len(set(names)):
+        raise SubscriptionError(f"{path}: a subscriber name appears twice")
+    report = ApplyReport()
+    for spec in wanted.subscribers:
+        for sub in spec.subscriptions:
+            check_spec(catalog, sub)
+        who = _subscriber(session, spec.name, spec.email, spec.teams)
+        have = session.execute(select(Subscription).where(Subscription.subscriber_id == who.id)).scalars().all()
+        want = [s.row_values() for s in spec.subscriptions]
+        unmatched = list(have)
+        for values in want:
+            match = next((h for h in unmatched if all(getattr(h, k) == v for k, v in values.items())), None)
+            if match is not None:
+                unmatched.remove(match)
+                report.unchanged += 1
+            else:
+                session.add(Subscription(subscriber_id=who.id, **values))
+                report.added += 1
+        for h in unmatched:
+            session.delete(h)
+            report.removed += 1
+    for who in session.execute(select(Subscriber).where(Subscriber.name.not_in(names))).scalars().all():  # type: ignore[attr-defined]
+        report.removed += session.execute(delete(Subscription).where(Subscription.subscriber_id == who.id)).rowcount
+        used = session.execute(select(func.count()).select_from(Delivery).where(Delivery.subscriber_id == who.id))
+        if not used.scalar_one():  # keep a subscriber whose deliveries are on record
+            session.delete(who)
+        report.subscribers_removed.append(who.name)
+    session.commit()
+    return report

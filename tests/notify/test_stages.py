@@ -1,0 +1,135 @@
+"""The pure notify stages: route, group, mute, dedup, render; backoff and reminders."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from dataclasses import replace
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from alerts.notify.changes import Change
+from alerts.notify.dedup import dedup
+from alerts.notify.retry import backoff_seconds
+from alerts.notify.group import group
+from alerts.notify.mute import Silence, mute
+from alerts.notify.render import render, subject_line
+from alerts.notify.route import Route, route
+from alerts.lifecycle import reminder_due
+
+NOW = dt.datetime(2025, 4, 8, 9, 0, tzinfo=dt.UTC)
+
+
+def change(event_id=1, code="PI1", kind="opened", to="red", frm=None, **kw) -> Change:
+    base = dict(event_id=event_id, rule_id=f"rule_{code}", indicator=f"key_{code}", code=code, name=f"KPI {code}",
+                unit="percent", tags=("safeguarding",), provider="sandwell", subject="sandwell", team=None,
+                kind=kind, from_state=frm, to_state=to, period="2024-10", value=68.8, return_id=7)
+    base.update(kw)
+    return Change(**base)
+
+
+def sub(sid=1, subscriber=1, **kw) -> Route:
+    return Route(subscription_id=sid, subscriber_id=subscriber, **kw)
+
+
+@pytest.mark.parametrize(
+    ("routes", "c", "wanted"),
+    [
+        (sub(), change(to="amber"), True),
+        (sub(min_severity="red"), change(to="amber"), False),
+        (sub(min_severity="red"), change(to="red"), True),
+        (sub(min_severity="red"), change(kind="resolved", frm="red", to="green"), True),  # a red resolving
+        (sub(min_severity="red"), change(kind="resolved", frm="amber", to="green"), False),
+        (sub(min_severity="red"), change(kind="deescalated", frm="red", to="amber"), False),
+        (sub(tags=frozenset({"finance"})), change(), False),
+        (sub(tags=frozenset({"finance", "safeguarding"})), change(), True),
+        (sub(indicators=frozenset({"PI1"})), change(), True),
+        (sub(indicators=frozenset({"key_PI1"})), change(), True),
+        (sub(indicators=frozenset({"PI2"})), change(), False),
+        (sub(providers=frozenset({"dudley"})), change(), False),
+        (sub(teams=frozenset({"ai-1"})), change(team="ai-1"), True),
+        (sub(teams=frozenset({"ai-1"})), change(team=None), False),
+        (sub(transitions=frozenset({"opened"})), change(kind="escalated", frm="amber"), False),
+        (sub(delivery="digest"), change(), False),
+        (sub(delivery="both"), change(), True),
+    ],
+)
+def test_route_filters(routes, c, wanted):
+    assert bool(route([c], [routes])) is wanted
+
+
+def test_one_message_per_subscriber_channel_return_worst_first():
+    changes = [change(i, f"PI{i}", to="amber" if i % 2 else "red") for i in range(1, 16)]
+    routed = route(changes, [sub(1, 1), sub(2, 1, tags=frozenset({"safeguarding"})), sub(3, 2)])
+    assert len(routed) == 30  # two subscribers x 15; the overlapping subscription adds nothing
+    groups = group(routed, {1: ["email", "teams"], 2: ["email"]})
+    assert [(g.subscriber_id, g.channel, len(g.changes)) for g in groups] == [(1, "email", 15), (1, "teams", 15),
+                                                                             (2, "email", 15)]
+    states = [c.to_state for c in groups[0].changes]
+    assert states == sorted(states, key=lambda s: s != "red")
+    assert [c.code for c in groups[0].changes][:3] == ["PI2", "PI4", "PI6"]
+    assert groups[0].key != groups[1].key and groups[0].key == group(routed, {1: ["email", "teams"]})[0].key
+
+
+def test_mute_and_dedup_drop_changes_and_empty_groups():
+    groups = group(route([change(1, "PI1"), change(2, "PI2")], [sub()]), {1: ["email"]})
+    muted = mute(groups, [Silence("rule_PI1", None, NOW + dt.timedelta(days=1))], NOW)
+    assert [c.code for c in muted[0].changes] == ["PI2"]
+    assert mute(groups, [Silence("rule_PI1", None, NOW)], NOW) == groups  # expired: no effect
+    assert mute(groups, [Silence("rule_PI1", "other", NOW + dt.timedelta(days=1))], NOW) == groups
+    assert dedup(muted, {(2, 1, "email")}) == []
+    assert dedup(groups, {(1, 1, "teams")}) == groups
+
+
+def test_subject_lines():
+    assert subject_line((change(1, "PI1"), change(2, "PI2", to="amber"))) == \
+        "[RED] Sandwell: 2 KPIs breached in the 2024-10 return"
+    assert subject_line((change(1, kind="resolved", frm="amber", to="green"),)) == \
+        "[GREEN] Sandwell: 1 KPI back on target in the 2024-10 return"
+    mixed = (change(1, "PI1"), change(2, code=None, kind="deescalated", frm="red", to="amber"))
+    assert subject_line(mixed) == "[RED] Sandwell: 1 alert breached, 1 alert improved in the 2024-10 return"
+
+
+def test_render_escapes_hostile_names_and_shows_the_facts():
+    c = change(name="<script>alert(1)</script>", subject='sandwell/team/"><img src=x onerror=alert(1)>',
+               thresholds={"green": ">= 85", "amber": "> 70 and < 85", "red": "<= 70"}, previous_period="2024-09",
+               previous_value=71.9, previous_rating="amber", months_outside_green=7, outside_green_since="2024-04",
+               comparators=(("statistical_neighbour", 80.1, "2024-03"),), frm="amber", kind="escalated")
+    msg = render(group(route([c], [sub()]), {1: ["email"]})[0], "Ann <Chair>")
+    assert "<script" not in msg.html and "<img" not in msg.html
+    assert "&lt;script&gt;" in msg.html and "Ann &lt;Chair&gt;" in msg.html
+    for fact in ("PI1", "68.8%", "2024-10", "≥ 85", "&gt; 70 and &lt; 85", "71.9% (amber, 2024-09)", "7 months (since 2024-04)",
+                 "statistical neighbour 80.1%"):
+        assert fact in msg.html, fact
+    assert "\\<script\\>" in msg.text and "68.8%" in msg.text
+
+
+@given(st.integers(1, 8), st.floats(1, 120), st.floats(60, 1800))
+def test_backoff_grows_and_stays_capped(attempts, base, cap):
+    rng = random.Random(attempts)
+    wait = backoff_seconds(attempts, base, cap, rng)
+    full = min(cap, base * 2 ** (attempts - 1))
+    assert full / 2 <= wait <= full
+
+
+def test_default_backoff_spends_about_an_hour_over_eight_attempts():
+    waits = [min(900, 60 * 2 ** (n - 1)) for n in range(1, 8)]  # the 7 waits between 8 attempts, upper bound
+    assert sum(waits) == 3600 and sum(w / 2 for w in waits) == 1800
+
+
+@pytest.mark.parametrize(
+    ("state", "since_days", "last_days", "due"),
+    [("red", 7, None, True), ("red", 6, None, False), ("amber", 30, None, False), ("red", 20, 3, False),
+     ("red", 20, 7, True)],
+)
+def test_reminder_due(state, since_days, last_days, due):
+    since = NOW - dt.timedelta(days=since_days)
+    last = NOW - dt.timedelta(days=last_days) if last_days is not None else None
+    assert reminder_due(state, since, last, NOW, 7) is due
+
+
+def test_group_is_per_return():
+    a, b = change(1, return_id=7), replace(change(2, "PI2"), return_id=8)
+    assert len(group(route([a, b], [sub()]), {1: ["email"]})) == 2
