@@ -37,10 +37,10 @@ def local_day_start(day: dt.date, timezone: str) -> dt.datetime:
 def snooze(session: Session, catalog: Catalog, rule: str, until: dt.datetime, subject: str | None = None,
            by: str | None = None) -> list[str]:
     """Silence a rule (all its subjects, or one) until `until`; returns the rule ids snoozed."""
-    rule_ids = rules_for_indicator(catalog, rule)
+    now = utcnow()
+    rule_ids = rules_for_indicator(catalog, rule, on=now.date())  # a code means what it means today
     if not rule_ids:
         raise LookupError(f"unknown rule {rule!r} (expected a rule id, indicator key or contract code)")
-    now = utcnow()
     if until <= now:
         raise ValueError(f"--until must be in the future, got {until:%Y-%m-%d %H:%M} UTC")
     session.add_all([Snooze(rule_id=r, subject=subject, until=until, by=by) for r in rule_ids])

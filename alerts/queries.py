@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy import select
 from sqlmodel import Session
 
@@ -37,12 +39,14 @@ def current_status(session: Session, catalog: Catalog, provider: str | None = No
     return out
 
 
-def rules_for_indicator(catalog: Catalog, indicator: str) -> list[str]:
-    """A rule id, a measure key, or a contract code (in any suite: each rule's ratings only
-    exist for periods its suite was in force, so a code shows what it meant at the time)."""
+def rules_for_indicator(catalog: Catalog, indicator: str, on: dt.date | None = None) -> list[str]:
+    """A rule id, a measure key, or a contract code. Without `on`, a code matches in every
+    suite (each rule's ratings only exist for periods its suite was in force, so history shows
+    what the code meant at the time); with `on`, only in the suite in force that day."""
     token = indicator.strip()
     return [b.id for b in catalog.rules
-            if token in (b.id, b.rule.measure_key) or (b.code and b.code.upper() == token.upper())]
+            if token in (b.id, b.rule.measure_key)
+            or (b.code and b.code.upper() == token.upper() and (on is None or b.pack.in_force(on)))]
 
 
 def history(session: Session, catalog: Catalog, indicator: str, provider: str | None = None) -> list[dict]:

@@ -117,7 +117,8 @@ def unsubscribe(session: Session, subscription_id: int) -> bool:
 
 def listing(session: Session) -> list[dict]:
     rows = session.execute(select(Subscription, Subscriber).join(Subscriber).order_by(Subscription.id)).all()
-    return [{"id": s.id, "subscriber": w.name, "email": w.email, "teams": safe_url(w.teams_url) if w.teams_url else None,
+    return [{"id": s.id, "subscriber": w.name, "email": w.email,
+             "teams": safe_url(w.teams_url) if w.teams_url else None,
              "indicators": json.loads(s.indicators), "tags": json.loads(s.tags), "providers": json.loads(s.providers),
              "teams_filter": json.loads(s.teams), "transitions": json.loads(s.transitions) or sorted(ALL_TRANSITIONS),
              "min_severity": s.min_severity, "delivery": s.delivery} for s, w in rows]

@@ -84,11 +84,10 @@ def main() -> None:
 
 
 def send_to_sink(messages) -> None:
-    from tests.peers.smtp import SMTPPeer
-
     from alerts.notify.channels.base import Recipient
     from alerts.notify.channels.email import EmailChannel
     from config import Settings
+    from tests.peers.smtp import SMTPPeer
 
     with SMTPPeer() as sink:
         settings = Settings(email_url=sink.apprise_url, email_from="kpi-alerts@example.org", send_timeout=10)

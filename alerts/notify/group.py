@@ -25,7 +25,8 @@ class Group:
         return f"{self.batch}.s{self.subscriber_id}.{self.channel}.{digest}"
 
     def without(self, drop: set[int]) -> Group:
-        return Group(self.subscriber_id, self.channel, self.batch, tuple(c for c in self.changes if c.event_id not in drop))
+        kept = tuple(c for c in self.changes if c.event_id not in drop)
+        return Group(self.subscriber_id, self.channel, self.batch, kept)
 
 
 def batch_of(change: Change, reminder_day: str | None = None) -> str:

@@ -10,14 +10,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from alerts.lifecycle import reminder_due
 from alerts.notify.changes import Change
 from alerts.notify.dedup import dedup
-from alerts.notify.retry import backoff_seconds
 from alerts.notify.group import group
 from alerts.notify.mute import Silence, mute
 from alerts.notify.render import render, subject_line
+from alerts.notify.retry import backoff_seconds
 from alerts.notify.route import Route, route
-from alerts.lifecycle import reminder_due
 
 NOW = dt.datetime(2025, 4, 8, 9, 0, tzinfo=dt.UTC)
 
@@ -100,8 +100,8 @@ def test_render_escapes_hostile_names_and_shows_the_facts():
     msg = render(group(route([c], [sub()]), {1: ["email"]})[0], "Ann <Chair>")
     assert "<script" not in msg.html and "<img" not in msg.html
     assert "&lt;script&gt;" in msg.html and "Ann &lt;Chair&gt;" in msg.html
-    for fact in ("PI1", "68.8%", "2024-10", "≥ 85", "&gt; 70 and &lt; 85", "71.9% (amber, 2024-09)", "7 months (since 2024-04)",
-                 "statistical neighbour 80.1%"):
+    for fact in ("PI1", "68.8%", "2024-10", "≥ 85", "&gt; 70 and &lt; 85", "71.9% (amber, 2024-09)",
+                 "7 months (since 2024-04)", "statistical neighbour 80.1%"):
         assert fact in msg.html, fact
     assert "\\<script\\>" in msg.text and "68.8%" in msg.text
 
