@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import random
+import sys
 import time
+from pathlib import Path
 
 from alerts.notify.changes import Change
 from alerts.notify.group import group
@@ -18,6 +20,8 @@ from alerts.notify.render import render
 from alerts.notify.route import Route, route
 from rules.check import load_catalog
 from rules.loader import SHIPPED_PACKS
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.peers (the local SMTP sink)
 
 PROVIDERS = 153
 SUBSCRIBERS = 2000
