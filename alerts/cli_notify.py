@@ -200,3 +200,65 @@ def register(app: typer.Typer) -> None:
     app.add_typer(deliveries_app, name="deliveries")
     app.command()(ack)
     app.command()(snooze)
+    app.add_typer(digest_app, name="digest")
+
+
+digest_app = typer.Typer(help="Weekly digests: preview or send.", no_args_is_help=True)
+
+
+@digest_app.command("preview")
+def digest_preview(
+    subscriber: Annotated[int, typer.Option("--subscriber", help="Subscriber id")],
+    out_path: Annotated[Path, typer.Option("--out", help="Write the HTML here")],
+    week: Annotated[str | None, typer.Option(help="ISO week, e.g. 2025-W12 (default: this week)")] = None,
+) -> None:
+    """Render one subscriber's digest without sending it."""
+    from alerts.cli import _catalog
+    from alerts.digest.data import week_of
+    from alerts.digest.render import render_digest
+    from alerts.digest.run import compose_for
+    from alerts.store.models import utcnow
+
+    settings = get_settings()
+    week = week or week_of(utcnow(), settings.timezone)
+    try:
+        with session_for(settings.database_url) as session:
+            _who, model = compose_for(session, _catalog(), settings.timezone, week, subscriber, utcnow())
+    except (LookupError, ValueError) as exc:
+        raise _fail(str(exc.args[0])) from None
+    subject, html = render_digest(model, settings.base_url)
+    out_path.write_text(html, encoding="utf-8")
+    out.print(f"{subject}\nwritten to {out_path}", markup=False, highlight=False)
+
+
+@digest_app.command("send")
+def digest_send(
+    week: Annotated[str | None, typer.Option(help="ISO week, e.g. 2025-W12 (default: this week)")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Compose and count, send nothing, record nothing")] = False,
+) -> None:
+    """Send this week's digests now (each subscriber at most once per week)."""
+    from alerts.cli import _catalog
+    from alerts.digest.compose import compose
+    from alerts.digest.data import load_week, parse_week, week_of
+    from alerts.digest.run import digest_audience
+    from alerts.store.models import Subscriber, utcnow
+    from workers.tasks import digest_week_task
+
+    settings = get_settings()
+    week = week or week_of(utcnow(), settings.timezone)
+    try:
+        parse_week(week)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    if dry_run:
+        with session_for(settings.database_url) as session:
+            audience = digest_audience(session)
+            data = load_week(session, _catalog(), week, settings.timezone, utcnow())
+            for sid, routes in sorted(audience.items()):
+                who = session.get(Subscriber, sid)
+                d = compose(who.name if who else str(sid), routes, data, None)
+                out.print(f"{sid} {d.subscriber}: {d.headline}{' (all steady)' if d.steady else ''}", markup=False)
+        out.print(f"dry run: {len(audience)} digests for {week} composed, nothing sent", markup=False)
+        return
+    result = digest_week_task.apply(args=(week,)).get() if settings.eager else digest_week_task.delay(week)
+    out.print(f"digests for {week}: {result if settings.eager else 'queued for the workers'}", markup=False)

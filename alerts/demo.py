@@ -14,6 +14,7 @@ from rich.progress import Progress
 from rich.table import Table
 from sqlalchemy import select
 
+from alerts.digest.compose import position_sentence
 from alerts.store.db import session_for
 from alerts.store.models import AlertEvent, RatingRecord
 from config import Settings, get_settings, use_settings
@@ -25,13 +26,6 @@ _ORDER = {"kpi": 0, "caseload": 1, "finance": 2}
 
 def fmt(value: float) -> str:
     return f"{round(value, 2):g}"
-
-
-def position_sentence(counts: Counter) -> str:
-    """The trust's own wording: '10 KPIs on target, 5 within tolerance, none in failure'."""
-    def n(k: str) -> str:
-        return str(counts[k]) if counts[k] else "none"
-    return f"{n('green')} KPIs on target, {n('amber')} within tolerance, {n('red')} in failure"
 
 
 def example_files(folder: Path) -> list[Path]:

@@ -30,6 +30,11 @@ class Settings(BaseSettings):
     delivery_max_attempts: int = 8
     delivery_backoff_base: float = 60.0  # seconds; doubles each attempt (equal jitter): 8 attempts over ~1 h
     delivery_backoff_max: float = 900.0  # cap per wait: stays well below the broker visibility timeout
+    # Signs unsubscribe links; empty: a random key is made and kept in the database.
+    secret_key: str = ""
+    digest_weekday: int = Field(0, ge=0, le=6)  # Monday
+    digest_time: str = "07:30"  # local time in `timezone`
+    digest_chunk_size: int = Field(500, ge=1)  # subscribers per digest task
     # Test-only fault injection: 'after_send' ends the process between a send and its record.
     fault_point: str = ""
 

@@ -4,6 +4,7 @@ nothing but Python. With KPI_ALERTS_BROKER_URL: Redis, workers and beat."""
 from __future__ import annotations
 
 from celery import Celery
+from celery.schedules import crontab
 
 from config import get_settings
 
@@ -27,8 +28,21 @@ def make_app() -> Celery:
         task_soft_time_limit=240,
         broker_transport_options={"visibility_timeout": 3600},
         task_ignore_result=True,
+        beat_schedule=beat_schedule(settings.digest_weekday, settings.digest_time),
     )
     return app
+
+
+def beat_schedule(weekday: int, at: str) -> dict:
+    """Times are local (app timezone = KPI_ALERTS_TIMEZONE): Celery keeps 07:30 at 07:30
+    across the clock changes. Duplicates are harmless: every task is idempotent (ledgers)."""
+    hour, minute = (int(x) for x in at.split(":"))
+    return {
+        "weekly-digest": {"task": "kpi_alerts.digest_week",
+                          "schedule": crontab(minute=minute, hour=hour, day_of_week=(weekday + 1) % 7)},
+        "sweep-deliveries": {"task": "kpi_alerts.sweep_deliveries", "schedule": 60.0},
+        "reminders": {"task": "kpi_alerts.reminders", "schedule": crontab(minute=0, hour=8)},
+    }
 
 
 app = make_app()

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
+from sqlalchemy import select
+
 from alerts.evaluation import Outcome, evaluate_return
 from alerts.notify.deliver import deliver, due, recover_stale
 from alerts.store.db import session_for
-from alerts.store.models import Delivery, utcnow
+from alerts.store.models import Delivery, Digest, utcnow
 from config import get_settings
 from rules.check import load_catalog
 from workers.app import app
@@ -54,5 +56,55 @@ def sweep_deliveries_task() -> int:
     with session_for(settings.database_url) as session:
         recover_stale(session, now, dt.timedelta(seconds=2 * settings.send_timeout + 60))
         ids = due(session, now)
+    send_deliveries(ids)
+    return len(ids)
+
+
+@app.task(name="kpi_alerts.digest_week")
+def digest_week_task(week: str | None = None) -> dict:
+    """Beat's Monday trigger: split the audience into chunks, one task each."""
+    from alerts.digest.data import week_of
+    from alerts.digest.run import digest_audience
+
+    settings = get_settings()
+    week = week or week_of(utcnow(), settings.timezone)
+    with session_for(settings.database_url) as session:
+        audience = sorted(digest_audience(session))
+    size = settings.digest_chunk_size
+    chunks = [audience[i:i + size] for i in range(0, len(audience), size)]
+    for chunk in chunks:
+        if settings.eager:
+            digest_chunk_task.apply(args=(week, chunk))
+        else:
+            digest_chunk_task.delay(week, chunk)
+    return {"week": week, "subscribers": len(audience), "chunks": len(chunks)}
+
+
+@app.task(name="kpi_alerts.digest_chunk", autoretry_for=(OSError,), retry_backoff=True, retry_backoff_max=300,
+          max_retries=5)
+def digest_chunk_task(week: str, subscriber_ids: list[int]) -> dict:
+    """Plan (ledger + outbox, exactly once per subscriber and week) and send one chunk."""
+    from alerts.digest.run import plan_digests
+
+    settings = get_settings()
+    with session_for(settings.database_url) as session:
+        plan = plan_digests(session, load_catalog(settings.rules_dir), week, settings.timezone, utcnow(),
+                            subscriber_ids, settings.base_url)
+        # a rerun after a crash also sends what an earlier run planned but never sent
+        pending = list(session.execute(
+            select(Delivery.id).join(Digest, Digest.delivery_id == Delivery.id)
+            .where(Digest.week == week, Digest.subscriber_id.in_(subscriber_ids),  # type: ignore[attr-defined]
+                   Delivery.status == "pending")).scalars())
+    send_deliveries(pending)
+    return {"week": week, "queued": len(plan.queued), "skipped": len(plan.skipped), "already": len(plan.already)}
+
+
+@app.task(name="kpi_alerts.reminders")
+def reminders_task() -> int:
+    from alerts.reminders import send_reminders
+
+    settings = get_settings()
+    with session_for(settings.database_url) as session:
+        ids = send_reminders(session, load_catalog(settings.rules_dir), utcnow(), settings.base_url)
     send_deliveries(ids)
     return len(ids)

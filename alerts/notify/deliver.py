@@ -19,7 +19,9 @@ from sqlmodel import Session
 from alerts.notify.channels import CHANNELS
 from alerts.notify.channels.base import Outcome, OutgoingMessage, Recipient
 from alerts.notify.retry import backoff_seconds
+from alerts.secrets import signing_key
 from alerts.store.models import Delivery, DeliveryAttempt, Subscriber, utcnow
+from alerts.unsubscribe import make_token, unsubscribe_headers
 from config import Settings
 
 
@@ -51,8 +53,12 @@ def deliver(session: Session, settings: Settings, delivery_id: int, now: dt.date
     if who is None or channel is None:
         outcome, detail = Outcome.CONFIG_ERROR, f"no subscriber {d.subscriber_id} or channel {d.channel!r}"
     else:
+        headers = {}
+        if d.channel == "email" and settings.base_url:  # RFC 8058 one-click unsubscribe on every email
+            token = make_token(signing_key(session, settings), d.subscriber_id, now)
+            headers = unsubscribe_headers(settings.base_url, token)
         message = OutgoingMessage(key=d.key, subject=d.subject, html=d.body_html, text=d.body_text,
-                                  severity=d.severity)
+                                  severity=d.severity, headers=headers)
         result = channel.send(Recipient(who.name, who.email, who.teams_url), message, settings)
         outcome, detail = result.outcome, result.detail
     if settings.fault_point == "after_send":

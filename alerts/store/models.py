@@ -108,6 +108,7 @@ class Subscriber(SQLModel, table=True):
     name: str = Field(unique=True)
     email: str | None = None
     teams_url: str | None = None  # an Apprise workflows:// URL: holds a secret signature, never logged
+    empty_digest: bool = True  # send a short "all steady" digest when nothing changed
     created_at: dt.datetime = Field(default_factory=utcnow)
 
 
@@ -183,3 +184,29 @@ class NotificationLog(SQLModel, table=True):
     subscriber_id: int = Field(foreign_key="subscribers.id")
     channel: str
     delivery_id: int = Field(foreign_key="deliveries.id")
+
+
+# --- digests (issue 4) ----------------------------------------------------------------
+
+
+class Digest(SQLModel, table=True):
+    """The digest ledger: exactly one digest per subscriber per ISO week, whatever beat,
+    retries or crashes do. Written with the digest's delivery row, in one transaction."""
+
+    __tablename__ = "digests"
+    __table_args__ = (UniqueConstraint("subscriber_id", "week"),)
+    id: int | None = Field(default=None, primary_key=True)
+    subscriber_id: int = Field(foreign_key="subscribers.id", index=True)
+    week: str  # ISO week, e.g. 2025-W12
+    status: str  # queued | skipped (empty and opted out)
+    delivery_id: int | None = Field(default=None, foreign_key="deliveries.id")
+    counts: str = "{}"  # JSON green/amber/red of the subscriber's KPIs: next week's "since last week"
+    created_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class InstallSecret(SQLModel, table=True):
+    """A random key made on first use when KPI_ALERTS_SECRET_KEY is not set (signs unsubscribe links)."""
+
+    __tablename__ = "install_secrets"
+    name: str = Field(primary_key=True)
+    value: str

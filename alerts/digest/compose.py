@@ -1,0 +1,220 @@
+"""A subscriber's week, composed from data loaded once for everyone. Pure: no I/O."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass, field
+
+from alerts.notify.changes import SEVERITY
+from alerts.notify.route import Route
+
+TREND_PERIODS = 12
+
+
+def position_sentence(counts: Counter | dict, noun: str = "KPIs") -> str:
+    """The trust's own wording: '10 KPIs on target, 5 within tolerance, none in failure'."""
+    def n(k: str) -> str:
+        return str(counts.get(k, 0)) if counts.get(k, 0) else "none"
+    return f"{n('green')} {noun} on target, {n('amber')} within tolerance, {n('red')} in failure"
+
+
+@dataclass(frozen=True)
+class Point:
+    period: str
+    value: float
+    rating: str | None
+
+
+@dataclass(frozen=True)
+class Ack:
+    at: dt.datetime
+    by: str | None
+    note: str | None
+
+
+@dataclass(frozen=True)
+class Row:
+    """The latest rating of one (rule, subject), with its recent series."""
+
+    rule_id: str
+    indicator: str
+    code: str | None
+    name: str
+    unit: str
+    polarity: str
+    tags: tuple[str, ...]
+    provider: str
+    subject: str
+    team: str | None
+    thresholds: dict[str, str]
+    series: tuple[Point, ...]  # oldest first, the latest last
+    ack: Ack | None = None
+
+    @property
+    def latest(self) -> Point:
+        return self.series[-1]
+
+    @property
+    def previous(self) -> Point | None:
+        return self.series[-2] if len(self.series) > 1 else None
+
+    @property
+    def trend(self) -> tuple[Point, ...]:
+        return self.series[-TREND_PERIODS:]
+
+    @property
+    def direction(self) -> str:
+        """Against the previous period: better, worse, same, or new."""
+        prev = self.previous
+        if prev is None:
+            return "new"
+        if self.polarity == "two_sided" or self.latest.value == prev.value:
+            a, b = SEVERITY.get(self.latest.rating or "", 0), SEVERITY.get(prev.rating or "", 0)
+            return "same" if a == b else ("better" if a < b else "worse")
+        up = self.latest.value > prev.value
+        return "better" if up == (self.polarity == "higher_is_better") else "worse"
+
+    @property
+    def months_outside_green(self) -> int:
+        n = 0
+        for p in reversed(self.series):
+            if p.rating in (None, "green"):
+                break
+            n += 1
+        return n
+
+
+@dataclass(frozen=True)
+class WeekEvent:
+    """An alert event of the week, shaped so a Route can decide whether it is wanted."""
+
+    at: dt.datetime
+    kind: str
+    rule_id: str
+    indicator: str
+    code: str | None
+    name: str
+    tags: tuple[str, ...]
+    provider: str
+    subject: str
+    team: str | None
+    from_state: str | None
+    to_state: str
+    period: str
+    value: float
+    unit: str
+
+    @property
+    def severity(self) -> int:
+        state = self.from_state if self.kind == "resolved" else self.to_state
+        return SEVERITY.get(state or "green", 0)
+
+
+@dataclass(frozen=True)
+class LandedReturn:
+    provider: str
+    kind: str
+    periods: str
+    received_at: dt.datetime
+    status: str
+
+
+@dataclass(frozen=True)
+class Overdue:
+    provider: str
+    period: str
+    due: dt.date
+
+
+@dataclass(frozen=True)
+class FinancePosition:
+    provider: str
+    period: str
+    forecast_outturn: float
+    funding: float  # contract sum + other income
+    overspend: float
+    overspend_pct: float
+    rating: str | None
+
+
+@dataclass(frozen=True)
+class WeekData:
+    """Everything a week's digests need, loaded once."""
+
+    week: str
+    start: dt.datetime
+    end: dt.datetime
+    rows: tuple[Row, ...]
+    events: tuple[WeekEvent, ...]
+    returns: tuple[LandedReturn, ...]
+    overdue: tuple[Overdue, ...]
+    finance: tuple[FinancePosition, ...] = ()
+
+
+@dataclass
+class DigestModel:
+    subscriber: str
+    week: str
+    start: dt.datetime
+    end: dt.datetime
+    kpis: list[Row]
+    finance: list[Row]
+    caseloads: list[Row]
+    events: list[WeekEvent]
+    returns: list[LandedReturn]
+    overdue: list[Overdue]
+    finance_positions: list[FinancePosition] = field(default_factory=list)
+    counts: Counter = field(default_factory=Counter)
+    previous_counts: dict | None = None
+
+    @property
+    def headline(self) -> str:
+        return position_sentence(self.counts)
+
+    @property
+    def change_since_last_week(self) -> str | None:
+        if self.previous_counts is None:
+            return None
+        parts = []
+        for band, word in (("green", "on target"), ("amber", "within tolerance"), ("red", "in failure")):
+            delta = self.counts.get(band, 0) - int(self.previous_counts.get(band, 0))
+            if delta:
+                parts.append(f"{delta:+d} {word}")
+        return ", ".join(parts) if parts else "no change since last week's digest"
+
+    @property
+    def steady(self) -> bool:
+        """Nothing changed this week and nothing is red: the short 'all steady' digest."""
+        red = any(r.latest.rating == "red" for r in (*self.kpis, *self.finance, *self.caseloads))
+        return not self.events and not red
+
+
+def _covered(route: Route, row: Row | WeekEvent) -> bool:
+    if route.indicators and not ({row.rule_id, row.indicator, (row.code or "").upper()} & route.indicators):
+        return False
+    if route.tags and not (route.tags & set(row.tags)):
+        return False
+    if route.providers and row.provider not in route.providers:
+        return False
+    return not route.teams or row.team in route.teams
+
+
+def compose(subscriber: str, routes: list[Route], week: WeekData, previous_counts: dict | None) -> DigestModel:
+    """`routes`: the subscriber's subscriptions with delivery digest or both."""
+    mine = [r for r in week.rows if any(_covered(rt, r) for rt in routes)]
+    finance = [r for r in mine if "finance" in r.tags]
+    caseloads = [r for r in mine if "caseloads" in r.tags and r not in finance
+                 and (r.subject == r.provider or r.latest.rating not in (None, "green"))]  # only teams/workers over
+    kpis = [r for r in mine if r.code and r not in finance and "caseloads" not in r.tags]
+    kpis.sort(key=lambda r: (r.provider, int(r.code[2:]) if r.code and r.code[2:].isdigit() else 99, r.subject))
+    events = [e for e in week.events if any(rt.wants(e, rt.delivery) for rt in routes)]  # type: ignore[arg-type]
+    providers = {r.provider for r in mine} | {p for rt in routes for p in rt.providers}
+    return DigestModel(
+        subscriber=subscriber, week=week.week, start=week.start, end=week.end, kpis=kpis, finance=finance,
+        caseloads=caseloads, events=sorted(events, key=lambda e: (e.at, -e.severity)),
+        returns=[r for r in week.returns if r.provider in providers],
+        overdue=[o for o in week.overdue if o.provider in providers],
+        finance_positions=[f for f in week.finance if any(r.provider == f.provider for r in finance)],
+        counts=Counter(r.latest.rating for r in kpis if r.latest.rating), previous_counts=previous_counts,
+    )
