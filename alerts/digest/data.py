@@ -35,9 +35,12 @@ def week_of(moment: dt.datetime, timezone: str) -> str:
 def window(week: str, timezone: str) -> tuple[dt.datetime, dt.datetime]:
     """The digest for ISO week W covers the seven days before W's Monday (local midnight)."""
     year, w = parse_week(week)
-    monday = dt.datetime.combine(dt.date.fromisocalendar(year, w, 1), dt.time.min, tzinfo=ZoneInfo(timezone))
-    end = monday.astimezone(dt.UTC)
-    return end - dt.timedelta(days=7), end
+    zone = ZoneInfo(timezone)
+    monday = dt.date.fromisocalendar(year, w, 1)
+    # Local midnights at both ends: the week the clocks change is 167 or 169 hours long.
+    start = dt.datetime.combine(monday - dt.timedelta(days=7), dt.time.min, tzinfo=zone)
+    end = dt.datetime.combine(monday, dt.time.min, tzinfo=zone)
+    return start.astimezone(dt.UTC), end.astimezone(dt.UTC)
 
 
 def _aware(t: dt.datetime) -> dt.datetime:

@@ -1,0 +1,194 @@
+"""Weekly digests over the demo data (FY 2024-25), sent once per subscriber per ISO week."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from sqlalchemy import func, select
+
+from alerts.acks import acknowledge
+from alerts.demo import example_files
+from alerts.digest.data import week_of, window
+from alerts.digest.render import render_digest
+from alerts.digest.run import compose_for, plan_digests
+from alerts.ingest import ingest_bytes, ingest_path
+from alerts.secrets import signing_key
+from alerts.store.db import session_for
+from alerts.store.models import Alert, Delivery, Digest, Subscriber, utcnow
+from alerts.subscriptions import SubscriptionSpec, subscribe
+from alerts.unsubscribe import verify_token
+from config import Settings, use_settings
+from rules.check import load_catalog
+from rules.loader import SHIPPED_PACKS
+from tests.conftest import EXAMPLES, kpi_csv
+from workers.app import app
+from workers.tasks import digest_week_task
+
+NEXT_WEEK = week_of(dt.datetime.now(dt.UTC) + dt.timedelta(days=7), "Europe/London")  # covers today
+
+
+@pytest.fixture
+def demo(tmp_path, smtp_server):
+    s = Settings(database_url=f"sqlite:///{tmp_path / 'd.db'}", broker_url="", rules_dir=SHIPPED_PACKS,
+                 email_url=smtp_server.apprise_url, email_from="kpi-alerts@example.org",
+                 base_url="https://alerts.example.org", secret_key="test-key-0123456789", digest_chunk_size=2,
+                 delivery_backoff_base=1, delivery_backoff_max=2)
+    use_settings(s)
+    for path in example_files(EXAMPLES):
+        assert not ingest_path(path).errors
+    yield s, smtp_server
+    use_settings(None)
+
+
+def add(settings, name, email, **spec) -> int:
+    with session_for(settings.database_url) as s:
+        subscribe(s, load_catalog(settings.rules_dir), name, email, None, SubscriptionSpec(**spec))
+        return s.execute(select(Subscriber.id).where(Subscriber.name == name)).scalar_one()
+
+
+def compose(settings, sid):
+    with session_for(settings.database_url) as s:
+        return compose_for(s, load_catalog(settings.rules_dir), settings.timezone, NEXT_WEEK, sid, utcnow())[1]
+
+
+def test_headline_and_table_match_the_ratings(demo):
+    settings, _ = demo
+    sid = add(settings, "Chief executive", "ceo@example.org", delivery="digest")
+    d = compose(settings, sid)
+    assert [r.code for r in d.kpis] == [f"PI{i}" for i in range(1, 16)]
+    assert d.headline == "10 KPIs on target, 5 within tolerance, none in failure"
+    assert {r.code for r in d.kpis if r.latest.rating == "amber"} == {"PI3", "PI8", "PI9", "PI11", "PI13"}
+    pi1 = d.kpis[0]
+    assert (pi1.latest.period, pi1.latest.value, pi1.previous.value, pi1.direction) == ("2025-03", 86.4, 83.4,
+                                                                                       "better")
+    assert len(pi1.trend) == 12 and d.kpis[7].months_outside_green == 12  # PI8 amber all year
+    subject, html = render_digest(d)
+    assert subject == "Weekly KPI digest " + NEXT_WEEK + ": 10 KPIs on target, 5 within tolerance, none in failure"
+    assert html.count('bgcolor="#2e7d32" style="font-size:0') + html.count('bgcolor="#f9a825" style="font-size:0') \
+        + html.count('bgcolor="#c62828" style="font-size:0') == 15 * 12  # one bar per KPI per month
+    assert "forecast outturn £115.39m against £105.20m" in html and "overspend £10.19m (9.7%)" in html
+    assert "sandwell/worker/SW-0003" in html and "SW-0010" not in html  # only workers over their ceiling
+
+
+def test_tables_follow_the_subscription(demo):
+    settings, _ = demo
+    sid = add(settings, "Head of service", "hos@example.org", tags=["care_leavers"], delivery="both")
+    d = compose(settings, sid)
+    assert [r.code for r in d.kpis] == ["PI10"] and not d.finance and not d.caseloads
+    assert d.headline == "1 KPIs on target, none within tolerance, none in failure"
+    assert all(e.code == "PI10" for e in d.events)
+    fin = compose(settings, add(settings, "Finance", "fin@example.org", tags=["finance"], delivery="digest"))
+    assert not fin.kpis and {r.rule_id for r in fin.finance} == {"forecast_overspend_pct", "ytd_overspend_pct"}
+
+
+def test_acknowledgement_shown_beside_its_alert_and_escaped(demo):
+    settings, _ = demo
+    sid = add(settings, "Chair <script>x</script>", "chair@example.org", delivery="digest")
+    with session_for(settings.database_url) as s:
+        alert_id = s.execute(select(Alert.id).where(Alert.rule_id == "placement_moves_3plus")).scalar_one()
+        acknowledge(s, alert_id, "Director", "Stability plan <b>agreed</b>")
+    _, html = render_digest(compose(settings, sid))
+    assert "Acknowledged by Director: &ldquo;Stability plan &lt;b&gt;agreed&lt;/b&gt;&rdquo;" in html
+    assert "<script>x" not in html and "Chair &lt;script&gt;x&lt;/script&gt;" in html
+
+
+def test_send_is_exactly_once_per_subscriber_and_week(demo):
+    settings, smtp = demo
+    ids = [add(settings, f"Member {i}", f"m{i}@example.org", delivery="digest") for i in range(5)]
+    first = digest_week_task.apply(args=(NEXT_WEEK,)).get()
+    assert first == {"week": NEXT_WEEK, "subscribers": 5, "chunks": 3}
+    digest_week_task.apply(args=(NEXT_WEEK,)).get()  # beat fires twice
+    smtp.wait_for(5)
+    assert sorted(smtp.by_notification_id().values()) == [1] * 5
+    assert sorted(smtp.by_notification_id()) == sorted(f"digest-{NEXT_WEEK}.s{i}.email" for i in ids)
+    msg = smtp.messages[0][2]
+    assert msg.get_content_type() == "multipart/alternative"
+    plain = msg.get_body(("plain",)).get_content()
+    assert "10 KPIs on target, 5 within tolerance, none in failure" in plain and "PI13" in plain
+    token = re.search(r"token=([\w.-]+)>", msg["List-Unsubscribe"]).group(1)
+    with session_for(settings.database_url) as s:
+        assert verify_token(signing_key(s, settings), token, utcnow()).subscriber_id in ids
+    assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+
+def test_rerun_after_a_crash_mid_batch_sends_only_the_missing(demo):
+    settings, smtp = demo
+    ids = [add(settings, f"Member {i}", f"m{i}@example.org", delivery="digest") for i in range(4)]
+    with session_for(settings.database_url) as s:  # a worker planned two, then died before sending
+        plan = plan_digests(s, load_catalog(settings.rules_dir), NEXT_WEEK, settings.timezone, utcnow(), ids[:2])
+    assert len(plan.queued) == 2 and not smtp.messages
+    digest_week_task.apply(args=(NEXT_WEEK,)).get()
+    smtp.wait_for(4)
+    assert sorted(smtp.by_notification_id().values()) == [1, 1, 1, 1]
+    with session_for(settings.database_url) as s:
+        assert s.execute(select(func.count()).select_from(Digest)).scalar_one() == 4
+
+
+def test_one_failing_address_does_not_stop_the_others(demo):
+    settings, smtp = demo
+    for i in range(3):
+        add(settings, f"Member {i}", f"m{i}@example.org", delivery="digest")
+    smtp.script = ["250 OK", "550 mailbox unavailable"]
+    digest_week_task.apply(args=(NEXT_WEEK,)).get()
+    smtp.wait_for(2)
+    with session_for(settings.database_url) as s:
+        statuses = sorted(s.execute(select(Delivery.status)).scalars())
+    assert statuses == ["pending", "sent", "sent"]  # the failed one waits for its retry
+
+
+def test_steady_digest_and_opt_out(demo, tmp_path):
+    settings, _ = demo
+    later = utcnow() + dt.timedelta(days=30)  # a quiet week, long after the demo's returns landed
+    quiet_week = week_of(later, settings.timezone)
+    keen = add(settings, "Keen", "keen@example.org", tags=["care_leavers"], delivery="digest")
+    quiet = add(settings, "Quiet", "quiet@example.org", tags=["care_leavers"], delivery="digest")
+    with session_for(settings.database_url) as s:
+        s.get(Subscriber, quiet).empty_digest = False
+        s.commit()
+        plan = plan_digests(s, load_catalog(settings.rules_dir), quiet_week, settings.timezone, later)
+        d = compose_for(s, load_catalog(settings.rules_dir), settings.timezone, quiet_week, keen, later)[1]
+    assert plan.skipped == [quiet] and len(plan.queued) == 1
+    assert d.steady and render_digest(d)[0].startswith(f"Weekly KPI digest {quiet_week}: all steady")
+
+
+def test_notification_emails_carry_unsubscribe_headers_too(demo):
+    settings, smtp = demo
+    add(settings, "Lead", "lead@example.org")
+    ingest_bytes("x.csv", kpi_csv([("2025-04", "PI1", "60")]))
+    (_, _, msg), = smtp.wait_for(1)
+    assert msg["List-Unsubscribe"].startswith("<https://alerts.example.org/unsubscribe?token=")
+
+
+@pytest.mark.parametrize(
+    ("label", "utc", "due"),
+    [
+        ("Mon 24 Mar 2025 07:30 GMT", dt.datetime(2025, 3, 24, 7, 30, 5), True),
+        ("Mon 31 Mar 2025 06:30 UTC: 07:30 BST, clocks forward", dt.datetime(2025, 3, 31, 6, 30, 5), True),
+        ("Mon 31 Mar 2025 05:30 UTC: 06:30 BST, too early", dt.datetime(2025, 3, 31, 5, 30, 5), False),
+        ("Mon 27 Oct 2025 07:30 UTC: 07:30 GMT, after the clocks went back", dt.datetime(2025, 10, 27, 7, 30, 5), True),
+        ("Mon 27 Oct 2025 06:30 UTC: 06:30 GMT, too early", dt.datetime(2025, 10, 27, 6, 30, 5), False),
+        ("Sun 26 Oct 2025 07:30 GMT: not a Monday", dt.datetime(2025, 10, 26, 7, 30, 5), False),
+    ],
+)
+def test_beat_fires_at_0730_london_across_clock_changes(label, utc, due):
+    schedule = app.conf.beat_schedule["weekly-digest"]["schedule"]
+    schedule.app = app
+    last_monday = utc.date() - dt.timedelta(days=utc.weekday() or 7)  # the previous run, a week or less ago
+    last = dt.datetime.combine(last_monday, dt.time(7, 30), tzinfo=ZoneInfo("Europe/London"))
+    with time_machine.travel(utc.replace(tzinfo=dt.UTC), tick=False):
+        assert schedule.is_due(last).is_due is due, label
+        if due:
+            local = dt.datetime.now(dt.UTC).astimezone(ZoneInfo("Europe/London"))
+            assert (local.weekday(), local.hour, local.minute) == (0, 7, 30)
+
+
+def test_week_window_is_local_midnight_to_midnight():
+    start, end = window("2025-W14", "Europe/London")  # Monday 31 March 2025, after the clocks changed
+    assert end == dt.datetime(2025, 3, 30, 23, 0, tzinfo=dt.UTC)  # 00:00 BST
+    assert start == dt.datetime(2025, 3, 24, 0, 0, tzinfo=dt.UTC)  # 00:00 GMT
+    assert week_of(dt.datetime(2025, 3, 30, 23, 30, tzinfo=dt.UTC), "Europe/London") == "2025-W14"
+    assert week_of(dt.datetime(2025, 3, 30, 23, 30, tzinfo=dt.UTC), "UTC") == "2025-W13"
