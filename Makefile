@@ -20,8 +20,8 @@ demo: $(STAMP)
 
 # Real services the tests start on loopback ports (Debian packages).
 services:
-	@command -v redis-server >/dev/null || { $(SUDO) apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq redis-server >/dev/null; }
+	@command -v redis-server >/dev/null && command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq redis-server chromium >/dev/null; }
 
 test: $(STAMP) services
 	$(BIN)/ruff check .
@@ -30,6 +30,8 @@ test: $(STAMP) services
 
 bench: $(STAMP)
 	$(BIN)/python bench/ingest_national.py
+	$(BIN)/python bench/notify_fanout.py
+	$(BIN)/python bench/digest_batch.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis *.egg-info

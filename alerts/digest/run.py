@@ -18,7 +18,7 @@ from sqlmodel import Session
 
 from alerts.digest.compose import DigestModel, compose
 from alerts.digest.data import load_week, parse_week
-from alerts.digest.render import render_digest
+from alerts.digest.render import RowCache, render_digest
 from alerts.notify.outbox import load_routes
 from alerts.notify.route import Route
 from alerts.store.models import Delivery, Digest, Subscriber
@@ -81,6 +81,7 @@ def plan_digests(session: Session, catalog: Catalog, week: str, timezone: str, n
     empty_ok = dict(session.execute(select(Subscriber.id, Subscriber.empty_digest)
                                     .where(Subscriber.id.in_(todo))).all())  # type: ignore[attr-defined]
     deliveries, ledger = [], []
+    cache: RowCache = {}  # one render per (rule, subject) row for the whole run
     for sid in todo:
         d = compose(names[sid], audience[sid], data, json.loads(previous[sid]) if sid in previous else None)
         counts = json.dumps({k: d.counts.get(k, 0) for k in ("green", "amber", "red")})
@@ -88,7 +89,7 @@ def plan_digests(session: Session, catalog: Catalog, week: str, timezone: str, n
             ledger.append(dict(subscriber_id=sid, week=week, status="skipped", counts=counts, created_at=now))
             plan.skipped.append(sid)
             continue
-        subject, html = render_digest(d, base_url)
+        subject, html = render_digest(d, base_url, cache=cache)
         deliveries.append(dict(key=f"digest-{week}.s{sid}.email", subscriber_id=sid, channel="email",
                                return_id=None, subject=subject, body_html=html, body_text=d.headline,
                                severity="red" if d.counts.get("red") else "amber" if d.counts.get("amber") else "green",

@@ -32,7 +32,10 @@ class _Handler:
         if reply.startswith("stall"):
             await asyncio.sleep(float(reply.split()[1]))
             reply = "250 OK"
-        if reply.startswith("250"):
+        if reply.startswith("250") and not self.peer.keep:
+            with self.peer.lock:
+                self.peer.count += 1
+        elif reply.startswith("250"):
             msg = email.message_from_bytes(envelope.original_content or envelope.content, policy=email.policy.default)
             with self.peer.lock:
                 self.peer.messages.append((envelope.mail_from, list(envelope.rcpt_tos), msg))
@@ -40,8 +43,10 @@ class _Handler:
 
 
 class SMTPPeer:
-    def __init__(self, port: int | None = None):
+    def __init__(self, port: int | None = None, keep: bool = True):
         self.port = port or free_port()
+        self.keep = keep  # False: only count messages (benchmarks)
+        self.count = 0
         self.script: list[str] = []  # replies for the next messages: '451 ...', '550 ...', 'stall 5'
         self.messages: list[tuple[str, list[str], EmailMessage]] = []
         self.lock = threading.Lock()
