@@ -38,6 +38,8 @@ def subscribe(
                                                                  "reminder; repeatable (default all)")] = None,
     min_severity: Annotated[str, typer.Option(help="amber or red")] = "amber",
     delivery: Annotated[str, typer.Option(help="immediate, digest or both")] = "immediate",
+    empty_digest: Annotated[bool, typer.Option("--empty-digest/--no-empty-digest",
+                                               help="Send a short 'all steady' digest in a quiet week")] = True,
 ) -> None:
     """Subscribe NAME to the indicators they care about, at the severity they care about."""
     from pydantic import ValidationError
@@ -52,7 +54,7 @@ def subscribe(
                                 delivery=delivery)  # type: ignore[arg-type]
         SubscriberSpec(name=name, email=email, teams=teams, subscriptions=[spec])
         with session_for(get_settings().database_url) as session:
-            sid = add(session, _catalog(), name, email, teams, spec)
+            sid = add(session, _catalog(), name, email, teams, spec, empty_digest)
     except ValidationError as exc:
         raise _fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())) from None
     except SubscriptionError as exc:

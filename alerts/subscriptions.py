@@ -53,6 +53,7 @@ class SubscriberSpec(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     email: str | None = None
     teams: str | None = None
+    empty_digest: bool = True  # False: no "all steady" digest in a quiet week
     subscriptions: list[SubscriptionSpec] = Field(default_factory=lambda: [SubscriptionSpec()])
 
     @field_validator("email")
@@ -87,11 +88,14 @@ def check_spec(catalog: Catalog, spec: SubscriptionSpec) -> None:
                                 f"(known: {', '.join(sorted(tags))})")
 
 
-def _subscriber(session: Session, name: str, email: str | None, teams: str | None) -> Subscriber:
+def _subscriber(session: Session, name: str, email: str | None, teams: str | None,
+                empty_digest: bool | None = None) -> Subscriber:
     who = session.execute(select(Subscriber).where(Subscriber.name == name)).scalar_one_or_none()
     if who is None:
         who = Subscriber(name=name)
     who.email, who.teams_url = email, teams
+    if empty_digest is not None:
+        who.empty_digest = empty_digest
     if not (email or teams):
         raise SubscriptionError(f"subscriber {name!r} needs an email address or a Teams workflows:// URL")
     session.add(who)
@@ -100,9 +104,9 @@ def _subscriber(session: Session, name: str, email: str | None, teams: str | Non
 
 
 def subscribe(session: Session, catalog: Catalog, name: str, email: str | None, teams: str | None,
-              spec: SubscriptionSpec) -> int:
+              spec: SubscriptionSpec, empty_digest: bool | None = None) -> int:
     check_spec(catalog, spec)
-    who = _subscriber(session, name, email, teams)
+    who = _subscriber(session, name, email, teams, empty_digest)
     sub = Subscription(subscriber_id=who.id, **spec.row_values())  # type: ignore[arg-type]
     session.add(sub)
     session.commit()
@@ -153,7 +157,7 @@ def apply(session: Session, catalog: Catalog, path: Path) -> ApplyReport:
     for spec in wanted.subscribers:
         for sub in spec.subscriptions:
             check_spec(catalog, sub)
-        who = _subscriber(session, spec.name, spec.email, spec.teams)
+        who = _subscriber(session, spec.name, spec.email, spec.teams, spec.empty_digest)
         have = session.execute(select(Subscription).where(Subscription.subscriber_id == who.id)).scalars().all()
         want = [s.row_values() for s in spec.subscriptions]
         unmatched = list(have)

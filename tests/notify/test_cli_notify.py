@@ -77,3 +77,26 @@ def test_ack_and_snooze_commands(tmp_path):
     assert snooze.returncode == 0 and "snoozed single_assessments_45wd" in snooze.stdout
     assert "in the future" in run(tmp_path, "snooze", "PI1", "--until", "2001-01-01").stderr
     assert "YYYY-MM-DD" in run(tmp_path, "snooze", "PI1", "--until", "soon").stderr
+
+
+def test_digest_preview_and_send(tmp_path, smtp_server):
+    env = {"KPI_ALERTS_EMAIL_URL": smtp_server.apprise_url}
+    for name in ("kpi-2024-04.csv", "kpi-2024-05.csv"):
+        run(tmp_path, "ingest", str(EXAMPLES / name), env_extra=env)
+    assert run(tmp_path, "subscribe", "Scrutiny", "--email", "s@example.org", "--delivery", "digest",
+               "--no-empty-digest", env_extra=env).returncode == 0
+    out = tmp_path / "d.html"
+    prev = run(tmp_path, "digest", "preview", "--subscriber", "1", "--week", "2099-W01", "--out", str(out),
+               env_extra=env)
+    assert prev.returncode == 0, prev.stderr
+    assert prev.stdout.startswith("Weekly KPI digest 2099-W01:") and "PI1" in out.read_text()
+    assert not smtp_server.messages  # preview sends nothing
+    bad = run(tmp_path, "digest", "preview", "--subscriber", "9", "--out", str(out), env_extra=env)
+    assert bad.returncode == 2 and "no subscriber with id 9" in bad.stderr
+    dry = run(tmp_path, "digest", "send", "--week", "2099-W01", "--dry-run", env_extra=env)
+    assert "dry run: 1 digests for 2099-W01 composed, nothing sent" in dry.stdout and not smtp_server.messages
+    assert run(tmp_path, "digest", "send", "--week", "2099-W01", env_extra=env).returncode == 0
+    assert run(tmp_path, "digest", "send", "--week", "2099-W01", env_extra=env).returncode == 0  # again: no-op
+    smtp_server.wait_for(1)
+    assert len(smtp_server.messages) == 1
+    assert "ISO week" in run(tmp_path, "digest", "send", "--week", "soon", env_extra=env).stderr
