@@ -210,20 +210,10 @@ class DigestModel:
         return not self.events and not red
 
 
-def _covered(route: Route, row: Row | WeekEvent) -> bool:
-    if route.indicators and not ({row.rule_id, row.indicator, (row.code or "").upper()} & route.indicators):
-        return False
-    if route.tags and not (route.tags & set(row.tags)):
-        return False
-    if route.providers and row.provider not in route.providers:
-        return False
-    return not route.teams or row.team in route.teams
-
-
 def compose(subscriber: str, routes: list[Route], week: WeekData, previous_counts: dict | None) -> DigestModel:
     """`routes`: the subscriber's subscriptions with delivery digest or both."""
     rows, events = week.candidates(routes)
-    mine = [r for r in rows if any(_covered(rt, r) for rt in routes)]
+    mine = [r for r in rows if any(rt.covers(r) for rt in routes)]  # type: ignore[arg-type]
     finance = [r for r in mine if "finance" in r.tags]
     caseloads = [r for r in mine if "caseloads" in r.tags and r not in finance
                  and (r.subject == r.provider or r.latest.rating not in (None, "green"))]  # only teams/workers over

@@ -23,6 +23,16 @@ class Route:
     min_severity: str = "amber"
     delivery: str = "immediate"
 
+    def covers(self, item: Change) -> bool:
+        """Scope only (indicators, tags, providers, teams): also decides a digest's rows."""
+        if self.indicators and not ({item.rule_id, item.indicator, (item.code or "").upper()} & self.indicators):
+            return False
+        if self.tags and not (self.tags & set(item.tags)):
+            return False
+        if self.providers and item.provider not in self.providers:
+            return False
+        return not self.teams or item.team in self.teams
+
     def wants(self, change: Change, delivery: str = "immediate") -> bool:
         if self.delivery not in (delivery, "both"):
             return False
@@ -30,13 +40,7 @@ class Route:
             return False
         if change.severity < SEVERITY[self.min_severity]:
             return False
-        if self.indicators and not ({change.rule_id, change.indicator, (change.code or "").upper()} & self.indicators):
-            return False
-        if self.tags and not (self.tags & set(change.tags)):
-            return False
-        if self.providers and change.provider not in self.providers:
-            return False
-        return not self.teams or change.team in self.teams
+        return self.covers(change)
 
 
 def route(changes: list[Change], routes: list[Route], delivery: str = "immediate") -> list[tuple[int, Change]]:

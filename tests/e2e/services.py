@@ -5,25 +5,9 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
-import time
-from collections.abc import Callable
 from pathlib import Path
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:
-    """Poll with a deadline: no sleeping for luck."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    raise TimeoutError(f"{what} not ready after {timeout} s")
+from tests.peers import free_port, poll
 
 
 def port_open(port: int) -> bool:
@@ -42,7 +26,7 @@ class RedisServer:
              "--appendonly", "yes", "--maxmemory-policy", "noeviction"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
-        wait_for(lambda: port_open(self.port), 10, "redis-server")
+        poll(lambda: port_open(self.port), 10, "redis-server listening")
 
     @property
     def url(self) -> str:

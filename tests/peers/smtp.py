@@ -6,20 +6,14 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
-import socket
 import threading
-import time
 from collections import Counter
 from email.message import EmailMessage
 
 import pytest
 from aiosmtpd.controller import Controller
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.peers import free_port, poll
 
 
 class _Handler:
@@ -78,13 +72,10 @@ class SMTPPeer:
 
     def wait_for(self, count: int, timeout: float = 10.0) -> list[tuple[str, list[str], EmailMessage]]:
         """Poll with a deadline until `count` messages have arrived."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def arrived() -> list | None:
             with self.lock:
-                if len(self.messages) >= count:
-                    return list(self.messages)
-            time.sleep(0.02)
-        raise TimeoutError(f"{count} messages expected, {len(self.messages)} arrived in {timeout} s")
+                return list(self.messages) if len(self.messages) >= count else None
+        return poll(arrived, timeout, f"{count} messages ({len(self.messages)} so far)")
 
 
 @pytest.fixture

@@ -12,6 +12,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import trustme
 
+from tests.peers import poll
+
 WORKFLOW = "kpialertsworkflow01"
 SIGNATURE = "CANARYSIGabcdef0123456789"
 
@@ -76,13 +78,10 @@ class TeamsPeer:
             return [r for r in self.requests if r["status"] in (200, 202)]
 
     def wait_for(self, count: int, timeout: float = 10.0) -> list[dict]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def arrived() -> list | None:
             with self.lock:
-                if len(self.requests) >= count:
-                    return list(self.requests)
-            time.sleep(0.02)
-        raise TimeoutError(f"{count} requests expected, {len(self.requests)} arrived in {timeout} s")
+                return list(self.requests) if len(self.requests) >= count else None
+        return poll(arrived, timeout, f"{count} requests ({len(self.requests)} so far)")
 
 
 @pytest.fixture
