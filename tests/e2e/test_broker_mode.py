@@ -24,9 +24,13 @@ def redis(tmp_path):
     server.stop()
 
 
-def test_worker_evaluates_returns_landed_by_the_cli(tmp_path, redis):
+def test_worker_evaluates_returns_landed_by_the_cli(tmp_path, redis, smtp_server):
     env = {k: v for k, v in os.environ.items() if not k.startswith("KPI_ALERTS_")}
-    env.update({"KPI_ALERTS_DATABASE_URL": f"sqlite:///{tmp_path / 'broker.db'}", "KPI_ALERTS_BROKER_URL": redis.url})
+    env.update({"KPI_ALERTS_DATABASE_URL": f"sqlite:///{tmp_path / 'broker.db'}", "KPI_ALERTS_BROKER_URL": redis.url,
+                "KPI_ALERTS_EMAIL_URL": smtp_server.apprise_url, "KPI_ALERTS_EMAIL_FROM": "kpi@example.org"})
+    subscribed = subprocess.run([str(BIN / "kpi-alerts"), "subscribe", "Lead", "--email", "lead@example.org"],
+                                cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert subscribed.returncode == 0, subscribed.stderr
     log = open(tmp_path / "worker.log", "w")  # noqa: SIM115 - closed below
     worker = subprocess.Popen(
         [str(BIN / "celery"), "-A", "workers.app", "worker", "--pool=solo", "--concurrency=1", "--loglevel=INFO",
@@ -43,9 +47,13 @@ def test_worker_evaluates_returns_landed_by_the_cli(tmp_path, redis):
         assert len(out["evaluations"]) == 15
         assert {"rule": "single_assessments_45wd", "subject": "sandwell", "from": None, "to": "red",
                 "kind": "opened", "period": "2024-10"} in out["transitions"]
+        (_, to, msg), = smtp_server.wait_for(1, timeout=60)  # the worker's deliver task sent it
+        assert to == ["lead@example.org"] and msg["Subject"].startswith("[RED] Sandwell:")
     finally:
         worker.terminate()
         worker.wait(timeout=30)
         log.close()
     worker_log = (tmp_path / "worker.log").read_text()
     assert "kpi_alerts.evaluate_return" in worker_log and "succeeded" in worker_log  # the worker did it, not the CLI
+    assert "kpi_alerts.deliver" in worker_log
+    assert len(smtp_server.messages) == 1
