@@ -79,11 +79,12 @@ def status(
     if as_json:
         print(json.dumps(rows))
         return
-    table = Table("rule", "code", "subject", "period", "value", "rating", "alert", "since")
+    table = Table("rule", "code", "subject", "period", "value", "rating", "alert", "since", "alert id")
     for r in rows:
         style = RATING_STYLE.get(r["rating"], "")
         table.add_row(r["rule"], r["code"] or "", r["subject"], r["period"], f"{r['value']:g}",
-                      f"[{style}]{r['rating'] or 'unrated'}[/]", r["alert"] or "", r["since"] or "")
+                      f"[{style}]{r['rating'] or 'unrated'}[/]", r["alert"] or "", r["since"] or "",
+                      str(r["alert_id"] or ""))
     out.print(table)
 
 

@@ -35,7 +35,8 @@ def current_status(session: Session, catalog: Catalog, provider: str | None = No
         r, a = latest[key], alerts.get(key)
         out.append({**_describe(catalog, r.rule_id), "subject": r.subject, "provider": r.provider,
                     "period": r.period, "value": r.value, "rating": r.rating,
-                    "alert": a.state if a else None, "since": a.since_period if a else None})
+                    "alert": a.state if a else None, "since": a.since_period if a else None,
+                    "alert_id": a.id if a else None})
     return out
 
 

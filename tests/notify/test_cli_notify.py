@@ -70,8 +70,10 @@ def test_ingest_notifies_and_deliveries_lists_failures(tmp_path, smtp_server):
 
 def test_ack_and_snooze_commands(tmp_path):
     run(tmp_path, "ingest", str(EXAMPLES / "kpi-2024-10.csv"))
-    ack = run(tmp_path, "ack", "1", "--by", "Head of service", "--note", "Plan agreed")
-    assert ack.returncode == 0 and "acknowledged by Head of service" in ack.stdout
+    status = json.loads(run(tmp_path, "status", "--json").stdout)
+    pi1 = next(r for r in status if r["code"] == "PI1")
+    ack = run(tmp_path, "ack", str(pi1["alert_id"]), "--by", "Head of service", "--note", "Plan agreed")
+    assert ack.returncode == 0 and "single_assessments_45wd sandwell) acknowledged by Head of service" in ack.stdout
     assert run(tmp_path, "ack", "999", "--by", "x").returncode == 2
     snooze = run(tmp_path, "snooze", "PI1", "--until", "2099-01-01", "--by", "Perf")
     assert snooze.returncode == 0 and "snoozed single_assessments_45wd" in snooze.stdout
