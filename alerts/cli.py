@@ -148,7 +148,10 @@ def demo(
 
 def main() -> None:
     from alerts.cli_notify import register
+    from alerts.notify.redact import install_log_redaction
+    from config import get_settings
 
+    install_log_redaction([get_settings().email_url])  # before anything can log the SMTP password
     register(app)
     app()
 

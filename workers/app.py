@@ -10,7 +10,10 @@ from config import get_settings
 
 
 def make_app() -> Celery:
+    from alerts.notify.redact import install_log_redaction
+
     settings = get_settings()
+    install_log_redaction([settings.email_url, settings.broker_url])  # passwords never reach worker logs
     app = Celery("kpi_alerts", include=["workers.tasks"])
     app.conf.update(
         broker_url=settings.broker_url or "memory://",

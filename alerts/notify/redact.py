@@ -1,9 +1,17 @@
 """Secrets never reach logs, errors or the delivery log.
 
-Apprise logs the Workflows URL (its workflow id) at DEBUG, and urllib3 logs request lines
-with the `sig=` signature at DEBUG; an SMTP password sits in the mailto URL. Channels register
-the secret parts of every URL they use, and a log-record factory scrubs them from every
-record of every logger before any handler sees it.
+Apprise logs the Workflows POST URL (its workflow id) at DEBUG, and on a connection error the
+requests exception text, which holds the whole request URL with `sig=`; urllib3 logs request
+lines with `sig=` at DEBUG; an SMTP password sits in the mailto URL. So:
+
+- channels `register()` every URL they use: its password, workflow id and signature become
+  secrets (raw and percent-decoded forms);
+- a log-record factory scrubs every record of every logger (Apprise's per-call log capture, a
+  test's caplog, handlers added later) before any handler or filter sees it: the message, the
+  exception text and the stack text; registered secrets and, for URLs nobody registered, the
+  password / `sig=` / workflow-id parts of anything that looks like a URL become `****`;
+- `RedactingFilter` does the same as a `logging.Filter`; `install_log_redaction()` attaches it
+  to the `apprise` logger and the root handlers too, in case something replaces the factory.
 """
 
 from __future__ import annotations
@@ -11,49 +19,118 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from urllib.parse import parse_qsl, urlsplit
+from collections.abc import Iterable
+from urllib.parse import unquote, urlsplit
 
-_secrets: set[str] = set()
-_lock = threading.Lock()
-_installed = False
 MASK = "****"
+_MIN_SECRET = 6  # shorter strings are too common to mask without garbling logs (URL patterns still apply)
+
+_lock = threading.Lock()
+_secrets: set[str] = set()
+_ordered: tuple[str, ...] = ()  # longest first; replaced whole under the lock, read without it
+_installed = False
+
+_SECRET_KEYS = ("pass", "password", "pwd", "sig", "signature", "token", "secret", "key", "apikey")
+# Parts of URLs that are secret even when nobody registered them.
+_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    # scheme://user:PASSWORD@host (Apprise's own privacy form user:****@ is left as it is)
+    (re.compile(r"([a-z][a-z0-9+.-]*://[^:/@\s'\"]*:)(?!\*{4}@)[^@/\s'\"]+@", re.I), rf"\1{MASK}@"),
+    # ?sig=... &password=... (also inside requests' "Max retries exceeded with url: ..." text)
+    (re.compile(rf"([?&;](?:{'|'.join(_SECRET_KEYS)})=)(?!\*{{4}})[^&;#\s'\"]+", re.I), rf"\1{MASK}"),
+    # https://host/.../workflows/WORKFLOW-ID/triggers/...
+    (re.compile(r"(/workflows/)(?!\*{4}/)[^/?#\s'\"]+(/triggers)", re.I), rf"\1{MASK}\2"),
+    # workflows://host[:port]/WORKFLOW-ID/SIGNATURE (Apprise's privacy form a...b/c...d is kept)
+    (re.compile(r"(workflows?://[^/\s'\"]+/)(?![^/\s'\"]*\.\.\.)[^/?#\s'\"]+(?:/(?![^/\s'\"]*\.\.\.)[^/?#\s'\"]+)?",
+                re.I), rf"\1{MASK}/{MASK}"),
+)
+_HINTS = ("://", "=", "/workflows/")
 
 
 def secrets_of(url: str) -> set[str]:
-    """The parts of an Apprise URL that must never be shown: password, and for
-    workflows:// the workflow id and signature; also any query value named like a secret."""
+    """The parts of an Apprise URL that must never be shown: the password, for Workflows URLs
+    the workflow id and signature, and any query value named like a secret (`sig`, `pass`, ...).
+    Both the form in the URL and its percent-decoded form."""
     out: set[str] = set()
     try:
-        parts = urlsplit(url)
+        parts = urlsplit(url.strip())
+        password = parts.password
     except ValueError:
         return {url}
-    if parts.password:
-        out.add(parts.password)
-    if parts.scheme.startswith("workflow"):
-        out |= {seg for seg in parts.path.split("/") if seg}
-    for key, value in parse_qsl(parts.query, keep_blank_values=False):
-        if key.lower().lstrip("+") in ("pass", "password", "sig", "signature", "token", "secret", "key", "apikey"):
+    if password:
+        out.add(password)
+    segments = [seg for seg in parts.path.split("/") if seg]
+    if parts.scheme.lower().startswith("workflow"):
+        out.update(segments[:2])  # workflows://host/WORKFLOW/SIGNATURE/
+    for i, seg in enumerate(segments[:-1]):
+        if seg.lower() == "workflows":  # the native https://.../workflows/WORKFLOW/triggers/... form
+            out.add(segments[i + 1])
+    for pair in re.split(r"[&;]", parts.query):
+        key, _, value = pair.partition("=")
+        if value and unquote(key).lower().lstrip("+") in _SECRET_KEYS:
             out.add(value)
-    return {s for s in out if len(s) >= 4}  # too short to redact meaningfully
+    out |= {unquote(s) for s in out}
+    return {s for s in out if len(s) >= _MIN_SECRET}
 
 
 def scrub(text: str) -> str:
-    for secret in sorted(_secrets, key=len, reverse=True):
+    """`text` with every registered secret, and the secret parts of any URL in it, masked."""
+    for secret in _ordered:
         if secret in text:
             text = text.replace(secret, MASK)
+    if any(hint in text for hint in _HINTS):
+        for pattern, replacement in _PATTERNS:
+            text = pattern.sub(replacement, text)
     return text
+
+
+def _add(found: Iterable[str]) -> None:
+    global _ordered
+    new = {s for s in found if s and len(s) >= _MIN_SECRET} - _secrets
+    if new:
+        with _lock:
+            _secrets.update(new)
+            _ordered = tuple(sorted(_secrets, key=len, reverse=True))
 
 
 def register(url: str) -> None:
     """Remember a URL's secrets and make sure the log scrubber is installed."""
-    found = secrets_of(url)
-    if found - _secrets:
-        with _lock:
-            _secrets.update(found)
+    _add(secrets_of(url))
     install()
 
 
+def _scrub_record(record: logging.LogRecord) -> None:
+    try:
+        message = record.getMessage()
+    except Exception:  # noqa: BLE001 - a malformed record is logging's problem, not ours
+        return
+    clean = scrub(message)
+    if clean != message:
+        record.msg, record.args = clean, ()
+    if record.exc_info and not record.exc_text:
+        # Formatters use exc_text when it is set: a traceback holding a secret is formatted
+        # here, scrubbed (one without is left to the handler's own formatter).
+        text = logging.Formatter().formatException(record.exc_info)
+        if scrub(text) != text:
+            record.exc_text = scrub(text)
+    elif record.exc_text:
+        record.exc_text = scrub(record.exc_text)
+    if record.stack_info:
+        record.stack_info = scrub(record.stack_info)
+
+
+class RedactingFilter(logging.Filter):
+    """Masks secrets in every record it sees; never drops a record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        _scrub_record(record)
+        return True
+
+
+_FILTER = RedactingFilter()
+
+
 def install() -> None:
+    """Scrub every log record created from now on, whatever logger or handler it goes to."""
     global _installed
     if _installed:
         return
@@ -64,25 +141,39 @@ def install() -> None:
 
         def factory(*args, **kwargs) -> logging.LogRecord:
             record = previous(*args, **kwargs)
-            if _secrets:
-                try:
-                    message = record.getMessage()
-                except Exception:  # noqa: BLE001 - a malformed record is logging's problem, not ours
-                    return record
-                clean = scrub(message)
-                if clean != message:
-                    record.msg, record.args = clean, ()
+            _scrub_record(record)
             return record
 
         logging.setLogRecordFactory(factory)
         _installed = True
 
 
+def install_log_redaction(secrets: Iterable[str] = ()) -> None:
+    """Mask `secrets` in all logging from now on. An item holding `://` is taken as an Apprise
+    URL and its secret parts are registered; any other item is a secret as it stands (e.g. a
+    token). Safe to call more than once (each call adds secrets)."""
+    for item in secrets:
+        if not item:
+            continue
+        if "://" in item:
+            _add(secrets_of(item))
+        else:
+            _add({item})
+    install()
+    apprise_logger = logging.getLogger("apprise")
+    if _FILTER not in apprise_logger.filters:
+        apprise_logger.addFilter(_FILTER)
+    for handler in logging.getLogger().handlers:
+        if _FILTER not in handler.filters:
+            handler.addFilter(_FILTER)
+
+
 _USERINFO = re.compile(r"(://[^:/@\s]+:)[^@/\s]+@")
 
 
 def safe_url(url: str) -> str:
-    """A URL fit to show: Apprise's privacy form where Apprise knows the schema."""
+    """A URL fit to show: Apprise's privacy form where Apprise knows the schema; otherwise the
+    URL with its password, signature-like query values and workflow ids masked."""
     import apprise
 
     try:
@@ -90,8 +181,11 @@ def safe_url(url: str) -> str:
     except Exception:  # noqa: BLE001 - fall through to the generic masking below
         obj = None
     if obj:
-        return obj.url(privacy=True)
-    parts = urlsplit(url)
-    if parts.scheme.startswith("workflow"):
+        return scrub(obj.url(privacy=True))
+    parts = urlsplit(url) if "://" in url else None
+    if parts is not None and parts.scheme.lower().startswith("workflow"):
         return f"{parts.scheme}://{parts.netloc}/{MASK}/{MASK}/"
-    return _USERINFO.sub(rf"\1{MASK}@", url)
+    text = _USERINFO.sub(rf"\1{MASK}@", url)
+    for secret in secrets_of(url):
+        text = text.replace(secret, MASK)
+    return scrub(text)

@@ -1,5 +1,10 @@
 """A real SMTP server (aiosmtpd) on a free loopback port, scriptable per message:
-answer 250, 451 or 550, stall, or be stopped and restarted on the same port."""
+answer 250, 451 or 550, stall, or be stopped and restarted on the same port.
+
+    peer.script = ["451 try later", "550 no", "stall 5"]   # replies to the next DATA commands
+    peer.stop(); ...; peer.start()                         # refusing connections, then back
+    SMTPPeer(auth=("kpi", "secret"))                       # advertises AUTH (no TLS needed)
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ from email.message import EmailMessage
 
 import pytest
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from tests.peers import free_port, poll
 
@@ -22,9 +28,10 @@ class _Handler:
 
     async def handle_DATA(self, server, session, envelope) -> str:  # noqa: ANN001 - aiosmtpd's signature
         with self.peer.lock:
+            self.peer.attempts += 1
             reply = self.peer.script.pop(0) if self.peer.script else "250 OK"
         if reply.startswith("stall"):
-            await asyncio.sleep(float(reply.split()[1]))
+            await asyncio.sleep(float(reply.split()[1]))  # the message is accepted after the stall
             reply = "250 OK"
         if reply.startswith("250") and not self.peer.keep:
             with self.peer.lock:
@@ -32,33 +39,60 @@ class _Handler:
         elif reply.startswith("250"):
             msg = email.message_from_bytes(envelope.original_content or envelope.content, policy=email.policy.default)
             with self.peer.lock:
+                self.peer.count += 1
                 self.peer.messages.append((envelope.mail_from, list(envelope.rcpt_tos), msg))
         return reply
 
 
 class SMTPPeer:
-    def __init__(self, port: int | None = None, keep: bool = True):
+    """`messages`: (envelope from, envelope recipients, parsed message) per accepted message;
+    `attempts`: DATA commands seen (whatever the reply); `logins`: user names that authenticated."""
+
+    def __init__(self, port: int | None = None, keep: bool = True, auth: tuple[str, str] | None = None):
         self.port = port or free_port()
         self.keep = keep  # False: only count messages (benchmarks)
+        self.auth = auth  # (user, password): advertise AUTH PLAIN/LOGIN over plain SMTP, accept only these
         self.count = 0
+        self.attempts = 0
         self.script: list[str] = []  # replies for the next messages: '451 ...', '550 ...', 'stall 5'
         self.messages: list[tuple[str, list[str], EmailMessage]] = []
+        self.logins: list[str] = []
         self.lock = threading.Lock()
         self.controller: Controller | None = None
 
     @property
     def apprise_url(self) -> str:
+        """The Apprise URL without recipients (KPI_ALERTS_EMAIL_URL), with the credentials if any."""
+        if self.auth:
+            return f"mailto://{self.auth[0]}:{self.auth[1]}@127.0.0.1:{self.port}"
         return f"mailto://127.0.0.1:{self.port}"
 
+    def _authenticate(self, server, session, envelope, mechanism, auth_data) -> AuthResult:  # noqa: ANN001
+        ok = (isinstance(auth_data, LoginPassword) and self.auth is not None
+              and (auth_data.login.decode(), auth_data.password.decode()) == self.auth)
+        if ok:
+            with self.lock:
+                self.logins.append(auth_data.login.decode())
+        return AuthResult(success=ok, handled=False)  # handled=False: aiosmtpd answers 535 itself
+
     def start(self) -> SMTPPeer:
-        self.controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port, ready_timeout=10)
+        """Listen on `port` (the same one after a stop)."""
+        # AUTH over plain SMTP, not required (Apprise logs in whenever the URL has a password; `logins` shows it).
+        kwargs = {"authenticator": self._authenticate, "auth_require_tls": False} if self.auth else {}
+        self.controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port, ready_timeout=10,
+                                     server_hostname="kpi-alerts-test-peer", **kwargs)
         self.controller.start()
         return self
 
     def stop(self) -> None:
+        """Stop listening: connections to `port` are refused until start()."""
         if self.controller is not None:
             self.controller.stop()
             self.controller = None
+
+    def restart(self) -> SMTPPeer:
+        self.stop()
+        return self.start()
 
     def __enter__(self) -> SMTPPeer:
         return self.start()
@@ -67,6 +101,7 @@ class SMTPPeer:
         self.stop()
 
     def by_notification_id(self) -> Counter:
+        """Accepted messages per X-Notification-Id."""
         with self.lock:
             return Counter(m["X-Notification-Id"] for _, _, m in self.messages)
 
@@ -80,5 +115,6 @@ class SMTPPeer:
 
 @pytest.fixture
 def smtp_server():
+    """An SMTPPeer on a free 127.0.0.1 port, accepting everything unless scripted."""
     with SMTPPeer() as peer:
         yield peer

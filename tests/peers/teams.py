@@ -1,5 +1,11 @@
 """A real HTTPS server standing in for a Teams Workflows endpoint: self-signed certificate
-(trustme), scriptable status codes, every request recorded."""
+(trustme), scriptable status codes, every request recorded.
+
+    peer.url                  # workflows://127.0.0.1:PORT/WORKFLOW/SIGNATURE/?verify=no
+    peer.native_url           # https://127.0.0.1:PORT/workflows/WORKFLOW/triggers/manual/paths/invoke?...&verify=no
+    peer.script = [429, 500, "stall 5"]   # statuses for the next requests; 202 afterwards
+    peer.requests             # [{"path", "query", "headers", "status", "json"}]
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ import ssl
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import trustme
@@ -15,7 +22,7 @@ import trustme
 from tests.peers import poll
 
 WORKFLOW = "kpialertsworkflow01"
-SIGNATURE = "CANARYSIGabcdef0123456789"
+SIGNATURE = "CANARYSIGabcdef0123456789"  # Apprise wants [a-z0-9_-]+ for both
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -27,12 +34,18 @@ class _Handler(BaseHTTPRequestHandler):
         with peer.lock:
             status = peer.script.pop(0) if peer.script else 202
         if isinstance(status, str) and status.startswith("stall"):
-            time.sleep(float(status.split()[1]))
+            time.sleep(float(status.split()[1]))  # the request is accepted after the stall
             status = 202
+        try:
+            parsed = json.loads(body or b"null")
+        except ValueError:
+            parsed = None
         with peer.lock:
-            peer.requests.append({"path": self.path, "headers": dict(self.headers), "status": status,
-                                  "json": json.loads(body or b"null")})
+            peer.requests.append({"path": self.path, "query": parse_qs(urlsplit(self.path).query),
+                                  "headers": dict(self.headers), "status": int(status), "json": parsed})
         self.send_response(int(status))
+        if int(status) == 429:
+            self.send_header("Retry-After", "30")
         self.send_header("Content-Length", "0")
         self.end_headers()
 
@@ -46,7 +59,9 @@ class _Server(ThreadingHTTPServer):
 
 
 class TeamsPeer:
-    def __init__(self) -> None:
+    def __init__(self, workflow: str = WORKFLOW, signature: str = SIGNATURE) -> None:
+        self.workflow = workflow
+        self.signature = signature
         self.script: list[int | str] = []  # statuses for the next requests: 429, 500, 'stall 5'; default 202
         self.requests: list[dict] = []
         self.lock = threading.Lock()
@@ -63,14 +78,25 @@ class TeamsPeer:
     @property
     def url(self) -> str:
         """The Apprise URL; verify=no because the certificate is self-signed."""
-        return f"workflows://127.0.0.1:{self.port}/{WORKFLOW}/{SIGNATURE}/?verify=no"
+        return f"workflows://127.0.0.1:{self.port}/{self.workflow}/{self.signature}/?verify=no"
+
+    @property
+    def native_url(self) -> str:
+        """The webhook as Teams hands it out (Apprise accepts it as it stands), plus verify=no."""
+        return (f"https://127.0.0.1:{self.port}/workflows/{self.workflow}/triggers/manual/paths/invoke"
+                f"?api-version=2016-06-01&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig={self.signature}&verify=no")
 
     def __enter__(self) -> TeamsPeer:
         self.thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.httpd.shutdown()
+        self.stop()
+
+    def stop(self) -> None:
+        """Close the port: later requests are refused."""
+        if self.thread.is_alive():
+            self.httpd.shutdown()
         self.httpd.server_close()
 
     def delivered(self) -> list[dict]:
@@ -84,7 +110,15 @@ class TeamsPeer:
         return poll(arrived, timeout, f"{count} requests ({len(self.requests)} so far)")
 
 
+def card(request: dict) -> dict:
+    """The Adaptive Card in a recorded Workflows request."""
+    (attachment,) = request["json"]["attachments"]
+    assert attachment["contentType"] == "application/vnd.microsoft.card.adaptive"
+    return attachment["content"]
+
+
 @pytest.fixture
 def teams_server():
+    """A TeamsPeer on a free 127.0.0.1 port, answering 202 unless scripted."""
     with TeamsPeer() as peer:
         yield peer

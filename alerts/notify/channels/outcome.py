@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import apprise
+from apprise.exception import AppriseImproperlyConfigured
 
 from alerts.notify.channels.base import Outcome, SendResult
 from alerts.notify.redact import scrub
@@ -33,8 +34,10 @@ def notify_once(url: str | None, title: str, body: str, body_format: str, settin
         return SendResult(Outcome.CONFIG_ERROR, "the notification URL was not accepted by Apprise", 0.0)
     try:
         result = notifier.notify(title=title, body=body, body_format=body_format, timeout=settings.send_timeout)
-    except apprise.AppriseImproperlyConfigured as exc:
+    except AppriseImproperlyConfigured as exc:
         return SendResult(Outcome.CONFIG_ERROR, scrub(f"improperly configured: {exc}"), time.monotonic() - started)
     outcome = _STATUS.get(result.status, Outcome.FAILED)
-    services = "; ".join(f"{r.name} {r.url} {r.status.name.lower()}" for r in result)  # r.url: privacy form
+    # r.url is Apprise's privacy form, but its query still holds the recipient's address and the
+    # unsubscribe token: show scheme, host and path only.
+    services = "; ".join(f"{r.name} {r.url.partition('?')[0]} {r.status.name.lower()}" for r in result)
     return SendResult(outcome, scrub(f"{result.status.name.lower()}: {services}"), time.monotonic() - started)
