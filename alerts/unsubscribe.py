@@ -16,6 +16,11 @@ from dataclasses import dataclass
 
 DEFAULT_LIFETIME = dt.timedelta(days=90)
 
+# Rendered email bodies hold this URL where the subscriber's unsubscribe link goes; the deliver
+# step puts the signed URL in its place at send time, so the token's lifetime starts when the
+# email leaves. URL-shaped, so escaping and HTML-to-text keep it intact; `.invalid` never resolves.
+LINK_MARK = "https://kpi-alerts.invalid/unsubscribe-link"
+
 
 class BadToken(ValueError):
     pass
@@ -65,9 +70,19 @@ def verify_token(key: bytes, token: str, now: dt.datetime) -> UnsubscribeClaim:
     return claim
 
 
+def unsubscribe_url(base_url: str, token: str) -> str:
+    return f"{base_url.rstrip('/')}/unsubscribe?token={token}"
+
+
 def unsubscribe_headers(base_url: str, token: str) -> dict[str, str]:
     """RFC 8058: one HTTPS URI and the one-click POST marker. No base URL, no headers."""
     if not base_url:
         return {}
-    return {"List-Unsubscribe": f"<{base_url.rstrip('/')}/unsubscribe?token={token}>",
+    return {"List-Unsubscribe": f"<{unsubscribe_url(base_url, token)}>",
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+
+
+def with_link(body: str, url: str) -> str:
+    """`body` with the subscriber's unsubscribe URL in place of LINK_MARK (the token alphabet,
+    URL-safe base64 and '.', needs no HTML escaping)."""
+    return body.replace(LINK_MARK, url)
