@@ -12,52 +12,58 @@ from __future__ import annotations
 import datetime as dt
 import os
 import random
+import time
+from collections import Counter
+from collections.abc import Mapping
 
 from sqlalchemy import select, update
 from sqlmodel import Session
 
 from alerts.notify.channels import CHANNELS
-from alerts.notify.channels.base import Outcome, OutgoingMessage, Recipient
+from alerts.notify.channels.base import Channel, Outcome, OutgoingMessage, Recipient
 from alerts.notify.retry import backoff_seconds
 from alerts.secrets import signing_key
 from alerts.store.models import Delivery, DeliveryAttempt, Subscriber, utcnow
-from alerts.unsubscribe import make_token, unsubscribe_headers
+from alerts.unsubscribe import make_token, unsubscribe_headers, unsubscribe_url, with_link
 from config import Settings
 
 
 def claim(session: Session, delivery_id: int, now: dt.datetime) -> bool:
-    claimed = session.execute(
+    """pending -> sending, one attempt more; not committed (the caller records the attempt in
+    the same commit)."""
+    return bool(session.execute(
         update(Delivery).where(Delivery.id == delivery_id, Delivery.status == "pending",
                                Delivery.next_attempt_at <= now)
         .values(status="sending", attempts=Delivery.attempts + 1, claimed_at=now)
-    ).rowcount
-    session.commit()
-    return bool(claimed)
+    ).rowcount)
 
 
 def deliver(session: Session, settings: Settings, delivery_id: int, now: dt.datetime | None = None,
-            rng: random.Random | None = None) -> str:
-    """Attempt one delivery if it is due; returns its status afterwards."""
+            rng: random.Random | None = None, channels: Mapping[str, Channel] = CHANNELS) -> str:
+    """Attempt one delivery if it is due; returns its status afterwards. `channels`: a digest
+    chunk passes its BulkEmail (one SMTP session for the chunk) for "email"."""
     now = now or utcnow()
     if not claim(session, delivery_id, now):
+        session.commit()
         row = session.get(Delivery, delivery_id)
         return row.status if row else "missing"
     d = session.get(Delivery, delivery_id)
     assert d is not None
     attempt = DeliveryAttempt(delivery_id=d.id, attempt=d.attempts, started_at=now)
     session.add(attempt)
-    session.commit()  # the attempt is on record before anything leaves
+    session.commit()  # the claim and the attempt are on record before anything leaves
 
     who = session.get(Subscriber, d.subscriber_id)
-    channel = CHANNELS.get(d.channel)
+    channel = channels.get(d.channel)
     if who is None or channel is None:
         outcome, detail = Outcome.CONFIG_ERROR, f"no subscriber {d.subscriber_id} or channel {d.channel!r}"
     else:
-        headers = {}
+        html, text, headers = d.body_html, d.body_text, {}
         if d.channel == "email" and settings.base_url:  # RFC 8058 one-click unsubscribe on every email
-            token = make_token(signing_key(session, settings), d.subscriber_id, now)
-            headers = unsubscribe_headers(settings.base_url, token)
-        message = OutgoingMessage(key=d.key, subject=d.subject, html=d.body_html, text=d.body_text,
+            url = unsubscribe_url(settings.base_url, make_token(signing_key(session, settings), d.subscriber_id, now))
+            headers = unsubscribe_headers(settings.base_url, url.rpartition("token=")[2])
+            html, text = with_link(html, url), with_link(text, url)
+        message = OutgoingMessage(key=d.key, subject=d.subject, html=html, text=text,
                                   severity=d.severity, headers=headers)
         result = channel.send(Recipient(who.name, who.email, who.teams_url), message, settings)
         outcome, detail = result.outcome, result.detail
@@ -103,3 +109,29 @@ def requeue(session: Session, delivery_id: int, now: dt.datetime) -> bool:
         ("failed", "unknown"))).values(status="pending", attempts=0, next_attempt_at=now)).rowcount
     session.commit()
     return bool(n)
+
+
+def deliver_many(session: Session, settings: Settings, delivery_ids: list[int], now: dt.datetime | None = None,
+                 rng: random.Random | None = None, deadline: float | None = None) -> Counter:
+    """A chunk (a digest batch): each delivery claimed, sent and recorded as deliver() does, the
+    emails over one SMTP session. When the mail server cannot be reached, or at `deadline`
+    (time.monotonic(); a task's time limit), the chunk stops: the rest stay pending, untouched,
+    for the sweep. Returns the count of each resulting status."""
+    from alerts.notify.channels.bulk_email import BulkEmail
+
+    statuses: Counter = Counter()
+    try:
+        bulk = BulkEmail(settings)
+    except ValueError:  # no usable email URL: deliver() records the config error per delivery
+        bulk = None
+    channels = {**CHANNELS, "email": bulk} if bulk else CHANNELS
+    try:
+        for i, delivery_id in enumerate(delivery_ids):
+            statuses[deliver(session, settings, delivery_id, now, rng, channels)] += 1
+            if (bulk is not None and bulk.unavailable) or (deadline is not None and time.monotonic() > deadline):
+                statuses["not attempted"] += len(delivery_ids) - i - 1
+                break
+    finally:
+        if bulk is not None:
+            bulk.close()
+    return statuses

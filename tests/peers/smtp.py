@@ -26,6 +26,12 @@ class _Handler:
     def __init__(self, peer: SMTPPeer):
         self.peer = peer
 
+    async def handle_EHLO(self, server, session, envelope, hostname, responses) -> list[str]:  # noqa: ANN001
+        with self.peer.lock:
+            self.peer.sessions += 1
+        session.host_name = hostname
+        return responses
+
     async def handle_DATA(self, server, session, envelope) -> str:  # noqa: ANN001 - aiosmtpd's signature
         with self.peer.lock:
             self.peer.attempts += 1
@@ -46,7 +52,8 @@ class _Handler:
 
 class SMTPPeer:
     """`messages`: (envelope from, envelope recipients, parsed message) per accepted message;
-    `attempts`: DATA commands seen (whatever the reply); `logins`: user names that authenticated."""
+    `attempts`: DATA commands seen (whatever the reply); `logins`: user names that authenticated;
+    `sessions`: SMTP sessions opened (EHLO)."""
 
     def __init__(self, port: int | None = None, keep: bool = True, auth: tuple[str, str] | None = None):
         self.port = port or free_port()
@@ -54,6 +61,7 @@ class SMTPPeer:
         self.auth = auth  # (user, password): advertise AUTH PLAIN/LOGIN over plain SMTP, accept only these
         self.count = 0
         self.attempts = 0
+        self.sessions = 0  # EHLO greetings: one per SMTP session
         self.script: list[str] = []  # replies for the next messages: '451 ...', '550 ...', 'stall 5'
         self.messages: list[tuple[str, list[str], EmailMessage]] = []
         self.logins: list[str] = []

@@ -1,0 +1,177 @@
+"""Many emails over one SMTP session: the weekly digest's path.
+
+Apprise's email plugin opens a new SMTP connection for every notify(), builds a new TLS
+context for it (22-35 ms each here: OpenSSL 3 re-reads the CA bundle, even for plain SMTP)
+and derives the plain-text part by parsing the HTML. That is right for an alert and too slow
+for 10,000 digests on two cores (about 20 per second per core, measured). So a digest chunk:
+
+- reads KPI_ALERTS_EMAIL_URL with Apprise (host, port, STARTTLS / SSL / plain mode,
+  credentials, verify, From: the same URL and meaning as every other email);
+- holds one SMTP session (the standard library's smtplib) open across the chunk, reconnecting
+  after an error, and stops the chunk when the server cannot be reached (the rest stay
+  pending for the sweep);
+- builds each message with the standard library's email package: our own text part, our
+  HTML part, our headers, and a Message-ID derived from the delivery key, so a duplicate
+  (a retry after an unknown outcome) is recognisable as the same message.
+
+Outcomes keep the notification semantics. MAIL FROM / RCPT TO refused, or any 4xx/5xx reply
+to DATA: nothing was accepted, FAILED (retried). The connection breaking or timing out after
+the message was handed over: it may have been accepted, UNKNOWN (never re-sent automatically).
+"""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+import time
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import formataddr, formatdate
+
+import apprise
+
+from alerts.notify.channels.base import Channel, Outcome, OutgoingMessage, Recipient, SendResult
+from alerts.notify.channels.email import email_url
+from alerts.notify.redact import register, scrub
+from config import Settings
+
+_BROKEN = (smtplib.SMTPServerDisconnected, OSError)  # OSError: timeouts, resets, TLS errors
+
+
+def build_message(sender: tuple[str, str], recipient: Recipient, message: OutgoingMessage,
+                  message_id: str) -> EmailMessage:
+    """multipart/alternative: text first, HTML last (clients show the last part they can).
+    Header values with line breaks raise ValueError (header injection)."""
+    msg = EmailMessage(policy=SMTP)
+    msg["From"] = formataddr(sender)
+    msg["To"] = formataddr((recipient.name, recipient.email or ""))
+    msg["Subject"] = " ".join(message.subject.split())
+    msg["Date"] = formatdate(localtime=True)
+    msg["Message-ID"] = message_id
+    msg["X-Application"] = "kpi-alerts"
+    msg["X-Notification-Id"] = message.key
+    for name, value in message.headers.items():
+        if name.lower() not in ("message-id", "x-notification-id"):
+            msg[name] = value
+    msg.set_content(message.text or message.subject)
+    msg.add_alternative(message.html, subtype="html")
+    return msg
+
+
+class BulkEmail(Channel):
+    """An email Channel bound to one SMTP session; use as a context manager around a chunk."""
+
+    name = "email"
+
+    def __init__(self, settings: Settings):
+        base = settings.email_url.strip()
+        register(base)
+        plugin = apprise.Apprise.instantiate(email_url(base, settings.email_from, settings.email_from, {})) \
+            if base.partition("://")[0].lower() in ("mailto", "mailtos") else None
+        if plugin is None:  # the URL is not echoed: it may hold a password
+            raise ValueError("KPI_ALERTS_EMAIL_URL is not set or not a usable mailto:// or mailtos:// URL")
+        self.host, self.port, self.mode = plugin.smtp_host, int(plugin.port), str(plugin.secure_mode)
+        self.user, self.password = plugin.user, plugin.password
+        self.verify = bool(plugin.verify_certificate)
+        name, address = (list(plugin.from_addr) + ["", ""])[:2]
+        self.sender = (name or "", address)
+        self.domain = address.rpartition("@")[2] or "kpi-alerts"
+        self.timeout = settings.send_timeout
+        self._smtp: smtplib.SMTP | None = None
+        self._context: ssl.SSLContext | None = None
+        self.unavailable: str | None = None  # why no session could be had: the chunk stops
+
+    def accepts(self, recipient: Recipient) -> bool:
+        return bool(recipient.email)
+
+    # -- the session ----------------------------------------------------------------------
+    def _tls(self) -> ssl.SSLContext:
+        if self._context is None:  # once per chunk, not per message
+            self._context = ssl.create_default_context()
+            if not self.verify:
+                self._context.check_hostname = False
+                self._context.verify_mode = ssl.CERT_NONE
+        return self._context
+
+    def _connect(self) -> smtplib.SMTP | None:
+        if self._smtp is not None:
+            return self._smtp
+        try:
+            if self.mode == "ssl":
+                smtp: smtplib.SMTP = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=self._tls())
+            else:
+                smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+                if self.mode == "starttls":
+                    smtp.starttls(context=self._tls())
+            if self.user and self.password:
+                smtp.login(self.user, self.password)
+        except (OSError, smtplib.SMTPException) as exc:
+            self.unavailable = scrub(f"smtp {self.host}:{self.port}: no session ({type(exc).__name__}: {exc})")
+            return None
+        self._smtp = smtp
+        return smtp
+
+    def close(self) -> None:
+        if self._smtp is not None:
+            try:
+                self._smtp.quit()
+            except (OSError, smtplib.SMTPException):
+                self._smtp.close()
+            self._smtp = None
+
+    def __enter__(self) -> BulkEmail:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- one message ------------------------------------------------------------------------
+    def send(self, recipient: Recipient, message: OutgoingMessage, settings: Settings) -> SendResult:
+        """One message. When no session can be had (connect, TLS or login failed) the result is
+        FAILED, nothing was sent, and `unavailable` tells the caller to stop the chunk."""
+        started = time.monotonic()
+        if not recipient.email:
+            return SendResult(Outcome.CONFIG_ERROR, f"recipient {recipient.name!r} has no email address", 0.0)
+        try:
+            data = build_message(self.sender, recipient, message, f"<{message.key}@{self.domain}>").as_bytes()
+        except ValueError as exc:
+            return SendResult(Outcome.CONFIG_ERROR, f"message not buildable: {exc}", 0.0)
+        where = f"smtp {self.host}:{self.port}"
+        for fresh in (self._smtp is None, True):  # a kept session the server dropped: once more, anew
+            smtp = self._connect()
+            if smtp is None:
+                return SendResult(Outcome.FAILED, self.unavailable or "no SMTP session", time.monotonic() - started)
+            try:
+                smtp.ehlo_or_helo_if_needed()
+                code, reply = smtp.mail(self.sender[1])
+                if code != 250:
+                    return self._refused(started, where, "MAIL FROM", code, reply)
+                code, reply = smtp.rcpt(recipient.email)
+                if code not in (250, 251):
+                    return self._refused(started, where, "RCPT TO", code, reply)
+                break
+            except _BROKEN as exc:  # nothing handed over yet: safe to try again
+                self.close()
+                if fresh:
+                    return SendResult(Outcome.FAILED, f"{where}: {type(exc).__name__} before DATA",
+                                      time.monotonic() - started)
+        try:
+            code, reply = smtp.data(data)
+        except smtplib.SMTPResponseException as exc:  # 4xx/5xx to DATA or to the message
+            return self._refused(started, where, "DATA", exc.smtp_code, exc.smtp_error)
+        except _BROKEN as exc:
+            self.close()
+            return SendResult(Outcome.UNKNOWN, f"{where}: {type(exc).__name__} during DATA (it may have been accepted)",
+                              time.monotonic() - started)
+        if code != 250:
+            return self._refused(started, where, "DATA", code, reply)
+        return SendResult(Outcome.SENT, f"{where}: 250", time.monotonic() - started)
+
+    def _refused(self, started: float, where: str, stage: str, code: int, reply: bytes | str) -> SendResult:
+        """The server said no: nothing accepted. Reset so the session can carry the next one."""
+        try:
+            self._smtp.rset() if self._smtp else None
+        except _BROKEN:
+            self.close()
+        text = reply.decode(errors="replace") if isinstance(reply, bytes) else str(reply)
+        return SendResult(Outcome.FAILED, scrub(f"{where}: {stage} refused: {code} {text}"), time.monotonic() - started)

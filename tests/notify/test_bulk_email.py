@@ -1,0 +1,224 @@
+"""A digest chunk's emails over one SMTP session (BulkEmail + deliver_many), against a real
+aiosmtpd peer on 127.0.0.1: what arrives, each outcome, exactly-once, and no secret leaks."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+
+import pytest
+from sqlalchemy import insert, select
+
+from alerts.notify.channels.base import Outcome, OutgoingMessage, Recipient
+from alerts.notify.channels.bulk_email import BulkEmail, build_message
+from alerts.notify.deliver import deliver, deliver_many, recover_stale
+from alerts.secrets import signing_key
+from alerts.store.db import get_engine, session_for
+from alerts.store.models import Delivery, DeliveryAttempt, Subscriber, utcnow
+from alerts.unsubscribe import LINK_MARK, verify_token
+from config import Settings, use_settings
+from tests.peers.smtp import SMTPPeer
+
+PASSWORD = "CANARY-S3cr3t"
+JO = Recipient("Jo Bloggs", "jo@example.org", None)
+
+
+def setup(tmp_path, peer: SMTPPeer, n: int, send_timeout: float = 5) -> tuple[Settings, list[int]]:
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'bulk.db'}", broker_url="",
+                        email_url=peer.apprise_url, email_from="kpi-alerts@example.org",
+                        base_url="https://kpi.example.org", secret_key="test-secret", send_timeout=send_timeout)
+    use_settings(settings)
+    get_engine(settings.database_url)
+    now = utcnow()
+    if not n:
+        return settings, []
+    with session_for(settings.database_url) as s:
+        s.execute(insert(Subscriber.__table__), [dict(id=i, name=f"Member {i}", email=f"m{i}@example.org",
+                                                      empty_digest=True, created_at=now) for i in range(1, n + 1)])
+        s.execute(insert(Delivery.__table__), [dict(
+            key=f"digest-2025-W12.s{i}.email", subscriber_id=i, channel="email", return_id=None,
+            subject=f"Weekly KPI digest 2025-W12 <{i}>", severity="red", events="[]", status="pending",
+            body_html=f'<p>Digest for &lt;Member {i}&gt;</p><a href="{LINK_MARK}">Unsubscribe</a>',
+            body_text=f"Digest for <Member {i}>\nUnsubscribe: {LINK_MARK}\n",
+            attempts=0, next_attempt_at=now, created_at=now) for i in range(1, n + 1)])
+        s.commit()
+        ids = list(s.execute(select(Delivery.id).order_by(Delivery.id)).scalars())
+    return settings, ids
+
+
+def statuses(settings: Settings) -> list[str]:
+    with session_for(settings.database_url) as s:
+        return list(s.execute(select(Delivery.status).order_by(Delivery.id)).scalars())
+
+
+@pytest.fixture
+def peer():
+    with SMTPPeer() as p:
+        yield p
+
+
+def test_a_chunk_goes_over_one_session_each_message_once_with_both_parts(tmp_path, peer):
+    settings, ids = setup(tmp_path, peer, 5)
+    with session_for(settings.database_url) as s:
+        counts = deliver_many(s, settings, ids)
+    assert counts == {"sent": 5}
+    arrived = peer.wait_for(5)
+    assert peer.sessions == 1  # one EHLO for the whole chunk
+    assert sorted(peer.by_notification_id().values()) == [1] * 5
+    for sender, to, msg in arrived:
+        i = int(re.search(r"\.s(\d+)\.", msg["X-Notification-Id"]).group(1))
+        assert sender == "kpi-alerts@example.org" and to == [f"m{i}@example.org"]
+        assert msg["Message-ID"] == f"<digest-2025-W12.s{i}.email@example.org>"  # the same on any re-send
+        assert msg["Subject"] == f"Weekly KPI digest 2025-W12 <{i}>"
+        assert msg.get_content_type() == "multipart/alternative"
+        text, html = [p for p in msg.iter_parts()]  # text first, HTML last: clients show the last they can
+        assert text.get_content_type() == "text/plain" and html.get_content_type() == "text/html"
+        assert f"Digest for <Member {i}>" in text.get_content()
+        assert f"&lt;Member {i}&gt;" in html.get_content() and "<Member" not in html.get_content()
+        # the signed, expiring link replaced the placeholder in both parts, and matches the header
+        link = re.search(r"<(https://kpi\.example\.org/unsubscribe\?token=([\w.-]+))>", msg["List-Unsubscribe"])
+        assert link and link.group(1) in text.get_content() and link.group(1) in html.get_content()
+        assert LINK_MARK not in msg.as_string()
+        assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        with session_for(settings.database_url) as s:
+            assert verify_token(signing_key(s, settings), link.group(2), utcnow()).subscriber_id == i
+
+
+def test_one_refused_message_does_not_stop_the_chunk_and_is_retried_once(tmp_path, peer):
+    settings, ids = setup(tmp_path, peer, 4)
+    peer.script = ["250 OK", "451 try again later", "550 mailbox unavailable"]
+    with session_for(settings.database_url) as s:
+        counts = deliver_many(s, settings, ids)
+    assert counts == {"sent": 2, "pending": 2}
+    assert statuses(settings) == ["sent", "pending", "pending", "sent"]
+    later = utcnow() + dt.timedelta(hours=1)  # both retries are due by then
+    with session_for(settings.database_url) as s:
+        assert deliver_many(s, settings, ids, now=later) == {"sent": 4}  # two sent now, two already
+    peer.wait_for(4)
+    assert statuses(settings) == ["sent"] * 4
+    assert sorted(peer.by_notification_id().values()) == [1] * 4
+    with session_for(settings.database_url) as s:
+        outcomes = list(s.execute(select(DeliveryAttempt.outcome).order_by(DeliveryAttempt.id)).scalars())
+        detail = s.execute(select(DeliveryAttempt.detail).where(DeliveryAttempt.outcome == "failed")).scalars().all()
+    assert outcomes.count("failed") == 2 and outcomes.count("sent") == 4
+    assert any("451" in d for d in detail) and any("550" in d for d in detail)
+
+
+def test_server_down_stops_the_chunk_and_leaves_the_rest_untouched(tmp_path, peer):
+    settings, ids = setup(tmp_path, peer, 5)
+    peer.stop()
+    with session_for(settings.database_url) as s:
+        counts = deliver_many(s, settings, ids)
+    assert counts == {"pending": 1, "not attempted": 4}
+    with session_for(settings.database_url) as s:
+        attempts = list(s.execute(select(Delivery.attempts).order_by(Delivery.id)).scalars())
+    assert attempts == [1, 0, 0, 0, 0]  # only the first was tried; the rest were never claimed
+    peer.start()
+    with session_for(settings.database_url) as s:
+        assert deliver_many(s, settings, ids, now=utcnow() + dt.timedelta(hours=1)) == {"sent": 5}
+    peer.wait_for(5)
+    assert sorted(peer.by_notification_id().values()) == [1] * 5
+
+
+def test_a_session_the_server_dropped_is_reopened_without_failing_the_message(tmp_path, peer):
+    settings, _ = setup(tmp_path, peer, 0)
+    message = OutgoingMessage(key="k-1", subject="s", html="<p>h</p>", text="t", severity="red")
+    with BulkEmail(settings) as bulk:
+        assert bulk.send(JO, message, settings).outcome == Outcome.SENT
+        peer.restart()  # the kept connection is now dead
+        again = OutgoingMessage(key="k-2", subject="s", html="<p>h</p>", text="t", severity="red")
+        assert bulk.send(JO, again, settings).outcome == Outcome.SENT
+    peer.wait_for(2)
+    assert peer.sessions == 2
+
+
+def test_a_stall_during_data_is_unknown_never_resent_and_the_chunk_goes_on(tmp_path, peer):
+    settings, ids = setup(tmp_path, peer, 3, send_timeout=0.5)
+    peer.script = ["stall 2"]  # the server holds the reply to DATA beyond our timeout
+    with session_for(settings.database_url) as s:
+        counts = deliver_many(s, settings, ids)
+    assert counts == {"unknown": 1, "sent": 2}
+    peer.wait_for(2)
+    assert peer.attempts == 3
+    with session_for(settings.database_url) as s:
+        assert deliver_many(s, settings, ids, now=utcnow() + dt.timedelta(hours=1)) == {"unknown": 1, "sent": 2}
+    assert peer.attempts == 3  # the unknown one is never handed over again (a person may re-queue it)
+    assert statuses(settings) == ["unknown", "sent", "sent"]
+
+
+def test_crash_after_a_send_loses_nothing_and_sends_nothing_twice(tmp_path, peer):
+    """A worker that dies mid-chunk: the claimed one becomes unknown, the rest go on the rerun."""
+    import multiprocessing as mp
+
+    settings, ids = setup(tmp_path, peer, 4)
+    crashing = settings.model_copy(update={"fault_point": "after_send"})
+
+    def run() -> None:
+        get_engine(crashing.database_url).dispose(close=False)  # the parent's pooled connections stay the parent's
+        use_settings(crashing)
+        with session_for(crashing.database_url) as s:
+            deliver_many(s, crashing, ids)
+
+    proc = mp.get_context("fork").Process(target=run)
+    proc.start()
+    proc.join(30)
+    assert proc.exitcode == 137
+    peer.wait_for(1)
+    assert statuses(settings) == ["sending", "pending", "pending", "pending"]
+    with session_for(settings.database_url) as s:
+        assert recover_stale(s, utcnow() + dt.timedelta(hours=1), dt.timedelta(minutes=5)) == ids[:1]
+        assert deliver_many(s, settings, ids) == {"unknown": 1, "sent": 3}
+    peer.wait_for(4)
+    assert sorted(peer.by_notification_id().values()) == [1] * 4
+
+
+def test_login_once_per_chunk_and_the_password_never_shows(tmp_path, caplog):
+    with SMTPPeer(auth=("kpi", PASSWORD)) as peer:
+        settings, ids = setup(tmp_path, peer, 3)
+        caplog.set_level(logging.DEBUG)
+        with session_for(settings.database_url) as s:
+            assert deliver_many(s, settings, ids) == {"sent": 3}
+        peer.wait_for(3)
+        assert peer.logins == ["kpi"]
+        peer.stop()  # and a failing session names the server, never the password
+        with BulkEmail(settings) as bulk:
+            result = bulk.send(JO, OutgoingMessage("k", "s", "<p>h</p>", "t", "red"), settings)
+        assert result.outcome == Outcome.FAILED and bulk.unavailable
+        assert f"127.0.0.1:{peer.port}" in result.detail
+    with session_for(settings.database_url) as s:
+        stored = " ".join(str(v) for v in s.execute(select(DeliveryAttempt.detail)).scalars())
+    assert PASSWORD not in caplog.text + result.detail + stored
+
+
+def test_a_header_with_a_line_break_is_refused_not_sent(tmp_path, peer):
+    settings, _ = setup(tmp_path, peer, 0)
+    evil = OutgoingMessage("k", "s", "<p>h</p>", "t", "red", headers={"List-Unsubscribe": "<x>\r\nBcc: all@example.org"})
+    with BulkEmail(settings) as bulk:
+        assert bulk.send(JO, evil, settings).outcome == Outcome.CONFIG_ERROR
+    assert peer.attempts == 0
+
+
+def test_build_message_is_multipart_alternative_with_stable_ids():
+    msg = build_message(("", "kpi@example.org"), JO, OutgoingMessage("n-1", "PI1  breached\n", "<b>x</b>", "x", "red"),
+                        "<n-1@example.org>")
+    assert msg["To"] == "Jo Bloggs <jo@example.org>" and msg["Subject"] == "PI1 breached"
+    assert msg["Message-ID"] == "<n-1@example.org>" and msg["X-Notification-Id"] == "n-1"
+    assert [p.get_content_type() for p in msg.iter_parts()] == ["text/plain", "text/html"]
+
+
+def test_no_usable_email_url_is_a_config_error_per_delivery(tmp_path, peer):
+    settings, ids = setup(tmp_path, peer, 2)
+    broken = settings.model_copy(update={"email_url": ""})
+    with session_for(settings.database_url) as s:
+        assert deliver_many(s, broken, ids) == {"failed": 2}
+    assert peer.attempts == 0
+
+
+def test_single_deliver_still_goes_through_apprise(tmp_path, peer):
+    """Alerts and retries keep the one-Apprise-call-per-message path."""
+    settings, ids = setup(tmp_path, peer, 1)
+    with session_for(settings.database_url) as s:
+        assert deliver(s, settings, ids[0]) == "sent"
+    (_, _, msg), = peer.wait_for(1)
+    assert msg["X-Application"] != "kpi-alerts"  # Apprise's own message, not BulkEmail's
