@@ -1,8 +1,9 @@
 """One channel per file behind one base class (the Apprise way): email, Teams, ...
 
-A channel turns a rendered message for one subscriber into exactly one Apprise call with
-one target, so each result is known. Apprise's own retry stays 0: the delivery log is the
-one record of attempts.
+A channel turns a rendered message for one subscriber into exactly one send with one target,
+so each result is known: one Apprise call (email, Teams), or for a digest chunk one message on
+the chunk's SMTP session (bulk_email.py). Apprise's own retry stays 0: the delivery log is
+the one record of attempts.
 """
 
 from __future__ import annotations
@@ -54,4 +55,4 @@ class Channel(ABC):
 
     @abstractmethod
     def send(self, recipient: Recipient, message: OutgoingMessage, settings: Settings) -> SendResult:
-        """Exactly one Apprise notify() to one target. Never raises for delivery problems."""
+        """Exactly one message to one target. Never raises for delivery problems."""
