@@ -225,12 +225,15 @@ def digest_preview(
     week = week or week_of(utcnow(), settings.timezone)
     try:
         with session_for(settings.database_url) as session:
-            _who, model = compose_for(session, _catalog(), settings.timezone, week, subscriber, utcnow())
+            _who, model = compose_for(session, _catalog(), settings.timezone, week, subscriber, utcnow(),
+                                      settings.digest_max_rows)
     except (LookupError, ValueError) as exc:
         raise _fail(str(exc.args[0])) from None
-    subject, html = render_digest(model, settings.base_url)
+    subject, html, text = render_digest(model, settings.base_url)
     out_path.write_text(html, encoding="utf-8")
-    out.print(f"{subject}\nwritten to {out_path}", markup=False, highlight=False)
+    text_path = out_path.with_suffix(".txt")  # the plain-text part, beside it
+    text_path.write_text(text, encoding="utf-8")
+    out.print(f"{subject}\nwritten to {out_path} (plain-text part: {text_path})", markup=False, highlight=False)
 
 
 @digest_app.command("send")

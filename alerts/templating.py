@@ -51,13 +51,14 @@ def chip(rating: str | None) -> Markup:
         return Markup('<span style="color:#666;">unrated</span>')
     # Safe: the colours come from RAG / RAG_TEXT and the text is escaped.
     return Markup(f'<span style="background:{RAG[rating]};color:{RAG_TEXT[rating]};padding:2px 8px;'  # noqa: S704
-                  f'border-radius:8px;font-weight:bold;font-size:12px;white-space:nowrap;">'
+                  f'border-radius:8px;font-weight:bold;font-size:12px">'
                   f'{escape(rating.upper())}</span>')
 
 
 def bars(row: object, height: int = 28) -> Markup:
     """A 12-period trend as table cells whose height is the value (Outlook renders td heights
-    and bgcolor; it ignores most CSS on divs and blocks images by default)."""
+    and bgcolor; it ignores most CSS on divs and blocks images by default). Kept lean: a
+    digest holds one per indicator, and Gmail clips emails over 102 KB."""
     points = row.trend  # type: ignore[attr-defined]
     values = [p.value for p in points]
     top = max(values) if values and max(values) > 0 else 1.0
@@ -65,12 +66,12 @@ def bars(row: object, height: int = 28) -> Markup:
     for p in points:
         h = max(2, round(height * p.value / top)) if p.value > 0 else 2
         colour = RAG.get(p.rating or "", "#9e9e9e")
-        cells.append(f'<td valign="bottom" style="padding:0 1px;" title="{escape(p.period)}: {p.value:g}">'
-                     f'<table role="presentation" cellpadding="0" cellspacing="0" border="0"><tr>'
-                     f'<td width="6" height="{h}" bgcolor="{colour}" style="font-size:0;line-height:0;">&nbsp;</td>'
-                     f'</tr></table></td>')
+        # font-size/line-height 0: Outlook would otherwise stretch a 2 px cell to a text line
+        cells.append(f'<td valign="bottom" title="{escape(p.period)}: {p.value:g}"><table cellpadding="0" '
+                     f'cellspacing="0"><tr><td width="6" height="{h}" bgcolor="{colour}" '
+                     f'style="font-size:0;line-height:0"></td></tr></table></td>')
     # Safe: numbers, colours from RAG, and the escaped period.
-    return Markup(f'<table role="presentation" cellpadding="0" cellspacing="0" border="0" height="{height}">'  # noqa: S704
+    return Markup(f'<table role="presentation" cellpadding="0" cellspacing="1" border="0" height="{height}">'  # noqa: S704
                   f'<tr>{"".join(cells)}</tr></table>')
 
 

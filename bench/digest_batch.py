@@ -77,7 +77,8 @@ def work(args: tuple[dict, str, list[int], int]) -> tuple[int, int, float, float
         chunk = ids[i:i + chunk_size]
         start = time.perf_counter()
         with session_for(settings.database_url) as s:
-            plan = plan_digests(s, catalog, week, settings.timezone, utcnow(), chunk, settings.base_url)
+            plan = plan_digests(s, catalog, week, settings.timezone, utcnow(), chunk, settings.base_url,
+                                settings.digest_max_rows)
         middle = time.perf_counter()
         with session_for(settings.database_url) as s:
             statuses = deliver_many(s, settings, plan.queued)

@@ -92,7 +92,7 @@ def digest_chunk_task(week: str, subscriber_ids: list[int]) -> dict:
     settings = get_settings()
     with session_for(settings.database_url) as session:
         plan = plan_digests(session, load_catalog(settings.rules_dir), week, settings.timezone, utcnow(),
-                            subscriber_ids, settings.base_url)
+                            subscriber_ids, settings.base_url, settings.digest_max_rows)
         # a rerun after a crash also sends what an earlier run planned but never sent
         pending = list(session.execute(
             select(Delivery.id).join(Digest, Digest.delivery_id == Delivery.id)

@@ -187,6 +187,11 @@ class DigestModel:
     finance_positions: list[FinancePosition] = field(default_factory=list)
     counts: Counter = field(default_factory=Counter)
     previous_counts: dict | None = None
+    kpi_total: int = 0  # the subscriber's indicators; `kpis` may show fewer (the row cap)
+
+    @property
+    def hidden(self) -> int:
+        return max(0, self.kpi_total - len(self.kpis))
 
     @property
     def headline(self) -> str:
@@ -210,8 +215,27 @@ class DigestModel:
         return not self.events and not red
 
 
-def compose(subscriber: str, routes: list[Route], week: WeekData, previous_counts: dict | None) -> DigestModel:
-    """`routes`: the subscriber's subscriptions with delivery digest or both."""
+def select_rows(rows: list[Row], cap: int) -> list[Row]:
+    """At most `cap` rows (0: all) for the table: red first, then amber, then those whose rating
+    changed since the previous period, then the rest; shown in the table's own order. A leader
+    following every provider gets a readable email (Gmail clips over 102 KB), not 2,000 rows."""
+    if not cap or len(rows) <= cap:
+        return rows
+
+    def priority(item: tuple[int, Row]) -> tuple[int, int]:
+        i, r = item
+        rating, prev = r.latest.rating, r.previous
+        changed = prev is not None and prev.rating != rating
+        return (0 if rating == "red" else 1 if rating == "amber" else 2 if changed else 3), i
+
+    keep = {i for i, _ in sorted(enumerate(rows), key=priority)[:cap]}
+    return [r for i, r in enumerate(rows) if i in keep]
+
+
+def compose(subscriber: str, routes: list[Route], week: WeekData, previous_counts: dict | None,
+            max_rows: int = 0) -> DigestModel:
+    """`routes`: the subscriber's subscriptions with delivery digest or both; `max_rows`: the
+    indicator table's cap (0: none). The headline always counts every indicator."""
     rows, events = week.candidates(routes)
     mine = [r for r in rows if any(rt.covers(r) for rt in routes)]  # type: ignore[arg-type]
     finance = [r for r in mine if "finance" in r.tags]
@@ -222,7 +246,8 @@ def compose(subscriber: str, routes: list[Route], week: WeekData, previous_count
     events = [e for e in events if any(rt.wants(e, rt.delivery) for rt in routes)]  # type: ignore[arg-type]
     providers = {r.provider for r in mine} | {p for rt in routes for p in rt.providers}
     return DigestModel(
-        subscriber=subscriber, week=week.week, start=week.start, end=week.end, kpis=kpis, finance=finance,
+        subscriber=subscriber, week=week.week, start=week.start, end=week.end, kpis=select_rows(kpis, max_rows),
+        kpi_total=len(kpis), finance=finance,
         caseloads=caseloads, events=sorted(events, key=lambda e: (e.at, -e.severity)),
         returns=[r for r in week.returns if r.provider in providers],
         overdue=[o for o in week.overdue if o.provider in providers],

@@ -22,7 +22,11 @@ from alerts.digest.render import RowCache, render_digest
 from alerts.notify.outbox import load_routes
 from alerts.notify.route import Route
 from alerts.store.models import Delivery, Digest, Subscriber
+from alerts.unsubscribe import LINK_MARK
+from config import Settings
 from rules.catalog import Catalog
+
+DEFAULT_MAX_ROWS: int = Settings.model_fields["digest_max_rows"].default
 
 
 @dataclass
@@ -51,7 +55,7 @@ def previous_week(week: str) -> str:
 
 
 def compose_for(session: Session, catalog: Catalog, timezone: str, week: str, subscriber_id: int,
-                as_of: dt.datetime | None = None) -> tuple[Subscriber, DigestModel]:
+                as_of: dt.datetime | None = None, max_rows: int = DEFAULT_MAX_ROWS) -> tuple[Subscriber, DigestModel]:
     who = session.get(Subscriber, subscriber_id)
     if who is None:
         raise LookupError(f"no subscriber with id {subscriber_id}")
@@ -60,11 +64,12 @@ def compose_for(session: Session, catalog: Catalog, timezone: str, week: str, su
     data = load_week(session, catalog, week, timezone, as_of)
     prev = session.execute(select(Digest.counts).where(Digest.subscriber_id == subscriber_id,
                                                        Digest.week == previous_week(week))).scalar_one_or_none()
-    return who, compose(who.name, routes, data, json.loads(prev) if prev else None)
+    return who, compose(who.name, routes, data, json.loads(prev) if prev else None, max_rows)
 
 
 def plan_digests(session: Session, catalog: Catalog, week: str, timezone: str, now: dt.datetime,
-                 subscriber_ids: list[int] | None = None, base_url: str = "") -> DigestPlan:
+                 subscriber_ids: list[int] | None = None, base_url: str = "",
+                 max_rows: int = DEFAULT_MAX_ROWS) -> DigestPlan:
     plan = DigestPlan(week)
     audience = digest_audience(session)
     wanted = sorted(audience if subscriber_ids is None else set(subscriber_ids) & set(audience))
@@ -83,15 +88,17 @@ def plan_digests(session: Session, catalog: Catalog, week: str, timezone: str, n
     deliveries, ledger = [], []
     cache: RowCache = {}  # one render per (rule, subject) row for the whole run
     for sid in todo:
-        d = compose(names[sid], audience[sid], data, json.loads(previous[sid]) if sid in previous else None)
+        d = compose(names[sid], audience[sid], data, json.loads(previous[sid]) if sid in previous else None,
+                    max_rows)
         counts = json.dumps({k: d.counts.get(k, 0) for k in ("green", "amber", "red")})
         if d.steady and not empty_ok[sid]:
             ledger.append(dict(subscriber_id=sid, week=week, status="skipped", counts=counts, created_at=now))
             plan.skipped.append(sid)
             continue
-        subject, html = render_digest(d, base_url, cache=cache)
+        # the link's signed token is made when the email leaves (deliver fills LINK_MARK)
+        subject, html, text = render_digest(d, base_url, LINK_MARK if base_url else "", cache=cache)
         deliveries.append(dict(key=f"digest-{week}.s{sid}.email", subscriber_id=sid, channel="email",
-                               return_id=None, subject=subject, body_html=html, body_text=d.headline,
+                               return_id=None, subject=subject, body_html=html, body_text=text,
                                severity="red" if d.counts.get("red") else "amber" if d.counts.get("amber") else "green",
                                events="[]", status="pending", attempts=0, next_attempt_at=now, created_at=now))
         ledger.append(dict(subscriber_id=sid, week=week, status="queued", counts=counts, created_at=now))
@@ -107,6 +114,6 @@ def plan_digests(session: Session, catalog: Catalog, week: str, timezone: str, n
     except IntegrityError:
         # Another run planned some of these at the same moment: keep theirs, plan the rest.
         session.rollback()
-        return plan_digests(session, catalog, week, timezone, now, todo, base_url)
+        return plan_digests(session, catalog, week, timezone, now, todo, base_url, max_rows)
     plan.queued = ids
     return plan

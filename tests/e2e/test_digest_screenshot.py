@@ -41,7 +41,7 @@ def test_digest_renders_in_chromium(settings, tmp_path):
         subscribe(s, catalog, "Chief executive", "ceo@example.org", None, SubscriptionSpec(delivery="digest"))
         week = week_of(utcnow() + dt.timedelta(days=7), settings.timezone)
         _, model = compose_for(s, catalog, settings.timezone, week, 1, utcnow())
-    _, html = render_digest(model, "https://alerts.example.org")
+    _, html, _text = render_digest(model, "https://alerts.example.org")
     page = tmp_path / "digest.html"
     page.write_text(html, encoding="utf-8")
     shot = tmp_path / "digest.png"

@@ -193,7 +193,8 @@ def test_login_once_per_chunk_and_the_password_never_shows(tmp_path, caplog):
 
 def test_a_header_with_a_line_break_is_refused_not_sent(tmp_path, peer):
     settings, _ = setup(tmp_path, peer, 0)
-    evil = OutgoingMessage("k", "s", "<p>h</p>", "t", "red", headers={"List-Unsubscribe": "<x>\r\nBcc: all@example.org"})
+    evil = OutgoingMessage("k", "s", "<p>h</p>", "t", "red",
+                           headers={"List-Unsubscribe": "<x>\r\nBcc: all@example.org"})
     with BulkEmail(settings) as bulk:
         assert bulk.send(JO, evil, settings).outcome == Outcome.CONFIG_ERROR
     assert peer.attempts == 0

@@ -66,7 +66,7 @@ def test_headline_and_table_match_the_ratings(demo):
     assert (pi1.latest.period, pi1.latest.value, pi1.previous.value, pi1.direction) == ("2025-03", 86.4, 83.4,
                                                                                        "better")
     assert len(pi1.trend) == 12 and d.kpis[7].months_outside_green == 12  # PI8 amber all year
-    subject, html = render_digest(d)
+    subject, html, _text = render_digest(d)
     assert subject == "Weekly KPI digest " + NEXT_WEEK + ": 10 KPIs on target, 5 within tolerance, none in failure"
     assert html.count('bgcolor="#2e7d32" style="font-size:0') + html.count('bgcolor="#f9a825" style="font-size:0') \
         + html.count('bgcolor="#c62828" style="font-size:0') == 15 * 12  # one bar per KPI per month
@@ -91,7 +91,7 @@ def test_acknowledgement_shown_beside_its_alert_and_escaped(demo):
     with session_for(settings.database_url) as s:
         alert_id = s.execute(select(Alert.id).where(Alert.rule_id == "placement_moves_3plus")).scalar_one()
         acknowledge(s, alert_id, "Director", "Stability plan <b>agreed</b>")
-    _, html = render_digest(compose(settings, sid))
+    _, html, _text = render_digest(compose(settings, sid))
     assert "Acknowledged by Director: &ldquo;Stability plan &lt;b&gt;agreed&lt;/b&gt;&rdquo;" in html
     assert "<script>x" not in html and "Chair &lt;script&gt;x&lt;/script&gt;" in html
 
