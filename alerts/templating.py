@@ -66,11 +66,11 @@ def bars(row: object, height: int = 28) -> Markup:
     for p in points:
         h = max(2, round(height * p.value / top)) if p.value > 0 else 2
         colour = RAG.get(p.rating or "", "#9e9e9e")
-        # font-size/line-height 0: Outlook would otherwise stretch a 2 px cell to a text line
-        cells.append(f'<td valign="bottom" title="{escape(p.period)}: {p.value:g}"><table cellpadding="0" '
-                     f'cellspacing="0"><tr><td width="6" height="{h}" bgcolor="{colour}" '
-                     f'style="font-size:0;line-height:0"></td></tr></table></td>')
-    # Safe: numbers, colours from RAG, and the escaped period.
+        # class "b" (font-size/line-height 0, in the digest's <style>): Outlook would otherwise
+        # stretch a 2 px cell to a line of text; values are in the row and the text part.
+        cells.append(f'<td valign="bottom"><table cellpadding="0" cellspacing="0"><tr>'
+                     f'<td class="b" width="6" height="{h}" bgcolor="{colour}"></td></tr></table></td>')
+    # Safe: numbers and colours from RAG.
     return Markup(f'<table role="presentation" cellpadding="0" cellspacing="1" border="0" height="{height}">'  # noqa: S704
                   f'<tr>{"".join(cells)}</tr></table>')
 

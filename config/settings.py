@@ -35,7 +35,7 @@ class Settings(BaseSettings):
     digest_weekday: int = Field(0, ge=0, le=6)  # Monday
     digest_time: str = "07:30"  # local time in `timezone`
     digest_chunk_size: int = Field(500, ge=1)  # subscribers per digest task
-    digest_max_rows: int = Field(40, ge=0)  # indicators in a digest's table (red, amber first); 0 = all
+    digest_max_rows: int = Field(25, ge=0)  # indicator rows, and alert events, in a digest (worst first); 0 = all
     # Test-only fault injection: 'after_send' ends the process between a send and its record.
     fault_point: str = ""
 

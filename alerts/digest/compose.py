@@ -14,10 +14,13 @@ TREND_PERIODS = 12
 
 
 def position_sentence(counts: Counter | dict, noun: str = "KPIs") -> str:
-    """The trust's own wording: '10 KPIs on target, 5 within tolerance, none in failure'."""
+    """The trust's own wording: '10 KPIs on target, 5 within tolerance, none in failure'
+    ('1 KPI on target', 'no KPIs on target' where the count leads)."""
     def n(k: str) -> str:
         return str(counts.get(k, 0)) if counts.get(k, 0) else "none"
-    return f"{n('green')} {noun} on target, {n('amber')} within tolerance, {n('red')} in failure"
+    green = counts.get("green", 0)
+    lead = f"{green} {noun.removesuffix('s') if green == 1 else noun}" if green else f"no {noun}"
+    return f"{lead} on target, {n('amber')} within tolerance, {n('red')} in failure"
 
 
 @dataclass(frozen=True)
@@ -188,10 +191,15 @@ class DigestModel:
     counts: Counter = field(default_factory=Counter)
     previous_counts: dict | None = None
     kpi_total: int = 0  # the subscriber's indicators; `kpis` may show fewer (the row cap)
+    events_total: int = 0  # the week's events for them; `events` may show fewer (the same cap)
 
     @property
     def hidden(self) -> int:
         return max(0, self.kpi_total - len(self.kpis))
+
+    @property
+    def hidden_events(self) -> int:
+        return max(0, self.events_total - len(self.events))
 
     @property
     def headline(self) -> str:
@@ -232,6 +240,15 @@ def select_rows(rows: list[Row], cap: int) -> list[Row]:
     return [r for i, r in enumerate(rows) if i in keep]
 
 
+def select_events(events: list[WeekEvent], cap: int) -> list[WeekEvent]:
+    """At most `cap` of the week's events (0: all): the most severe, latest first among equals;
+    shown in time order. (A year of returns landing in one week makes hundreds.)"""
+    if not cap or len(events) <= cap:
+        return events
+    keep = {i for i, _ in sorted(enumerate(events), key=lambda ie: (-ie[1].severity, -ie[0]))[:cap]}
+    return [e for i, e in enumerate(events) if i in keep]
+
+
 def compose(subscriber: str, routes: list[Route], week: WeekData, previous_counts: dict | None,
             max_rows: int = 0) -> DigestModel:
     """`routes`: the subscriber's subscriptions with delivery digest or both; `max_rows`: the
@@ -248,7 +265,8 @@ def compose(subscriber: str, routes: list[Route], week: WeekData, previous_count
     return DigestModel(
         subscriber=subscriber, week=week.week, start=week.start, end=week.end, kpis=select_rows(kpis, max_rows),
         kpi_total=len(kpis), finance=finance,
-        caseloads=caseloads, events=sorted(events, key=lambda e: (e.at, -e.severity)),
+        caseloads=caseloads, events=select_events(sorted(events, key=lambda e: (e.at, -e.severity)), max_rows),
+        events_total=len(events),
         returns=[r for r in week.returns if r.provider in providers],
         overdue=[o for o in week.overdue if o.provider in providers],
         finance_positions=[f for f in week.finance if any(r.provider == f.provider for r in finance)],

@@ -68,8 +68,7 @@ def test_headline_and_table_match_the_ratings(demo):
     assert len(pi1.trend) == 12 and d.kpis[7].months_outside_green == 12  # PI8 amber all year
     subject, html, _text = render_digest(d)
     assert subject == "Weekly KPI digest " + NEXT_WEEK + ": 10 KPIs on target, 5 within tolerance, none in failure"
-    assert html.count('bgcolor="#2e7d32" style="font-size:0') + html.count('bgcolor="#f9a825" style="font-size:0') \
-        + html.count('bgcolor="#c62828" style="font-size:0') == 15 * 12  # one bar per KPI per month
+    assert html.count('<td class="b" width="6"') == 15 * 12  # one bar per KPI per month
     assert "forecast outturn £115.39m against £105.20m" in html and "overspend £10.19m (9.7%)" in html
     assert "sandwell/worker/SW-0003" in html and "SW-0010" not in html  # only workers over their ceiling
 
@@ -79,7 +78,7 @@ def test_tables_follow_the_subscription(demo):
     sid = add(settings, "Head of service", "hos@example.org", tags=["care_leavers"], delivery="both")
     d = compose(settings, sid)
     assert [r.code for r in d.kpis] == ["PI10"] and not d.finance and not d.caseloads
-    assert d.headline == "1 KPIs on target, none within tolerance, none in failure"
+    assert d.headline == "1 KPI on target, none within tolerance, none in failure"
     assert all(e.code == "PI10" for e in d.events)
     fin = compose(settings, add(settings, "Finance", "fin@example.org", tags=["finance"], delivery="digest"))
     assert not fin.kpis and {r.rule_id for r in fin.finance} == {"forecast_overspend_pct", "ytd_overspend_pct"}
