@@ -1,6 +1,8 @@
 """One Jinja2 environment for every message: autoescape for HTML (names in returns are
 untrusted), shared filters, and the small HTML pieces (RAG chip, trend bars) built so they
-render in Outlook: tables, bgcolor and inline styles only, no images, no CSS classes."""
+render in Outlook: tables, bgcolor and attributes, no images. What carries meaning (bar
+heights and colours, the chip's colour) is in attributes or inline; a few cosmetic classes
+(padding, grey text) come from the digest's <style> and degrade to plain text without it."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from jinja2 import ChoiceLoader, Environment, PackageLoader, StrictUndefined, se
 from markupsafe import Markup, escape
 
 RAG = {"green": "#2e7d32", "amber": "#f9a825", "red": "#c62828"}
-RAG_TEXT = {"green": "#ffffff", "amber": "#222222", "red": "#ffffff"}
+RAG_TEXT = {"green": "#fff", "amber": "#222", "red": "#fff"}
 ARROW = {"better": "\u2197", "worse": "\u2198", "same": "\u2192", "new": "\u2022"}
 _MD_SPECIAL = str.maketrans({ch: f"\\{ch}" for ch in "\\`*_{}[]()<>#+!|~"})
 
@@ -37,6 +39,11 @@ def md_escape(text: str) -> str:
     return str(text).translate(_MD_SPECIAL)
 
 
+def thousands(n: int) -> str:
+    """2295 -> '2,295'."""
+    return f"{n:,}"
+
+
 def band_text(text: object) -> str:
     """'>= 85 and < 90' -> '≥ 85 and < 90': reads as the contract does."""
     return str(text).replace(">=", "≥").replace("<=", "≤")
@@ -47,18 +54,24 @@ def day(moment: dt.datetime | dt.date) -> str:
 
 
 def chip(rating: str | None) -> Markup:
+    """The rating as a coloured label: colours inline (they carry the rating), the rest from
+    class "c" in the digest's <style> (padding, bold; cosmetic). One per row of a digest."""
     if rating not in RAG:
-        return Markup('<span style="color:#666;">unrated</span>')
+        return Markup('<span class="m">unrated</span>')
     # Safe: the colours come from RAG / RAG_TEXT and the text is escaped.
-    return Markup(f'<span style="background:{RAG[rating]};color:{RAG_TEXT[rating]};padding:2px 8px;'  # noqa: S704
-                  f'border-radius:8px;font-weight:bold;font-size:12px">'
+    return Markup(f'<span class="c" style="background:{RAG[rating]};color:{RAG_TEXT[rating]}">'  # noqa: S704
                   f'{escape(rating.upper())}</span>')
 
 
 def bars(row: object, height: int = 28) -> Markup:
-    """A 12-period trend as table cells whose height is the value (Outlook renders td heights
-    and bgcolor; it ignores most CSS on divs and blocks images by default). Kept lean: a
-    digest holds one per indicator, and Gmail clips emails over 102 KB."""
+    """A 12-period trend: one cell per period, valign=bottom, holding a one-cell table whose
+    height is the value and whose bgcolor is the rating. Outlook renders td heights and
+    bgcolor (it ignores most CSS on divs and blocks images by default); class "b" (font-size
+    and line-height 0, in the digest's <style>) stops it stretching a 2 px cell to a line of
+    text. Kept lean because a digest holds twelve per indicator and Gmail clips emails over
+    102 KB: no role or border on the inner tables, no &nbsp;, the outer cellspacing is the gap,
+    and attribute values that need no quotes have none (Word, Outlook's renderer, writes HTML
+    that way itself). About 145 bytes a bar with its title ("PERIOD: VALUE", shown on hover)."""
     points = row.trend  # type: ignore[attr-defined]
     values = [p.value for p in points]
     top = max(values) if values and max(values) > 0 else 1.0
@@ -66,12 +79,10 @@ def bars(row: object, height: int = 28) -> Markup:
     for p in points:
         h = max(2, round(height * p.value / top)) if p.value > 0 else 2
         colour = RAG.get(p.rating or "", "#9e9e9e")
-        # class "b" (font-size/line-height 0, in the digest's <style>): Outlook would otherwise
-        # stretch a 2 px cell to a line of text; values are in the row and the text part.
-        cells.append(f'<td valign="bottom"><table cellpadding="0" cellspacing="0"><tr>'
-                     f'<td class="b" width="6" height="{h}" bgcolor="{colour}"></td></tr></table></td>')
-    # Safe: numbers and colours from RAG.
-    return Markup(f'<table role="presentation" cellpadding="0" cellspacing="1" border="0" height="{height}">'  # noqa: S704
+        cells.append(f'<td valign=bottom title="{escape(p.period)}: {p.value:g}"><table cellpadding=0 cellspacing=0>'
+                     f'<tr><td class=b width=6 height={h} bgcolor={colour}></td></tr></table></td>')
+    # Safe: integers, colours from RAG, the escaped period and a formatted float.
+    return Markup(f'<table role=presentation cellpadding=0 cellspacing=1 height={height}>'  # noqa: S704
                   f'<tr>{"".join(cells)}</tr></table>')
 
 
@@ -82,6 +93,6 @@ def environment() -> Environment:
         undefined=StrictUndefined, autoescape=select_autoescape(["html"], default_for_string=True, default=False),
         trim_blocks=True, lstrip_blocks=True,
     )
-    env.filters.update(value=fmt_value, md=md_escape, band=band_text, gbp=gbp, day=day)
+    env.filters.update(value=fmt_value, md=md_escape, band=band_text, gbp=gbp, day=day, thousands=thousands)
     env.globals.update(chip=chip, bars=bars, arrow=ARROW, rag=RAG, one_day=dt.timedelta(days=1))
     return env

@@ -9,6 +9,7 @@ from alerts.notify.changes import IMPROVING, SEVERITY, Change
 from alerts.notify.channels.base import OutgoingMessage
 from alerts.notify.group import Group
 from alerts.templating import RAG, environment
+from alerts.unsubscribe import LINK_MARK
 
 WORDS = {"opened": "breached", "escalated": "breached", "deescalated": "improved", "resolved": "back on target",
          "reminder": "still red"}
@@ -41,8 +42,11 @@ def subject_line(changes: tuple[Change, ...]) -> str:
 
 
 def _context(group: Group, recipient: str, base_url: str) -> dict:
+    # An email's unsubscribe link is a placeholder until it leaves: the deliver step signs a
+    # token then and puts its URL in place of LINK_MARK (email only; a Teams card has none).
+    link = LINK_MARK if base_url and group.channel == "email" else ""
     return {"changes": group.changes, "recipient": recipient, "rag": RAG, "base_url": base_url,
-            "improving": IMPROVING, "provider_name": provider_name, "words": WORDS}
+            "improving": IMPROVING, "provider_name": provider_name, "words": WORDS, "unsubscribe_url": link}
 
 
 def render(group: Group, recipient: str, base_url: str = "", headers: dict[str, str] | None = None

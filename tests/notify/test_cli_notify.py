@@ -92,6 +92,8 @@ def test_digest_preview_and_send(tmp_path, smtp_server):
                env_extra=env)
     assert prev.returncode == 0, prev.stderr
     assert prev.stdout.startswith("Weekly KPI digest 2099-W01:") and "PI1" in out.read_text()
+    text = (tmp_path / "d.txt").read_text()  # the plain-text part, beside it
+    assert text.startswith("kpi-alerts weekly digest, 2099-W01") and "\n- PI1 " in text and "<td" not in text
     assert not smtp_server.messages  # preview sends nothing
     bad = run(tmp_path, "digest", "preview", "--subscriber", "9", "--out", str(out), env_extra=env)
     assert bad.returncode == 2 and "no subscriber with id 9" in bad.stderr

@@ -20,7 +20,7 @@ from alerts.secrets import signing_key
 from alerts.store.db import session_for
 from alerts.store.models import Alert, Delivery, Digest, Subscriber, utcnow
 from alerts.subscriptions import SubscriptionSpec, subscribe
-from alerts.unsubscribe import verify_token
+from alerts.unsubscribe import LINK_MARK, verify_token
 from config import Settings, use_settings
 from rules.check import load_catalog
 from rules.loader import SHIPPED_PACKS
@@ -50,9 +50,9 @@ def add(settings, name, email, **spec) -> int:
         return s.execute(select(Subscriber.id).where(Subscriber.name == name)).scalar_one()
 
 
-def compose(settings, sid):
+def compose(settings, sid, **kw):
     with session_for(settings.database_url) as s:
-        return compose_for(s, load_catalog(settings.rules_dir), settings.timezone, NEXT_WEEK, sid, utcnow())[1]
+        return compose_for(s, load_catalog(settings.rules_dir), settings.timezone, NEXT_WEEK, sid, utcnow(), **kw)[1]
 
 
 def test_headline_and_table_match_the_ratings(demo):
@@ -68,7 +68,7 @@ def test_headline_and_table_match_the_ratings(demo):
     assert len(pi1.trend) == 12 and d.kpis[7].months_outside_green == 12  # PI8 amber all year
     subject, html, _text = render_digest(d)
     assert subject == "Weekly KPI digest " + NEXT_WEEK + ": 10 KPIs on target, 5 within tolerance, none in failure"
-    assert html.count('<td class="b" width="6"') == 15 * 12  # one bar per KPI per month
+    assert html.count("<td class=b width=6 ") == 15 * 12  # one bar per KPI per month
     assert "forecast outturn £115.39m against £105.20m" in html and "overspend £10.19m (9.7%)" in html
     assert "sandwell/worker/SW-0003" in html and "SW-0010" not in html  # only workers over their ceiling
 
@@ -109,6 +109,9 @@ def test_send_is_exactly_once_per_subscriber_and_week(demo):
     plain = msg.get_body(("plain",)).get_content()
     assert "10 KPIs on target, 5 within tolerance, none in failure" in plain and "PI13" in plain
     token = re.search(r"token=([\w.-]+)>", msg["List-Unsubscribe"]).group(1)
+    link = msg["List-Unsubscribe"][1:-1]  # the same signed link in both parts of the body
+    assert f"Unsubscribe: {link}" in plain
+    assert f'<a href="{link}">Unsubscribe</a>' in msg.get_body(("html",)).get_content()
     with session_for(settings.database_url) as s:
         assert verify_token(signing_key(s, settings), token, utcnow()).subscriber_id in ids
     assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
@@ -160,6 +163,10 @@ def test_notification_emails_carry_unsubscribe_headers_too(demo):
     ingest_bytes("x.csv", kpi_csv([("2025-04", "PI1", "60")]))
     (_, _, msg), = smtp.wait_for(1)
     assert msg["List-Unsubscribe"].startswith("<https://alerts.example.org/unsubscribe?token=")
+    header_url = msg["List-Unsubscribe"][1:-1]
+    html = msg.get_body(("html",)).get_content()
+    assert f'Unsubscribe: <a href="{header_url}">{header_url}</a>' in html  # the body's link, signed at send
+    assert LINK_MARK not in msg.as_string()
 
 
 @pytest.mark.parametrize(

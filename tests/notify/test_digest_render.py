@@ -5,17 +5,23 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from dataclasses import replace
 from html.parser import HTMLParser
 
 from hypothesis import given
 from hypothesis import strategies as st
+from sqlalchemy import select
 
-from alerts.digest.compose import Point, Row, position_sentence, select_rows
+from alerts.digest.compose import DigestModel, Point, Row, position_sentence, select_rows
 from alerts.digest.render import render_digest
-from alerts.templating import RAG, bars
+from alerts.digest.run import plan_digests
+from alerts.store.db import session_for
+from alerts.store.models import Delivery, utcnow
+from alerts.templating import RAG, bars, environment, fmt_value
 from alerts.unsubscribe import LINK_MARK
 from config import Settings
-from tests.notify.test_digest import add, compose, demo  # noqa: F401  (fixture)
+from rules.check import load_catalog
+from tests.notify.test_digest import NEXT_WEEK, add, compose, demo  # noqa: F401  (fixture)
 
 RATINGS = ("green", "amber", "red", None)
 
@@ -30,14 +36,22 @@ def row(i: int, rating: str | None, previous: str | None = None, values: tuple[f
 
 
 class _Bars(HTMLParser):
+    """The bars as a mail client sees them: (height, colour) of each coloured cell, and the
+    hover title of each bar's outer cell."""
+
     def __init__(self) -> None:
         super().__init__()
         self.cells: list[tuple[int, str]] = []
+        self.titles: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list) -> None:
         a = dict(attrs)
         if tag == "td" and "bgcolor" in a:
             self.cells.append((int(a["height"]), a["bgcolor"]))
+            assert a["class"] == "b" and a["width"] == "6"  # font-size/line-height 0: Outlook keeps tiny bars tiny
+        elif tag == "td" and "title" in a:
+            assert a["valign"] == "bottom"
+            self.titles.append(a["title"])
 
 
 def test_bars_are_proportional_and_coloured_by_rating():
@@ -50,7 +64,18 @@ def test_bars_are_proportional_and_coloured_by_rating():
     parser.feed(str(bars(r, height=28)))
     assert [h for h, _ in parser.cells] == [7, 14, 28, 2, 4]  # height 28 x value / max; never below 2 px
     assert [c for _, c in parser.cells] == [RAG["green"], RAG["amber"], RAG["red"], "#9e9e9e", RAG["green"]]
-    assert len(str(bars(r))) < 5 * 200  # lean: a digest holds twelve of these per indicator
+    assert parser.titles == ["2024-01: 10", "2024-02: 20", "2024-03: 40", "2024-04: 0", "2024-05: 5"]
+    assert len(str(bars(r))) < 5 * 150 + 80  # lean: a digest holds twelve of these per indicator
+
+
+def test_bar_titles_are_escaped():
+    r = replace(row(1, "red"), series=(Point('2024-01"><script>x</script>', 3.5, "red"), Point("2024-02", 7.0, "red")))
+    html = str(bars(r))
+    assert "<script>" not in html
+    parser = _Bars()
+    parser.feed(html)
+    assert parser.titles == ['2024-01"><script>x</script>: 3.5', "2024-02: 7"]  # read back as written
+    assert [h for h, _ in parser.cells] == [14, 28]
 
 
 @given(st.lists(st.tuples(st.sampled_from(RATINGS), st.sampled_from(RATINGS)), max_size=60),
@@ -58,18 +83,23 @@ def test_bars_are_proportional_and_coloured_by_rating():
 def test_row_cap_keeps_the_worst_in_table_order(spec, cap):
     rows = [row(i, rating, previous) for i, (rating, previous) in enumerate(spec)]
     shown = select_rows(rows, cap)
-    if cap == 0 or len(rows) <= cap:
-        assert shown == rows
-        return
-    assert len(shown) == cap
-    assert [rows.index(r) for r in shown] == sorted(rows.index(r) for r in shown)  # the table's own order
     hidden = [r for r in rows if r not in shown]
+    assert len(shown) + len(hidden) == len(rows) and len(set(map(id, shown))) == len(shown)  # a subset, once each
+    if cap == 0:
+        assert shown == rows  # 0: no cap
+        return
+    assert len(shown) == min(cap, len(rows))
+    assert [rows.index(r) for r in shown] == sorted(rows.index(r) for r in shown)  # the table's own order
+    reds = [r for r in rows if r.latest.rating == "red"]
+    if len(reds) <= cap:
+        assert all(r in shown for r in reds)  # every red shown while they fit
     rank = {"red": 0, "amber": 1}
 
     def level(r: Row) -> int:
         changed = r.previous is not None and r.previous.rating != r.latest.rating
         return rank.get(r.latest.rating or "", 2 if changed else 3)
-    assert max(map(level, shown)) <= min(map(level, hidden))  # nothing hidden outranks anything shown
+    if hidden:
+        assert max(map(level, shown)) <= min(map(level, hidden))  # nothing hidden outranks anything shown
 
 
 def test_position_sentence_reads_right_for_one_and_none():
@@ -85,8 +115,11 @@ def test_text_part_carries_the_same_facts_as_the_html(demo):  # noqa: F811
     assert "10 KPIs on target, 5 within tolerance, none in failure" in text
     for r in d.kpis:
         line = next(x for x in text.splitlines() if x.startswith(f"- {r.code} "))
-        assert r.name in line and r.latest.period in line and r.latest.rating.upper() in line
-        assert f"<strong>{r.code}</strong>" in html
+        value = fmt_value(r.latest.value, r.unit)
+        assert r.name in line and r.latest.period in line and r.latest.rating.upper() in line and value in line
+        html_row = html[html.index(f"<strong>{r.code}</strong>"):]
+        html_row = html_row[:html_row.index("</tr>")]
+        assert value in html_row and f">{r.latest.rating.upper()}</span>" in html_row
     assert "overspend £10.19m (9.7%)" in text and "sandwell/worker/SW-0003" in text
     assert sum(1 for x in text.splitlines() if x.startswith("- ") and " -> " in x) == len(d.events)
     assert "Full status page: https://alerts.example.org/status" in text
@@ -99,19 +132,43 @@ def test_text_part_carries_the_same_facts_as_the_html(demo):  # noqa: F811
 def test_capped_digest_says_what_it_hides_and_counts_everything(demo):  # noqa: F811
     settings, _ = demo
     sid = add(settings, "Chief executive", "ceo@example.org", delivery="digest")
-    full = compose(settings, sid)
-    capped = type(full)(**{**full.__dict__, "kpis": select_rows(full.kpis, 4), "kpi_total": len(full.kpis)})
-    assert capped.headline == full.headline  # the headline counts every indicator
-    assert [r.latest.rating for r in capped.kpis].count("amber") == 4  # 5 amber, none red: 4 of them shown
-    _, html, text = render_digest(capped, "https://alerts.example.org")
-    assert "Showing 4 of 15 indicators, red and amber first; the other 11 are on the" in html
+    full = compose(settings, sid, max_rows=0)
+    capped = compose(settings, sid, max_rows=4)
+    assert capped.headline == full.headline and capped.counts == full.counts  # the headline counts every indicator
+    assert (capped.kpi_total, len(capped.kpis), capped.hidden) == (15, 4, 11)
+    assert [r.latest.rating for r in capped.kpis] == ["amber"] * 4  # 5 amber, none red: 4 of them shown
+    assert [r.code for r in capped.kpis] == [r.code for r in full.kpis if r in capped.kpis]  # table order
+    subject, html, text = render_digest(capped, "https://alerts.example.org")
+    assert subject == render_digest(full)[0]
+    assert ("Showing 4 of 15 indicators, red and amber first; the other 11 are on the "
+            '<a href="https://alerts.example.org/status">status page</a>.') in html
     assert "Showing 4 of 15 indicators, red and amber first; the other 11 are on the status page: " \
            "https://alerts.example.org/status." in text
-    _, html_all, _ = render_digest(full)
+    _, html_local, text_local = render_digest(capped)  # no base URL: the CLI instead
+    assert "the other 11 are on the status page (<code>kpi-alerts status</code>)." in html_local
+    assert "the other 11 are on the status page (kpi-alerts status)." in text_local
+    default = compose(settings, sid)
+    _, html_all, _ = render_digest(default)
     assert "indicators, red and amber first" not in html_all  # 15 rows fit under the default cap
-    assert full.events_total > 25 and len(full.events) == 25  # the demo year's events did not
+    assert full.events_total > 25 and len(default.events) == 25  # the demo year's events did not
     assert f"Showing 25 of {full.events_total} alert events, the most severe" in html_all
-    assert all(e.severity >= 2 for e in full.events if e.to_state == "red")
+    assert all(e.severity >= 2 for e in default.events if e.to_state == "red")
+
+
+def test_showing_line_for_a_national_audience_uses_thousands_separators():
+    start = dt.datetime(2025, 3, 17, tzinfo=dt.UTC)
+    kpis = [row(i, "red") for i in range(25)]
+    d = DigestModel("Chief executive", "2025-W12", start, start + dt.timedelta(days=7), kpis, [], [], [], [], [],
+                    counts=Counter(red=40, amber=300, green=1955), kpi_total=2295)
+    _, html, text = render_digest(d, "https://alerts.example.org/")
+    line = "Showing 25 of 2,295 indicators, red and amber first; the other 2,270 are on the "
+    assert line + '<a href="https://alerts.example.org/status">status page</a>.' in html
+    assert line + "status page: https://alerts.example.org/status." in text
+    assert "1955 KPIs on target, 300 within tolerance, 40 in failure" in text  # counts all, not the 25 shown
+
+
+def _three_providers(d: DigestModel) -> list[Row]:
+    return [replace(r, provider=f"{r.provider}-{i}", subject=f"{r.subject}-{i}") for i in range(3) for r in d.kpis]
 
 
 def test_a_digest_at_the_caps_stays_under_gmails_clipping_size(demo):  # noqa: F811
@@ -119,17 +176,43 @@ def test_a_digest_at_the_caps_stays_under_gmails_clipping_size(demo):  # noqa: F
     cap = Settings.model_fields["digest_max_rows"].default
     d = compose(settings, add(settings, "Chief executive", "ceo@example.org", delivery="digest"))
     assert len(d.events) == cap  # the demo year's events fill the events cap
-    big = type(d)(**{**d.__dict__, "kpis": select_rows(d.kpis * 3, cap), "kpi_total": 45})  # three providers' worth
+    rows = _three_providers(d)  # 45 indicators: three providers' worth, at the default cap
+    big = replace(d, kpis=select_rows(rows, cap), kpi_total=len(rows))
     _, html, text = render_digest(big, "https://alerts.example.org", LINK_MARK)
-    assert len(html.encode()) < 102 * 1024, len(html.encode())
+    assert len(html.encode()) < 102 * 1024, len(html.encode())  # Gmail clips HTML over 102 KB
     assert len(text.encode()) < 20 * 1024
+
+
+def test_rows_are_lean(demo):  # noqa: F811
+    settings, _ = demo
+    d = compose(settings, add(settings, "Chief executive", "ceo@example.org", delivery="digest"))
+    env = environment()
+    sizes = [len(env.get_template("digest_row.html").render(r=r, providers_shown=2).encode()) for r in d.kpis]
+    assert max(sizes) < 2400, sizes  # was 3,660 with 250-byte bars; twelve bars of about 145 bytes now
+    _, html, _ = render_digest(replace(d, kpis=_three_providers(d)[:20], kpi_total=20))
+    assert len(html.encode()) < 60 * 1024  # a 20-row digest: 100 KB before
+
+
+def test_unsubscribe_placeholder_is_in_planned_digests_only_with_a_base_url(demo):  # noqa: F811
+    settings, _ = demo
+    with_url = add(settings, "With", "with@example.org", delivery="digest")
+    without = add(settings, "Without", "without@example.org", delivery="digest")
+    catalog = load_catalog(settings.rules_dir)
+    with session_for(settings.database_url) as s:
+        plan_digests(s, catalog, NEXT_WEEK, settings.timezone, utcnow(), [with_url], "https://alerts.example.org")
+        plan_digests(s, catalog, NEXT_WEEK, settings.timezone, utcnow(), [without], "")
+        bodies = {sid: (html, text) for sid, html, text in s.execute(
+            select(Delivery.subscriber_id, Delivery.body_html, Delivery.body_text))}
+    html, text = bodies[with_url]
+    assert f'<a href="{LINK_MARK}">Unsubscribe</a>' in html and f"Unsubscribe: {LINK_MARK}" in text
+    assert text.startswith("kpi-alerts weekly digest") and "YOUR INDICATORS" in text  # the text part, not the headline
+    html, text = bodies[without]
+    assert LINK_MARK not in html + text and "YOUR INDICATORS" in text
 
 
 def test_week_rows_render_once_per_run():
     cache: dict = {}
     r = row(1, "red", values=tuple(float(v) for v in range(1, 13)))
-    from alerts.digest.compose import DigestModel
-
     start = dt.datetime(2025, 3, 17, tzinfo=dt.UTC)
     d = DigestModel("A", "2025-W12", start, start + dt.timedelta(days=7), [r], [], [], [], [], [],
                     counts=Counter(red=1), kpi_total=1)

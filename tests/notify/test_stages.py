@@ -18,6 +18,7 @@ from alerts.notify.mute import Silence, mute
 from alerts.notify.render import render, subject_line
 from alerts.notify.retry import backoff_seconds
 from alerts.notify.route import Route, route
+from alerts.unsubscribe import LINK_MARK
 
 NOW = dt.datetime(2025, 4, 8, 9, 0, tzinfo=dt.UTC)
 
@@ -104,6 +105,19 @@ def test_render_escapes_hostile_names_and_shows_the_facts():
                  "7 months (since 2024-04)", "statistical neighbour 80.1%"):
         assert fact in msg.html, fact
     assert "\\<script\\>" in msg.text and "68.8%" in msg.text
+
+
+def test_notification_email_footer_carries_the_unsubscribe_placeholder_only_with_a_base_url():
+    c = change()
+    email, teams = (group(route([c], [sub()]), {1: [ch]})[0] for ch in ("email", "teams"))
+    msg = render(email, "Ann", "https://alerts.example.org")
+    assert (f"You receive this because of your kpi-alerts subscriptions. Unsubscribe: "
+            f'<a href="{LINK_MARK}">{LINK_MARK}</a>') in msg.html  # deliver signs and fills it at send time
+    assert LINK_MARK not in msg.text  # the text is the Teams card's; deliver fills links in emails only
+    card = render(teams, "Ann", "https://alerts.example.org")
+    assert LINK_MARK not in card.html + card.text
+    plain = render(email, "Ann")  # no base URL: no link to make, nothing left for anyone to fill
+    assert LINK_MARK not in plain.html and "Sent by kpi-alerts because you subscribed" in plain.html
 
 
 @given(st.integers(1, 8), st.floats(1, 120), st.floats(60, 1800))
