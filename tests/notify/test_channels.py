@@ -186,7 +186,8 @@ def test_teams_card_arrives_with_title_and_body(teams_server):
 
 
 def test_teams_native_webhook_url_works_too(teams_server):
-    assert send_teams(teams_server.native_url).outcome == Outcome.SENT
+    result = send_teams(teams_server.native_url)
+    assert result.outcome == Outcome.SENT, result.detail
     (request,) = teams_server.wait_for(1)
     assert request["query"]["sig"] == [SIGNATURE] and card(request)["body"][-1]["text"] == "**PI1** is red"
 

@@ -2,7 +2,7 @@
 (trustme), scriptable status codes, every request recorded.
 
     peer.url                  # workflows://127.0.0.1:PORT/WORKFLOW/SIGNATURE/?verify=no
-    peer.native_url           # https://127.0.0.1:PORT/workflows/WORKFLOW/triggers/manual/paths/invoke?...&verify=no
+    peer.native_url           # https://prod-00.westeurope.logic.azure.com:PORT/workflows/...&verify=no (to 127.0.0.1)
     peer.script = [429, 500, "stall 5"]   # statuses for the next requests; 202 afterwards
     peer.requests             # [{"path", "query", "headers", "status", "json"}]
 """
@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import ssl
 import threading
 import time
@@ -58,6 +59,9 @@ class _Server(ThreadingHTTPServer):
     peer: TeamsPeer
 
 
+TEAMS_HOST = "prod-00.westeurope.logic.azure.com"  # a Logic Apps host, as in a real webhook
+
+
 class TeamsPeer:
     def __init__(self, workflow: str = WORKFLOW, signature: str = SIGNATURE) -> None:
         self.workflow = workflow
@@ -82,11 +86,19 @@ class TeamsPeer:
 
     @property
     def native_url(self) -> str:
-        """The webhook as Teams hands it out (Apprise accepts it as it stands), plus verify=no."""
-        return (f"https://127.0.0.1:{self.port}/workflows/{self.workflow}/triggers/manual/paths/invoke"
+        """The webhook as Teams hands it out (Apprise accepts it as it stands), plus verify=no.
+        Apprise (2.3 on) takes it only on a Microsoft host: while the peer runs, that one name
+        resolves to 127.0.0.1 in this process (a hosts-file entry; nothing leaves the machine)."""
+        return (f"https://{TEAMS_HOST}:{self.port}/workflows/{self.workflow}/triggers/manual/paths/invoke"
                 f"?api-version=2016-06-01&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig={self.signature}&verify=no")
 
     def __enter__(self) -> TeamsPeer:
+        resolve = self._resolve = socket.getaddrinfo
+
+        def hosts_entry(host, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202 - socket.getaddrinfo's
+            return resolve("127.0.0.1" if host == TEAMS_HOST else host, *args, **kwargs)
+
+        socket.getaddrinfo = hosts_entry
         self.thread.start()
         return self
 
@@ -95,6 +107,8 @@ class TeamsPeer:
 
     def stop(self) -> None:
         """Close the port: later requests are refused."""
+        if getattr(self, "_resolve", None) is not None:
+            socket.getaddrinfo, self._resolve = self._resolve, None
         if self.thread.is_alive():
             self.httpd.shutdown()
         self.httpd.server_close()
