@@ -7,7 +7,7 @@ import json
 from collections import defaultdict
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlmodel import Session
 
 from alerts.digest.compose import Ack, FinancePosition, LandedReturn, Overdue, Point, Row, WeekData, WeekEvent
@@ -94,6 +94,46 @@ def load_week(session: Session, catalog: Catalog, week: str, timezone: str, as_o
     return WeekData(week, start, end, tuple(rows), tuple(events), tuple(returns),
                     tuple(overdue_returns(session, catalog, cutoff, timezone)),
                     tuple(finance_positions(session, catalog, rows)))
+
+
+class WeekCache:
+    """The last week loaded, kept while the database holds nothing newer: a worker plans one
+    chunk of 500 subscribers after another from the same data, and a national year takes about
+    0.3 s to load. `renders` travels with it (render_digest's row cache: a row is rendered once).
+
+    The version is the highest id and the row count of each table the week reads; those tables
+    are append-only (history is never deleted), and the count catches a row that commits after
+    a higher id (PostgreSQL sequences). A digest sent before its week ends reads up to the
+    moment it is planned, so it is never served from here."""
+
+    def __init__(self) -> None:
+        self._key: tuple | None = None
+        self._catalog: Catalog | None = None
+        self._value: tuple[WeekData, dict] | None = None
+
+    def get(self, session: Session, catalog: Catalog, week: str, timezone: str, as_of: dt.datetime
+            ) -> tuple[WeekData, dict]:
+        """The week's data as `load_week` gives it, and its render cache."""
+        _, end = window(week, timezone)
+        if as_of < end:
+            return load_week(session, catalog, week, timezone, as_of), {}
+        key = (str(session.get_bind().url), week, timezone, data_version(session))
+        if self._value is None or key != self._key or catalog is not self._catalog:
+            self._key, self._catalog = key, catalog
+            self._value = (load_week(session, catalog, week, timezone, as_of), {})
+        return self._value
+
+
+def data_version(session: Session) -> tuple:
+    """(highest id, rows) of ratings, alert events and returns (observations land with their
+    return), and the latest event and return times: a database made anew at the same path
+    differs in those."""
+    parts = [select(func.max(AlertEvent.at)).scalar_subquery(),
+             select(func.max(ReturnRecord.received_at)).scalar_subquery()]
+    for table in (RatingRecord, AlertEvent, ReturnRecord):
+        parts += [select(func.max(table.id)).scalar_subquery(),
+                  select(func.count()).select_from(table).scalar_subquery()]
+    return tuple(session.execute(select(*parts)).one())
 
 
 def finance_positions(session: Session, catalog: Catalog, rows: list[Row]) -> list[FinancePosition]:

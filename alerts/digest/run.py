@@ -17,8 +17,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from alerts.digest.compose import DigestModel, compose
-from alerts.digest.data import load_week, parse_week
-from alerts.digest.render import RowCache, render_digest
+from alerts.digest.data import WeekCache, load_week, parse_week
+from alerts.digest.render import render_digest
 from alerts.notify.outbox import load_routes
 from alerts.notify.route import Route
 from alerts.store.models import Delivery, Digest, Subscriber
@@ -27,6 +27,10 @@ from config import Settings
 from rules.catalog import Catalog
 
 DEFAULT_MAX_ROWS: int = Settings.model_fields["digest_max_rows"].default
+
+# A worker process plans chunk after chunk of the same week: the week's data, and each row's
+# rendering, are loaded once and reused while the database holds nothing newer.
+WEEKS = WeekCache()
 
 
 @dataclass
@@ -37,9 +41,10 @@ class DigestPlan:
     already: list[int] = field(default_factory=list)  # subscribers whose digest for the week exists
 
 
-def digest_audience(session: Session) -> dict[int, list[Route]]:
-    """Subscribers with an email address and at least one digest (or both) subscription."""
-    routes, recipients = load_routes(session)
+def digest_audience(session: Session, subscriber_ids: list[int] | None = None) -> dict[int, list[Route]]:
+    """Subscribers with an email address and at least one digest (or both) subscription (of
+    `subscriber_ids` when given)."""
+    routes, recipients = load_routes(session, subscriber_ids)
     out: dict[int, list[Route]] = {}
     for r in routes:
         if r.delivery in ("digest", "both") and recipients[r.subscriber_id].email:
@@ -59,8 +64,7 @@ def compose_for(session: Session, catalog: Catalog, timezone: str, week: str, su
     who = session.get(Subscriber, subscriber_id)
     if who is None:
         raise LookupError(f"no subscriber with id {subscriber_id}")
-    routes = digest_audience(session).get(subscriber_id) or [r for r in load_routes(session)[0]
-                                                             if r.subscriber_id == subscriber_id]
+    routes = digest_audience(session, [subscriber_id]).get(subscriber_id) or load_routes(session, [subscriber_id])[0]
     data = load_week(session, catalog, week, timezone, as_of)
     prev = session.execute(select(Digest.counts).where(Digest.subscriber_id == subscriber_id,
                                                        Digest.week == previous_week(week))).scalar_one_or_none()
@@ -71,7 +75,7 @@ def plan_digests(session: Session, catalog: Catalog, week: str, timezone: str, n
                  subscriber_ids: list[int] | None = None, base_url: str = "",
                  max_rows: int = DEFAULT_MAX_ROWS) -> DigestPlan:
     plan = DigestPlan(week)
-    audience = digest_audience(session)
+    audience = digest_audience(session, subscriber_ids)
     wanted = sorted(audience if subscriber_ids is None else set(subscriber_ids) & set(audience))
     done = set(session.execute(select(Digest.subscriber_id).where(Digest.week == week,
                                                                   Digest.subscriber_id.in_(wanted))).scalars())  # type: ignore[attr-defined]
@@ -79,14 +83,13 @@ def plan_digests(session: Session, catalog: Catalog, week: str, timezone: str, n
     todo = [s for s in wanted if s not in done]
     if not todo:
         return plan
-    data = load_week(session, catalog, week, timezone, now)
+    data, cache = WEEKS.get(session, catalog, week, timezone, now)  # cache: rows rendered once per week's data
     previous = dict(session.execute(select(Digest.subscriber_id, Digest.counts).where(
         Digest.week == previous_week(week), Digest.subscriber_id.in_(todo))).all())  # type: ignore[attr-defined]
     names = dict(session.execute(select(Subscriber.id, Subscriber.name).where(Subscriber.id.in_(todo))).all())  # type: ignore[attr-defined]
     empty_ok = dict(session.execute(select(Subscriber.id, Subscriber.empty_digest)
                                     .where(Subscriber.id.in_(todo))).all())  # type: ignore[attr-defined]
     deliveries, ledger = [], []
-    cache: RowCache = {}  # one render per (rule, subject) row for the whole run
     for sid in todo:
         d = compose(names[sid], audience[sid], data, json.loads(previous[sid]) if sid in previous else None,
                     max_rows)

@@ -24,8 +24,14 @@ from alerts.store.models import Delivery, NotificationLog, Snooze, Subscriber, S
 Headers = dict[str, str]
 
 
-def load_routes(session: Session) -> tuple[list[Route], dict[int, Recipient]]:
-    rows = session.execute(select(Subscription, Subscriber).join(Subscriber)).all()
+def load_routes(session: Session, subscriber_ids: list[int] | None = None
+                ) -> tuple[list[Route], dict[int, Recipient]]:
+    """Every subscription as a Route, and its subscriber as a Recipient; only `subscriber_ids`'
+    when given (a digest chunk)."""
+    query = select(Subscription, Subscriber).join(Subscriber)
+    if subscriber_ids is not None:
+        query = query.where(Subscriber.id.in_(subscriber_ids))  # type: ignore[union-attr]
+    rows = session.execute(query).all()
     routes, recipients = [], {}
     for sub, who in rows:
         routes.append(Route(

@@ -12,7 +12,13 @@ for 10,000 digests on two cores (about 20 per second per core, measured). So a d
   pending for the sweep);
 - builds each message with the standard library's email package: our own text part, our
   HTML part, our headers, and a Message-ID derived from the delivery key, so a duplicate
-  (a retry after an unknown outcome) is recognisable as the same message.
+  (a retry after an unknown outcome) is recognisable as the same message;
+- sends the parts as 8-bit UTF-8 (BODY=8BITMIME, RFC 6152) when the server offers it, which
+  every current MTA does: the digest's lines (at most 998 octets: the templates break them)
+  go as they are, instead of being quoted-printable encoded in pure Python into 76-character
+  lines, about 2 ms and six times the lines for a 50 KB digest. A server without 8BITMIME
+  gets 7-bit parts (quoted-printable or base64, as the email package chooses), and so does
+  a part with a longer line.
 
 Outcomes keep the notification semantics. MAIL FROM / RCPT TO refused, or any 4xx/5xx reply
 to DATA: nothing was accepted, FAILED (retried). The connection breaking or timing out after
@@ -38,11 +44,17 @@ from config import Settings
 _BROKEN = (smtplib.SMTPServerDisconnected, OSError)  # OSError: timeouts, resets, TLS errors
 
 
+HEADERS = SMTP  # header lines folded at 78 characters
+_BODY_8BIT = SMTP.clone(max_line_length=998)  # RFC 5322's hard limit: parts go 8-bit when no line is longer
+_BODY_7BIT = _BODY_8BIT.clone(cte_type="7bit")  # quoted-printable or base64 where needed
+
+
 def build_message(sender: tuple[str, str], recipient: Recipient, message: OutgoingMessage,
-                  message_id: str) -> EmailMessage:
+                  message_id: str, eight_bit: bool = False) -> EmailMessage:
     """multipart/alternative: text first, HTML last (clients show the last part they can).
-    Header values with line breaks raise ValueError (header injection)."""
-    msg = EmailMessage(policy=SMTP)
+    `eight_bit`: the server takes 8BITMIME. Header values with line breaks raise ValueError
+    (header injection)."""
+    msg = EmailMessage(policy=HEADERS)
     msg["From"] = formataddr(sender)
     msg["To"] = formataddr((recipient.name, recipient.email or ""))
     msg["Subject"] = " ".join(message.subject.split())
@@ -53,8 +65,11 @@ def build_message(sender: tuple[str, str], recipient: Recipient, message: Outgoi
     for name, value in message.headers.items():
         if name.lower() not in ("message-id", "x-notification-id"):
             msg[name] = value
-    msg.set_content(message.text or message.subject)
-    msg.add_alternative(message.html, subtype="html")
+    msg.make_alternative()
+    for content, subtype in ((message.text or message.subject, "plain"), (message.html, "html")):
+        part = EmailMessage(policy=_BODY_8BIT if eight_bit else _BODY_7BIT)
+        part.set_content(content, subtype=subtype)
+        msg.attach(part)
     return msg
 
 
@@ -105,6 +120,7 @@ class BulkEmail(Channel):
                     smtp.starttls(context=self._tls())
             if self.user and self.password:
                 smtp.login(self.user, self.password)
+            smtp.ehlo_or_helo_if_needed()  # its extensions decide 8BITMIME
         except (OSError, smtplib.SMTPException) as exc:
             self.unavailable = scrub(f"smtp {self.host}:{self.port}: no session ({type(exc).__name__}: {exc})")
             return None
@@ -132,18 +148,22 @@ class BulkEmail(Channel):
         started = time.monotonic()
         if not recipient.email:
             return SendResult(Outcome.CONFIG_ERROR, f"recipient {recipient.name!r} has no email address", 0.0)
-        try:
-            data = build_message(self.sender, recipient, message, f"<{message.key}@{self.domain}>").as_bytes()
-        except ValueError as exc:
-            return SendResult(Outcome.CONFIG_ERROR, f"message not buildable: {exc}", 0.0)
         where = f"smtp {self.host}:{self.port}"
+        data, built_for = b"", None
         for fresh in (self._smtp is None, True):  # a kept session the server dropped: once more, anew
             smtp = self._connect()
             if smtp is None:
                 return SendResult(Outcome.FAILED, self.unavailable or "no SMTP session", time.monotonic() - started)
+            eight_bit = smtp.has_extn("8bitmime")
+            if eight_bit is not built_for:
+                try:
+                    data = build_message(self.sender, recipient, message, f"<{message.key}@{self.domain}>",
+                                         eight_bit).as_bytes()
+                except ValueError as exc:
+                    return SendResult(Outcome.CONFIG_ERROR, f"message not buildable: {exc}", 0.0)
+                built_for = eight_bit
             try:
-                smtp.ehlo_or_helo_if_needed()
-                code, reply = smtp.mail(self.sender[1])
+                code, reply = smtp.mail(self.sender[1], ["BODY=8BITMIME"] if eight_bit else [])
                 if code != 250:
                     return self._refused(started, where, "MAIL FROM", code, reply)
                 code, reply = smtp.rcpt(recipient.email)
