@@ -22,12 +22,13 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench.* and tests.peers (the SMTP sink)
 
 from sqlalchemy import insert, select  # noqa: E402
 
-from alerts.digest.data import week_of  # noqa: E402
+from alerts.digest.data import parse_week, week_of  # noqa: E402
 from alerts.digest.run import plan_digests  # noqa: E402
 from alerts.ingest import ingest_bytes  # noqa: E402
 from alerts.notify.deliver import deliver_many  # noqa: E402
@@ -64,28 +65,38 @@ def seed(settings: Settings, subscribers: int, rng: random.Random) -> None:
         s.commit()
 
 
+def send_time(week: str, settings: Settings) -> dt.datetime:
+    """When beat sends `week`'s digests: its digest weekday and time, local (Monday 07:30)."""
+    year, w = parse_week(week)
+    day = dt.date.fromisocalendar(year, w, 1) + dt.timedelta(days=settings.digest_weekday)
+    at = dt.time.fromisoformat(settings.digest_time)
+    return dt.datetime.combine(day, at, tzinfo=ZoneInfo(settings.timezone)).astimezone(dt.UTC)
+
+
 def work(args: tuple[dict, str, list[int], int]) -> tuple[int, int, float, float]:
     """One worker process running digest chunk tasks: plan a chunk, send it over one SMTP
-    session (as workers.tasks.digest_chunk_task does), next chunk."""
+    session (as workers.tasks.digest_chunk_task does), next chunk; all at the week's send
+    time (the returns landed this week, so they are next week's digest, sent next Monday)."""
     settings_dict, week, ids, chunk_size = args
     use_settings(Settings(**settings_dict))
     settings = get_settings()
     catalog = load_catalog(settings.rules_dir)
+    at = send_time(week, settings)
     planned = sent = 0
-    plan_time = send_time = 0.0
+    planning = sending = 0.0
     for i in range(0, len(ids), chunk_size):
         chunk = ids[i:i + chunk_size]
         start = time.perf_counter()
         with session_for(settings.database_url) as s:
-            plan = plan_digests(s, catalog, week, settings.timezone, utcnow(), chunk, settings.base_url,
+            plan = plan_digests(s, catalog, week, settings.timezone, at, chunk, settings.base_url,
                                 settings.digest_max_rows)
         middle = time.perf_counter()
         with session_for(settings.database_url) as s:
-            statuses = deliver_many(s, settings, plan.queued)
-        plan_time += middle - start
-        send_time += time.perf_counter() - middle
+            statuses = deliver_many(s, settings, plan.queued, now=at)
+        planning += middle - start
+        sending += time.perf_counter() - middle
         planned, sent = planned + len(plan.queued), sent + statuses["sent"]
-    return planned, sent, plan_time, send_time
+    return planned, sent, planning, sending
 
 
 def main() -> None:
@@ -116,11 +127,11 @@ def main() -> None:
         while sink.count < sum(r[1] for r in results) and time.monotonic() < deadline:
             time.sleep(0.05)
         planned, sent = sum(r[0] for r in results), sum(r[1] for r in results)
-        plan_time, send_time = max(r[2] for r in results), max(r[3] for r in results)
+        planning, sending = max(r[2] for r in results), max(r[3] for r in results)
     print(f"digest_batch: {args.subscribers:,} subscribers, week {week}, {args.processes} worker processes, "
           f"chunks of {args.chunk}")
-    print(f"  {planned:,} digests planned (compose + render + ledger + outbox): {plan_time:.1f} s per process")
-    print(f"  {sent:,} sent over one SMTP session per chunk to the local SMTP sink: {send_time:.1f} s per "
+    print(f"  {planned:,} digests planned (compose + render + ledger + outbox): {planning:.1f} s per process")
+    print(f"  {sent:,} sent over one SMTP session per chunk to the local SMTP sink: {sending:.1f} s per "
           f"process; the sink counted {sink.count:,}")
     print(f"  total wall: {wall:.1f} s (target <= 60 s)")
 
