@@ -108,7 +108,8 @@ def record(session: Session, settings: Settings, d: Claimed, result: SendResult,
         values = dict(status="pending", next_attempt_at=d.claimed_at + dt.timedelta(seconds=wait), last_error=detail)
     else:
         values = dict(status="failed", last_error=detail)
-    session.execute(_FINISH, {"attempt_row": d.attempt_id, "finished": finished, "result": outcome.value, "text": detail})
+    session.execute(_FINISH, {"attempt_row": d.attempt_id, "finished": finished, "result": outcome.value,
+                              "text": detail})
     session.execute(update(_DELIVERIES).where(_D.id == d.id).values(**values))
     return values["status"]
 

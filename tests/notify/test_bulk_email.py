@@ -223,3 +223,52 @@ def test_single_deliver_still_goes_through_apprise(tmp_path, peer):
         assert deliver(s, settings, ids[0]) == "sent"
     (_, _, msg), = peer.wait_for(1)
     assert msg["X-Application"] != "kpi-alerts"  # Apprise's own message, not BulkEmail's
+
+
+UNICODE = OutgoingMessage("n-8", "PI1 ≥ 85%", "<p>PI1 ≥ 85% ↗ better, £10.19m</p>\n<p>Siân</p>",
+                          "PI1 ≥ 85% ↗ better, £10.19m\nSiân\n", "red")
+
+
+def _arrives(peer: SMTPPeer, message: OutgoingMessage) -> tuple[list[str], dict[str, tuple[str, str]]]:
+    """Send one message over BulkEmail: its MAIL FROM parameters, and per part the transfer
+    encoding and the decoded content."""
+    settings = Settings(email_url=peer.apprise_url, email_from="kpi-alerts@example.org", send_timeout=5)
+    with BulkEmail(settings) as bulk:
+        assert bulk.send(JO, message, settings).outcome == Outcome.SENT
+    ((_, _, msg),) = peer.wait_for(1)
+    parts = {p.get_content_type(): (p["Content-Transfer-Encoding"], p.get_content().replace("\r\n", "\n"))
+             for p in msg.iter_parts()}
+    return peer.mail_options[0], parts
+
+
+def test_parts_go_8bit_as_written_when_the_server_offers_8bitmime(peer):
+    options, parts = _arrives(peer, UNICODE)
+    assert options == ["BODY=8BITMIME"]
+    assert parts == {"text/plain": ("8bit", UNICODE.text), "text/html": ("8bit", UNICODE.html + "\n")}
+
+
+def test_parts_are_7bit_encoded_for_a_server_without_8bitmime():
+    with SMTPPeer(eight_bit=False) as peer:
+        options, parts = _arrives(peer, UNICODE)
+    assert options == []
+    assert {cte for cte, _ in parts.values()} <= {"quoted-printable", "base64"}
+    assert parts["text/plain"][1] == UNICODE.text and parts["text/html"][1] == UNICODE.html + "\n"
+
+
+def test_a_part_with_a_line_over_998_octets_is_encoded_the_rest_stays_8bit(peer):
+    long_line = "<p>" + "x" * 1200 + "</p>"
+    options, parts = _arrives(peer, OutgoingMessage("n-9", "s", long_line, "short text ≥\n", "red"))
+    assert options == ["BODY=8BITMIME"]
+    assert parts["text/plain"][0] == "8bit" and parts["text/html"][0] in ("quoted-printable", "base64")
+    assert parts["text/html"][1] == long_line + "\n"
+
+
+def test_each_outcome_is_committed_before_the_next_message_leaves(tmp_path, peer):
+    """One commit per delivery: the previous outcome and this claim, both before this send."""
+    settings, ids = setup(tmp_path, peer, 3)
+    seen: list[list[str]] = []
+    peer.on_data = lambda envelope: seen.append(statuses(settings))  # another connection, mid-send
+    with session_for(settings.database_url) as s:
+        assert deliver_many(s, settings, ids) == {"sent": 3}
+    assert seen == [["sending", "pending", "pending"], ["sent", "sending", "pending"], ["sent", "sent", "sending"]]
+    assert statuses(settings) == ["sent"] * 3

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from alerts.acks import acknowledge
 from alerts.demo import example_files
-from alerts.digest.data import week_of, window
+from alerts.digest.data import WeekCache, load_week, week_of, window
 from alerts.digest.render import render_digest
 from alerts.digest.run import compose_for, plan_digests
 from alerts.ingest import ingest_bytes, ingest_path
@@ -198,3 +198,63 @@ def test_week_window_is_local_midnight_to_midnight():
     assert start == dt.datetime(2025, 3, 24, 0, 0, tzinfo=dt.UTC)  # 00:00 GMT
     assert week_of(dt.datetime(2025, 3, 30, 23, 30, tzinfo=dt.UTC), "Europe/London") == "2025-W14"
     assert week_of(dt.datetime(2025, 3, 30, 23, 30, tzinfo=dt.UTC), "UTC") == "2025-W13"
+
+
+def test_chunks_share_the_loaded_week_until_something_new_lands(demo):
+    """A worker plans chunk after chunk from one load of the week; an acknowledgement or a
+    return that lands between two chunks is in the next one."""
+    settings, _ = demo
+    catalog = load_catalog(settings.rules_dir)
+    _, end = window(NEXT_WEEK, settings.timezone)
+    monday = end + dt.timedelta(hours=7, minutes=30)  # beat's send time, after the week it covers
+    weeks = WeekCache()
+    with session_for(settings.database_url) as s:
+        first, renders = weeks.get(s, catalog, NEXT_WEEK, settings.timezone, monday)
+        again, renders_again = weeks.get(s, catalog, NEXT_WEEK, settings.timezone, monday + dt.timedelta(minutes=1))
+        assert again is first and renders_again is renders
+        assert first == load_week(s, catalog, NEXT_WEEK, settings.timezone, monday)
+        alert_id = s.execute(select(Alert.id).where(Alert.rule_id == "placement_moves_3plus")).scalar_one()
+        acknowledge(s, alert_id, "Director", "Stability plan agreed")
+        acked, renders_acked = weeks.get(s, catalog, NEXT_WEEK, settings.timezone, monday)
+        assert acked is not first and renders_acked is not renders
+        assert {r.ack.note for r in acked.rows if r.ack} == {"Stability plan agreed"}
+    assert not ingest_bytes("late.csv", kpi_csv([("2025-04", "PI1", "60")])).errors
+    with session_for(settings.database_url) as s:
+        landed, _ = weeks.get(s, catalog, NEXT_WEEK, settings.timezone, monday)
+        assert landed is not acked and landed == load_week(s, catalog, NEXT_WEEK, settings.timezone, monday)
+        assert len(landed.returns) == len(acked.returns) + 1
+        early = end - dt.timedelta(hours=1)  # sent before its week ends: read up to that moment, every time
+        assert weeks.get(s, catalog, NEXT_WEEK, settings.timezone, early)[0] is not \
+            weeks.get(s, catalog, NEXT_WEEK, settings.timezone, early)[0]
+
+
+def test_a_chunk_planned_after_an_acknowledgement_shows_it(demo):
+    settings, _ = demo
+    first, second = (add(settings, f"Member {i}", f"m{i}@example.org", delivery="digest") for i in range(2))
+    catalog = load_catalog(settings.rules_dir)
+    monday = window(NEXT_WEEK, settings.timezone)[1] + dt.timedelta(hours=7, minutes=30)
+    with session_for(settings.database_url) as s:
+        plan_digests(s, catalog, NEXT_WEEK, settings.timezone, monday, [first])
+        alert_id = s.execute(select(Alert.id).where(Alert.rule_id == "placement_moves_3plus")).scalar_one()
+        acknowledge(s, alert_id, "Director", "Stability plan agreed")
+        plan_digests(s, catalog, NEXT_WEEK, settings.timezone, monday, [second])
+        bodies = dict(s.execute(select(Delivery.subscriber_id, Delivery.body_html)).all())
+    assert "Stability plan agreed" not in bodies[first] and "Stability plan agreed" in bodies[second]
+
+
+def test_digest_lines_fit_smtp_so_the_email_goes_8bit(demo):
+    """RFC 5321/5322: no line over 998 octets. The templates keep every line well under, so a
+    digest travels as written (8-bit) rather than quoted-printable."""
+    settings, smtp = demo
+    sid = add(settings, "Everyone", "all@example.org", delivery="digest")  # every KPI, finance and caseloads
+    with session_for(settings.database_url) as s:
+        acknowledge(s, s.execute(select(Alert.id).where(Alert.rule_id == "placement_moves_3plus")).scalar_one(),
+                    "Director", "Stability plan agreed")
+    d = compose(settings, sid)
+    _, html, text = render_digest(d, "https://alerts.example.org", LINK_MARK)
+    assert d.events and d.returns and d.finance and d.caseloads and any(r.ack for r in d.kpis)
+    assert max(len(line.encode()) for line in (html + text).splitlines()) <= 998
+    digest_week_task.apply(args=(NEXT_WEEK,)).get()
+    ((_, _, msg),) = smtp.wait_for(1)
+    assert [p["Content-Transfer-Encoding"] for p in msg.iter_parts()] == ["8bit", "8bit"]
+    assert smtp.mail_options == [["BODY=8BITMIME"]]

@@ -13,6 +13,7 @@ import email
 import email.policy
 import threading
 from collections import Counter
+from collections.abc import Callable
 from email.message import EmailMessage
 
 import pytest
@@ -30,9 +31,13 @@ class _Handler:
         with self.peer.lock:
             self.peer.sessions += 1
         session.host_name = hostname
+        if not self.peer.eight_bit:  # a server without RFC 6152
+            responses = [r for r in responses if r[4:].upper() != "8BITMIME"]
         return responses
 
     async def handle_DATA(self, server, session, envelope) -> str:  # noqa: ANN001 - aiosmtpd's signature
+        if self.peer.on_data is not None:
+            self.peer.on_data(envelope)
         with self.peer.lock:
             self.peer.attempts += 1
             reply = self.peer.script.pop(0) if self.peer.script else "250 OK"
@@ -47,18 +52,24 @@ class _Handler:
             with self.peer.lock:
                 self.peer.count += 1
                 self.peer.messages.append((envelope.mail_from, list(envelope.rcpt_tos), msg))
+                self.peer.mail_options.append(list(envelope.mail_options))
         return reply
 
 
 class SMTPPeer:
-    """`messages`: (envelope from, envelope recipients, parsed message) per accepted message;
-    `attempts`: DATA commands seen (whatever the reply); `logins`: user names that authenticated;
-    `sessions`: SMTP sessions opened (EHLO)."""
+    """`messages`: (envelope from, envelope recipients, parsed message) per accepted message, and
+    `mail_options` the MAIL FROM parameters of each (BODY=8BITMIME); `attempts`: DATA commands
+    seen (whatever the reply); `logins`: user names that authenticated; `sessions`: SMTP
+    sessions opened (EHLO). `on_data(envelope)` runs as each message's data arrives."""
 
-    def __init__(self, port: int | None = None, keep: bool = True, auth: tuple[str, str] | None = None):
+    def __init__(self, port: int | None = None, keep: bool = True, auth: tuple[str, str] | None = None,
+                 eight_bit: bool = True):
         self.port = port or free_port()
         self.keep = keep  # False: only count messages (benchmarks)
         self.auth = auth  # (user, password): advertise AUTH PLAIN/LOGIN over plain SMTP, accept only these
+        self.eight_bit = eight_bit  # False: 8BITMIME is not offered
+        self.on_data: Callable[[object], None] | None = None
+        self.mail_options: list[list[str]] = []
         self.count = 0
         self.attempts = 0
         self.sessions = 0  # EHLO greetings: one per SMTP session
