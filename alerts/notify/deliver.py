@@ -15,7 +15,7 @@ import datetime as dt
 import os
 import random
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -98,7 +98,6 @@ def record(session: Session, settings: Settings, d: Claimed, result: SendResult,
     """The outcome of a claimed delivery's attempt; returns its new status. Not committed."""
     outcome, detail = result.outcome, result.detail
     finished = utcnow()
-    values: dict = {}
     if outcome is Outcome.SENT:
         values = dict(status="sent", sent_at=finished, last_error=None)
     elif outcome is Outcome.UNKNOWN:
@@ -179,7 +178,7 @@ def deliver_many(session: Session, settings: Settings, delivery_ids: list[int], 
     except ValueError:  # no usable email URL: each delivery records the config error
         bulk = None
     channels = {**CHANNELS, "email": bulk} if bulk else CHANNELS
-    todo = list(delivery_ids)
+    todo = deque(delivery_ids)
     try:
         d = _claim_next(session, todo, now, statuses)
         session.commit()
@@ -199,11 +198,11 @@ def deliver_many(session: Session, settings: Settings, delivery_ids: list[int], 
     return statuses
 
 
-def _claim_next(session: Session, todo: list[int], now: dt.datetime | None, statuses: Counter) -> Claimed | None:
+def _claim_next(session: Session, todo: deque[int], now: dt.datetime | None, statuses: Counter) -> Claimed | None:
     """Claim the next due delivery of `todo` (consumed from the front); the ones not due are
     counted by their status as they are passed over."""
     while todo:
-        delivery_id = todo.pop(0)
+        delivery_id = todo.popleft()
         d = claim(session, delivery_id, now or utcnow())
         if d is not None:
             return d
