@@ -28,3 +28,11 @@ def kpi_csv(rows: list[tuple[str, str, str]], provider: str = "sandwell") -> byt
     """A KPI return: rows of (period, indicator, value)."""
     lines = ["provider,period,indicator,value"] + [f"{provider},{p},{i},{v}" for p, i, v in rows]
     return ("\n".join(lines) + "\n").encode()
+
+
+@pytest.fixture
+def cli(tmp_path: Path):  # noqa: ANN201
+    """`kpi-alerts` in-process on this test's own SQLite file (see tests/cli.py)."""
+    from tests.cli import make_cli
+
+    return make_cli(tmp_path / "cli.db")

@@ -9,7 +9,8 @@ from collections import Counter
 import pytest
 from sqlalchemy import select
 
-from alerts.demo import example_files, position_sentence
+from alerts.cli.demo import example_files
+from alerts.digest.compose import position_sentence
 from alerts.ingest import ingest_path
 from alerts.store.db import session_for
 from alerts.store.models import RatingRecord

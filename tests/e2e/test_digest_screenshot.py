@@ -10,7 +10,7 @@ import subprocess
 import pytest
 from PIL import Image
 
-from alerts.demo import example_files
+from alerts.cli.demo import example_files
 from alerts.digest.data import week_of
 from alerts.digest.render import render_digest
 from alerts.digest.run import compose_for

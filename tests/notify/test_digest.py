@@ -11,7 +11,7 @@ import time_machine
 from sqlalchemy import func, select
 
 from alerts.acks import acknowledge
-from alerts.demo import example_files
+from alerts.cli.demo import example_files
 from alerts.digest.data import WeekCache, load_week, week_of, window
 from alerts.digest.render import render_digest
 from alerts.digest.run import compose_for, plan_digests

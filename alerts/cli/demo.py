@@ -7,21 +7,30 @@ import re
 import tempfile
 from collections import Counter, defaultdict
 from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
-from rich import box
-from rich.console import Console
-from rich.progress import Progress
-from rich.table import Table
-from sqlalchemy import select
+import typer
 
-from alerts.digest.compose import position_sentence
-from alerts.store.db import session_for
-from alerts.store.models import AlertEvent, RatingRecord
-from config import Settings, get_settings, use_settings
+if TYPE_CHECKING:
+    from rich.console import Console
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "sandwell-2024-25"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "sandwell-2024-25"
 CELL = {"green": "bold white on green", "amber": "bold black on yellow", "red": "bold white on red"}
 _ORDER = {"kpi": 0, "caseload": 1, "finance": 2}
+
+
+app = typer.Typer()
+
+
+@app.command()
+def demo(
+    examples: Annotated[Path | None, typer.Option(help="Folder of example returns")] = None,
+) -> None:
+    """Ingest the Sandwell FY2024-25 example returns into a fresh temporary database and
+    show month-by-month RAG per KPI, band counts and alert transitions."""
+    from alerts.cli.common import console
+
+    run_demo(console(), examples)
 
 
 def fmt(value: float) -> str:
@@ -35,6 +44,10 @@ def example_files(folder: Path) -> list[Path]:
 
 
 def run_demo(console: Console, examples: Path | None = None) -> dict:
+    from rich.console import Console
+
+    from config import Settings, get_settings, use_settings
+
     folder = examples or EXAMPLES
     files = example_files(folder)
     if not files:
@@ -52,7 +65,16 @@ def run_demo(console: Console, examples: Path | None = None) -> dict:
 
 
 def _run(console: Console, files: list[Path]) -> dict:
+    from rich import box
+    from rich.progress import Progress
+    from rich.table import Table
+    from sqlalchemy import select
+
+    from alerts.digest.compose import position_sentence
     from alerts.ingest import ingest_path
+    from alerts.store.db import session_for
+    from alerts.store.models import AlertEvent, RatingRecord
+    from config import get_settings
     from rules.check import load_catalog
 
     settings = get_settings()

@@ -1,0 +1,61 @@
+"""The delivery log: list, re-queue a failed or unknown delivery, send what is due."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from alerts.cli.common import console, fail, say
+
+app = typer.Typer(help="The delivery log: list, re-queue, send what is due.", invoke_without_command=True)
+
+
+@app.callback()
+def deliveries(ctx: typer.Context, failed: Annotated[bool, typer.Option("--failed", help="Only failed or "
+                                                                        "unknown-outcome deliveries")] = False,
+               as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """The delivery log."""
+    if ctx.invoked_subcommand:
+        return
+    from rich.table import Table
+
+    from alerts.store.db import session_for
+    from alerts.store.delivery_log import delivery_log
+    from config import get_settings
+
+    with session_for(get_settings().database_url) as session:
+        rows = delivery_log(session, failed_only=failed)
+    if as_json:
+        print(json.dumps(rows))
+        return
+    table = Table("id", "subscriber", "channel", "status", "attempts", "subject", "last error")
+    for r in rows:
+        table.add_row(str(r["id"]), r["subscriber"], r["channel"], r["status"], str(r["attempts"]), r["subject"],
+                      r["last_error"] or "")
+    console().print(table)
+
+
+@app.command("retry")
+def deliveries_retry(delivery_id: Annotated[int, typer.Argument(help="Delivery id")]) -> None:
+    """Re-queue a failed or unknown-outcome delivery."""
+    from alerts.notify.deliver import requeue
+    from alerts.store.db import session_for
+    from alerts.store.models import utcnow
+    from config import get_settings
+    from workers.tasks import send_deliveries
+
+    with session_for(get_settings().database_url) as session:
+        if not requeue(session, delivery_id, utcnow()):
+            raise fail(f"delivery {delivery_id} is not failed or unknown (or does not exist)")
+    send_deliveries([delivery_id])
+    say(f"delivery {delivery_id} re-queued")
+
+
+@app.command("flush")
+def deliveries_flush() -> None:
+    """Send every delivery that is due now (what the periodic sweep does)."""
+    from workers.tasks import sweep_deliveries_task
+
+    say(f"{sweep_deliveries_task.apply().get()} due deliveries handed to the deliver task")

@@ -1,0 +1,79 @@
+"""Weekly digests: `digest preview` and `digest send`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from alerts.cli.common import fail, load_catalog_or_exit, say
+
+app = typer.Typer(help="Weekly digests: preview or send.", no_args_is_help=True)
+
+
+@app.command("preview")
+def digest_preview(
+    subscriber: Annotated[int, typer.Option("--subscriber", help="Subscriber id")],
+    out_path: Annotated[Path, typer.Option("--out", help="Write the HTML here")],
+    week: Annotated[str | None, typer.Option(help="ISO week, e.g. 2025-W12 (default: this week)")] = None,
+) -> None:
+    """Render one subscriber's digest without sending it."""
+    from alerts.digest.data import week_of
+    from alerts.digest.render import render_digest
+    from alerts.digest.run import compose_for
+    from alerts.store.db import session_for
+    from alerts.store.models import utcnow
+    from config import get_settings
+
+    settings = get_settings()
+    now = utcnow()
+    week = week or week_of(now, settings.timezone)
+    catalog = load_catalog_or_exit()
+    try:
+        with session_for(settings.database_url) as session:
+            _who, model = compose_for(session, catalog, settings.timezone, week, subscriber, now,
+                                      settings.digest_max_rows)
+    except (LookupError, ValueError) as exc:
+        raise fail(str(exc.args[0])) from None
+    subject, html, text = render_digest(model, settings.base_url)
+    out_path.write_text(html, encoding="utf-8")
+    text_path = out_path.with_suffix(".txt")  # the plain-text part, beside it
+    text_path.write_text(text, encoding="utf-8")
+    say(f"{subject}\nwritten to {out_path} (plain-text part: {text_path})")
+
+
+@app.command("send")
+def digest_send(
+    week: Annotated[str | None, typer.Option(help="ISO week, e.g. 2025-W12 (default: this week)")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Compose and count, send nothing, record nothing")] = False,
+) -> None:
+    """Send this week's digests now (each subscriber at most once per week)."""
+    from alerts.digest.compose import compose
+    from alerts.digest.data import load_week, parse_week, week_of
+    from alerts.digest.run import digest_audience
+    from alerts.store.db import session_for
+    from alerts.store.models import Subscriber, utcnow
+    from config import get_settings
+    from workers.tasks import digest_week_task
+
+    settings = get_settings()
+    now = utcnow()
+    week = week or week_of(now, settings.timezone)
+    try:
+        parse_week(week)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    if dry_run:
+        catalog = load_catalog_or_exit()
+        with session_for(settings.database_url) as session:
+            audience = digest_audience(session)
+            data = load_week(session, catalog, week, settings.timezone, now)
+            for sid, routes in sorted(audience.items()):
+                who = session.get(Subscriber, sid)
+                d = compose(who.name if who else str(sid), routes, data, None)
+                say(f"{sid} {d.subscriber}: {d.headline}{' (all steady)' if d.steady else ''}")
+        say(f"dry run: {len(audience)} digests for {week} composed, nothing sent")
+        return
+    result = digest_week_task.apply(args=(week,)).get() if settings.eager else digest_week_task.delay(week)
+    say(f"digests for {week}: {result if settings.eager else 'queued for the workers'}")

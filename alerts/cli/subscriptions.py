@@ -1,0 +1,110 @@
+"""Who hears about what: `subscribe`, `subscriptions [apply]`, `unsubscribe`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from alerts.cli.common import console, fail, load_catalog_or_exit, say
+
+app = typer.Typer()
+listing_app = typer.Typer(help="List subscriptions, or apply a subscriptions file.", invoke_without_command=True)
+app.add_typer(listing_app, name="subscriptions")
+
+
+@app.command()
+def subscribe(
+    name: Annotated[str, typer.Argument(help="Subscriber name (one subscriber, many subscriptions)")],
+    email: Annotated[str | None, typer.Option(help="Email address")] = None,
+    teams: Annotated[str | None, typer.Option(help="Teams Workflows URL (Apprise workflows://...)")] = None,
+    indicator: Annotated[list[str] | None, typer.Option(help="Indicator key, rule id or code; repeatable")] = None,
+    tag: Annotated[list[str] | None, typer.Option(help="Theme tag, e.g. finance; repeatable")] = None,
+    provider: Annotated[list[str] | None, typer.Option(help="Provider; repeatable")] = None,
+    team: Annotated[list[str] | None, typer.Option(help="Team; repeatable")] = None,
+    transition: Annotated[list[str] | None, typer.Option(help="opened, escalated, deescalated, resolved, "
+                                                                 "reminder; repeatable (default all)")] = None,
+    min_severity: Annotated[str, typer.Option(help="amber or red")] = "amber",
+    delivery: Annotated[str, typer.Option(help="immediate, digest or both")] = "immediate",
+    empty_digest: Annotated[bool, typer.Option("--empty-digest/--no-empty-digest",
+                                               help="Send a short 'all steady' digest in a quiet week")] = True,
+) -> None:
+    """Subscribe NAME to the indicators they care about, at the severity they care about."""
+    from pydantic import ValidationError
+
+    from alerts.store.db import session_for
+    from alerts.subscriptions import SubscriberSpec, SubscriptionError, SubscriptionSpec
+    from alerts.subscriptions import subscribe as add
+    from config import get_settings
+
+    catalog = load_catalog_or_exit()
+    try:
+        spec = SubscriptionSpec(indicators=indicator or [], tags=tag or [], providers=provider or [],
+                                teams=team or [], transitions=transition or [], min_severity=min_severity,
+                                delivery=delivery)  # type: ignore[arg-type]
+        SubscriberSpec(name=name, email=email, teams=teams, subscriptions=[spec])
+        with session_for(get_settings().database_url) as session:
+            sid = add(session, catalog, name, email, teams, spec, empty_digest)
+    except ValidationError as exc:
+        raise fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())) from None
+    except SubscriptionError as exc:
+        raise fail(str(exc)) from None
+    say(f"subscription {sid} for {name}")
+
+
+@app.command()
+def unsubscribe(subscription_id: Annotated[int, typer.Argument(help="Subscription id")]) -> None:
+    """Remove one subscription."""
+    from alerts.store.db import session_for
+    from alerts.subscriptions import unsubscribe as remove
+    from config import get_settings
+
+    with session_for(get_settings().database_url) as session:
+        if not remove(session, subscription_id):
+            raise fail(f"no subscription with id {subscription_id}")
+    say(f"subscription {subscription_id} removed")
+
+
+@listing_app.callback()
+def subscriptions(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List subscriptions (Teams URLs shown in privacy form)."""
+    if ctx.invoked_subcommand:
+        return
+    from rich.table import Table
+
+    from alerts.store.db import session_for
+    from alerts.subscriptions import listing
+    from config import get_settings
+
+    with session_for(get_settings().database_url) as session:
+        rows = listing(session)
+    if as_json:
+        print(json.dumps(rows))
+        return
+    table = Table("id", "subscriber", "email", "teams", "indicators", "tags", "providers", "teams filter",
+                  "min", "delivery")
+    for r in rows:
+        table.add_row(str(r["id"]), r["subscriber"], r["email"] or "", r["teams"] or "",
+                      ", ".join(r["indicators"]) or "any", ", ".join(r["tags"]) or "any",
+                      ", ".join(r["providers"]) or "any", ", ".join(r["teams_filter"]) or "any",
+                      r["min_severity"], r["delivery"])
+    console().print(table)
+
+
+@listing_app.command("apply")
+def subscriptions_apply(path: Annotated[Path, typer.Argument(help="subscriptions YAML file")]) -> None:
+    """Make the stored subscriptions equal to FILE (idempotent)."""
+    from alerts.store.db import session_for
+    from alerts.subscriptions import SubscriptionError, apply
+    from config import get_settings
+
+    catalog = load_catalog_or_exit()
+    try:
+        with session_for(get_settings().database_url) as session:
+            report = apply(session, catalog, path)
+    except SubscriptionError as exc:
+        raise fail(str(exc)) from None
+    removed = f"; subscribers removed: {', '.join(report.subscribers_removed)}" if report.subscribers_removed else ""
+    say(f"{report.added} added, {report.removed} removed, {report.unchanged} unchanged{removed}")
