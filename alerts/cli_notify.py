@@ -216,9 +216,9 @@ def digest_preview(
 ) -> None:
     """Render one subscriber's digest without sending it."""
     from alerts.cli import _catalog
-    from alerts.digest.data import week_of
     from alerts.digest.render import render_digest
     from alerts.digest.run import compose_for
+    from alerts.digest.weeks import week_of
     from alerts.store.models import utcnow
 
     settings = get_settings()
@@ -244,8 +244,9 @@ def digest_send(
     """Send this week's digests now (each subscriber at most once per week)."""
     from alerts.cli import _catalog
     from alerts.digest.compose import compose
-    from alerts.digest.data import load_week, parse_week, week_of
+    from alerts.digest.load import load_week
     from alerts.digest.run import digest_audience
+    from alerts.digest.weeks import parse_week, week_of
     from alerts.store.models import Subscriber, utcnow
     from workers.tasks import digest_week_task
 

@@ -28,8 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench.* and t
 
 from sqlalchemy import insert, select  # noqa: E402
 
-from alerts.digest.data import parse_week, week_of  # noqa: E402
 from alerts.digest.run import plan_digests  # noqa: E402
+from alerts.digest.weeks import parse_week, week_of  # noqa: E402
 from alerts.ingest import ingest_bytes  # noqa: E402
 from alerts.notify.deliver import deliver_many  # noqa: E402
 from alerts.store.db import get_engine, session_for  # noqa: E402

@@ -11,9 +11,9 @@ import pytest
 from PIL import Image
 
 from alerts.demo import example_files
-from alerts.digest.data import week_of
 from alerts.digest.render import render_digest
 from alerts.digest.run import compose_for
+from alerts.digest.weeks import week_of
 from alerts.ingest import ingest_path
 from alerts.store.db import session_for
 from alerts.store.models import utcnow

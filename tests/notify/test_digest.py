@@ -12,9 +12,10 @@ from sqlalchemy import func, select
 
 from alerts.acks import acknowledge
 from alerts.demo import example_files
-from alerts.digest.data import WeekCache, load_week, week_of, window
+from alerts.digest.load import WeekCache, load_week
 from alerts.digest.render import render_digest
 from alerts.digest.run import compose_for, plan_digests
+from alerts.digest.weeks import week_of, window
 from alerts.ingest import ingest_bytes, ingest_path
 from alerts.secrets import signing_key
 from alerts.store.db import session_for
