@@ -69,7 +69,7 @@ def send_time(week: str, settings: Settings) -> dt.datetime:
     """When beat sends `week`'s digests: its digest weekday and time, local (Monday 07:30)."""
     year, w = parse_week(week)
     day = dt.date.fromisocalendar(year, w, 1) + dt.timedelta(days=settings.digest_weekday)
-    at = dt.time.fromisoformat(settings.digest_time)
+    at = settings.digest_time
     return dt.datetime.combine(day, at, tzinfo=ZoneInfo(settings.timezone)).astimezone(dt.UTC)
 
 
