@@ -57,7 +57,7 @@ def compose_for(session: Session, catalog: Catalog, timezone: str, week: str, su
                 as_of: dt.datetime | None = None, max_rows: int = DEFAULT_MAX_ROWS) -> tuple[Subscriber, DigestModel]:
     """One subscriber's digest (a preview: nothing is recorded). Someone without a digest
     subscription sees the digest their subscriptions would make."""
-    who = session.get(Subscriber, subscriber_id)
+    who = store.subscriber(session, subscriber_id)
     if who is None:
         raise LookupError(f"no subscriber with id {subscriber_id}")
     routes = digest_audience(session, [subscriber_id]).get(subscriber_id) or [

@@ -136,6 +136,10 @@ def names_and_opt_outs(session: Session, subscriber_ids: list[int]) -> dict[int,
     return {sid: (name, empty) for sid, name, empty in session.execute(_SUBSCRIBERS, {"ids": subscriber_ids})}
 
 
+def subscriber(session: Session, subscriber_id: int) -> Subscriber | None:
+    return session.get(Subscriber, subscriber_id)
+
+
 def pending_digests(session: Session, week: str, subscriber_ids: list[int]) -> list[int]:
     """Delivery ids of `week`'s digests for `subscriber_ids` that are still waiting to be sent."""
     return sorted(session.execute(_PENDING, {"week": week, "ids": subscriber_ids}).scalars())

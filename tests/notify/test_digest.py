@@ -255,3 +255,35 @@ def test_digest_lines_fit_smtp_so_the_email_goes_8bit(demo):
     ((_, _, msg),) = smtp.wait_for(1)
     assert [p["Content-Transfer-Encoding"] for p in msg.iter_parts()] == ["8bit", "8bit"]
     assert smtp.mail_options == [["BODY=8BITMIME"]]
+
+
+def test_the_weeks_statements_are_built_once_per_process(demo, monkeypatch):
+    """Chunk after chunk runs the same statements: none is built per call."""
+    import alerts.store.digests as store
+
+    def no_new_statement(*_a, **_k):
+        raise AssertionError("a statement was built per call")
+
+    for name in ("select", "insert", "func", "bindparam"):
+        monkeypatch.setattr(store, name, no_new_statement)
+    settings, _ = demo
+    ids = [add(settings, f"Member {i}", f"m{i}@example.org", delivery="digest") for i in range(2)]
+    monday = window(NEXT_WEEK, settings.timezone)[1] + dt.timedelta(hours=7, minutes=30)
+    with session_for(settings.database_url) as s:
+        catalog = load_catalog(settings.rules_dir)
+        plan = plan_digests(s, catalog, NEXT_WEEK, settings.timezone, monday, ids)
+        assert len(plan.queued) == 2
+        assert load_week(s, catalog, NEXT_WEEK, settings.timezone, monday).finance
+        assert compose_for(s, catalog, settings.timezone, NEXT_WEEK, ids[0], monday)[1].kpis
+
+
+def test_no_sql_in_the_digest_package():
+    """Every digest statement lives in alerts/store/digests.py (the transaction boundary)."""
+    from pathlib import Path
+
+    import alerts.digest
+
+    for path in Path(alerts.digest.__file__).parent.glob("*.py"):
+        src = path.read_text()
+        assert not re.search(r"from sqlalchemy import|from sqlmodel import .*select|session\.(execute|get)\(", src), \
+            path.name
