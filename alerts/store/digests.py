@@ -10,7 +10,7 @@ import datetime as dt
 import json
 from collections.abc import Iterable
 
-from sqlalchemy import bindparam, func, insert, select
+from sqlalchemy import Select, bindparam, func, insert, select
 from sqlalchemy.engine import Row as DbRow
 from sqlmodel import Session
 
@@ -48,7 +48,7 @@ _FINANCE = select(Observation.measure, Observation.value).where(
     Observation.period == bindparam("period"), Observation.current)
 
 
-def _version_statement():  # noqa: ANN202
+def _version_statement() -> Select:
     parts = [select(func.max(AlertEvent.at)).scalar_subquery(),
              select(func.max(ReturnRecord.received_at)).scalar_subquery()]
     for table in (RatingRecord, AlertEvent, ReturnRecord):
