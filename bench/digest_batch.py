@@ -28,8 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench.* and t
 
 from sqlalchemy import insert, select  # noqa: E402
 
-from alerts.digest.data import parse_week, week_of  # noqa: E402
 from alerts.digest.run import plan_digests  # noqa: E402
+from alerts.digest.weeks import parse_week, week_of  # noqa: E402
 from alerts.ingest import ingest_bytes  # noqa: E402
 from alerts.notify.deliver import deliver_many  # noqa: E402
 from alerts.store.db import get_engine, session_for  # noqa: E402
@@ -69,7 +69,7 @@ def send_time(week: str, settings: Settings) -> dt.datetime:
     """When beat sends `week`'s digests: its digest weekday and time, local (Monday 07:30)."""
     year, w = parse_week(week)
     day = dt.date.fromisocalendar(year, w, 1) + dt.timedelta(days=settings.digest_weekday)
-    at = dt.time.fromisoformat(settings.digest_time)
+    at = settings.digest_time
     return dt.datetime.combine(day, at, tzinfo=ZoneInfo(settings.timezone)).astimezone(dt.UTC)
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import math
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -9,6 +12,10 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from rules.loader import SHIPPED_PACKS
+
+# Celery's soft time limit per task (workers/app.py): one send must end well inside it.
+TASK_SOFT_TIME_LIMIT = 240
+_HH_MM = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)")
 
 
 class Settings(BaseSettings):
@@ -33,7 +40,7 @@ class Settings(BaseSettings):
     # Signs unsubscribe links; empty: a random key is made and kept in the database.
     secret_key: str = ""
     digest_weekday: int = Field(0, ge=0, le=6)  # Monday
-    digest_time: str = "07:30"  # local time in `timezone`
+    digest_time: dt.time = dt.time(7, 30)  # local time in `timezone`; KPI_ALERTS_DIGEST_TIME=07:30
     digest_chunk_size: int = Field(500, ge=1)  # subscribers per digest task
     digest_max_rows: int = Field(25, ge=0)  # indicator rows, and alert events, in a digest (worst first); 0 = all
     # Test-only fault injection: 'after_send' ends the process between a send and its record.
@@ -49,6 +56,26 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown time zone {v!r} (expected an IANA name such as Europe/London)") from None
         return v
+
+    @field_validator("send_timeout")
+    @classmethod
+    def _usable_timeout(cls, v: float) -> float:
+        if not (math.isfinite(v) and 0 < v < TASK_SOFT_TIME_LIMIT):
+            raise ValueError(f"KPI_ALERTS_SEND_TIMEOUT must be a number of seconds above 0 and below the task "
+                             f"time limit ({TASK_SOFT_TIME_LIMIT} s), not {v}")
+        return v
+
+    @field_validator("digest_time", mode="before")
+    @classmethod
+    def _clock_time(cls, v: object) -> object:
+        """HH:MM on the 24-hour clock ('07:30', '7:30'); anything else is refused by name."""
+        if isinstance(v, dt.time):
+            return v
+        match = _HH_MM.fullmatch(str(v).strip())
+        if not match:
+            raise ValueError(f"KPI_ALERTS_DIGEST_TIME must be a time of day as HH:MM (24-hour), such as 07:30; "
+                             f"got {v!r}")
+        return dt.time(int(match[1]), int(match[2]))
 
     @property
     def eager(self) -> bool:

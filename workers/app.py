@@ -3,10 +3,13 @@ nothing but Python. With KPI_ALERTS_BROKER_URL: Redis, workers and beat."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 from celery import Celery
 from celery.schedules import crontab
 
 from config import get_settings
+from config.settings import TASK_SOFT_TIME_LIMIT
 
 
 def make_app() -> Celery:
@@ -27,8 +30,8 @@ def make_app() -> Celery:
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
-        task_time_limit=300,
-        task_soft_time_limit=240,
+        task_time_limit=TASK_SOFT_TIME_LIMIT + 60,
+        task_soft_time_limit=TASK_SOFT_TIME_LIMIT,  # Settings keeps send_timeout below it
         broker_transport_options={"visibility_timeout": 3600},
         task_ignore_result=True,
         beat_schedule=beat_schedule(settings.digest_weekday, settings.digest_time),
@@ -36,13 +39,12 @@ def make_app() -> Celery:
     return app
 
 
-def beat_schedule(weekday: int, at: str) -> dict:
+def beat_schedule(weekday: int, at: dt.time) -> dict:
     """Times are local (app timezone = KPI_ALERTS_TIMEZONE): Celery keeps 07:30 at 07:30
     across the clock changes. Duplicates are harmless: every task is idempotent (ledgers)."""
-    hour, minute = (int(x) for x in at.split(":"))
     return {
         "weekly-digest": {"task": "kpi_alerts.digest_week",
-                          "schedule": crontab(minute=minute, hour=hour, day_of_week=(weekday + 1) % 7)},
+                          "schedule": crontab(minute=at.minute, hour=at.hour, day_of_week=(weekday + 1) % 7)},
         "sweep-deliveries": {"task": "kpi_alerts.sweep_deliveries", "schedule": 60.0},
         "reminders": {"task": "kpi_alerts.reminders", "schedule": crontab(minute=0, hour=8)},
     }

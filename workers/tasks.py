@@ -66,8 +66,8 @@ def sweep_deliveries_task() -> int:
 @app.task(name="kpi_alerts.digest_week")
 def digest_week_task(week: str | None = None) -> dict:
     """Beat's Monday trigger: split the audience into chunks, one task each."""
-    from alerts.digest.data import week_of
     from alerts.digest.run import digest_audience
+    from alerts.digest.weeks import week_of
 
     settings = get_settings()
     week = week or week_of(utcnow(), settings.timezone)

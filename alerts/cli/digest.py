@@ -19,9 +19,9 @@ def digest_preview(
     week: Annotated[str | None, typer.Option(help="ISO week, e.g. 2025-W12 (default: this week)")] = None,
 ) -> None:
     """Render one subscriber's digest without sending it."""
-    from alerts.digest.data import week_of
     from alerts.digest.render import render_digest
     from alerts.digest.run import compose_for
+    from alerts.digest.weeks import week_of
     from alerts.store.db import session_for
     from alerts.store.models import utcnow
     from config import get_settings
@@ -49,11 +49,10 @@ def digest_send(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Compose and count, send nothing, record nothing")] = False,
 ) -> None:
     """Send this week's digests now (each subscriber at most once per week)."""
-    from alerts.digest.compose import compose
-    from alerts.digest.data import load_week, parse_week, week_of
-    from alerts.digest.run import digest_audience
+    from alerts.digest.run import compose_week
+    from alerts.digest.weeks import parse_week, week_of
     from alerts.store.db import session_for
-    from alerts.store.models import Subscriber, utcnow
+    from alerts.store.models import utcnow
     from config import get_settings
     from workers.tasks import digest_week_task
 
@@ -67,13 +66,10 @@ def digest_send(
     if dry_run:
         catalog = load_catalog_or_exit()
         with session_for(settings.database_url) as session:
-            audience = digest_audience(session)
-            data = load_week(session, catalog, week, settings.timezone, now)
-            for sid, routes in sorted(audience.items()):
-                who = session.get(Subscriber, sid)
-                d = compose(who.name if who else str(sid), routes, data, None)
-                say(f"{sid} {d.subscriber}: {d.headline}{' (all steady)' if d.steady else ''}")
-        say(f"dry run: {len(audience)} digests for {week} composed, nothing sent")
+            digests = compose_week(session, catalog, week, settings.timezone, now)
+        for sid, d in digests:
+            say(f"{sid} {d.subscriber}: {d.headline}{' (all steady)' if d.steady else ''}")
+        say(f"dry run: {len(digests)} digests for {week} composed, nothing sent")
         return
     result = digest_week_task.apply(args=(week,)).get() if settings.eager else digest_week_task.delay(week)
     say(f"digests for {week}: {result if settings.eager else 'queued for the workers'}")

@@ -11,6 +11,7 @@ from alerts.notify.changes import SEVERITY
 from alerts.notify.route import Route
 
 TREND_PERIODS = 12
+DIGEST = "digest"  # a Route's delivery that takes the weekly digest ("both" takes it too)
 
 
 def position_sentence(counts: Counter | dict, noun: str = "KPIs") -> str:
@@ -249,18 +250,25 @@ def select_events(events: list[WeekEvent], cap: int) -> list[WeekEvent]:
     return [e for i, e in enumerate(events) if i in keep]
 
 
+def routed(routes: list[Route], week: WeekData) -> tuple[list[Row], list[WeekEvent]]:
+    """The week's rows and events a subscriber's digest routes take, decided by the notify
+    router's own predicates: a row by `Route.covers` (scope), an event by `Route.wants` (scope,
+    transition, severity) as a digest delivery."""
+    rows, events = week.candidates(routes)
+    return ([r for r in rows if any(rt.covers(r) for rt in routes)],  # type: ignore[arg-type]
+            [e for e in events if any(rt.wants(e, DIGEST) for rt in routes)])  # type: ignore[arg-type]
+
+
 def compose(subscriber: str, routes: list[Route], week: WeekData, previous_counts: dict | None,
             max_rows: int = 0) -> DigestModel:
     """`routes`: the subscriber's subscriptions with delivery digest or both; `max_rows`: the
     indicator table's cap (0: none). The headline always counts every indicator."""
-    rows, events = week.candidates(routes)
-    mine = [r for r in rows if any(rt.covers(r) for rt in routes)]  # type: ignore[arg-type]
+    mine, events = routed(routes, week)
     finance = [r for r in mine if "finance" in r.tags]
     caseloads = [r for r in mine if "caseloads" in r.tags and r not in finance
                  and (r.subject == r.provider or r.latest.rating not in (None, "green"))]  # only teams/workers over
     kpis = [r for r in mine if r.code and r not in finance and "caseloads" not in r.tags]
     kpis.sort(key=lambda r: (r.provider, int(r.code[2:]) if r.code and r.code[2:].isdigit() else 99, r.subject))
-    events = [e for e in events if any(rt.wants(e, rt.delivery) for rt in routes)]  # type: ignore[arg-type]
     providers = {r.provider for r in mine} | {p for rt in routes for p in rt.providers}
     return DigestModel(
         subscriber=subscriber, week=week.week, start=week.start, end=week.end, kpis=select_rows(kpis, max_rows),

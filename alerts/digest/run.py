@@ -10,18 +10,19 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from alerts.digest.compose import DigestModel, compose
-from alerts.digest.data import WeekCache, load_week, parse_week
+from alerts.digest.compose import DIGEST, DigestModel, compose
+from alerts.digest.load import WeekCache, load_week
 from alerts.digest.render import render_digest
+from alerts.digest.weeks import previous_week
 from alerts.notify.outbox import load_routes
 from alerts.notify.route import Route
-from alerts.store.models import Delivery, Digest, Subscriber
+from alerts.store import digests as store
+from alerts.store.models import Subscriber
 from alerts.unsubscribe import LINK_MARK
 from config import Settings
 from rules.catalog import Catalog
@@ -43,32 +44,37 @@ class DigestPlan:
 
 def digest_audience(session: Session, subscriber_ids: list[int] | None = None) -> dict[int, list[Route]]:
     """Subscribers with an email address and at least one digest (or both) subscription (of
-    `subscriber_ids` when given)."""
+    `subscriber_ids` when given), with those subscriptions."""
     routes, recipients = load_routes(session, subscriber_ids)
     out: dict[int, list[Route]] = {}
     for r in routes:
-        if r.delivery in ("digest", "both") and recipients[r.subscriber_id].email:
+        if r.takes(DIGEST) and recipients[r.subscriber_id].email:
             out.setdefault(r.subscriber_id, []).append(r)
     return out
 
 
-def previous_week(week: str) -> str:
-    year, w = parse_week(week)
-    monday = dt.date.fromisocalendar(year, w, 1) - dt.timedelta(days=7)
-    y, pw, _ = monday.isocalendar()
-    return f"{y}-W{pw:02d}"
-
-
 def compose_for(session: Session, catalog: Catalog, timezone: str, week: str, subscriber_id: int,
                 as_of: dt.datetime | None = None, max_rows: int = DEFAULT_MAX_ROWS) -> tuple[Subscriber, DigestModel]:
-    who = session.get(Subscriber, subscriber_id)
+    """One subscriber's digest (a preview: nothing is recorded). Someone without a digest
+    subscription sees the digest their subscriptions would make."""
+    who = store.subscriber(session, subscriber_id)
     if who is None:
         raise LookupError(f"no subscriber with id {subscriber_id}")
-    routes = digest_audience(session, [subscriber_id]).get(subscriber_id) or load_routes(session, [subscriber_id])[0]
+    routes = digest_audience(session, [subscriber_id]).get(subscriber_id) or [
+        replace(r, delivery=DIGEST) for r in load_routes(session, [subscriber_id])[0]]
     data = load_week(session, catalog, week, timezone, as_of)
-    prev = session.execute(select(Digest.counts).where(Digest.subscriber_id == subscriber_id,
-                                                       Digest.week == previous_week(week))).scalar_one_or_none()
-    return who, compose(who.name, routes, data, json.loads(prev) if prev else None, max_rows)
+    prev = store.counts_of(session, previous_week(week), [subscriber_id]).get(subscriber_id)
+    return who, compose(who.name, routes, data, prev, max_rows)
+
+
+def compose_week(session: Session, catalog: Catalog, week: str, timezone: str, now: dt.datetime
+                 ) -> list[tuple[int, DigestModel]]:
+    """Every subscriber's digest for `week`, composed and not recorded (`digest send --dry-run`)."""
+    audience = digest_audience(session)
+    data = load_week(session, catalog, week, timezone, now)
+    names = store.names_and_opt_outs(session, sorted(audience))
+    return [(sid, compose(names[sid][0], routes, data, None))
+            for sid, routes in sorted(audience.items())]
 
 
 def plan_digests(session: Session, catalog: Catalog, week: str, timezone: str, now: dt.datetime,
@@ -77,24 +83,20 @@ def plan_digests(session: Session, catalog: Catalog, week: str, timezone: str, n
     plan = DigestPlan(week)
     audience = digest_audience(session, subscriber_ids)
     wanted = sorted(audience if subscriber_ids is None else set(subscriber_ids) & set(audience))
-    done = set(session.execute(select(Digest.subscriber_id).where(Digest.week == week,
-                                                                  Digest.subscriber_id.in_(wanted))).scalars())  # type: ignore[attr-defined]
+    done = store.planned(session, week, wanted)
     plan.already = sorted(done)
     todo = [s for s in wanted if s not in done]
     if not todo:
         return plan
     data, cache = WEEKS.get(session, catalog, week, timezone, now)  # cache: rows rendered once per week's data
-    previous = dict(session.execute(select(Digest.subscriber_id, Digest.counts).where(
-        Digest.week == previous_week(week), Digest.subscriber_id.in_(todo))).all())  # type: ignore[attr-defined]
-    names = dict(session.execute(select(Subscriber.id, Subscriber.name).where(Subscriber.id.in_(todo))).all())  # type: ignore[attr-defined]
-    empty_ok = dict(session.execute(select(Subscriber.id, Subscriber.empty_digest)
-                                    .where(Subscriber.id.in_(todo))).all())  # type: ignore[attr-defined]
+    previous = store.counts_of(session, previous_week(week), todo)
+    people = store.names_and_opt_outs(session, todo)
     deliveries, ledger = [], []
     for sid in todo:
-        d = compose(names[sid], audience[sid], data, json.loads(previous[sid]) if sid in previous else None,
-                    max_rows)
+        name, empty_ok = people[sid]
+        d = compose(name, audience[sid], data, previous.get(sid), max_rows)
         counts = json.dumps({k: d.counts.get(k, 0) for k in ("green", "amber", "red")})
-        if d.steady and not empty_ok[sid]:
+        if d.steady and not empty_ok:
             ledger.append(dict(subscriber_id=sid, week=week, status="skipped", counts=counts, created_at=now))
             plan.skipped.append(sid)
             continue
@@ -106,17 +108,9 @@ def plan_digests(session: Session, catalog: Catalog, week: str, timezone: str, n
                                events="[]", status="pending", attempts=0, next_attempt_at=now, created_at=now))
         ledger.append(dict(subscriber_id=sid, week=week, status="queued", counts=counts, created_at=now))
     try:
-        table = Delivery.__table__
-        ids = list(session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True),
-                                   deliveries).scalars()) if deliveries else []
-        by_sub = dict(zip((d["subscriber_id"] for d in deliveries), ids, strict=True))
-        for row in ledger:
-            row["delivery_id"] = by_sub.get(row["subscriber_id"])
-        session.execute(insert(Digest.__table__), ledger)
-        session.commit()
+        plan.queued = store.record_plan(session, deliveries, ledger)
     except IntegrityError:
         # Another run planned some of these at the same moment: keep theirs, plan the rest.
         session.rollback()
         return plan_digests(session, catalog, week, timezone, now, todo, base_url, max_rows)
-    plan.queued = ids
     return plan

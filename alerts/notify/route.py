@@ -33,8 +33,12 @@ class Route:
             return False
         return not self.teams or item.team in self.teams
 
+    def takes(self, delivery: str) -> bool:
+        """Delivered `delivery` (immediate or digest); 'both' takes either."""
+        return self.delivery in (delivery, "both")
+
     def wants(self, change: Change, delivery: str = "immediate") -> bool:
-        if self.delivery not in (delivery, "both"):
+        if not self.takes(delivery):
             return False
         if change.kind not in (self.transitions or ALL_TRANSITIONS):
             return False

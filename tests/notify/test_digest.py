@@ -11,48 +11,31 @@ import time_machine
 from sqlalchemy import func, select
 
 from alerts.acks import acknowledge
-from alerts.cli.demo import example_files
-from alerts.digest.data import WeekCache, load_week, week_of, window
+from alerts.digest.load import WeekCache, load_week
 from alerts.digest.render import render_digest
-from alerts.digest.run import compose_for, plan_digests
-from alerts.ingest import ingest_bytes, ingest_path
+from alerts.digest.run import compose_for, compose_week, plan_digests
+from alerts.digest.weeks import week_of, window
+from alerts.ingest import ingest_bytes
 from alerts.secrets import signing_key
 from alerts.store.db import session_for
 from alerts.store.models import Alert, Delivery, Digest, Subscriber, utcnow
-from alerts.subscriptions import SubscriptionSpec, subscribe
 from alerts.unsubscribe import LINK_MARK, verify_token
-from config import Settings, use_settings
 from rules.check import load_catalog
-from rules.loader import SHIPPED_PACKS
-from tests.conftest import EXAMPLES, kpi_csv
+from tests.conftest import NEXT_WEEK, NOW, add_subscriber, kpi_csv
 from workers.app import app
 from workers.tasks import digest_week_task
 
-NEXT_WEEK = week_of(dt.datetime.now(dt.UTC) + dt.timedelta(days=7), "Europe/London")  # covers today
-
-
-@pytest.fixture
-def demo(tmp_path, smtp_server):
-    s = Settings(database_url=f"sqlite:///{tmp_path / 'd.db'}", broker_url="", rules_dir=SHIPPED_PACKS,
-                 email_url=smtp_server.apprise_url, email_from="kpi-alerts@example.org",
-                 base_url="https://alerts.example.org", secret_key="test-key-0123456789", digest_chunk_size=2,
-                 delivery_backoff_base=1, delivery_backoff_max=2)
-    use_settings(s)
-    for path in example_files(EXAMPLES):
-        assert not ingest_path(path).errors
-    yield s, smtp_server
-    use_settings(None)
-
-
-def add(settings, name, email, **spec) -> int:
-    with session_for(settings.database_url) as s:
-        subscribe(s, load_catalog(settings.rules_dir), name, email, None, SubscriptionSpec(**spec))
-        return s.execute(select(Subscriber.id).where(Subscriber.name == name)).scalar_one()
+add = add_subscriber
 
 
 def compose(settings, sid, **kw):
     with session_for(settings.database_url) as s:
         return compose_for(s, load_catalog(settings.rules_dir), settings.timezone, NEXT_WEEK, sid, utcnow(), **kw)[1]
+
+
+def test_the_clock_is_frozen_in_the_week_the_year_landed(demo):
+    assert week_of(utcnow() + dt.timedelta(days=7), "Europe/London") == NEXT_WEEK
+    assert utcnow() - NOW < dt.timedelta(minutes=5)  # ticking from NOW, not the wall clock
 
 
 def test_headline_and_table_match_the_ratings(demo):
@@ -82,6 +65,20 @@ def test_tables_follow_the_subscription(demo):
     assert all(e.code == "PI10" for e in d.events)
     fin = compose(settings, add(settings, "Finance", "fin@example.org", tags=["finance"], delivery="digest"))
     assert not fin.kpis and {r.rule_id for r in fin.finance} == {"forecast_overspend_pct", "ytd_overspend_pct"}
+
+
+def test_dry_run_composes_every_digest_and_records_nothing(demo):
+    settings, _ = demo
+    a = add(settings, "A", "a@example.org", delivery="digest")
+    add(settings, "Immediate only", "i@example.org")
+    b = add(settings, "B", "b@example.org", tags=["care_leavers"], delivery="both")
+    with session_for(settings.database_url) as s:
+        out = compose_week(s, load_catalog(settings.rules_dir), NEXT_WEEK, settings.timezone, utcnow())
+        assert [(sid, d.subscriber) for sid, d in out] == [(a, "A"), (b, "B")]
+        assert out[0][1].headline == "10 KPIs on target, 5 within tolerance, none in failure"
+        assert [r.code for r in out[1][1].kpis] == ["PI10"]
+        assert s.execute(select(func.count()).select_from(Digest)).scalar_one() == 0
+        assert s.execute(select(func.count()).select_from(Delivery)).scalar_one() == 0
 
 
 def test_acknowledgement_shown_beside_its_alert_and_escaped(demo):
@@ -258,3 +255,35 @@ def test_digest_lines_fit_smtp_so_the_email_goes_8bit(demo):
     ((_, _, msg),) = smtp.wait_for(1)
     assert [p["Content-Transfer-Encoding"] for p in msg.iter_parts()] == ["8bit", "8bit"]
     assert smtp.mail_options == [["BODY=8BITMIME"]]
+
+
+def test_the_weeks_statements_are_built_once_per_process(demo, monkeypatch):
+    """Chunk after chunk runs the same statements: none is built per call."""
+    import alerts.store.digests as store
+
+    def no_new_statement(*_a, **_k):
+        raise AssertionError("a statement was built per call")
+
+    for name in ("select", "insert", "func", "bindparam"):
+        monkeypatch.setattr(store, name, no_new_statement)
+    settings, _ = demo
+    ids = [add(settings, f"Member {i}", f"m{i}@example.org", delivery="digest") for i in range(2)]
+    monday = window(NEXT_WEEK, settings.timezone)[1] + dt.timedelta(hours=7, minutes=30)
+    with session_for(settings.database_url) as s:
+        catalog = load_catalog(settings.rules_dir)
+        plan = plan_digests(s, catalog, NEXT_WEEK, settings.timezone, monday, ids)
+        assert len(plan.queued) == 2
+        assert load_week(s, catalog, NEXT_WEEK, settings.timezone, monday).finance
+        assert compose_for(s, catalog, settings.timezone, NEXT_WEEK, ids[0], monday)[1].kpis
+
+
+def test_no_sql_in_the_digest_package():
+    """Every digest statement lives in alerts/store/digests.py (the transaction boundary)."""
+    from pathlib import Path
+
+    import alerts.digest
+
+    for path in Path(alerts.digest.__file__).parent.glob("*.py"):
+        src = path.read_text()
+        assert not re.search(r"from sqlalchemy import|from sqlmodel import .*select|session\.(execute|get)\(", src), \
+            path.name

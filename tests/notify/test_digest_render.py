@@ -12,16 +12,18 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from alerts.digest.compose import DigestModel, Point, Row, position_sentence, select_rows
+from alerts.digest.compose import DigestModel, Point, Row, WeekData, WeekEvent, position_sentence, routed, select_rows
 from alerts.digest.render import render_digest
 from alerts.digest.run import plan_digests
+from alerts.notify.route import Route
 from alerts.store.db import session_for
 from alerts.store.models import Delivery, utcnow
 from alerts.templating import RAG, bars, environment, fmt_value
 from alerts.unsubscribe import LINK_MARK
 from config import Settings
 from rules.check import load_catalog
-from tests.notify.test_digest import NEXT_WEEK, add, compose, demo  # noqa: F401  (fixture)
+from tests.conftest import NEXT_WEEK
+from tests.notify.test_digest import add, compose
 
 RATINGS = ("green", "amber", "red", None)
 
@@ -108,7 +110,7 @@ def test_position_sentence_reads_right_for_one_and_none():
     assert position_sentence(Counter()) == "no KPIs on target, none within tolerance, none in failure"
 
 
-def test_text_part_carries_the_same_facts_as_the_html(demo):  # noqa: F811
+def test_text_part_carries_the_same_facts_as_the_html(demo):
     settings, _ = demo
     d = compose(settings, add(settings, "Chief executive", "ceo@example.org", delivery="digest"))
     subject, html, text = render_digest(d, "https://alerts.example.org", LINK_MARK)
@@ -129,7 +131,7 @@ def test_text_part_carries_the_same_facts_as_the_html(demo):  # noqa: F811
     assert "<" not in text.replace("<=", "").replace("< ", "")  # plain text, no markup
 
 
-def test_capped_digest_says_what_it_hides_and_counts_everything(demo):  # noqa: F811
+def test_capped_digest_says_what_it_hides_and_counts_everything(demo):
     settings, _ = demo
     sid = add(settings, "Chief executive", "ceo@example.org", delivery="digest")
     full = compose(settings, sid, max_rows=0)
@@ -171,7 +173,7 @@ def _three_providers(d: DigestModel) -> list[Row]:
     return [replace(r, provider=f"{r.provider}-{i}", subject=f"{r.subject}-{i}") for i in range(3) for r in d.kpis]
 
 
-def test_a_digest_at_the_caps_stays_under_gmails_clipping_size(demo):  # noqa: F811
+def test_a_digest_at_the_caps_stays_under_gmails_clipping_size(demo):
     settings, _ = demo
     cap = Settings.model_fields["digest_max_rows"].default
     d = compose(settings, add(settings, "Chief executive", "ceo@example.org", delivery="digest"))
@@ -183,7 +185,7 @@ def test_a_digest_at_the_caps_stays_under_gmails_clipping_size(demo):  # noqa: F
     assert len(text.encode()) < 20 * 1024
 
 
-def test_rows_are_lean(demo):  # noqa: F811
+def test_rows_are_lean(demo):
     settings, _ = demo
     d = compose(settings, add(settings, "Chief executive", "ceo@example.org", delivery="digest"))
     env = environment()
@@ -193,7 +195,7 @@ def test_rows_are_lean(demo):  # noqa: F811
     assert len(html.encode()) < 60 * 1024  # a 20-row digest: 100 KB before
 
 
-def test_unsubscribe_placeholder_is_in_planned_digests_only_with_a_base_url(demo):  # noqa: F811
+def test_unsubscribe_placeholder_is_in_planned_digests_only_with_a_base_url(demo):
     settings, _ = demo
     with_url = add(settings, "With", "with@example.org", delivery="digest")
     without = add(settings, "Without", "without@example.org", delivery="digest")
@@ -220,3 +222,26 @@ def test_week_rows_render_once_per_run():
     assert len(cache) == 2  # the row once as HTML and once as text
     render_digest(d, cache=cache)
     assert len(cache) == 2
+
+
+def test_digest_events_are_routed_by_the_notify_router_as_digest_deliveries():
+    """The digest takes an event exactly when the router's Route.wants would for a digest
+    delivery: transitions, severity and scope filter both the same way."""
+    start = dt.datetime(2025, 3, 17, tzinfo=dt.UTC)
+
+    def event(kind: str, to: str, frm: str | None = None, provider: str = "p") -> WeekEvent:
+        return WeekEvent(at=start, kind=kind, rule_id="r1", indicator="i1", code="PI1", name="KPI 1", tags=("t",),
+                         provider=provider, subject=provider, team=None, from_state=frm, to_state=to,
+                         period="2025-02", value=1.0, unit="%")
+
+    events = (event("opened", "amber"), event("opened", "red"), event("escalated", "red", "amber"),
+              event("resolved", "green", "red"), event("opened", "red", provider="q"))
+    week = WeekData("2025-W12", start, start + dt.timedelta(days=7), (row(1, "red"),), events, (), ())
+    picky = Route(1, 1, providers=frozenset({"p"}), transitions=frozenset({"opened", "resolved"}),
+                  min_severity="red", delivery="digest")
+    rows, taken = routed([picky], week)
+    assert taken == [events[1], events[3]] and rows == list(week.rows)
+    assert taken == [e for e in events if picky.wants(e, "digest")]  # type: ignore[arg-type]
+    assert routed([replace(picky, delivery="both")], week)[1] == taken
+    assert routed([replace(picky, delivery="immediate")], week)[1] == []  # not a digest subscription
+    assert routed([replace(picky, tags=frozenset({"other"}))], week) == ([], [])  # scope: Route.covers

@@ -50,29 +50,47 @@ def test_generated_partitions_rate_every_value_exactly_once(p, value):
     assert rate(value, bands) is claims[0]
 
 
+def critical_points(bands: Bands) -> list[float]:
+    """Every value where a rating could change, and values between: each finite edge, the
+    floats just either side of it, the midpoint of each pair of neighbouring edges, and far
+    out on both sides. Ratings are constant between neighbouring edges, so a property that
+    holds at these points holds over the whole real line (random floats in +-1e12 almost never
+    land within a rounding of an edge such as 85.0)."""
+    edges = sorted({e for _, iv in bands.by_rating() for e in (iv.lower[0], iv.upper[0]) if math.isfinite(e)})
+    points = {-1e300, -1e12, 1e12, 1e300}
+    for e in edges:
+        points |= {e, math.nextafter(e, -math.inf), math.nextafter(e, math.inf)}
+    points |= {(a + b) / 2 for a, b in zip(edges, edges[1:], strict=False)}
+    return sorted(points)
+
+
 @pytest.mark.parametrize(("name", "polarity", "bands"), SHIPPED, ids=[s[0] for s in SHIPPED])
 def test_shipped_bands_cover_the_line_exactly_once(name, polarity, bands):
     assert coverage_problems(bands) == []
-
-    @given(finite)
-    def one_rating(value):
-        assert sum(iv.contains(value) for _, iv in bands.by_rating()) == 1
-
-    one_rating()
+    for value in critical_points(bands):
+        assert sum(iv.contains(value) for _, iv in bands.by_rating()) == 1, value
 
 
 @pytest.mark.parametrize(("name", "polarity", "bands"), [s for s in SHIPPED if s[1] != "two_sided"],
                          ids=[s[0] for s in SHIPPED if s[1] != "two_sided"])
 def test_one_sided_bands_are_monotone(name, polarity, bands):
     assert is_monotone(bands, polarity == "higher_is_better")
+    severities = [rate(v, bands).severity for v in critical_points(bands)]  # low to high values
+    if polarity == "higher_is_better":
+        severities.reverse()
+    assert severities == sorted(severities), severities  # never less severe as the value worsens
 
-    @given(finite, finite)
-    def monotone(a, b):
-        assume(a < b)
-        ra, rb = rate(a, bands).severity, rate(b, bands).severity
-        assert (ra >= rb) if polarity == "higher_is_better" else (ra <= rb)
 
-    monotone()
+@given(partitions(), st.floats(0.01, 0.99))
+def test_critical_points_find_a_gap_anywhere(p, fraction):
+    """What the two tests above rest on: move amber's lower edge into the band (a gap between
+    red and amber, wherever it falls) and some critical point is claimed by no band."""
+    bands, lo, hi = p
+    a = lo + fraction * (hi - lo)
+    assume(lo < a < hi)  # the edges may be a rounding apart
+    broken = Bands(green=bands.green, amber=[Interval(gte=a, lte=hi)],
+                   red=bands.red)
+    assert any(sum(iv.contains(v) for _, iv in broken.by_rating()) != 1 for v in critical_points(broken))
 
 
 def test_gap_and_overlap_are_reported():

@@ -33,7 +33,7 @@ def test_functions_and_comparisons():
 @pytest.mark.parametrize(
     ("source", "message"),
     [
-        ("__import__('os').system('touch /tmp/pwned')", "only calls allowed"),
+        ("__import__('os').getcwd()", "only calls allowed"),
         ("a.__class__", "'Attribute' is not allowed"),
         ("a[0]", "'Subscript' is not allowed"),
         ("9 ** 9 ** 9", "'Pow' is not allowed"),
@@ -51,12 +51,32 @@ def test_functions_and_comparisons():
         ("True + 1", "only numbers are allowed"),
     ],
 )
-def test_hostile_expressions_are_refused_quickly(source, message, tmp_path):
+def test_hostile_expressions_are_refused_quickly(source, message):
     start = time.monotonic()
     with pytest.raises(ExpressionError, match=message):
         compile_expression(source)
     assert time.monotonic() - start < 1.0
-    assert not (tmp_path / "pwned").exists()
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        "__import__('pathlib').Path({path!r}).touch()",
+        "open({path!r}, 'w')",
+        "__import__('os').system('touch ' + {path!r})",
+        "(lambda: open({path!r}, 'w'))()",
+        "().__class__.__base__ and open({path!r}, 'w')",
+    ],
+)
+def test_code_in_an_expression_is_refused_and_never_run(payload, tmp_path):
+    sentinel = tmp_path / "pwned"
+    source = payload.format(path=str(sentinel))
+    eval(source, {})  # noqa: S307  the payload is live: plain eval writes the sentinel
+    assert sentinel.exists()
+    sentinel.unlink()
+    with pytest.raises(ExpressionError):
+        compile_expression(source).evaluate({})
+    assert not sentinel.exists()
 
 
 @given(st.floats(-1e6, 1e6), st.floats(-1e6, 1e6), st.floats(1, 1e6))
