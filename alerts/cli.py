@@ -41,20 +41,24 @@ def ingest(
     wait: Annotated[float, typer.Option(help="Seconds to wait for a worker's evaluation (broker mode)")] = 60.0,
 ) -> None:
     """Land returns: parse, store, evaluate. A bad return is rejected whole (exit 2)."""
-    from alerts.ingest import ingest_path
+    from alerts.json_output import ingest_json
+    from alerts.store.models import utcnow
+    from alerts.usecases.ingest import ingest_path
+    from workers.tasks import dispatch_evaluation
 
-    _catalog()
+    catalog = _catalog()
     rejected = False
     for path in paths:
-        result = ingest_path(path, wait)
+        with session_for(get_settings().database_url) as session:
+            result = ingest_path(session, catalog, path, dispatch_evaluation, utcnow(), wait)
         if result.errors:
             rejected = True
             for line in result.errors:
                 err.print(line, markup=False, highlight=False)
         if as_json:
-            print(json.dumps(result.as_json()))
+            print(json.dumps(ingest_json(catalog, result)))
         elif result.landed:
-            data = result.as_json()
+            data = ingest_json(catalog, result)
             r = data["return"]
             out.print(f"{path}: {r['status']} return {r['id']} ({r['kind']}, {r['provider']}, "
                       f"{', '.join(r['periods'])}): {len(data['evaluations'])} ratings, "
@@ -72,7 +76,7 @@ def status(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Current rating per (rule, subject): period, value, since when."""
-    from alerts.queries import current_status
+    from alerts.store.queries import current_status
 
     with session_for(get_settings().database_url) as session:
         rows = current_status(session, _catalog(), provider)
@@ -95,7 +99,7 @@ def history(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """The rated series of one indicator."""
-    from alerts.queries import history as rated_series
+    from alerts.store.queries import history as rated_series
 
     catalog = _catalog()
     with session_for(get_settings().database_url) as session:

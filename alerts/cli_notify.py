@@ -163,11 +163,12 @@ def ack(alert_id: Annotated[int, typer.Argument(help="Alert id (kpi-alerts statu
         by: Annotated[str, typer.Option("--by", help="Who acknowledges")],
         note: Annotated[str | None, typer.Option(help="Commentary kept beside the alert")] = None) -> None:
     """Acknowledge an alert; the note is kept in its history."""
-    from alerts.acks import acknowledge
+    from alerts.store.models import utcnow
+    from alerts.usecases.acks import acknowledge
 
     with session_for(get_settings().database_url) as session:
         try:
-            alert = acknowledge(session, alert_id, by, note)
+            alert = acknowledge(session, alert_id, by, note, utcnow())
         except LookupError as exc:
             raise _fail(str(exc.args[0])) from None
     out.print(f"alert {alert_id} ({alert.rule_id} {alert.subject}) acknowledged by {by}", markup=False)
@@ -178,9 +179,10 @@ def snooze(rule: Annotated[str, typer.Argument(help="Rule id, indicator key or c
            subject: Annotated[str | None, typer.Option(help="Only this subject")] = None,
            by: Annotated[str | None, typer.Option(help="Who snoozes")] = None) -> None:
     """Silence notifications (not ratings) for a rule until a date; expires by itself."""
-    from alerts.acks import local_day_start
-    from alerts.acks import snooze as add_snooze
     from alerts.cli import _catalog
+    from alerts.store.models import utcnow
+    from alerts.usecases.acks import local_day_start
+    from alerts.usecases.acks import snooze as add_snooze
 
     settings = get_settings()
     try:
@@ -189,7 +191,8 @@ def snooze(rule: Annotated[str, typer.Argument(help="Rule id, indicator key or c
         raise _fail(f"--until: expected a date as YYYY-MM-DD, got {until!r}") from None
     with session_for(settings.database_url) as session:
         try:
-            rules = add_snooze(session, _catalog(), rule, local_day_start(day, settings.timezone), subject, by)
+            rules = add_snooze(session, _catalog(), rule, local_day_start(day, settings.timezone), utcnow(),
+                               subject, by)
         except (LookupError, ValueError) as exc:
             raise _fail(str(exc.args[0])) from None
     out.print(f"snoozed {', '.join(rules)}{' for ' + subject if subject else ''} until {day}", markup=False)

@@ -15,9 +15,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from alerts.ingest import ingest_bytes
 from sqlalchemy import event
 
-from alerts.ingest import ingest_bytes
 from alerts.store.db import get_engine
 from config import Settings, get_settings, use_settings
 from rules.bands import rate

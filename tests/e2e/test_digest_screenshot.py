@@ -14,11 +14,11 @@ from alerts.demo import example_files
 from alerts.digest.data import week_of
 from alerts.digest.render import render_digest
 from alerts.digest.run import compose_for
-from alerts.ingest import ingest_path
 from alerts.store.db import session_for
 from alerts.store.models import utcnow
 from alerts.subscriptions import SubscriptionSpec, subscribe
 from rules.check import load_catalog
+from tests.alerts.ingesting import ingest_path
 from tests.conftest import EXAMPLES
 
 pytestmark = pytest.mark.e2e
