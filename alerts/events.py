@@ -4,7 +4,7 @@ command line (alerts/json_output.py), not here."""
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Literal
 
 LandStatus = Literal["accepted", "duplicate", "restated"]
@@ -51,8 +51,10 @@ class AlertTransition:
     at: dt.datetime | None = None
 
     def as_row(self) -> dict:
-        """The event as the notify pipeline's `build_change` reads it."""
-        return asdict(self)
+        """The event as the notify pipeline's `build_change` reads it (not `asdict`: it deep-copies)."""
+        return dict(id=self.id, alert_id=self.alert_id, rule_id=self.rule_id, subject=self.subject,
+                    provider=self.provider, team=self.team, from_state=self.from_state, to_state=self.to_state,
+                    kind=self.kind, period=self.period, value=self.value, return_id=self.return_id, at=self.at)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from rules.model import Rating
 
 Key = tuple[str, str]  # (rule_id, subject)
 Point = tuple[str, str, float]  # (period, rating, value), rated periods only, oldest first
+_RATING = {r.value: r for r in Rating}  # a dict lookup: Rating(r) per point is measurable on landing
 
 
 @dataclass(frozen=True)
@@ -73,10 +74,10 @@ def decide(teams: Mapping[Key, str | None], alerts: Mapping[Key, AlertState],
         if not points:
             continue
         rule_id, subject = key
-        rated = [(p, Rating(r)) for p, r, _ in points]
+        rated = [(p, _RATING[r]) for p, r, _ in points]
         latest_period, _, latest_value = points[-1]
         alert = alerts.get(key)
-        current = Rating(alert.state) if alert else None
+        current = _RATING[alert.state] if alert else None
         new, change = next_state(current, rated, for_periods.get(rule_id, 1))
         assert new is not None  # a non-empty series always gives a state
         since = state_since(rated, new) if alert is None or change is not None else alert.since_period

@@ -57,10 +57,14 @@ def apply(session: Session, provider: str, return_id: int, decision: Decision, n
     if decision.created:
         conn.execute(_INSERT_ALERTS, [_row(provider, a, now) for a in decision.created])
     if decision.updated:
-        conn.execute(_UPDATE_ALERTS, [{**_row(provider, a, now), "alert_id": a.alert_id} for a in decision.updated])
+        conn.execute(_UPDATE_ALERTS, [dict(alert_id=a.alert_id, state=a.state, team=a.team, period=a.period,
+                                           value=a.value, since_period=a.since_period, updated_at=now)
+                                      for a in decision.updated])
     if not decision.moves:
         return []
-    ids = {k: s.alert_id for k, s in states(session, provider, {m.rule_id for m in decision.moves}).items()}
+    ids = {(a.rule_id, a.subject): a.alert_id for a in decision.updated}
+    if any((m.rule_id, m.subject) not in ids for m in decision.moves):  # a new alert moved: read its id
+        ids = {k: s.alert_id for k, s in states(session, provider, {m.rule_id for m in decision.moves}).items()}
     conn.execute(_INSERT_EVENTS, [
         dict(alert_id=ids[(m.rule_id, m.subject)], return_id=return_id, rule_id=m.rule_id, subject=m.subject,
              provider=provider, team=m.team, from_state=m.from_state, to_state=m.to_state, kind=m.kind,

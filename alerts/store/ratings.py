@@ -75,7 +75,7 @@ def series_from(session: Session, provider: str, kind: str, keys: Iterable[Key],
     wanted = set(keys)
     out: dict[Key, list[Point]] = defaultdict(list)
     rows = session.connection().execute(_SERIES_FROM, {
-        "provider": provider, "kind": kind, "start": start, "rule_ids": sorted({r for r, _ in wanted})})
+        "provider": provider, "kind": kind, "start": start, "rule_ids": sorted({r for r, _ in wanted})}).all()
     for rule_id, subject, period, rating, value in rows:
         if (rule_id, subject) in wanted:
             out[(rule_id, subject)].append((period, rating, value))
