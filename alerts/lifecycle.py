@@ -8,7 +8,7 @@ a newer period set (it can only complete a `for_periods` streak).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -25,18 +25,39 @@ class Transition:
     kind: TransitionKind
 
 
-def nongreen_streak(series: Sequence[tuple[str, Rating]]) -> int:
-    """Consecutive non-green months ending at the latest period. A month with no rating
-    breaks the streak: N consecutive periods means N calendar months in a row."""
-    streak = 0
-    expected: int | None = None
+def trailing_run(series: Sequence[tuple[str, str | None]],
+                 member: Callable[[str | None], bool]) -> tuple[str | None, int]:
+    """(first period, months) of the run of consecutive months ending at the latest entry whose
+    rating satisfies `member`. A month with no entry breaks the run: N months means N calendar
+    months in a row, as `for_periods` counts them. `series` is sorted by period, one entry each."""
+    since, months, expected = None, 0, None
     for period, rating in reversed(series):
         idx = period_index(period)
-        if rating is Rating.GREEN or (expected is not None and idx != expected):
+        if not member(rating) or (expected is not None and idx != expected):
             break
-        streak += 1
-        expected = idx - 1
-    return streak
+        since, months, expected = period, months + 1, idx - 1
+    return since, months
+
+
+def _outside(rating: str | None) -> bool:
+    return rating is not None and rating != Rating.GREEN  # unrated is not "outside green"
+
+
+def outside_green(series: Sequence[tuple[str, str | None]]) -> tuple[str | None, int]:
+    """THE months-outside-green answer (alerts, notifications, digests): (first period, months)
+    of the trailing run of consecutive non-green months."""
+    return trailing_run(series, _outside)
+
+
+def nongreen_streak(series: Sequence[tuple[str, str | None]]) -> int:
+    return outside_green(series)[1]
+
+
+def state_since(series: Sequence[tuple[str, str | None]], state: str) -> str:
+    """First period of the trailing run of consecutive months rated `state` (the latest period
+    when the latest rating is another: a pending alert stays green from now)."""
+    since, _ = trailing_run(series, lambda r: r == state)
+    return since or series[-1][0]
 
 
 def target_state(current: Rating | None, series: Sequence[tuple[str, Rating]], for_periods: int = 1) -> Rating | None:

@@ -65,8 +65,8 @@ def landed_year_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The example year landed once per session at LANDED_AT (read it through `landed_year`).
     Session-scoped, so it is made before any test's own settings are put in force."""
     from alerts.cli.demo import example_files
-    from alerts.ingest import ingest_path
     from alerts.store.db import get_engine
+    from tests.alerts.ingesting import ingest_path
 
     path = tmp_path_factory.mktemp("landed") / "year.db"
     with time_machine.travel(LANDED_AT, tick=True):

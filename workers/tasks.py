@@ -7,10 +7,11 @@ import time
 
 from sqlalchemy import select
 
-from alerts.evaluation import Outcome, evaluate_return
+from alerts.events import EvaluationOutcome
 from alerts.notify.deliver import deliver, deliver_many, due, recover_stale
 from alerts.store.db import session_for
 from alerts.store.models import Delivery, Digest, utcnow
+from alerts.usecases.evaluate import evaluate_return
 from config import get_settings
 from rules.check import load_catalog
 from workers.app import app
@@ -29,12 +30,21 @@ def send_deliveries(ids: list[int] | tuple[int, ...]) -> None:
 
 @app.task(name="kpi_alerts.evaluate_return", autoretry_for=(OSError,), retry_backoff=True, retry_backoff_max=300,
           max_retries=5)
-def evaluate_return_task(return_id: int) -> Outcome:
+def evaluate_return_task(return_id: int) -> EvaluationOutcome:
     settings = get_settings()
     with session_for(settings.database_url) as session:
-        outcome = evaluate_return(session, load_catalog(settings.rules_dir), return_id, settings.base_url)
+        outcome = evaluate_return(session, load_catalog(settings.rules_dir), return_id, utcnow(), settings.base_url)
     send_deliveries(outcome.deliveries)  # after commit: the outbox rows exist whatever happens next
     return outcome
+
+
+def dispatch_evaluation(return_id: int) -> EvaluationOutcome | None:
+    """The ingest use case's dispatcher: evaluate in-process when eager (its outcome), else
+    queue the task for a worker (None: the caller waits for the stored outcome)."""
+    if get_settings().eager:
+        return evaluate_return_task.apply(args=(return_id,)).get()
+    evaluate_return_task.delay(return_id)
+    return None
 
 
 @app.task(name="kpi_alerts.deliver")
@@ -107,7 +117,7 @@ def digest_chunk_task(week: str, subscriber_ids: list[int]) -> dict:
 
 @app.task(name="kpi_alerts.reminders")
 def reminders_task() -> int:
-    from alerts.reminders import send_reminders
+    from alerts.usecases.reminders import send_reminders
 
     settings = get_settings()
     with session_for(settings.database_url) as session:

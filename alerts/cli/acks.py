@@ -17,13 +17,14 @@ def ack(alert_id: Annotated[int, typer.Argument(help="Alert id (kpi-alerts statu
         by: Annotated[str, typer.Option("--by", help="Who acknowledges")],
         note: Annotated[str | None, typer.Option(help="Commentary kept beside the alert")] = None) -> None:
     """Acknowledge an alert; the note is kept in its history."""
-    from alerts.acks import acknowledge
     from alerts.store.db import session_for
+    from alerts.store.models import utcnow
+    from alerts.usecases.acks import acknowledge
     from config import get_settings
 
     with session_for(get_settings().database_url) as session:
         try:
-            alert = acknowledge(session, alert_id, by, note)
+            alert = acknowledge(session, alert_id, by, note, utcnow())
         except LookupError as exc:
             raise fail(str(exc.args[0])) from None
     say(f"alert {alert_id} ({alert.rule_id} {alert.subject}) acknowledged by {by}")
@@ -35,9 +36,10 @@ def snooze(rule: Annotated[str, typer.Argument(help="Rule id, indicator key or c
            subject: Annotated[str | None, typer.Option(help="Only this subject")] = None,
            by: Annotated[str | None, typer.Option(help="Who snoozes")] = None) -> None:
     """Silence notifications (not ratings) for a rule until a date; expires by itself."""
-    from alerts.acks import local_day_start
-    from alerts.acks import snooze as add_snooze
     from alerts.store.db import session_for
+    from alerts.store.models import utcnow
+    from alerts.usecases.acks import local_day_start
+    from alerts.usecases.acks import snooze as add_snooze
     from config import get_settings
 
     settings = get_settings()
@@ -48,7 +50,7 @@ def snooze(rule: Annotated[str, typer.Argument(help="Rule id, indicator key or c
     catalog = load_catalog_or_exit()
     with session_for(settings.database_url) as session:
         try:
-            rules = add_snooze(session, catalog, rule, local_day_start(day, settings.timezone), subject, by)
+            rules = add_snooze(session, catalog, rule, local_day_start(day, settings.timezone), utcnow(), subject, by)
         except (LookupError, ValueError) as exc:
             raise fail(str(exc.args[0])) from None
     say(f"snoozed {', '.join(rules)}{' for ' + subject if subject else ''} until {day}")

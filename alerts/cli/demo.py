@@ -71,18 +71,20 @@ def _run(console: Console, files: list[Path]) -> dict:
     from sqlalchemy import select
 
     from alerts.digest.compose import position_sentence
-    from alerts.ingest import ingest_path
     from alerts.store.db import session_for
-    from alerts.store.models import AlertEvent, RatingRecord
+    from alerts.store.models import AlertEvent, RatingRecord, utcnow
+    from alerts.usecases.ingest import ingest_path
     from config import get_settings
     from rules.check import load_catalog
+    from workers.tasks import dispatch_evaluation
 
     settings = get_settings()
     catalog = load_catalog(settings.rules_dir)
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("Ingesting example returns", total=len(files))
         for path in files:
-            result = ingest_path(path)
+            with session_for(settings.database_url) as session:
+                result = ingest_path(session, catalog, path, dispatch_evaluation, utcnow())
             if result.errors:
                 for line in result.errors:
                     console.print(line, markup=False)

@@ -20,20 +20,26 @@ def ingest(
     wait: Annotated[float, typer.Option(help="Seconds to wait for a worker's evaluation (broker mode)")] = 60.0,
 ) -> None:
     """Land returns: parse, store, evaluate. A bad return is rejected whole (exit 2)."""
-    from alerts.ingest import ingest_path
+    from alerts.json_output import ingest_json
+    from alerts.store.db import session_for
+    from alerts.store.models import utcnow
+    from alerts.usecases.ingest import ingest_path
+    from config import get_settings
+    from workers.tasks import dispatch_evaluation
 
-    load_catalog_or_exit()
+    catalog = load_catalog_or_exit()
     rejected = False
     for path in paths:
-        result = ingest_path(path, wait)
+        with session_for(get_settings().database_url) as session:
+            result = ingest_path(session, catalog, path, dispatch_evaluation, utcnow(), wait)
         if result.errors:
             rejected = True
             for line in result.errors:
                 say(line, stderr=True)
+        data = ingest_json(catalog, result)
         if as_json:
-            print(json.dumps(result.as_json()))
+            print(json.dumps(data))
         elif result.landed:
-            data = result.as_json()
             r = data["return"]
             say(f"{path}: {r['status']} return {r['id']} ({r['kind']}, {r['provider']}, "
                 f"{', '.join(r['periods'])}): {len(data['evaluations'])} ratings, "
@@ -52,8 +58,8 @@ def status(
     """Current rating per (rule, subject): period, value, since when."""
     from rich.table import Table
 
-    from alerts.queries import current_status
     from alerts.store.db import session_for
+    from alerts.store.queries import current_status
     from config import get_settings
 
     catalog = load_catalog_or_exit()
@@ -80,8 +86,8 @@ def history(
     """The rated series of one indicator."""
     from rich.table import Table
 
-    from alerts.queries import history as rated_series
     from alerts.store.db import session_for
+    from alerts.store.queries import history as rated_series
     from config import get_settings
 
     catalog = load_catalog_or_exit()

@@ -7,6 +7,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from alerts.lifecycle import outside_green
 from alerts.notify.changes import SEVERITY
 from alerts.notify.route import Route
 
@@ -82,12 +83,7 @@ class Row:
 
     @property
     def months_outside_green(self) -> int:
-        n = 0
-        for p in reversed(self.series):
-            if p.rating in (None, "green"):
-                break
-            n += 1
-        return n
+        return outside_green([(p.period, p.rating) for p in self.series])[1]
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,8 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from alerts.lifecycle import outside_green
 from rules.catalog import Catalog
-from rules.model import Rating
-from rules.periods import period_index
 
 SEVERITY = {"green": 0, "amber": 1, "red": 2}
 IMPROVING = ("deescalated", "resolved")
@@ -54,16 +53,6 @@ class Change:
         return (-SEVERITY.get(self.to_state, 0), self.kind in IMPROVING, number, code, self.subject)
 
 
-def outside_green(series: Sequence[tuple[str, str, float]]) -> tuple[str | None, int]:
-    """(first period, months) of the trailing run of consecutive non-green months."""
-    since, months, expected = None, 0, None
-    for period, rating, _ in reversed(series):
-        if rating == Rating.GREEN or (expected is not None and period_index(period) != expected):
-            break
-        since, months, expected = period, months + 1, period_index(period) - 1
-    return since, months
-
-
 def build_change(catalog: Catalog, event: dict, series: Sequence[tuple[str, str, float]],
                  thresholds: str | None) -> Change:
     """`event`: an alert_events row as a dict (with id); `series`: (period, rating, value) up to
@@ -73,7 +62,7 @@ def build_change(catalog: Catalog, event: dict, series: Sequence[tuple[str, str,
     before = [p for p in series if p[0] < event["period"]]
     prev = before[-1] if before else None
     upto = [p for p in series if p[0] <= event["period"]]
-    since, months = outside_green(upto)
+    since, months = outside_green([(p[0], p[1]) for p in upto])
     return Change(
         event_id=event["id"], rule_id=event["rule_id"], indicator=rule.measure_key if rule else event["rule_id"],
         code=bound.code if bound else None, name=rule.name if rule else event["rule_id"],

@@ -11,9 +11,9 @@ from sqlalchemy import select
 
 from alerts.cli.demo import example_files
 from alerts.digest.compose import position_sentence
-from alerts.ingest import ingest_path
 from alerts.store.db import session_for
 from alerts.store.models import RatingRecord
+from tests.alerts.ingesting import ingest_path
 from tests.conftest import EXAMPLES
 
 PUBLISHED = json.loads((EXAMPLES / "published.json").read_text())

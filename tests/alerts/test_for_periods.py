@@ -6,8 +6,8 @@ import textwrap
 
 import pytest
 
-from alerts.ingest import ingest_bytes
 from config import Settings, use_settings
+from tests.alerts.ingesting import land_json
 from tests.conftest import kpi_csv
 
 PACK = """\
@@ -40,7 +40,7 @@ def demo_pack(tmp_path):
 
 
 def land(period: str, value: str) -> dict:
-    return ingest_bytes(f"{period}.csv", kpi_csv([(period, "demo_kpi", value)])).as_json()
+    return land_json(f"{period}.csv", kpi_csv([(period, "demo_kpi", value)]))
 
 
 def test_opens_on_third_consecutive_month(demo_pack):
@@ -74,9 +74,9 @@ def test_a_pack_scoped_to_providers_rates_only_them(tmp_path):
     (rules / "demo.yaml").write_text(scoped)
     use_settings(Settings(database_url=f"sqlite:///{tmp_path / 's.db'}", broker_url="", rules_dir=rules))
     try:
-        dudley = ingest_bytes("d.csv", kpi_csv([("2024-04", "demo_kpi", "60")], provider="dudley")).as_json()
+        dudley = land_json("d.csv", kpi_csv([("2024-04", "demo_kpi", "60")], provider="dudley"))
         assert [e["rating"] for e in dudley["evaluations"]] == ["red"]
-        other = ingest_bytes("s.csv", kpi_csv([("2024-04", "demo_kpi", "60")])).as_json()
+        other = land_json("s.csv", kpi_csv([("2024-04", "demo_kpi", "60")]))
         assert other["return"]["status"] == "accepted" and other["evaluations"] == []
     finally:
         use_settings(None)

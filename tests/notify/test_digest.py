@@ -10,17 +10,17 @@ import pytest
 import time_machine
 from sqlalchemy import func, select
 
-from alerts.acks import acknowledge
 from alerts.digest.load import WeekCache, load_week
 from alerts.digest.render import render_digest
 from alerts.digest.run import compose_for, compose_week, plan_digests
 from alerts.digest.weeks import week_of, window
-from alerts.ingest import ingest_bytes
 from alerts.secrets import signing_key
 from alerts.store.db import session_for
 from alerts.store.models import Alert, Delivery, Digest, Subscriber, utcnow
 from alerts.unsubscribe import LINK_MARK, verify_token
+from alerts.usecases.acks import acknowledge
 from rules.check import load_catalog
+from tests.alerts.ingesting import ingest_bytes
 from tests.conftest import NEXT_WEEK, NOW, add_subscriber, kpi_csv
 from workers.app import app
 from workers.tasks import digest_week_task
@@ -86,7 +86,7 @@ def test_acknowledgement_shown_beside_its_alert_and_escaped(demo):
     sid = add(settings, "Chair <script>x</script>", "chair@example.org", delivery="digest")
     with session_for(settings.database_url) as s:
         alert_id = s.execute(select(Alert.id).where(Alert.rule_id == "placement_moves_3plus")).scalar_one()
-        acknowledge(s, alert_id, "Director", "Stability plan <b>agreed</b>")
+        acknowledge(s, alert_id, "Director", "Stability plan <b>agreed</b>", utcnow())
     _, html, _text = render_digest(compose(settings, sid))
     assert "Acknowledged by Director: &ldquo;Stability plan &lt;b&gt;agreed&lt;/b&gt;&rdquo;" in html
     assert "<script>x" not in html and "Chair &lt;script&gt;x&lt;/script&gt;" in html
@@ -211,7 +211,7 @@ def test_chunks_share_the_loaded_week_until_something_new_lands(demo):
         assert again is first and renders_again is renders
         assert first == load_week(s, catalog, NEXT_WEEK, settings.timezone, monday)
         alert_id = s.execute(select(Alert.id).where(Alert.rule_id == "placement_moves_3plus")).scalar_one()
-        acknowledge(s, alert_id, "Director", "Stability plan agreed")
+        acknowledge(s, alert_id, "Director", "Stability plan agreed", utcnow())
         acked, renders_acked = weeks.get(s, catalog, NEXT_WEEK, settings.timezone, monday)
         assert acked is not first and renders_acked is not renders
         assert {r.ack.note for r in acked.rows if r.ack} == {"Stability plan agreed"}
@@ -233,7 +233,7 @@ def test_a_chunk_planned_after_an_acknowledgement_shows_it(demo):
     with session_for(settings.database_url) as s:
         plan_digests(s, catalog, NEXT_WEEK, settings.timezone, monday, [first])
         alert_id = s.execute(select(Alert.id).where(Alert.rule_id == "placement_moves_3plus")).scalar_one()
-        acknowledge(s, alert_id, "Director", "Stability plan agreed")
+        acknowledge(s, alert_id, "Director", "Stability plan agreed", utcnow())
         plan_digests(s, catalog, NEXT_WEEK, settings.timezone, monday, [second])
         bodies = dict(s.execute(select(Delivery.subscriber_id, Delivery.body_html)).all())
     assert "Stability plan agreed" not in bodies[first] and "Stability plan agreed" in bodies[second]
@@ -246,7 +246,7 @@ def test_digest_lines_fit_smtp_so_the_email_goes_8bit(demo):
     sid = add(settings, "Everyone", "all@example.org", delivery="digest")  # every KPI, finance and caseloads
     with session_for(settings.database_url) as s:
         acknowledge(s, s.execute(select(Alert.id).where(Alert.rule_id == "placement_moves_3plus")).scalar_one(),
-                    "Director", "Stability plan agreed")
+                    "Director", "Stability plan agreed", utcnow())
     d = compose(settings, sid)
     _, html, text = render_digest(d, "https://alerts.example.org", LINK_MARK)
     assert d.events and d.returns and d.finance and d.caseloads and any(r.ack for r in d.kpis)

@@ -13,16 +13,16 @@ import sys
 import pytest
 from sqlalchemy import func, select
 
-from alerts.acks import acknowledge, snooze
-from alerts.ingest import ingest_bytes
 from alerts.notify.deliver import deliver, due, recover_stale, requeue
-from alerts.reminders import send_reminders
 from alerts.store.db import session_for
 from alerts.store.models import Alert, AlertEvent, Delivery, DeliveryAttempt, RatingRecord, utcnow
 from alerts.subscriptions import SubscriptionSpec, subscribe
+from alerts.usecases.acks import acknowledge, snooze
+from alerts.usecases.reminders import send_reminders
 from config import Settings, use_settings
 from rules.check import load_catalog
 from rules.loader import SHIPPED_PACKS
+from tests.alerts.ingesting import ingest_bytes, land_json
 from tests.conftest import ROOT, kpi_csv
 
 CANARY = "CANARY-S3cr3t"
@@ -57,7 +57,7 @@ def test_one_email_per_return_listing_every_change_worst_first(env):
     add(settings, "Chief executive", "ceo@example.org")
     rows = [("2024-10", f"PI{i}", v) for i, v in enumerate(
         ["68.8", "66.8", "25", "56", "75", "80", "101", "13", "55", "80", "6", "45", "60", "60", "80"], start=1)]
-    out = ingest_bytes("k.csv", kpi_csv(rows)).as_json()
+    out = land_json("k.csv", kpi_csv(rows))
     assert len(out["transitions"]) == 15
     (_, to, msg), = smtp.wait_for(1)
     assert to == ["ceo@example.org"]
@@ -226,8 +226,9 @@ def test_snooze_silences_notifications_not_ratings_and_is_recorded(env):
     ingest_bytes("sep.csv", kpi_csv([("2024-09", "PI1", "80")]))  # amber: opened, sent
     smtp.wait_for(1)
     with session_for(settings.database_url) as s:
-        snooze(s, load_catalog(settings.rules_dir), "PI1", utcnow() + dt.timedelta(days=3), by="Performance team")
-    out = ingest_bytes("oct.csv", kpi_csv([("2024-10", "PI1", "68.8")])).as_json()
+        snooze(s, load_catalog(settings.rules_dir), "PI1", utcnow() + dt.timedelta(days=3), utcnow(),
+               by="Performance team")
+    out = land_json("oct.csv", kpi_csv([("2024-10", "PI1", "68.8")]))
     assert out["evaluations"][0]["rating"] == "red" and out["transitions"][0]["kind"] == "escalated"
     assert len(deliveries(settings)) == 1  # nothing new sent
     with session_for(settings.database_url) as s:
@@ -240,7 +241,7 @@ def test_ack_is_kept_in_the_alert_history(env):
     ingest_bytes("oct.csv", year_2024_10())
     with session_for(settings.database_url) as s:
         alert_id = s.execute(select(Alert.id).where(Alert.rule_id == "single_assessments_45wd")).scalar_one()
-        acknowledge(s, alert_id, "Head of service", "Recovery plan agreed at OPB")
+        acknowledge(s, alert_id, "Head of service", "Recovery plan agreed at OPB", utcnow())
         ev = s.execute(select(AlertEvent).where(AlertEvent.kind == "acknowledged")).scalar_one()
     assert (ev.by, ev.note, ev.to_state) == ("Head of service", "Recovery plan agreed at OPB", "red")
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, select
 from sqlmodel import Session
 
-from alerts.queries import rules_for_indicator
-from alerts.store.models import Alert, AlertEvent, Snooze, utcnow
+from alerts.indicators import rules_for_indicator
+from alerts.store import alerts as alert_store
+from alerts.store.models import Alert, Snooze
 from rules.catalog import Catalog
 
 
@@ -20,11 +20,11 @@ def _history(alert: Alert, kind: str, by: str | None, note: str | None, now: dt.
                 period=alert.period, value=alert.value, by=by, note=note, at=now)
 
 
-def acknowledge(session: Session, alert_id: int, by: str, note: str | None = None) -> Alert:
-    alert = session.get(Alert, alert_id)
+def acknowledge(session: Session, alert_id: int, by: str, note: str | None, now: dt.datetime) -> Alert:
+    alert = alert_store.get(session, alert_id)
     if alert is None:
         raise LookupError(f"no alert with id {alert_id}")
-    session.execute(insert(AlertEvent.__table__), [_history(alert, "acknowledged", by, note, utcnow())])
+    alert_store.record_history(session, [_history(alert, "acknowledged", by, note, now)])
     session.commit()
     return alert
 
@@ -34,22 +34,18 @@ def local_day_start(day: dt.date, timezone: str) -> dt.datetime:
     return dt.datetime.combine(day, dt.time.min, tzinfo=ZoneInfo(timezone)).astimezone(dt.UTC)
 
 
-def snooze(session: Session, catalog: Catalog, rule: str, until: dt.datetime, subject: str | None = None,
-           by: str | None = None) -> list[str]:
+def snooze(session: Session, catalog: Catalog, rule: str, until: dt.datetime, now: dt.datetime,
+           subject: str | None = None, by: str | None = None) -> list[str]:
     """Silence a rule (all its subjects, or one) until `until`; returns the rule ids snoozed."""
-    now = utcnow()
     rule_ids = rules_for_indicator(catalog, rule, on=now.date())  # a code means what it means today
     if not rule_ids:
         raise LookupError(f"unknown rule {rule!r} (expected a rule id, indicator key or contract code)")
     if until <= now:
         raise ValueError(f"--until must be in the future, got {until:%Y-%m-%d %H:%M} UTC")
-    session.add_all([Snooze(rule_id=r, subject=subject, until=until, by=by) for r in rule_ids])
-    q = select(Alert).where(Alert.rule_id.in_(rule_ids))  # type: ignore[attr-defined]
-    if subject:
-        q = q.where(Alert.subject == subject)
+    alert_store.add_snoozes(session, [Snooze(rule_id=r, subject=subject, until=until, by=by, created_at=now)
+                                      for r in rule_ids])
     note = f"notifications silenced until {until:%Y-%m-%d %H:%M} UTC"
-    history = [_history(a, "snoozed", by, note, now) for a in session.execute(q).scalars()]
-    if history:
-        session.execute(insert(AlertEvent.__table__), history)
+    alert_store.record_history(session, [_history(a, "snoozed", by, note, now)
+                                         for a in alert_store.of_rules(session, rule_ids, subject)])
     session.commit()
     return rule_ids

@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from sqlalchemy import select
 from sqlmodel import Session
 
+from alerts.indicators import describe, rules_for_indicator
 from alerts.store.models import Alert, RatingRecord
 from rules.catalog import Catalog
-
-
-def _describe(catalog: Catalog, rule_id: str) -> dict:
-    bound = catalog.rules_by_id.get(rule_id)
-    return {"rule": rule_id, "indicator": bound.rule.measure_key if bound else None,
-            "code": bound.code if bound else None, "suite": bound.suite if bound else None,
-            "name": bound.rule.name if bound else rule_id}
 
 
 def current_status(session: Session, catalog: Catalog, provider: str | None = None) -> list[dict]:
@@ -33,21 +25,11 @@ def current_status(session: Session, catalog: Catalog, provider: str | None = No
     out = []
     for key in sorted(latest):
         r, a = latest[key], alerts.get(key)
-        out.append({**_describe(catalog, r.rule_id), "subject": r.subject, "provider": r.provider,
+        out.append({**describe(catalog, r.rule_id), "subject": r.subject, "provider": r.provider,
                     "period": r.period, "value": r.value, "rating": r.rating,
                     "alert": a.state if a else None, "since": a.since_period if a else None,
                     "alert_id": a.id if a else None})
     return out
-
-
-def rules_for_indicator(catalog: Catalog, indicator: str, on: dt.date | None = None) -> list[str]:
-    """A rule id, a measure key, or a contract code. Without `on`, a code matches in every
-    suite (each rule's ratings only exist for periods its suite was in force, so history shows
-    what the code meant at the time); with `on`, only in the suite in force that day."""
-    token = indicator.strip()
-    return [b.id for b in catalog.rules
-            if token in (b.id, b.rule.measure_key)
-            or (b.code and b.code.upper() == token.upper() and (on is None or b.pack.in_force(on)))]
 
 
 def history(session: Session, catalog: Catalog, indicator: str, provider: str | None = None) -> list[dict]:
@@ -58,6 +40,6 @@ def history(session: Session, catalog: Catalog, indicator: str, provider: str | 
          .order_by(RatingRecord.subject, RatingRecord.period))
     if provider:
         q = q.where(RatingRecord.provider == provider)
-    return [{**_describe(catalog, r.rule_id), "subject": r.subject, "period": r.period, "value": r.value,
+    return [{**describe(catalog, r.rule_id), "subject": r.subject, "period": r.period, "value": r.value,
              "rating": r.rating, "thresholds": r.thresholds, "rule_version": r.rule_version}
             for r in session.execute(q).scalars()]

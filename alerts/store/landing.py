@@ -1,0 +1,89 @@
+"""Landing a parsed return: one transaction stores the return and its observations.
+
+A byte-identical file is a duplicate and changes nothing. A return for a provider, kind and
+period already held is a restatement: the old observations stay, marked not current.
+Statements are built once per process (bind parameters), not per call.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from alerts.events import Landed, LandStatus
+from alerts.store.models import Observation, ReturnRecord
+from returns import ParsedReturn
+
+RETURNS = ReturnRecord.__table__  # type: ignore[attr-defined]
+OBSERVATIONS = Observation.__table__  # type: ignore[attr-defined]
+
+_BY_SHA = select(RETURNS.c.id, RETURNS.c.provider, RETURNS.c.kind, RETURNS.c.periods).where(
+    RETURNS.c.sha256 == bindparam("sha256"))
+_SUPERSEDE = (update(OBSERVATIONS)
+              .where(OBSERVATIONS.c.provider == bindparam("b_provider"), OBSERVATIONS.c.kind == bindparam("b_kind"),
+                     OBSERVATIONS.c.period.in_(bindparam("b_periods", expanding=True)), OBSERVATIONS.c.current)
+              .values(current=False))
+_INSERT_RETURN = insert(RETURNS).returning(RETURNS.c.id)
+_INSERT_OBSERVATIONS = insert(OBSERVATIONS)
+_GET = select(RETURNS.c.id, RETURNS.c.provider, RETURNS.c.kind, RETURNS.c.periods, RETURNS.c.evaluated_at).where(
+    RETURNS.c.id == bindparam("id"))
+_MARK_EVALUATED = update(RETURNS).where(RETURNS.c.id == bindparam("b_id")).values(evaluated_at=bindparam("at"))
+
+
+@dataclass(frozen=True)
+class StoredReturn:
+    id: int
+    provider: str
+    kind: str
+    periods: tuple[str, ...]
+    evaluated_at: dt.datetime | None
+
+
+def _duplicate(session: Session, sha256: str) -> Landed | None:
+    row = session.connection().execute(_BY_SHA, {"sha256": sha256}).first()
+    if row is None:
+        return None
+    return Landed(row.id, "duplicate", row.provider, row.kind, tuple(row.periods.split(",")))
+
+
+def land(session: Session, parsed: ParsedReturn, now: dt.datetime) -> Landed:
+    found = _duplicate(session, parsed.sha256)
+    if found is not None:
+        return found
+    conn = session.connection()
+    try:
+        superseded = conn.execute(_SUPERSEDE, {"b_provider": parsed.provider, "b_kind": parsed.kind,
+                                               "b_periods": list(parsed.periods)}).rowcount
+        status: LandStatus = "restated" if superseded else "accepted"
+        return_id = conn.execute(_INSERT_RETURN, dict(
+            provider=parsed.provider, kind=parsed.kind, periods=",".join(parsed.periods), filename=parsed.filename,
+            sha256=parsed.sha256, status=status, rows=len(parsed.observations), received_at=now,
+            evaluated_at=None)).scalar_one()
+        rows = [dict(return_id=return_id, provider=parsed.provider, kind=parsed.kind, period=o.period,
+                     measure=o.measure, value=o.value, team=o.team, service=o.service, worker=o.worker,
+                     asye=o.asye, current=True) for o in parsed.observations]
+        if rows:
+            conn.execute(_INSERT_OBSERVATIONS, rows)  # executemany: one statement, no ORM objects
+        session.commit()
+    except IntegrityError:
+        session.rollback()  # the same file landed concurrently: it is a duplicate
+        found = _duplicate(session, parsed.sha256)
+        if found is None:
+            raise
+        return found
+    return Landed(return_id, status, parsed.provider, parsed.kind, tuple(parsed.periods))
+
+
+def get_return(session: Session, return_id: int) -> StoredReturn | None:
+    row = session.connection().execute(_GET, {"id": return_id}).first()
+    if row is None:
+        return None
+    return StoredReturn(row.id, row.provider, row.kind, tuple(row.periods.split(",")), row.evaluated_at)
+
+
+def mark_evaluated(session: Session, return_id: int, now: dt.datetime) -> None:
+    session.connection().execute(_MARK_EVALUATED, {"b_id": return_id, "at": now})

@@ -1,0 +1,81 @@
+"""Evaluating a landed return: rate what changed, move alerts, keep the history.
+
+Round trips do not grow with the number of rows, and reads do not grow with the age of the
+service: the alert decision reads the rated periods from a year before the return on (older
+ones only for the few new or moving alerts whose run reaches further back). Idempotent: a
+return already evaluated returns its stored outcome (a redelivered task does nothing twice).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+
+from sqlmodel import Session
+
+from alerts.events import EvaluationOutcome, RatingResult
+from alerts.moves import Decision, Key, Point, decide, settled
+from alerts.notify.changes import build_change
+from alerts.notify.outbox import plan
+from alerts.store import alerts as alert_store
+from alerts.store import ratings as rating_store
+from alerts.store.landing import StoredReturn, get_return, mark_evaluated
+from rules.catalog import Catalog
+from rules.evaluate import evaluate_period
+from rules.periods import period_from_index, period_index
+
+LOOKBACK_MONTHS = 12  # rated periods read before the return's first: covers most runs in one read
+
+
+def evaluate_return(session: Session, catalog: Catalog, return_id: int, now: dt.datetime,
+                    base_url: str = "") -> EvaluationOutcome:
+    rec = get_return(session, return_id)
+    if rec is None:
+        raise LookupError(f"no return with id {return_id}")
+    if rec.evaluated_at is not None:
+        return load_outcome(session, return_id)
+    by_period = defaultdict(list)
+    for o in rating_store.current_observations(session, rec.provider, rec.kind, rec.periods):
+        by_period[o.period].append(o)
+    evaluations = [e for p in rec.periods for e in evaluate_period(catalog, rec.kind, rec.provider, p, by_period[p])]
+    rating_store.replace_ratings(session, rec.id, rec.provider, rec.kind, rec.periods, evaluations, now)
+
+    teams = {(e.rule.id, e.subject): e.team for e in evaluations if e.rating is not None}
+    decision, series = _decide(session, catalog, rec, teams)
+    transitions = alert_store.apply(session, rec.provider, rec.id, decision, now)
+    thresholds = {(e.rule.id, e.subject, e.period): e.thresholds for e in evaluations}
+    changes = [build_change(catalog, t.as_row(), series[(t.rule_id, t.subject)],
+                            thresholds.get((t.rule_id, t.subject, t.period))) for t in transitions]
+    deliveries = plan(session, changes, now, base_url)  # the outbox, in the same transaction
+    mark_evaluated(session, rec.id, now)
+    session.commit()
+    ratings = tuple(RatingResult(e.rule.id, e.subject, e.period, e.value, e.rating.value if e.rating else None)
+                    for e in evaluations)
+    return EvaluationOutcome(return_id, ratings, tuple(transitions), tuple(deliveries))
+
+
+def _decide(session: Session, catalog: Catalog, rec: StoredReturn, teams: dict[Key, str | None]
+            ) -> tuple[Decision, dict[Key, list[Point]]]:
+    """The alert decision over the trailing rated periods (see the module docstring)."""
+    if not teams:
+        return Decision((), (), ()), {}
+    rule_ids = {r for r, _ in teams}
+    for_periods = {r: catalog.rules_by_id[r].rule.for_periods for r in rule_ids}
+    # at least `for_periods` months end at the latest period, so the open/move decision is exact
+    lookback = max(LOOKBACK_MONTHS, *for_periods.values())
+    start = period_from_index(period_index(min(rec.periods)) - lookback)
+    series = rating_store.series_from(session, rec.provider, rec.kind, teams, start)
+    alerts = alert_store.states(session, rec.provider, rule_ids)
+    decision = decide(teams, alerts, series, for_periods)
+    short = [k for k in decision.moved_or_new if not settled(series[k], start)]
+    if short:  # their `since` or months outside green may lie before the window: read the rest
+        for key, older in rating_store.series_before(session, short, start).items():
+            series[key] = older + series[key]
+        decision = decide(teams, alerts, series, for_periods)
+    return decision, series
+
+
+def load_outcome(session: Session, return_id: int) -> EvaluationOutcome:
+    """What a return's evaluation produced, read back (a duplicate, a retried task, a worker's result)."""
+    return EvaluationOutcome(return_id, tuple(rating_store.ratings_of_return(session, return_id)),
+                             tuple(alert_store.events_of_return(session, return_id)))

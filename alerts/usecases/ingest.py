@@ -1,0 +1,68 @@
+"""Ingest: parse -> land (one transaction) -> hand the id to whoever evaluates it.
+
+The one entry point for every way a return lands (CLI, HTTP upload, inbox folder). The
+evaluation is dispatched through a callable the caller passes (workers.tasks.dispatch_evaluation
+in the application), so this module knows nothing of Celery.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlmodel import Session
+
+from alerts.events import EvaluationOutcome, Landed
+from alerts.store.landing import get_return, land
+from alerts.usecases.evaluate import load_outcome
+from returns import ReturnRejected, parse_return
+from rules.catalog import Catalog
+
+# Evaluate this return id: its outcome when done in-process, None when queued for a worker.
+Dispatch = Callable[[int], EvaluationOutcome | None]
+
+
+@dataclass
+class IngestResult:
+    file: str
+    landed: Landed | None = None
+    outcome: EvaluationOutcome | None = None
+    errors: list[str] = field(default_factory=list)
+
+
+def ingest_bytes(session: Session, catalog: Catalog, name: str, data: bytes, dispatch: Dispatch,
+                 now: dt.datetime, wait_seconds: float = 60.0) -> IngestResult:
+    try:
+        parsed = parse_return(name, data, catalog)
+    except ReturnRejected as exc:
+        return IngestResult(name, errors=[str(p) for p in exc.problems])
+    landed = land(session, parsed, now)
+    if landed.status == "duplicate":
+        return IngestResult(name, landed)
+    outcome = dispatch(landed.return_id)
+    if outcome is None:  # a worker evaluates it: wait with a deadline, then read what it stored
+        outcome = wait_for_evaluation(session, landed.return_id, wait_seconds)
+    return IngestResult(name, landed, outcome)
+
+
+def wait_for_evaluation(session: Session, return_id: int, wait_seconds: float) -> EvaluationOutcome:
+    deadline = time.monotonic() + wait_seconds
+    while time.monotonic() < deadline:
+        session.rollback()  # end the read transaction: see the worker's commit
+        rec = get_return(session, return_id)
+        if rec is not None and rec.evaluated_at is not None:
+            break
+        time.sleep(0.1)
+    return load_outcome(session, return_id)
+
+
+def ingest_path(session: Session, catalog: Catalog, path: Path, dispatch: Dispatch, now: dt.datetime,
+                wait_seconds: float = 60.0) -> IngestResult:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return IngestResult(str(path), errors=[f"{path}:0:-: cannot read file: {exc.strerror}"])
+    return ingest_bytes(session, catalog, str(path), data, dispatch, now, wait_seconds)

@@ -1,0 +1,36 @@
+"""The ingest use case composed as the command line composes it (configured database and
+packs, the real dispatcher, the wall clock), for tests that land returns."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alerts.json_output import ingest_json
+from alerts.store.db import session_for
+from alerts.store.models import utcnow
+from alerts.usecases import ingest
+from config import get_settings
+from rules.check import load_catalog
+from workers.tasks import dispatch_evaluation
+
+
+def ingest_bytes(name: str, data: bytes, wait_seconds: float = 60.0) -> ingest.IngestResult:
+    settings = get_settings()
+    with session_for(settings.database_url) as session:
+        return ingest.ingest_bytes(session, load_catalog(settings.rules_dir), name, data, dispatch_evaluation,
+                                   utcnow(), wait_seconds)
+
+
+def ingest_path(path: Path) -> ingest.IngestResult:
+    settings = get_settings()
+    with session_for(settings.database_url) as session:
+        return ingest.ingest_path(session, load_catalog(settings.rules_dir), path, dispatch_evaluation, utcnow())
+
+
+def as_json(result: ingest.IngestResult) -> dict:
+    """`ingest --json`'s object for one file."""
+    return ingest_json(load_catalog(get_settings().rules_dir), result)
+
+
+def land_json(name: str, data: bytes) -> dict:
+    return as_json(ingest_bytes(name, data))

@@ -1,0 +1,42 @@
+"""`ingest --json` keeps its shape byte for byte (README "ingest --json"): made from domain
+events by alerts/json_output.py, the command line's module."""
+
+from __future__ import annotations
+
+import json
+
+from alerts.events import AlertTransition, EvaluationOutcome, Landed, RatingResult
+from alerts.json_output import ingest_json
+from alerts.usecases.ingest import IngestResult
+from rules.check import load_catalog
+from rules.loader import SHIPPED_PACKS
+
+CATALOG = load_catalog(SHIPPED_PACKS)
+LANDED = Landed(7, "accepted", "sandwell", "kpi", ("2024-10",))
+OUTCOME = EvaluationOutcome(
+    7, (RatingResult("single_assessments_45wd", "sandwell", "2024-10", 68.8, "red"),
+        RatingResult("forecast_overspend_pct", "sandwell", "2024-10", 9.69, None)),
+    (AlertTransition(3, 1, "single_assessments_45wd", "sandwell", "sandwell", None, "amber", "red", "escalated",
+                     "2024-10", 68.8, 7),))
+
+
+def test_an_accepted_return():
+    assert json.dumps(ingest_json(CATALOG, IngestResult("k.csv", LANDED, OUTCOME))) == (
+        '{"return": {"id": 7, "provider": "sandwell", "kind": "kpi", "periods": ["2024-10"], "status": "accepted"}, '
+        '"evaluations": [{"rule": "single_assessments_45wd", "indicator": "single_assessments_45wd", "code": "PI1", '
+        '"suite": "2024", "subject": "sandwell", "period": "2024-10", "value": 68.8, "rating": "red"}, '
+        '{"rule": "forecast_overspend_pct", "indicator": "forecast_overspend_pct", "code": null, "suite": null, '
+        '"subject": "sandwell", "period": "2024-10", "value": 9.69, "rating": null}], '
+        '"transitions": [{"rule": "single_assessments_45wd", "subject": "sandwell", "from": "amber", "to": "red", '
+        '"kind": "escalated", "period": "2024-10"}]}')
+
+
+def test_a_duplicate_and_a_rejected_file():
+    dup = Landed(7, "duplicate", "sandwell", "kpi", ("2024-10",))
+    assert json.dumps(ingest_json(CATALOG, IngestResult("k.csv", dup, OUTCOME))) == (
+        '{"return": {"id": 7, "provider": "sandwell", "kind": "kpi", "periods": ["2024-10"], '
+        '"status": "duplicate"}, "evaluations": [], "transitions": []}')
+    bad = IngestResult("bad.csv", errors=["bad.csv:3:period: not a month"])
+    assert json.dumps(ingest_json(CATALOG, bad)) == (
+        '{"return": {"file": "bad.csv", "status": "rejected"}, "errors": ["bad.csv:3:period: not a month"], '
+        '"evaluations": [], "transitions": []}')
