@@ -16,7 +16,7 @@ from sqlmodel import Session
 
 from alerts.lifecycle import next_state
 from alerts.notify.changes import build_change
-from alerts.notify.outbox import plan
+from alerts.notify.pipeline import plan
 from alerts.store.models import Alert, AlertEvent, Observation, RatingRecord, ReturnRecord, utcnow
 from rules.catalog import Catalog
 from rules.evaluate import evaluate_period

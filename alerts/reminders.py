@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from alerts.lifecycle import reminder_due
 from alerts.notify.changes import build_change
-from alerts.notify.outbox import plan
+from alerts.notify.pipeline import plan
 from alerts.store.models import Alert, AlertEvent, RatingRecord
 from rules.catalog import Catalog
 

@@ -19,10 +19,10 @@ from sqlmodel import Session
 from alerts.digest.compose import DigestModel, compose
 from alerts.digest.data import WeekCache, load_week, parse_week
 from alerts.digest.render import render_digest
-from alerts.notify.outbox import load_routes
 from alerts.notify.route import Route
+from alerts.notify.unsubscribe import LINK_MARK
 from alerts.store.models import Delivery, Digest, Subscriber
-from alerts.unsubscribe import LINK_MARK
+from alerts.store.outbox import load_routes
 from config import Settings
 from rules.catalog import Catalog
 
@@ -100,7 +100,7 @@ def plan_digests(session: Session, catalog: Catalog, week: str, timezone: str, n
             continue
         # the link's signed token is made when the email leaves (deliver fills LINK_MARK)
         subject, html, text = render_digest(d, base_url, LINK_MARK if base_url else "", cache=cache)
-        deliveries.append(dict(key=f"digest-{week}.s{sid}.email", subscriber_id=sid, channel="email",
+        deliveries.append(dict(key=f"digest-{week}.s{sid}.email", subscriber_id=sid, channel="digest",
                                return_id=None, subject=subject, body_html=html, body_text=text,
                                severity="red" if d.counts.get("red") else "amber" if d.counts.get("amber") else "green",
                                events="[]", status="pending", attempts=0, next_attempt_at=now, created_at=now))

@@ -16,11 +16,11 @@ from alerts.digest.data import WeekCache, load_week, week_of, window
 from alerts.digest.render import render_digest
 from alerts.digest.run import compose_for, plan_digests
 from alerts.ingest import ingest_bytes, ingest_path
-from alerts.secrets import signing_key
+from alerts.notify.unsubscribe import LINK_MARK, verify_token
 from alerts.store.db import session_for
 from alerts.store.models import Alert, Delivery, Digest, Subscriber, utcnow
+from alerts.store.secrets import signing_key
 from alerts.subscriptions import SubscriptionSpec, subscribe
-from alerts.unsubscribe import LINK_MARK, verify_token
 from config import Settings, use_settings
 from rules.check import load_catalog
 from rules.loader import SHIPPED_PACKS

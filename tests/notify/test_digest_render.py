@@ -15,10 +15,10 @@ from sqlalchemy import select
 from alerts.digest.compose import DigestModel, Point, Row, position_sentence, select_rows
 from alerts.digest.render import render_digest
 from alerts.digest.run import plan_digests
+from alerts.notify.unsubscribe import LINK_MARK
 from alerts.store.db import session_for
 from alerts.store.models import Delivery, utcnow
 from alerts.templating import RAG, bars, environment, fmt_value
-from alerts.unsubscribe import LINK_MARK
 from config import Settings
 from rules.check import load_catalog
 from tests.notify.test_digest import NEXT_WEEK, add, compose, demo  # noqa: F401  (fixture)
