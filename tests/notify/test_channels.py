@@ -234,8 +234,11 @@ def test_workflows_url_keeps_parameters_and_sets_retry():
 
 @pytest.fixture
 def all_logs(caplog):
-    """Every record of every logger, down to Apprise's TRACE (5) and aiosmtpd's DEBUG."""
+    """Every record of every logger, down to Apprise's TRACE (5) and aiosmtpd's DEBUG, with
+    Apprise and urllib3 turned up from their quiet default: secrets stay out even then."""
     caplog.set_level(1)
+    for name in ("apprise", "urllib3"):
+        caplog.set_level(1, logger=name)
     return caplog
 
 
@@ -299,3 +302,53 @@ def test_safe_url_hides_passwords_and_workflow_secrets():
     assert WORKFLOW not in native and SIGNATURE not in native
     assert safe_url(f"unknown://user:{PASSWORD}@h/x") == "unknown://user:****@h/x"
     assert scrub("mailto://user:****@h") == "mailto://user:****@h"  # Apprise's privacy form stays readable
+
+
+def test_redaction_cost_per_record_does_not_grow_with_subscribers():
+    """10,000 registered Teams URLs cost about what 10 do (the same run, not an absolute time)."""
+    import time
+
+    from alerts.notify.redact import SecretRegistry, secrets_of
+
+    def registry(n: int) -> SecretRegistry:
+        r = SecretRegistry()
+        for i in range(n):
+            r.add(secrets_of(f"workflows://prod-{i % 300}.westeurope.logic.azure.com:443/wf{i:012x}abcdef/"
+                             f"sig{i:020x}XYZ/"))
+        r.add(secrets_of(f"mailtos://kpi:p%40ss{PASSWORD}@smtp.example.org"))
+        return r
+
+    line = ("Sending workflows notification to https://prod-7.westeurope.logic.azure.com:443/workflows/"
+            "wf000000000007abcdef/triggers/manual/paths/invoke?api-version=2016-06-01&sv=1.0&sig="
+            "sig00000000000000000007XYZ: HTTP 202 in 0.31 s (login kpi:p@ssCANARY-S3cr3t)")
+    small, large = registry(10), registry(10_000)
+    assert "wf000000000007abcdef" not in large.scrub(line) and "sig00000000000000000007XYZ" not in large.scrub(line)
+    assert PASSWORD not in large.scrub(line) and PASSWORD not in small.scrub(line)
+
+    def cost(r: SecretRegistry) -> float:
+        best = float("inf")
+        for _ in range(5):
+            start = time.perf_counter()
+            for _ in range(200):
+                r.scrub(line)
+            best = min(best, time.perf_counter() - start)
+        return best
+
+    cost(small), cost(large)  # warm up
+    assert cost(large) < 3 * cost(small)
+
+
+def test_apprise_and_urllib3_are_quiet_by_default_unless_configured():
+    from alerts.notify.redact import QUIETED, quiet
+
+    loggers = [logging.getLogger(name) for name in QUIETED]
+    saved = [lg.level for lg in loggers]
+    try:
+        for lg in loggers:
+            lg.setLevel(logging.NOTSET)
+        loggers[1].setLevel(logging.DEBUG)  # an operator's explicit choice stands
+        quiet()
+        assert loggers[0].level == logging.WARNING and loggers[1].level == logging.DEBUG
+    finally:
+        for lg, level in zip(loggers, saved, strict=True):
+            lg.setLevel(level)

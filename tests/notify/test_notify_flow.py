@@ -285,7 +285,8 @@ def test_secrets_never_reach_logs_results_or_the_delivery_log(env, caplog):
     use_settings(settings.model_copy(update={"email_url": secret_url}))
     add(settings, "Lead", "lead@example.org", teams.url)
     teams.script = [500]
-    with caplog.at_level(logging.DEBUG):
+    with caplog.at_level(logging.DEBUG), caplog.at_level(logging.DEBUG, logger="apprise"), \
+            caplog.at_level(logging.DEBUG, logger="urllib3"):  # turned up from their quiet default
         ingest_bytes("k.csv", year_2024_10())
     text = caplog.text + json.dumps([(d.last_error, d.subject) for d in deliveries(settings)])
     with session_for(settings.database_url) as s:
