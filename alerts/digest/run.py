@@ -19,10 +19,10 @@ from sqlmodel import Session
 from alerts.digest.compose import DigestModel, compose
 from alerts.digest.data import WeekCache, load_week, parse_week
 from alerts.digest.render import render_digest
+from alerts.notify.pipeline import load_routes
 from alerts.notify.route import Route
 from alerts.notify.unsubscribe import LINK_MARK
 from alerts.store.models import Delivery, Digest, Subscriber
-from alerts.store.outbox import load_routes
 from config import Settings
 from rules.catalog import Catalog
 

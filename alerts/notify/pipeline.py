@@ -21,11 +21,11 @@ from sqlmodel import Session
 from alerts.notify.changes import Change
 from alerts.notify.channels import ALERTS, CHANNELS
 from alerts.notify.channels.base import Recipient
-from alerts.notify.filter import keep
+from alerts.notify.filter import Silence, keep
 from alerts.notify.group import Group, group_stage
 from alerts.notify.inputs import Inputs
 from alerts.notify.render import render
-from alerts.notify.route import route_stage
+from alerts.notify.route import Route, route_stage
 from alerts.store import outbox
 
 Stage = Callable[[Sequence[Any], Inputs], list[Any]]
@@ -45,14 +45,39 @@ def alert_channels(recipients: dict[int, Recipient]) -> dict[int, list[str]]:
     return {sid: [name for name in ALERTS if CHANNELS[name].accepts(r)] for sid, r in recipients.items()}
 
 
+def _indicator(i: str) -> str:
+    return i.upper() if i[:2].upper() == "PI" else i
+
+
+def load_routes(session: Session, subscriber_ids: Sequence[int] | None = None
+                ) -> tuple[list[Route], dict[int, Recipient]]:
+    """Every subscription as a Route, and its subscriber as a Recipient; only `subscriber_ids`'
+    when given (a digest chunk)."""
+    routes, recipients = [], {}
+    for r in outbox.subscriptions(session, subscriber_ids):
+        routes.append(Route(
+            subscription_id=r.id, subscriber_id=r.subscriber_id,
+            indicators=frozenset(_indicator(i) for i in json.loads(r.indicators)),
+            tags=frozenset(json.loads(r.tags)), providers=frozenset(json.loads(r.providers)),
+            teams=frozenset(json.loads(r.teams)), transitions=frozenset(json.loads(r.transitions)),
+            min_severity=r.min_severity, delivery=r.delivery,
+        ))
+        recipients[r.subscriber_id] = Recipient(r.name, r.email, r.teams_url)
+    return routes, recipients
+
+
+def _aware(t: dt.datetime) -> dt.datetime:
+    return t if t.tzinfo else t.replace(tzinfo=dt.UTC)  # SQLite hands datetimes back naive
+
+
 def load_inputs(session: Session, changes: Sequence[Change], now: dt.datetime, reminder_day: str | None = None
                 ) -> Inputs:
-    """Everything the stages read, in three statements."""
-    subscriptions, recipients = outbox.load_routes(session)
+    """Everything the stages read, in three statements (store/outbox), as plain data."""
+    subscriptions, recipients = load_routes(session)
     if not subscriptions:
         return Inputs(now, reminder_day=reminder_day)
     return Inputs(now=now, routes=subscriptions, recipients=recipients, channels=alert_channels(recipients),
-                  silences=outbox.load_silences(session, now),
+                  silences=[Silence(r, s, _aware(u)) for r, s, u in outbox.silences(session, now)],
                   logged=outbox.load_logged(session, [c.event_id for c in changes]), reminder_day=reminder_day)
 
 

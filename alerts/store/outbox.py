@@ -6,15 +6,12 @@ transitions. Statements built once per process."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import Row, bindparam, insert, select
 from sqlmodel import Session
 
-from alerts.notify.channels.base import Recipient
-from alerts.notify.filter import Silence
-from alerts.notify.route import Route
 from alerts.store.models import Delivery, NotificationLog, Snooze, Subscriber, Subscription
 
 _SUB, _WHO = Subscription.__table__.c, Subscriber.__table__.c
@@ -31,35 +28,18 @@ _ADD_DELIVERIES = insert(_DELIVERIES).returning(_DELIVERIES.c.id, sort_by_parame
 _ADD_LOG = insert(_LOG)
 
 
-def _indicator(i: str) -> str:
-    return i.upper() if i[:2].upper() == "PI" else i
+def subscriptions(session: Session, subscriber_ids: Sequence[int] | None = None) -> list[Row[Any]]:
+    """Every subscription with its subscriber's name and addresses (only `subscriber_ids`' when
+    given: a digest chunk), as rows: id, subscriber_id, the JSON filters, min_severity,
+    delivery, name, email, teams_url."""
+    if subscriber_ids is None:
+        return list(session.execute(_ROUTES).all())
+    return list(session.execute(_ROUTES_OF, {"subscribers": list(subscriber_ids)}).all())
 
 
-def load_routes(session: Session, subscriber_ids: Sequence[int] | None = None
-                ) -> tuple[list[Route], dict[int, Recipient]]:
-    """Every subscription as a Route, and its subscriber as a Recipient; only `subscriber_ids`'
-    when given (a digest chunk)."""
-    rows = (session.execute(_ROUTES) if subscriber_ids is None
-            else session.execute(_ROUTES_OF, {"subscribers": list(subscriber_ids)})).all()
-    routes, recipients = [], {}
-    for r in rows:
-        routes.append(Route(
-            subscription_id=r.id, subscriber_id=r.subscriber_id,
-            indicators=frozenset(_indicator(i) for i in json.loads(r.indicators)),
-            tags=frozenset(json.loads(r.tags)), providers=frozenset(json.loads(r.providers)),
-            teams=frozenset(json.loads(r.teams)), transitions=frozenset(json.loads(r.transitions)),
-            min_severity=r.min_severity, delivery=r.delivery,
-        ))
-        recipients[r.subscriber_id] = Recipient(r.name, r.email, r.teams_url)
-    return routes, recipients
-
-
-def _aware(t: dt.datetime) -> dt.datetime:
-    return t if t.tzinfo else t.replace(tzinfo=dt.UTC)  # SQLite hands datetimes back naive
-
-
-def load_silences(session: Session, now: dt.datetime) -> list[Silence]:
-    return [Silence(r, s, _aware(u)) for r, s, u in session.execute(_SILENCES, {"now": now}).all()]
+def silences(session: Session, now: dt.datetime) -> list[Row[Any]]:
+    """(rule_id, subject, until) of the snoozes active at `now`."""
+    return list(session.execute(_SILENCES, {"now": now}).all())
 
 
 def load_logged(session: Session, event_ids: Sequence[int]) -> frozenset[tuple[int, int, str]]:

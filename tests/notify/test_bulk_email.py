@@ -326,3 +326,33 @@ def test_a_digest_whose_first_send_failed_is_retried_by_the_digest_sender(tmp_pa
     assert retried["X-Application"] == chunk["X-Application"] == "kpi-alerts"
     text = retried.get_body(("plain",)).get_content().replace("\r\n", "\n")
     assert text.startswith("Digest for <Member 1>\nUnsubscribe: https://kpi.example.org/unsubscribe?token=")
+
+
+def test_the_header_cache_is_used_and_changes_nothing_in_what_is_sent():
+    """The reused header registry (digest_email._ReusedHeaders) pays for itself in the digest
+    benchmark; it leans on the email package's HeaderRegistry internals, so a Python upgrade
+    that changes them must fail here: the cache must be hit and the bytes must equal those the
+    standard policy makes."""
+    from email.policy import SMTP
+
+    from alerts.notify.channels import digest_email
+
+    def build(i: int, policy) -> bytes:  # noqa: ANN001 - an email policy
+        saved = digest_email.HEADERS
+        digest_email.HEADERS = policy
+        try:
+            msg = build_message(("KPI alerts", "kpi@example.org"), Recipient(f"Member {i}", f"m{i}@example.org", None),
+                                OutgoingMessage(f"k-{i}", f"Digest ≥ {i}", "<p>h</p>", "t", "red",
+                                                {"List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}),
+                                f"<k-{i}@example.org>", eight_bit=True)
+            del msg["Date"]
+            return msg.as_bytes().replace(msg.get_boundary().encode(), b"BOUNDARY")  # random per message
+        finally:
+            digest_email.HEADERS = saved
+
+    registry = digest_email._REGISTRY
+    before = registry.__call__.cache_info().hits
+    for i in range(3):
+        assert build(i, digest_email.HEADERS) == build(i, SMTP)
+    assert registry.__call__.cache_info().hits > before  # From, MIME-Version, ... were reused
+    assert isinstance(registry["subject"], type) and registry.__getitem__.cache_info().hits > 0
