@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from sqlalchemy import delete, func, select
 from sqlmodel import Session
 
@@ -56,19 +56,13 @@ class SubscriberSpec(BaseModel):
     empty_digest: bool = True  # False: no "all steady" digest in a quiet week
     subscriptions: list[SubscriptionSpec] = Field(default_factory=lambda: [SubscriptionSpec()])
 
-    @field_validator("email")
+    @field_validator("email", "teams")
     @classmethod
-    def _email(cls, v: str | None) -> str | None:
-        if v is not None and ("@" not in v or any(ch in v for ch in " ,;<>\r\n")):
-            raise ValueError(f"expected one email address, got {v!r}")
-        return v
+    def _address(cls, v: str | None, info: ValidationInfo) -> str | None:
+        """Each channel parses its own addresses: subscribing accepts exactly what it can send to."""
+        from alerts.notify.channels import CHANNELS
 
-    @field_validator("teams")
-    @classmethod
-    def _teams(cls, v: str | None) -> str | None:
-        if v is not None and not v.startswith(("workflows://", "workflow://")):
-            raise ValueError("expected an Apprise workflows:// URL (Teams Power Automate Workflows)")
-        return v
+        return None if v is None else CHANNELS[info.field_name].parse_address(v)  # AddressError is a ValueError
 
 
 class SubscriptionsFile(BaseModel):
@@ -97,7 +91,7 @@ def _subscriber(session: Session, name: str, email: str | None, teams: str | Non
     if empty_digest is not None:
         who.empty_digest = empty_digest
     if not (email or teams):
-        raise SubscriptionError(f"subscriber {name!r} needs an email address or a Teams workflows:// URL")
+        raise SubscriptionError(f"subscriber {name!r} needs an email address or a Teams Workflows URL")
     session.add(who)
     session.flush()
     return who

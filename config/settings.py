@@ -43,8 +43,6 @@ class Settings(BaseSettings):
     digest_time: dt.time = dt.time(7, 30)  # local time in `timezone`; KPI_ALERTS_DIGEST_TIME=07:30
     digest_chunk_size: int = Field(500, ge=1)  # subscribers per digest task
     digest_max_rows: int = Field(25, ge=0)  # indicator rows, and alert events, in a digest (worst first); 0 = all
-    # Test-only fault injection: 'after_send' ends the process between a send and its record.
-    fault_point: str = ""
 
     @field_validator("timezone")
     @classmethod

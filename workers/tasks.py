@@ -5,12 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import time
 
-from sqlalchemy import select
-
 from alerts.events import EvaluationOutcome
-from alerts.notify.deliver import deliver, deliver_many, due, recover_stale
+from alerts.notify.deliver import deliver, deliver_many
 from alerts.store.db import session_for
-from alerts.store.models import Delivery, Digest, utcnow
+from alerts.store.deliveries import due, next_attempt_at, pending_digests, recover_stale
+from alerts.store.models import utcnow
 from alerts.usecases.evaluate import evaluate_return
 from config import get_settings
 from rules.check import load_catalog
@@ -51,12 +50,12 @@ def dispatch_evaluation(return_id: int) -> EvaluationOutcome | None:
 def deliver_task(delivery_id: int) -> str:
     settings = get_settings()
     with session_for(settings.database_url) as session:
-        status = deliver(session, settings, delivery_id)
+        status = deliver(session, settings, delivery_id, utcnow())
         if status == "pending" and not settings.eager:
             # Retry later. The wait lives in the database (next_attempt_at); the countdown is
             # capped far below the broker's visibility timeout so Redis never re-runs it early.
-            row = session.get(Delivery, delivery_id)
-            wait = (row.next_attempt_at.replace(tzinfo=dt.UTC) - utcnow()).total_seconds() if row else 0
+            at = next_attempt_at(session, delivery_id)
+            wait = (at.replace(tzinfo=dt.UTC) - utcnow()).total_seconds() if at else 0
             deliver_task.apply_async((delivery_id,), countdown=max(0.0, min(wait, settings.delivery_backoff_max)))
     return status
 
@@ -104,13 +103,11 @@ def digest_chunk_task(week: str, subscriber_ids: list[int]) -> dict:
         plan = plan_digests(session, load_catalog(settings.rules_dir), week, settings.timezone, utcnow(),
                             subscriber_ids, settings.base_url, settings.digest_max_rows)
         # a rerun after a crash also sends what an earlier run planned but never sent
-        pending = list(session.execute(
-            select(Delivery.id).join(Digest, Digest.delivery_id == Delivery.id)
-            .where(Digest.week == week, Digest.subscriber_id.in_(subscriber_ids),  # type: ignore[attr-defined]
-                   Delivery.status == "pending")).scalars())
-        # Sent here, over one SMTP session, not as one deliver task each (see bulk_email.py);
-        # whatever is left at the deadline, or when the server is down, stays for the sweep.
-        sent = deliver_many(session, settings, sorted(pending), deadline=time.monotonic() + DIGEST_SEND_SECONDS)
+        pending = pending_digests(session, week, subscriber_ids)
+        # Sent here by the digest sender over one SMTP session, not as one deliver task each
+        # (see channels/digest_email.py); whatever is left at the deadline, or when the server
+        # is down, stays for the sweep, whose deliver() uses the same sender.
+        sent = deliver_many(session, settings, pending, deadline=time.monotonic() + DIGEST_SEND_SECONDS)
     return {"week": week, "queued": len(plan.queued), "skipped": len(plan.skipped), "already": len(plan.already),
             "statuses": dict(sent)}
 

@@ -40,8 +40,8 @@ def deliveries(ctx: typer.Context, failed: Annotated[bool, typer.Option("--faile
 @app.command("retry")
 def deliveries_retry(delivery_id: Annotated[int, typer.Argument(help="Delivery id")]) -> None:
     """Re-queue a failed or unknown-outcome delivery."""
-    from alerts.notify.deliver import requeue
     from alerts.store.db import session_for
+    from alerts.store.deliveries import requeue
     from alerts.store.models import utcnow
     from config import get_settings
     from workers.tasks import send_deliveries

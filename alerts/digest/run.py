@@ -19,11 +19,11 @@ from alerts.digest.compose import DIGEST, DigestModel, compose
 from alerts.digest.load import WeekCache, load_week
 from alerts.digest.render import render_digest
 from alerts.digest.weeks import previous_week
-from alerts.notify.outbox import load_routes
+from alerts.notify.pipeline import load_routes
 from alerts.notify.route import Route
+from alerts.notify.unsubscribe import LINK_MARK
 from alerts.store import digests as store
 from alerts.store.models import Subscriber
-from alerts.unsubscribe import LINK_MARK
 from config import Settings
 from rules.catalog import Catalog
 
@@ -102,7 +102,7 @@ def plan_digests(session: Session, catalog: Catalog, week: str, timezone: str, n
             continue
         # the link's signed token is made when the email leaves (deliver fills LINK_MARK)
         subject, html, text = render_digest(d, base_url, LINK_MARK if base_url else "", cache=cache)
-        deliveries.append(dict(key=f"digest-{week}.s{sid}.email", subscriber_id=sid, channel="email",
+        deliveries.append(dict(key=f"digest-{week}.s{sid}.email", subscriber_id=sid, channel="digest",
                                return_id=None, subject=subject, body_html=html, body_text=text,
                                severity="red" if d.counts.get("red") else "amber" if d.counts.get("amber") else "green",
                                events="[]", status="pending", attempts=0, next_attempt_at=now, created_at=now))

@@ -8,6 +8,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from alerts.notify.changes import Change
+from alerts.notify.inputs import Inputs
 
 
 @dataclass(frozen=True)
@@ -43,3 +44,8 @@ def group(routed: list[tuple[int, Change]], channels: dict[int, list[str]], remi
         for channel in channels.get(subscriber_id, []):
             buckets[(subscriber_id, channel, batch_of(change, reminder_day))].append(change)
     return [Group(s, ch, b, tuple(sorted(cs, key=lambda c: c.sort_key))) for (s, ch, b), cs in sorted(buckets.items())]
+
+
+def group_stage(routed: list[tuple[int, Change]], inputs: Inputs) -> list[Group]:
+    """The pipeline's stage 2: group over each subscriber's alert channels."""
+    return group(routed, inputs.channels, inputs.reminder_day)

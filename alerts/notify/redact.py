@@ -11,7 +11,10 @@ lines with `sig=` at DEBUG; an SMTP password sits in the mailto URL. So:
   exception text and the stack text; registered secrets and, for URLs nobody registered, the
   password / `sig=` / workflow-id parts of anything that looks like a URL become `****`;
 - `RedactingFilter` does the same as a `logging.Filter`; `install_log_redaction()` attaches it
-  to the `apprise` logger and the root handlers too, in case something replaces the factory.
+  to the `apprise` logger and the root handlers too, in case something replaces the factory,
+  and sets the `apprise` and `urllib3` loggers to WARNING unless they were configured.
+
+A record's cost does not grow with the number of registered secrets (see SecretRegistry).
 """
 
 from __future__ import annotations
@@ -24,11 +27,56 @@ from urllib.parse import unquote, urlsplit
 
 MASK = "****"
 _MIN_SECRET = 6  # shorter strings are too common to mask without garbling logs (URL patterns still apply)
+# Secrets are URL parts (passwords, workflow ids, signatures, tokens): a log line is cut into
+# tokens at the characters that delimit them, and each token is looked up in a set, so a
+# record's cost does not grow with the number of registered secrets (10,000 Teams URLs).
+_DELIMITERS = r"\s'\"<>()\[\]{}/?&=#:@;,|\\"
+_TOKEN = re.compile(rf"(?:[^{_DELIMITERS}%]|%(?![0-9A-Fa-f]{{2}}))+")  # %2F and the like delimit too
+_HAS_DELIMITER = re.compile(rf"[{_DELIMITERS}%]")
 
+
+class SecretRegistry:
+    """Secrets to mask. Whole tokens: a set; the few holding a delimiter or a %-escape (an SMTP
+    password, not a per-subscriber secret): a short tuple searched as substrings."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.tokens: frozenset[str] = frozenset()  # replaced whole under the lock, read without it
+        self.odd: tuple[str, ...] = ()  # longest first
+
+    def add(self, found: Iterable[str]) -> None:
+        new = {s for s in found if s and len(s) >= _MIN_SECRET} - self.tokens - set(self.odd)
+        if not new:
+            return
+        with self._lock:
+            odd = {s for s in new if _HAS_DELIMITER.search(s)}
+            self.tokens = self.tokens | (new - odd)
+            if odd:
+                self.odd = tuple(sorted({*self.odd, *odd}, key=len, reverse=True))
+
+    def _mask(self, match: re.Match[str]) -> str:
+        token = match.group()
+        if token in self.tokens:
+            return MASK
+        bare = token.rstrip(".")  # a secret at the end of a sentence
+        return MASK + token[len(bare):] if bare != token and bare in self.tokens else token
+
+    def scrub(self, text: str) -> str:
+        for secret in self.odd:
+            if secret in text:
+                text = text.replace(secret, MASK)
+        if self.tokens:
+            text = _TOKEN.sub(self._mask, text)
+        if any(hint in text for hint in _HINTS):
+            for pattern, replacement in _PATTERNS:
+                text = pattern.sub(replacement, text)
+        return text
+
+
+_REGISTRY = SecretRegistry()
 _lock = threading.Lock()
-_secrets: set[str] = set()
-_ordered: tuple[str, ...] = ()  # longest first; replaced whole under the lock, read without it
 _installed = False
+QUIETED = ("apprise", "urllib3")  # their DEBUG holds request URLs; WARNING unless configured otherwise
 
 _SECRET_KEYS = ("pass", "password", "pwd", "sig", "signature", "token", "secret", "key", "apikey")
 # Parts of URLs that are secret even when nobody registered them.
@@ -74,22 +122,11 @@ def secrets_of(url: str) -> set[str]:
 
 def scrub(text: str) -> str:
     """`text` with every registered secret, and the secret parts of any URL in it, masked."""
-    for secret in _ordered:
-        if secret in text:
-            text = text.replace(secret, MASK)
-    if any(hint in text for hint in _HINTS):
-        for pattern, replacement in _PATTERNS:
-            text = pattern.sub(replacement, text)
-    return text
+    return _REGISTRY.scrub(text)
 
 
 def _add(found: Iterable[str]) -> None:
-    global _ordered
-    new = {s for s in found if s and len(s) >= _MIN_SECRET} - _secrets
-    if new:
-        with _lock:
-            _secrets.update(new)
-            _ordered = tuple(sorted(_secrets, key=len, reverse=True))
+    _REGISTRY.add(found)
 
 
 def register(url: str) -> None:
@@ -148,6 +185,15 @@ def install() -> None:
         _installed = True
 
 
+def quiet(level: int = logging.WARNING) -> None:
+    """Apprise and urllib3 log at `level` and above unless their level was set explicitly (an
+    operator debugging a channel can still turn them up; the scrubber covers them then too)."""
+    for name in QUIETED:
+        logger = logging.getLogger(name)
+        if logger.level == logging.NOTSET:
+            logger.setLevel(level)
+
+
 def install_log_redaction(secrets: Iterable[str] = ()) -> None:
     """Mask `secrets` in all logging from now on. An item holding `://` is taken as an Apprise
     URL and its secret parts are registered; any other item is a secret as it stands (e.g. a
@@ -160,6 +206,7 @@ def install_log_redaction(secrets: Iterable[str] = ()) -> None:
         else:
             _add({item})
     install()
+    quiet()
     apprise_logger = logging.getLogger("apprise")
     if _FILTER not in apprise_logger.filters:
         apprise_logger.addFilter(_FILTER)

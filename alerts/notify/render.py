@@ -1,4 +1,4 @@
-"""Stage 5, render: a group of changes -> subject, HTML email body and a short text body
+"""Render: a group of changes -> subject, HTML email body and a short text body
 (Teams card). Jinja2 with autoescape on for HTML: names from returns are untrusted."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from collections import Counter
 from alerts.notify.changes import IMPROVING, SEVERITY, Change
 from alerts.notify.channels.base import OutgoingMessage
 from alerts.notify.group import Group
+from alerts.notify.unsubscribe import LINK_MARK
 from alerts.templating import RAG, environment
-from alerts.unsubscribe import LINK_MARK
 
 WORDS = {"opened": "breached", "escalated": "breached", "deescalated": "improved", "resolved": "back on target",
          "reminder": "still red"}

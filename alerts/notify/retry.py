@@ -1,4 +1,4 @@
-"""Stage 6, retry: how long to wait before the next attempt. Pure."""
+"""Retry: how long to wait before the next attempt. Pure."""
 
 from __future__ import annotations
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from alerts.notify.changes import SEVERITY, Change
+from alerts.notify.inputs import Inputs
 
 ALL_TRANSITIONS = frozenset({"opened", "escalated", "deescalated", "resolved", "reminder"})
 
@@ -62,3 +63,8 @@ def route(changes: list[Change], routes: list[Route], delivery: str = "immediate
             if (r.subscriber_id, change.event_id) not in out and r.wants(change, delivery):
                 out[(r.subscriber_id, change.event_id)] = (r.subscriber_id, change)
     return sorted(out.values(), key=lambda sc: (sc[1].event_id, sc[0]))
+
+
+def route_stage(changes: list[Change], inputs: Inputs) -> list[tuple[int, Change]]:
+    """The pipeline's stage 1: route over the loaded subscriptions."""
+    return route(changes, inputs.routes, inputs.delivery)

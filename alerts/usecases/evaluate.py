@@ -16,7 +16,7 @@ from sqlmodel import Session
 from alerts.events import EvaluationOutcome, RatingResult
 from alerts.moves import Decision, Key, Point, decide, settled
 from alerts.notify.changes import build_change
-from alerts.notify.outbox import plan
+from alerts.notify.pipeline import plan
 from alerts.store import alerts as alert_store
 from alerts.store import ratings as rating_store
 from alerts.store.landing import StoredReturn, get_return, mark_evaluated

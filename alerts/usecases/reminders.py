@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 from alerts.lifecycle import reminder_due
 from alerts.notify.changes import build_change
-from alerts.notify.outbox import plan
+from alerts.notify.pipeline import plan
 from alerts.store import alerts as alert_store
 from alerts.store.ratings import series_of_rules
 from rules.catalog import Catalog

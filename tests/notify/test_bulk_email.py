@@ -1,22 +1,27 @@
-"""A digest chunk's emails over one SMTP session (BulkEmail + deliver_many), against a real
-aiosmtpd peer on 127.0.0.1: what arrives, each outcome, exactly-once, and no secret leaks."""
+"""The digest sender (DigestEmail): a chunk's digests over one SMTP session (deliver_many), and a
+digest retried alone (deliver), against a real aiosmtpd peer on 127.0.0.1: what arrives, each
+outcome, exactly-once, every attempt the same message, and no secret leaks."""
 
 from __future__ import annotations
 
 import datetime as dt
+import email
+import email.policy
 import logging
+import os
 import re
 
 import pytest
 from sqlalchemy import insert, select
 
-from alerts.notify.channels.base import Outcome, OutgoingMessage, Recipient
-from alerts.notify.channels.bulk_email import BulkEmail, build_message
-from alerts.notify.deliver import deliver, deliver_many, recover_stale
-from alerts.secrets import signing_key
+from alerts.notify.channels.base import OutgoingMessage, Recipient, SendStatus
+from alerts.notify.channels.digest_email import DigestEmail, build_message
+from alerts.notify.deliver import deliver, deliver_many
+from alerts.notify.unsubscribe import LINK_MARK, verify_token
 from alerts.store.db import get_engine, session_for
+from alerts.store.deliveries import recover_stale, requeue
 from alerts.store.models import Delivery, DeliveryAttempt, Subscriber, utcnow
-from alerts.unsubscribe import LINK_MARK, verify_token
+from alerts.store.secrets import signing_key
 from config import Settings, use_settings
 from tests.peers.smtp import SMTPPeer
 
@@ -24,7 +29,8 @@ PASSWORD = "CANARY-S3cr3t"
 JO = Recipient("Jo Bloggs", "jo@example.org", None)
 
 
-def setup(tmp_path, peer: SMTPPeer, n: int, send_timeout: float = 5) -> tuple[Settings, list[int]]:
+def setup(tmp_path, peer: SMTPPeer, n: int, send_timeout: float = 5, channel: str = "digest"
+          ) -> tuple[Settings, list[int]]:
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'bulk.db'}", broker_url="",
                         email_url=peer.apprise_url, email_from="kpi-alerts@example.org",
                         base_url="https://kpi.example.org", secret_key="test-secret", send_timeout=send_timeout)
@@ -37,7 +43,7 @@ def setup(tmp_path, peer: SMTPPeer, n: int, send_timeout: float = 5) -> tuple[Se
         s.execute(insert(Subscriber.__table__), [dict(id=i, name=f"Member {i}", email=f"m{i}@example.org",
                                                       empty_digest=True, created_at=now) for i in range(1, n + 1)])
         s.execute(insert(Delivery.__table__), [dict(
-            key=f"digest-2025-W12.s{i}.email", subscriber_id=i, channel="email", return_id=None,
+            key=f"digest-2025-W12.s{i}.email", subscriber_id=i, channel=channel, return_id=None,
             subject=f"Weekly KPI digest 2025-W12 <{i}>", severity="red", events="[]", status="pending",
             body_html=f'<p>Digest for &lt;Member {i}&gt;</p><a href="{LINK_MARK}">Unsubscribe</a>',
             body_text=f"Digest for <Member {i}>\nUnsubscribe: {LINK_MARK}\n",
@@ -124,11 +130,11 @@ def test_server_down_stops_the_chunk_and_leaves_the_rest_untouched(tmp_path, pee
 def test_a_session_the_server_dropped_is_reopened_without_failing_the_message(tmp_path, peer):
     settings, _ = setup(tmp_path, peer, 0)
     message = OutgoingMessage(key="k-1", subject="s", html="<p>h</p>", text="t", severity="red")
-    with BulkEmail(settings) as bulk:
-        assert bulk.send(JO, message, settings).outcome == Outcome.SENT
+    with DigestEmail(settings) as bulk:
+        assert bulk.send(JO, message, settings).status == SendStatus.SENT
         peer.restart()  # the kept connection is now dead
         again = OutgoingMessage(key="k-2", subject="s", html="<p>h</p>", text="t", severity="red")
-        assert bulk.send(JO, again, settings).outcome == Outcome.SENT
+        assert bulk.send(JO, again, settings).status == SendStatus.SENT
     peer.wait_for(2)
     assert peer.sessions == 2
 
@@ -147,18 +153,25 @@ def test_a_stall_during_data_is_unknown_never_resent_and_the_chunk_goes_on(tmp_p
     assert statuses(settings) == ["unknown", "sent", "sent"]
 
 
+class _DiesAfterSending(DigestEmail):
+    """A digest sender whose process ends right after the server accepted the message, before
+    the outcome is recorded: a worker killed at the worst moment."""
+
+    def send(self, recipient, message, settings):  # noqa: ANN001, ANN201 - the Channel signature
+        super().send(recipient, message, settings)
+        os._exit(137)
+
+
 def test_crash_after_a_send_loses_nothing_and_sends_nothing_twice(tmp_path, peer):
     """A worker that dies mid-chunk: the claimed one becomes unknown, the rest go on the rerun."""
     import multiprocessing as mp
 
     settings, ids = setup(tmp_path, peer, 4)
-    crashing = settings.model_copy(update={"fault_point": "after_send"})
 
     def run() -> None:
-        get_engine(crashing.database_url).dispose(close=False)  # the parent's pooled connections stay the parent's
-        use_settings(crashing)
-        with session_for(crashing.database_url) as s:
-            deliver_many(s, crashing, ids)
+        get_engine(settings.database_url).dispose(close=False)  # the parent's pooled connections stay the parent's
+        with session_for(settings.database_url) as s:
+            deliver_many(s, settings, ids, channels={"digest": _DiesAfterSending(settings)})
 
     proc = mp.get_context("fork").Process(target=run)
     proc.start()
@@ -182,9 +195,9 @@ def test_login_once_per_chunk_and_the_password_never_shows(tmp_path, caplog):
         peer.wait_for(3)
         assert peer.logins == ["kpi"]
         peer.stop()  # and a failing session names the server, never the password
-        with BulkEmail(settings) as bulk:
+        with DigestEmail(settings) as bulk:
             result = bulk.send(JO, OutgoingMessage("k", "s", "<p>h</p>", "t", "red"), settings)
-        assert result.outcome == Outcome.FAILED and bulk.unavailable
+        assert result.status == SendStatus.FAILED and bulk.unavailable
         assert f"127.0.0.1:{peer.port}" in result.detail
     with session_for(settings.database_url) as s:
         stored = " ".join(str(v) for v in s.execute(select(DeliveryAttempt.detail)).scalars())
@@ -195,8 +208,8 @@ def test_a_header_with_a_line_break_is_refused_not_sent(tmp_path, peer):
     settings, _ = setup(tmp_path, peer, 0)
     evil = OutgoingMessage("k", "s", "<p>h</p>", "t", "red",
                            headers={"List-Unsubscribe": "<x>\r\nBcc: all@example.org"})
-    with BulkEmail(settings) as bulk:
-        assert bulk.send(JO, evil, settings).outcome == Outcome.CONFIG_ERROR
+    with DigestEmail(settings) as bulk:
+        assert bulk.send(JO, evil, settings).status == SendStatus.CONFIG_ERROR
     assert peer.attempts == 0
 
 
@@ -216,13 +229,13 @@ def test_no_usable_email_url_is_a_config_error_per_delivery(tmp_path, peer):
     assert peer.attempts == 0
 
 
-def test_single_deliver_still_goes_through_apprise(tmp_path, peer):
-    """Alerts and retries keep the one-Apprise-call-per-message path."""
-    settings, ids = setup(tmp_path, peer, 1)
+def test_an_alert_email_still_goes_through_apprise(tmp_path, peer):
+    """A delivery on the email channel (an alert) is one Apprise call, first attempt or retry."""
+    settings, ids = setup(tmp_path, peer, 1, channel="email")
     with session_for(settings.database_url) as s:
         assert deliver(s, settings, ids[0]) == "sent"
     (_, _, msg), = peer.wait_for(1)
-    assert msg["X-Application"] != "kpi-alerts"  # Apprise's own message, not BulkEmail's
+    assert msg["X-Application"] != "kpi-alerts"  # Apprise's own message, not DigestEmail's
 
 
 UNICODE = OutgoingMessage("n-8", "PI1 ≥ 85%", "<p>PI1 ≥ 85% ↗ better, £10.19m</p>\n<p>Siân</p>",
@@ -230,11 +243,11 @@ UNICODE = OutgoingMessage("n-8", "PI1 ≥ 85%", "<p>PI1 ≥ 85% ↗ better, £10
 
 
 def _arrives(peer: SMTPPeer, message: OutgoingMessage) -> tuple[list[str], dict[str, tuple[str, str]]]:
-    """Send one message over BulkEmail: its MAIL FROM parameters, and per part the transfer
+    """Send one message over DigestEmail: its MAIL FROM parameters, and per part the transfer
     encoding and the decoded content."""
     settings = Settings(email_url=peer.apprise_url, email_from="kpi-alerts@example.org", send_timeout=5)
-    with BulkEmail(settings) as bulk:
-        assert bulk.send(JO, message, settings).outcome == Outcome.SENT
+    with DigestEmail(settings) as bulk:
+        assert bulk.send(JO, message, settings).status == SendStatus.SENT
     ((_, _, msg),) = peer.wait_for(1)
     parts = {p.get_content_type(): (p["Content-Transfer-Encoding"], p.get_content().replace("\r\n", "\n"))
              for p in msg.iter_parts()}
@@ -272,3 +285,75 @@ def test_each_outcome_is_committed_before_the_next_message_leaves(tmp_path, peer
         assert deliver_many(s, settings, ids) == {"sent": 3}
     assert seen == [["sending", "pending", "pending"], ["sent", "sending", "pending"], ["sent", "sent", "sending"]]
     assert statuses(settings) == ["sent"] * 3
+
+
+def _without_token(text: str) -> str:
+    """The unsubscribe token is signed when each attempt leaves: everything else must match."""
+    return re.sub(r"token=[\w.-]+", "token=T", text)
+
+
+def test_a_digest_retried_by_hand_is_the_same_message_as_its_first_attempt(tmp_path, peer):
+    """Defect 1: an unknown outcome re-queued (`deliveries retry ID`) and sent by deliver() goes
+    through the digest sender again: same Message-ID, same text part, same headers."""
+    settings, ids = setup(tmp_path, peer, 1, send_timeout=0.5)
+    peer.script = ["stall 2"]  # the server holds the reply beyond our timeout: unknown
+    first: list[bytes] = []
+    peer.on_data = lambda envelope: first.append(envelope.original_content or envelope.content)
+    with session_for(settings.database_url) as s:
+        assert deliver_many(s, settings, ids) == {"unknown": 1}
+        assert requeue(s, ids[0], utcnow())
+        assert deliver(s, settings, ids[0]) == "sent"
+    (_, _, retried), = peer.wait_for(1)
+    attempt = email.message_from_bytes(first[0], policy=email.policy.default)  # what the chunk handed over
+    assert attempt["Message-ID"] == "<digest-2025-W12.s1.email@example.org>"
+    for header in ("Message-ID", "X-Notification-Id", "X-Application", "Subject", "From", "To",
+                   "List-Unsubscribe-Post"):
+        assert attempt[header] == retried[header], header
+    assert [p.get_content_type() for p in attempt.iter_parts()] == [p.get_content_type() for p in retried.iter_parts()]
+    for a, b in zip(attempt.iter_parts(), retried.iter_parts(), strict=True):
+        assert _without_token(a.get_content()) == _without_token(b.get_content())
+    assert "Digest for <Member 1>" in retried.get_body(("plain",)).get_content()  # its own text, not converted HTML
+
+
+def test_a_digest_whose_first_send_failed_is_retried_by_the_digest_sender(tmp_path, peer):
+    """Defect 1: the sweep's retry (deliver(), one delivery) is the message the chunk sends."""
+    settings, ids = setup(tmp_path, peer, 2)
+    peer.script = ["451 try again later"]
+    with session_for(settings.database_url) as s:
+        assert deliver_many(s, settings, ids) == {"pending": 1, "sent": 1}
+        assert deliver(s, settings, ids[0], utcnow() + dt.timedelta(hours=1)) == "sent"
+    (_, _, chunk), (_, _, retried) = peer.wait_for(2)
+    assert retried["Message-ID"] == "<digest-2025-W12.s1.email@example.org>"
+    assert retried["X-Application"] == chunk["X-Application"] == "kpi-alerts"
+    text = retried.get_body(("plain",)).get_content().replace("\r\n", "\n")
+    assert text.startswith("Digest for <Member 1>\nUnsubscribe: https://kpi.example.org/unsubscribe?token=")
+
+
+def test_the_header_cache_is_used_and_changes_nothing_in_what_is_sent():
+    """The reused header registry (digest_email._ReusedHeaders) pays for itself in the digest
+    benchmark; it leans on the email package's HeaderRegistry internals, so a Python upgrade
+    that changes them must fail here: the cache must be hit and the bytes must equal those the
+    standard policy makes."""
+    from email.policy import SMTP
+
+    from alerts.notify.channels import digest_email
+
+    def build(i: int, policy) -> bytes:  # noqa: ANN001 - an email policy
+        saved = digest_email.HEADERS
+        digest_email.HEADERS = policy
+        try:
+            msg = build_message(("KPI alerts", "kpi@example.org"), Recipient(f"Member {i}", f"m{i}@example.org", None),
+                                OutgoingMessage(f"k-{i}", f"Digest ≥ {i}", "<p>h</p>", "t", "red",
+                                                {"List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}),
+                                f"<k-{i}@example.org>", eight_bit=True)
+            del msg["Date"]
+            return msg.as_bytes().replace(msg.get_boundary().encode(), b"BOUNDARY")  # random per message
+        finally:
+            digest_email.HEADERS = saved
+
+    registry = digest_email._REGISTRY
+    before = registry.__call__.cache_info().hits
+    for i in range(3):
+        assert build(i, digest_email.HEADERS) == build(i, SMTP)
+    assert registry.__call__.cache_info().hits > before  # From, MIME-Version, ... were reused
+    assert isinstance(registry["subject"], type) and registry.__getitem__.cache_info().hits > 0

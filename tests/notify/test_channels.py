@@ -9,7 +9,7 @@ import apprise
 import pytest
 
 from alerts.notify.channels import CHANNELS
-from alerts.notify.channels.base import Outcome, OutgoingMessage, Recipient, SendResult
+from alerts.notify.channels.base import OutgoingMessage, Recipient, SendResult, SendStatus
 from alerts.notify.channels.email import EmailChannel, email_url
 from alerts.notify.channels.teams import TeamsChannel, workflows_url
 from alerts.notify.redact import MASK, install_log_redaction, safe_url, scrub
@@ -55,7 +55,7 @@ def parts(msg) -> dict[str, str]:  # noqa: ANN001 - an email.message.EmailMessag
 
 def test_email_arrives_as_multipart_alternative_with_our_headers_verbatim(smtp_server):
     result = send_email(smtp_server, message(key="n-42:email:jo"))
-    assert result.outcome == Outcome.SENT, result.detail
+    assert result.status == SendStatus.SENT, result.detail
     (sender, to, msg), = smtp_server.wait_for(1)
     assert sender == "kpi-alerts@example.org" and to == ["jo@example.org"]
     assert msg["Subject"] == "PI1 breached" and msg["To"] == "jo@example.org"
@@ -73,7 +73,7 @@ def test_email_arrives_as_multipart_alternative_with_our_headers_verbatim(smtp_s
 
 def test_email_never_sets_a_second_message_id_or_notification_id(smtp_server):
     headers = {"Message-ID": "<ours@example.org>", "X-Notification-Id": "forged", "Reply-To": "team@example.org"}
-    assert send_email(smtp_server, message(key="n-7", headers=headers)).outcome == Outcome.SENT
+    assert send_email(smtp_server, message(key="n-7", headers=headers)).status == SendStatus.SENT
     (_, _, msg), = smtp_server.wait_for(1)
     assert msg.get_all("Message-ID") != ["<ours@example.org>"] and len(msg.get_all("Message-ID")) == 1
     assert msg.get_all("X-Notification-Id") == ["n-7"]
@@ -83,7 +83,7 @@ def test_email_never_sets_a_second_message_id_or_notification_id(smtp_server):
 def test_hostile_text_arrives_as_rendered(smtp_server):
     subject = '<script>alert(1)</script> & "quotes" \u2014 Sandwell\u2019s \u00fcber'
     html = "<p>&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;&gt;&lt;img onerror=x&gt; =HYPERLINK(1)</p>"
-    assert send_email(smtp_server, message(subject=subject, html=html)).outcome == Outcome.SENT
+    assert send_email(smtp_server, message(subject=subject, html=html)).status == SendStatus.SENT
     (_, _, msg), = smtp_server.wait_for(1)
     assert msg["Subject"] == subject  # a header is text: the channel passes it on as given
     assert parts(msg)["text/html"].strip() == html  # still escaped: 0 raw <script in the HTML part
@@ -96,16 +96,16 @@ def test_hostile_text_arrives_as_rendered(smtp_server):
 def test_smtp_refusals_fail(smtp_server, reply):
     smtp_server.script = [reply]
     result = send_email(smtp_server)
-    assert result.outcome == Outcome.FAILED and "failure" in result.detail
+    assert result.status == SendStatus.FAILED and "failure" in result.detail
     assert smtp_server.attempts == 1 and not smtp_server.messages  # retry=0: one attempt only
-    assert send_email(smtp_server).outcome == Outcome.SENT  # the script is used up: 250
+    assert send_email(smtp_server).status == SendStatus.SENT  # the script is used up: 250
     assert len(smtp_server.wait_for(1)) == 1
 
 
 def test_stall_beyond_the_send_timeout_is_unknown_and_may_have_gone(smtp_server):
     smtp_server.script = ["stall 3.5"]
     result = send_email(smtp_server, timeout=2)
-    assert result.outcome == Outcome.UNKNOWN and "timeout" in result.detail
+    assert result.status == SendStatus.UNKNOWN and "timeout" in result.detail
     assert 1.9 <= result.elapsed < 4
     # Apprise stopped waiting; the peer still accepts the message after its stall: it did go.
     (_, _, msg), = smtp_server.wait_for(1, timeout=5)
@@ -116,10 +116,10 @@ def test_server_down_fails_then_delivers_when_back_on_the_same_port(smtp_server)
     port = smtp_server.port
     smtp_server.stop()
     result = send_email(smtp_server)
-    assert result.outcome == Outcome.FAILED and result.elapsed < 5
+    assert result.status == SendStatus.FAILED and result.elapsed < 5
     smtp_server.start()
     assert smtp_server.port == port
-    assert send_email(smtp_server).outcome == Outcome.SENT
+    assert send_email(smtp_server).status == SendStatus.SENT
     assert smtp_server.by_notification_id() == {"n-1": 1}
 
 
@@ -127,25 +127,25 @@ def test_server_down_fails_then_delivers_when_back_on_the_same_port(smtp_server)
                                  "mailto://127.0.0.1:2525?from=not-an-address"])
 def test_unusable_email_url_is_a_config_error(url):
     result = EmailChannel().send(JO, message(), settings_for(url))
-    assert result.outcome == Outcome.CONFIG_ERROR and result.detail
+    assert result.status == SendStatus.CONFIG_ERROR and result.detail
 
 
 @pytest.mark.parametrize("address", [None, "", "a@example.org, b@example.org", "a@example.org b@example.org"])
 def test_recipient_without_one_address_is_a_config_error(smtp_server, address):
     result = EmailChannel().send(Recipient("Jo", address, None), message(), settings_for(smtp_server.apprise_url))
-    assert result.outcome == Outcome.CONFIG_ERROR
+    assert result.status == SendStatus.CONFIG_ERROR
     assert smtp_server.attempts == 0
 
 
 def test_header_with_a_line_break_is_a_config_error(smtp_server):
     msg = message(headers={"List-Unsubscribe": "<https://x.example/u>\r\nBcc: everyone@example.org"})
-    assert send_email(smtp_server, msg).outcome == Outcome.CONFIG_ERROR
+    assert send_email(smtp_server, msg).status == SendStatus.CONFIG_ERROR
     assert smtp_server.attempts == 0
 
 
 def test_invalid_send_timeout_is_a_config_error(smtp_server):
     result = send_email(smtp_server, timeout=-1)
-    assert result.outcome == Outcome.CONFIG_ERROR and smtp_server.attempts == 0
+    assert result.status == SendStatus.CONFIG_ERROR and smtp_server.attempts == 0
 
 
 def test_email_url_replaces_recipients_and_retry_and_keeps_the_rest():
@@ -173,7 +173,7 @@ def test_email_url_adds_from_when_the_base_has_none():
 
 def test_teams_card_arrives_with_title_and_body(teams_server):
     result = send_teams(teams_server.url, message(subject="PI1 breached", text="**PI1** is red\n\n- Sandwell"))
-    assert result.outcome == Outcome.SENT, result.detail
+    assert result.status == SendStatus.SENT, result.detail
     (request,) = teams_server.wait_for(1)
     assert request["path"].startswith(f"/workflows/{WORKFLOW}/triggers/manual/paths/invoke?")
     assert request["query"]["sig"] == [SIGNATURE] and request["query"]["api-version"] == ["2016-06-01"]
@@ -189,38 +189,38 @@ def test_teams_card_arrives_with_title_and_body(teams_server):
 
 def test_teams_native_webhook_url_works_too(teams_server):
     result = send_teams(teams_server.native_url)
-    assert result.outcome == Outcome.SENT, result.detail
+    assert result.status == SendStatus.SENT, result.detail
     (request,) = teams_server.wait_for(1)
     assert request["query"]["sig"] == [SIGNATURE] and card(request)["body"][-1]["text"] == "**PI1** is red"
 
 
-@pytest.mark.parametrize(("status", "outcome"), [(202, Outcome.SENT), (200, Outcome.SENT),
-                                                 (429, Outcome.FAILED), (500, Outcome.FAILED)])
-def test_teams_status_outcomes(teams_server, status, outcome):
-    teams_server.script = [status]
+@pytest.mark.parametrize(("code", "expected"), [(202, SendStatus.SENT), (200, SendStatus.SENT),
+                                                 (429, SendStatus.FAILED), (500, SendStatus.FAILED)])
+def test_teams_status_outcomes(teams_server, code, expected):
+    teams_server.script = [code]
     result = send_teams(teams_server.url)
-    assert result.outcome == outcome, result.detail
+    assert result.status == expected, result.detail
     assert len(teams_server.wait_for(1)) == 1  # retry=0: one request whatever the answer
 
 
 def test_teams_stall_beyond_the_send_timeout_is_unknown(teams_server):
     teams_server.script = ["stall 2.5"]
     result = send_teams(teams_server.url, timeout=1)
-    assert result.outcome == Outcome.UNKNOWN and 0.9 <= result.elapsed < 2.5
+    assert result.status == SendStatus.UNKNOWN and 0.9 <= result.elapsed < 2.5
 
 
 def test_teams_down_fails():
     with TeamsPeer() as peer:
         url = peer.url
     result = send_teams(url)
-    assert result.outcome == Outcome.FAILED and result.elapsed < 5
+    assert result.status == SendStatus.FAILED and result.elapsed < 5
 
 
 @pytest.mark.parametrize("url", ["", "workflows://127.0.0.1/not a valid id/sig/", "https://example.org/hook",
                                  "mailto://127.0.0.1:25"])
 def test_unusable_teams_url_is_a_config_error(url):
     result = TeamsChannel().send(Recipient("Jo", None, url), message(), settings_for())
-    assert result.outcome == Outcome.CONFIG_ERROR
+    assert result.status == SendStatus.CONFIG_ERROR
 
 
 def test_workflows_url_keeps_parameters_and_sets_retry():
@@ -236,8 +236,11 @@ def test_workflows_url_keeps_parameters_and_sets_retry():
 
 @pytest.fixture
 def all_logs(caplog):
-    """Every record of every logger, down to Apprise's TRACE (5) and aiosmtpd's DEBUG."""
+    """Every record of every logger, down to Apprise's TRACE (5) and aiosmtpd's DEBUG, with
+    Apprise and urllib3 turned up from their quiet default: secrets stay out even then."""
     caplog.set_level(1)
+    for name in ("apprise", "urllib3"):
+        caplog.set_level(1, logger=name)
     return caplog
 
 
@@ -252,7 +255,7 @@ def test_smtp_password_never_in_results_or_logs(all_logs):
     with SMTPPeer(auth=("kpi", PASSWORD)) as peer:
         assert PASSWORD in peer.apprise_url
         results = [send_email(peer)]
-        assert results[0].outcome == Outcome.SENT, results[0].detail
+        assert results[0].status == SendStatus.SENT, results[0].detail
         assert peer.logins == ["kpi"]  # the password really was used
         peer.script = ["550 no"]
         results.append(send_email(peer))
@@ -260,7 +263,7 @@ def test_smtp_password_never_in_results_or_logs(all_logs):
         results.append(wrong)
         peer.stop()
         results.append(send_email(peer))
-    assert [r.outcome for r in results] == [Outcome.SENT, Outcome.FAILED, Outcome.FAILED, Outcome.FAILED]
+    assert [r.status for r in results] == [SendStatus.SENT, SendStatus.FAILED, SendStatus.FAILED, SendStatus.FAILED]
     assert "kpi:****@127.0.0.1" in results[0].detail
     assert any(r.name == "apprise" and r.levelno < logging.DEBUG for r in all_logs.records)  # TRACE was captured
     assert not leaks(all_logs, results, PASSWORD)
@@ -272,8 +275,8 @@ def test_workflow_id_and_signature_never_in_results_or_logs(all_logs):
         results = [send_teams(peer.url) for _ in range(3)] + [send_teams(peer.native_url)]
         url = peer.url
     results.append(send_teams(url))  # refused: requests' error text holds the whole request URL
-    assert [r.outcome for r in results] == [Outcome.SENT, Outcome.FAILED, Outcome.FAILED, Outcome.SENT,
-                                            Outcome.FAILED]
+    assert [r.status for r in results] == [SendStatus.SENT, SendStatus.FAILED, SendStatus.FAILED, SendStatus.SENT,
+                                            SendStatus.FAILED]
     assert any("Socket Exception" in r.getMessage() for r in all_logs.records)  # the risky record was logged
     assert any("urllib3" in r.name for r in all_logs.records)
     assert not leaks(all_logs, results, SIGNATURE, WORKFLOW)
@@ -301,3 +304,53 @@ def test_safe_url_hides_passwords_and_workflow_secrets():
     assert WORKFLOW not in native and SIGNATURE not in native
     assert safe_url(f"unknown://user:{PASSWORD}@h/x") == "unknown://user:****@h/x"
     assert scrub("mailto://user:****@h") == "mailto://user:****@h"  # Apprise's privacy form stays readable
+
+
+def test_redaction_cost_per_record_does_not_grow_with_subscribers():
+    """10,000 registered Teams URLs cost about what 10 do (the same run, not an absolute time)."""
+    import time
+
+    from alerts.notify.redact import SecretRegistry, secrets_of
+
+    def registry(n: int) -> SecretRegistry:
+        r = SecretRegistry()
+        for i in range(n):
+            r.add(secrets_of(f"workflows://prod-{i % 300}.westeurope.logic.azure.com:443/wf{i:012x}abcdef/"
+                             f"sig{i:020x}XYZ/"))
+        r.add(secrets_of(f"mailtos://kpi:p%40ss{PASSWORD}@smtp.example.org"))
+        return r
+
+    line = ("Sending workflows notification to https://prod-7.westeurope.logic.azure.com:443/workflows/"
+            "wf000000000007abcdef/triggers/manual/paths/invoke?api-version=2016-06-01&sv=1.0&sig="
+            "sig00000000000000000007XYZ: HTTP 202 in 0.31 s (login kpi:p@ssCANARY-S3cr3t)")
+    small, large = registry(10), registry(10_000)
+    assert "wf000000000007abcdef" not in large.scrub(line) and "sig00000000000000000007XYZ" not in large.scrub(line)
+    assert PASSWORD not in large.scrub(line) and PASSWORD not in small.scrub(line)
+
+    def cost(r: SecretRegistry) -> float:
+        best = float("inf")
+        for _ in range(5):
+            start = time.perf_counter()
+            for _ in range(200):
+                r.scrub(line)
+            best = min(best, time.perf_counter() - start)
+        return best
+
+    cost(small), cost(large)  # warm up
+    assert cost(large) < 3 * cost(small)
+
+
+def test_apprise_and_urllib3_are_quiet_by_default_unless_configured():
+    from alerts.notify.redact import QUIETED, quiet
+
+    loggers = [logging.getLogger(name) for name in QUIETED]
+    saved = [lg.level for lg in loggers]
+    try:
+        for lg in loggers:
+            lg.setLevel(logging.NOTSET)
+        loggers[1].setLevel(logging.DEBUG)  # an operator's explicit choice stands
+        quiet()
+        assert loggers[0].level == logging.WARNING and loggers[1].level == logging.DEBUG
+    finally:
+        for lg, level in zip(loggers, saved, strict=True):
+            lg.setLevel(level)

@@ -14,10 +14,10 @@ from alerts.digest.load import WeekCache, load_week
 from alerts.digest.render import render_digest
 from alerts.digest.run import compose_for, compose_week, plan_digests
 from alerts.digest.weeks import week_of, window
-from alerts.secrets import signing_key
+from alerts.notify.unsubscribe import LINK_MARK, verify_token
 from alerts.store.db import session_for
 from alerts.store.models import Alert, Delivery, Digest, Subscriber, utcnow
-from alerts.unsubscribe import LINK_MARK, verify_token
+from alerts.store.secrets import signing_key
 from alerts.usecases.acks import acknowledge
 from rules.check import load_catalog
 from tests.alerts.ingesting import ingest_bytes

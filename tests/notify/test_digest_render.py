@@ -16,10 +16,10 @@ from alerts.digest.compose import DigestModel, Point, Row, WeekData, WeekEvent, 
 from alerts.digest.render import render_digest
 from alerts.digest.run import plan_digests
 from alerts.notify.route import Route
+from alerts.notify.unsubscribe import LINK_MARK
 from alerts.store.db import session_for
 from alerts.store.models import Delivery, utcnow
 from alerts.templating import RAG, bars, environment, fmt_value
-from alerts.unsubscribe import LINK_MARK
 from config import Settings
 from rules.check import load_catalog
 from tests.conftest import NEXT_WEEK

@@ -13,8 +13,9 @@ import sys
 import pytest
 from sqlalchemy import func, select
 
-from alerts.notify.deliver import deliver, due, recover_stale, requeue
+from alerts.notify.deliver import deliver
 from alerts.store.db import session_for
+from alerts.store.deliveries import due, recover_stale, requeue
 from alerts.store.models import Alert, AlertEvent, Delivery, DeliveryAttempt, RatingRecord, utcnow
 from alerts.subscriptions import SubscriptionSpec, subscribe
 from alerts.usecases.acks import acknowledge, snooze
@@ -179,6 +180,28 @@ def get_settings_now():
     return get_settings()
 
 
+# A worker whose process ends right after the real email channel sent, before the outcome is
+# recorded: the channel is the test's, the deliver path is production's.
+DIES_AFTER_SENDING = """
+import datetime as dt, os, sys
+from alerts.notify.channels import CHANNELS
+from alerts.notify.channels.email import EmailChannel
+from alerts.notify.deliver import deliver
+from alerts.store.db import session_for
+from config import get_settings
+
+class DiesAfterSending(EmailChannel):
+    def send(self, recipient, message, settings):
+        super().send(recipient, message, settings)
+        os._exit(137)
+
+s = get_settings()
+with session_for(s.database_url) as db:
+    deliver(db, s, int(sys.argv[1]), dt.datetime.now(dt.UTC) + dt.timedelta(seconds=5),
+            channels={**CHANNELS, "email": DiesAfterSending()})
+"""
+
+
 def test_worker_killed_between_send_and_record_sends_no_duplicate(env, tmp_path):
     """The attempt is recorded before the send; a process that dies after the SMTP 250 but
     before recording leaves the delivery 'sending'. The retried task does not send it again:
@@ -189,15 +212,9 @@ def test_worker_killed_between_send_and_record_sends_no_duplicate(env, tmp_path)
     ingest_bytes("k.csv", year_2024_10())
     smtp.start()
     (d,) = deliveries(settings)
-    script = ("import datetime as dt, sys\n"
-              "from alerts.notify.deliver import deliver\nfrom alerts.store.db import session_for\n"
-              "from config import get_settings\n"
-              "s = get_settings()\n"
-              "with session_for(s.database_url) as db:\n"
-              "    deliver(db, s, int(sys.argv[1]), dt.datetime.now(dt.UTC) + dt.timedelta(seconds=5))\n")
     env_vars = {**os.environ, "KPI_ALERTS_DATABASE_URL": settings.database_url,
-                "KPI_ALERTS_EMAIL_URL": settings.email_url, "KPI_ALERTS_FAULT_POINT": "after_send"}
-    crashed = subprocess.run([sys.executable, "-c", script, str(d.id)], cwd=ROOT, env=env_vars, timeout=60)
+                "KPI_ALERTS_EMAIL_URL": settings.email_url}
+    crashed = subprocess.run([sys.executable, "-c", DIES_AFTER_SENDING, str(d.id)], cwd=ROOT, env=env_vars, timeout=60)
     assert crashed.returncode == 137
     smtp.wait_for(1)
     assert deliveries(settings)[0].status == "sending"
@@ -270,7 +287,8 @@ def test_secrets_never_reach_logs_results_or_the_delivery_log(env, caplog):
     use_settings(settings.model_copy(update={"email_url": secret_url}))
     add(settings, "Lead", "lead@example.org", teams.url)
     teams.script = [500]
-    with caplog.at_level(logging.DEBUG):
+    with caplog.at_level(logging.DEBUG), caplog.at_level(logging.DEBUG, logger="apprise"), \
+            caplog.at_level(logging.DEBUG, logger="urllib3"):  # turned up from their quiet default
         ingest_bytes("k.csv", year_2024_10())
     text = caplog.text + json.dumps([(d.last_error, d.subject) for d in deliveries(settings)])
     with session_for(settings.database_url) as s:

@@ -12,13 +12,14 @@ from hypothesis import strategies as st
 
 from alerts.lifecycle import reminder_due
 from alerts.notify.changes import Change
-from alerts.notify.dedup import dedup
+from alerts.notify.filter import Silence, already_sent, keep, muted
 from alerts.notify.group import group
-from alerts.notify.mute import Silence, mute
+from alerts.notify.inputs import Inputs
+from alerts.notify.pipeline import compose
 from alerts.notify.render import render, subject_line
 from alerts.notify.retry import backoff_seconds
 from alerts.notify.route import Route, route
-from alerts.unsubscribe import LINK_MARK
+from alerts.notify.unsubscribe import LINK_MARK
 
 NOW = dt.datetime(2025, 4, 8, 9, 0, tzinfo=dt.UTC)
 
@@ -74,14 +75,32 @@ def test_one_message_per_subscriber_channel_return_worst_first():
     assert groups[0].key != groups[1].key and groups[0].key == group(routed, {1: ["email", "teams"]})[0].key
 
 
+def mute(groups, silences, now):  # noqa: ANN001, ANN201
+    return keep(groups, Inputs(now, silences=silences), (muted,))
+
+
+def dedup(groups, logged):  # noqa: ANN001, ANN201
+    return keep(groups, Inputs(NOW, logged=frozenset(logged)), (already_sent,))
+
+
 def test_mute_and_dedup_drop_changes_and_empty_groups():
     groups = group(route([change(1, "PI1"), change(2, "PI2")], [sub()]), {1: ["email"]})
-    muted = mute(groups, [Silence("rule_PI1", None, NOW + dt.timedelta(days=1))], NOW)
-    assert [c.code for c in muted[0].changes] == ["PI2"]
+    muted_groups = mute(groups, [Silence("rule_PI1", None, NOW + dt.timedelta(days=1))], NOW)
+    assert [c.code for c in muted_groups[0].changes] == ["PI2"]
     assert mute(groups, [Silence("rule_PI1", None, NOW)], NOW) == groups  # expired: no effect
     assert mute(groups, [Silence("rule_PI1", "other", NOW + dt.timedelta(days=1))], NOW) == groups
-    assert dedup(muted, {(2, 1, "email")}) == []
+    assert dedup(muted_groups, {(2, 1, "email")}) == []
     assert dedup(groups, {(1, 1, "teams")}) == groups
+
+
+def test_the_pipeline_is_route_group_then_one_filter_with_both_predicates():
+    changes = [change(1, "PI1"), change(2, "PI2"), change(3, "PI3")]
+    inputs = Inputs(NOW, routes=[sub(1, 1), sub(2, 2, min_severity="red")], channels={1: ["email"], 2: ["teams"]},
+                    silences=[Silence("rule_PI1", None, NOW + dt.timedelta(days=1))],
+                    logged=frozenset({(2, 2, "teams")}))
+    groups = compose(changes, inputs)
+    assert [(g.subscriber_id, g.channel, [c.code for c in g.changes]) for g in groups] == [
+        (1, "email", ["PI2", "PI3"]), (2, "teams", ["PI3"])]  # PI1 muted for all; PI2 already sent to 2
 
 
 def test_subject_lines():
@@ -120,17 +139,34 @@ def test_notification_email_footer_carries_the_unsubscribe_placeholder_only_with
     assert LINK_MARK not in plain.html and "Sent by kpi-alerts because you subscribed" in plain.html
 
 
-@given(st.integers(1, 8), st.floats(1, 120), st.floats(60, 1800))
-def test_backoff_grows_and_stays_capped(attempts, base, cap):
-    rng = random.Random(attempts)
-    wait = backoff_seconds(attempts, base, cap, rng)
-    full = min(cap, base * 2 ** (attempts - 1))
-    assert full / 2 <= wait <= full
+@pytest.mark.parametrize(("attempts", "low", "high"), [(1, 30, 60), (2, 60, 120), (3, 120, 240), (4, 240, 480),
+                                                     (5, 450, 900), (6, 450, 900), (8, 450, 900), (0, 30, 60)])
+def test_backoff_doubles_from_the_base_up_to_the_cap_with_equal_jitter(attempts, low, high):
+    """Defaults (60 s base, 900 s cap): waits within [d/2, d] of 60, 120, 240, 480, 900, 900 ..."""
+    waits = [backoff_seconds(attempts, 60, 900, random.Random(seed)) for seed in range(200)]
+    assert all(low <= w <= high for w in waits)
+    assert min(waits) < low + (high - low) * 0.1 and max(waits) > high - (high - low) * 0.1  # jitter spans it
 
 
-def test_default_backoff_spends_about_an_hour_over_eight_attempts():
-    waits = [min(900, 60 * 2 ** (n - 1)) for n in range(1, 8)]  # the 7 waits between 8 attempts, upper bound
-    assert sum(waits) == 3600 and sum(w / 2 for w in waits) == 1800
+class _Edge(random.Random):
+    def __init__(self, at: float):
+        super().__init__()
+        self.at = at
+
+    def uniform(self, a: float, b: float) -> float:
+        return a + (b - a) * self.at
+
+
+@given(st.integers(1, 30), st.floats(1, 120), st.floats(60, 1800), st.sampled_from([0.0, 0.5, 1.0]))
+def test_backoff_never_exceeds_the_cap_and_never_falls_below_half_the_base(attempts, base, cap, at):
+    wait = backoff_seconds(attempts, base, cap, _Edge(at))
+    assert min(base, cap) / 2 <= wait <= cap
+    assert wait <= base * 2 ** (attempts - 1)  # never more than the un-jittered exponential
+
+
+def test_default_backoff_spends_half_to_one_hour_over_eight_attempts():
+    for at, total in ((1.0, 3600), (0.0, 1800)):
+        assert sum(backoff_seconds(n, 60, 900, _Edge(at)) for n in range(1, 8)) == total  # the 7 waits of 8
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from alerts.unsubscribe import BadToken, make_token, unsubscribe_headers, verify_token
+from alerts.notify.unsubscribe import BadToken, make_token, unsubscribe_headers, verify_token
 
 KEY = b"k" * 32
 NOW = dt.datetime(2025, 3, 17, 7, 30, tzinfo=dt.UTC)

@@ -11,27 +11,25 @@ becomes, for one recipient,
 
 Apprise builds the multipart/alternative message (plain part converted from our HTML) and
 adds its own Message-ID: ours would make two, so the delivery key travels as X-Notification-Id.
+The digest sender (digest_email.py) reads the same URL through `smtp_endpoint`.
 """
 
 from __future__ import annotations
 
-import math
 import re
-import time
+from dataclasses import dataclass
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
-import apprise
-
-from alerts.notify.channels.base import Channel, Outcome, OutgoingMessage, Recipient, SendResult
-from alerts.notify.channels.outcome import notify_once
+from alerts.notify.channels.apprise_send import config_error, notify_once, timeout_problem
+from alerts.notify.channels.base import AddressError, Channel, OutgoingMessage, Recipient, SendResult
 from alerts.notify.redact import register
 from config import Settings
 
 SCHEMES = ("mailto", "mailtos")
 # Query keys of the base URL that would add or change recipients, or make Apprise retry.
 _REPLACED = {"to", "cc", "bcc", "retry"}
-_DROPPED_HEADERS = {"message-id", "x-notification-id"}  # Apprise adds a Message-ID; the key is ours
-_NOT_ONE_ADDRESS = re.compile(r"[\s,;]")  # Apprise splits `to` on these: one recipient only
+OWN_HEADERS = {"message-id", "x-notification-id"}  # set by the sender from the delivery key, never by a caller
+_NOT_ONE_ADDRESS = re.compile(r"[\s,;<>]")  # Apprise splits `to` on these: one recipient only
 
 
 def _q(value: str, times: int = 1) -> str:
@@ -47,7 +45,7 @@ def email_url(base: str, to: str, sender: str, headers: dict[str, str]) -> str:
     Apprise unquotes `+Header` values and `from` twice (once parsing the query, once more
     building the message): they are quoted twice here, so a header such as List-Unsubscribe
     with %-escapes in its URL arrives exactly as given. (Header names are tokens: quoted once,
-    as the `+` must survive the first unquoting.)"""
+    as the `+` must survive the first unquoting.) The one place that knows this."""
     parts = urlsplit(base.strip())
     kept = [pair for pair in re.split(r"[&;]", parts.query) if pair]  # Apprise splits on both
     keys = {unquote(pair.partition("=")[0]).lower() for pair in kept}
@@ -59,34 +57,95 @@ def email_url(base: str, to: str, sender: str, headers: dict[str, str]) -> str:
     return urlunsplit((parts.scheme, parts.netloc, "", "&".join(query), ""))
 
 
-def _config_error(problem: str) -> SendResult:
-    return SendResult(Outcome.CONFIG_ERROR, problem, 0.0)
+def extra_headers(message: OutgoingMessage) -> dict[str, str]:
+    """The message's own headers a sender adds (not the ones made from the key); ValueError for
+    a line break in one (header injection)."""
+    headers = {k: v for k, v in message.headers.items() if k.lower() not in OWN_HEADERS}
+    broken = [k for k, v in headers.items() if "\r" in k or "\n" in k or "\r" in v or "\n" in v]
+    if broken:
+        raise ValueError(f"line break in email header {broken[0]!r}")
+    return headers
+
+
+def parse_email_address(address: str) -> str:
+    """One plain address (`jo@example.org`), as Apprise's email plugin takes it in `to=`."""
+    from apprise.utils.parse import is_email
+
+    value = address.strip()
+    if not value or _NOT_ONE_ADDRESS.search(value) or not is_email(value):
+        raise AddressError(f"expected one email address, got {address!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class SmtpEndpoint:
+    """KPI_ALERTS_EMAIL_URL as Apprise reads it: the same URL and meaning for every email."""
+
+    host: str
+    port: int
+    mode: str  # ssl | starttls | insecure
+    user: str | None
+    password: str | None
+    verify: bool
+    sender: tuple[str, str]  # (name, address)
+
+    @property
+    def domain(self) -> str:
+        return self.sender[1].rpartition("@")[2] or "kpi-alerts"
+
+
+def base_url_problem(settings: Settings) -> str | None:
+    base = settings.email_url.strip()
+    if not base:
+        return "KPI_ALERTS_EMAIL_URL is not set"
+    register(base)
+    if base.partition("://")[0].lower() not in SCHEMES:
+        return "KPI_ALERTS_EMAIL_URL is not a mailto:// or mailtos:// URL"  # not echoed: secrets
+    return None
+
+
+def smtp_endpoint(settings: Settings) -> SmtpEndpoint:
+    """ValueError when the URL is not set or not usable (never echoed: it may hold a password)."""
+    import apprise
+
+    problem = base_url_problem(settings)
+    plugin = None if problem else apprise.Apprise.instantiate(
+        email_url(settings.email_url, settings.email_from, settings.email_from, {}))
+    if plugin is None:
+        raise ValueError(problem or "KPI_ALERTS_EMAIL_URL is not a usable mailto:// or mailtos:// URL")
+    name, address = (list(plugin.from_addr) + ["", ""])[:2]
+    return SmtpEndpoint(plugin.smtp_host, int(plugin.port), str(plugin.secure_mode), plugin.user, plugin.password,
+                        bool(plugin.verify_certificate), (name or "", address))
 
 
 class EmailChannel(Channel):
-    name = "email"
+    """An alert email: one Apprise call."""
 
-    def accepts(self, recipient: Recipient) -> bool:
-        return bool(recipient.email)
+    name = "email"
+    unsubscribe_link = True
+
+    def address_of(self, recipient: Recipient) -> str | None:
+        return recipient.email
+
+    def parse_address(self, address: str) -> str:
+        return parse_email_address(address)
+
+    def display(self, address: str) -> str:
+        return address
 
     def send(self, recipient: Recipient, message: OutgoingMessage, settings: Settings) -> SendResult:
-        if not (math.isfinite(settings.send_timeout) and settings.send_timeout >= 0):
-            return _config_error(f"send_timeout must be a finite number >= 0, not {settings.send_timeout}")
-        base = settings.email_url.strip()
-        if not base:
-            return _config_error("KPI_ALERTS_EMAIL_URL is not set")
-        register(base)
-        scheme = base.partition("://")[0].lower()
-        if scheme not in SCHEMES:
-            return _config_error("KPI_ALERTS_EMAIL_URL is not a mailto:// or mailtos:// URL")  # not echoed: secrets
-        to = (recipient.email or "").strip()
-        if not to or _NOT_ONE_ADDRESS.search(to):
-            return _config_error(f"recipient {recipient.name!r} has no single email address")
-        headers = {"X-Notification-Id": message.key}
-        headers |= {k: v for k, v in message.headers.items() if k.lower() not in _DROPPED_HEADERS}
-        broken = [k for k, v in headers.items() if "\r" in k or "\n" in k or "\r" in v or "\n" in v]
-        if broken:
-            return _config_error(f"line break in email header {broken[0]!r}")
-        url = email_url(base, to, settings.email_from, headers)
-        return notify_once(url, message.subject, message.html, apprise.NotifyFormat.HTML, settings,
-                           time.monotonic())
+        import apprise
+
+        problem = timeout_problem(settings) or base_url_problem(settings)
+        if problem:
+            return config_error(problem)
+        try:
+            to = parse_email_address(recipient.email or "")
+        except AddressError:
+            return config_error(f"recipient {recipient.name!r} has no single email address")
+        try:
+            headers = {"X-Notification-Id": message.key} | extra_headers(message)
+        except ValueError as exc:
+            return config_error(str(exc))
+        url = email_url(settings.email_url, to, settings.email_from, headers)
+        return notify_once(url, message.subject, message.html, apprise.NotifyFormat.HTML, settings)

@@ -9,22 +9,22 @@ A subscriber's URL is Apprise's short form or the webhook Teams gives, as it sta
 
 Apprise then posts to https://HOST:PORT/workflows/WORKFLOW-ID/triggers/manual/paths/invoke
 ?api-version=2016-06-01&sp=/triggers/manual/run&sv=1.0&sig=SIGNATURE. The workflow id and the
-signature are secrets: they never appear in results or logs.
+signature are secrets: they never appear in results or logs. Whether a URL is one we can send
+to is Apprise's answer (its Workflows plugin parses it), for subscribing and sending alike.
 """
 
 from __future__ import annotations
 
-import math
 import re
-import time
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-import apprise
-
-from alerts.notify.channels.base import Channel, Outcome, OutgoingMessage, Recipient, SendResult
-from alerts.notify.channels.outcome import notify_once
-from alerts.notify.redact import register
+from alerts.notify.channels.apprise_send import config_error, notify_once
+from alerts.notify.channels.base import AddressError, Channel, OutgoingMessage, Recipient, SendResult
+from alerts.notify.redact import register, safe_url
 from config import Settings
+
+_EXPECTED = ("expected a Teams Workflows webhook: the https://...logic.azure.com/workflows/... URL Teams gives, "
+             "or Apprise's workflows:// form")
 
 
 def workflows_url(base: str) -> str:
@@ -41,28 +41,43 @@ def workflows_url(base: str) -> str:
     return urlunsplit(parts._replace(query="&".join(query), fragment=""))
 
 
-def _is_workflows(url: str) -> bool:
-    scheme, _, rest = url.partition("://")
-    scheme = scheme.lower()
-    return scheme in ("workflow", "workflows") or (scheme == "https" and "/workflows/" in rest)
+def parse_workflows_url(url: str) -> str:
+    """The URL as given when Apprise's Workflows plugin takes it; AddressError otherwise."""
+    import apprise
+    from apprise.plugins.workflows import NotifyWorkflows
+
+    value = url.strip()
+    if value:
+        register(value)
+    try:
+        plugin = apprise.Apprise.instantiate(workflows_url(value), suppress_exceptions=True) if value else None
+    except Exception:  # noqa: BLE001 - Apprise raises on some malformed URLs
+        plugin = None
+    if not isinstance(plugin, NotifyWorkflows):
+        raise AddressError(_EXPECTED)  # the URL is not echoed: it holds the signature
+    return value
 
 
 class TeamsChannel(Channel):
     name = "teams"
 
-    def accepts(self, recipient: Recipient) -> bool:
-        return bool(recipient.teams_url)
+    def address_of(self, recipient: Recipient) -> str | None:
+        return recipient.teams_url
+
+    def parse_address(self, address: str) -> str:
+        return parse_workflows_url(address)
+
+    def display(self, address: str) -> str:
+        return safe_url(address)
 
     def send(self, recipient: Recipient, message: OutgoingMessage, settings: Settings) -> SendResult:
-        url = (recipient.teams_url or "").strip()
-        if not url:
-            return SendResult(Outcome.CONFIG_ERROR, f"recipient {recipient.name!r} has no Teams URL", 0.0)
-        register(url)
-        if not (math.isfinite(settings.send_timeout) and settings.send_timeout >= 0):
-            return SendResult(Outcome.CONFIG_ERROR, f"send_timeout must be a finite number >= 0, not "
-                              f"{settings.send_timeout}", 0.0)
-        if not _is_workflows(url):
-            return SendResult(Outcome.CONFIG_ERROR, "the Teams URL is not a workflows:// (or Workflows https) URL",
-                              0.0)
+        import apprise
+
+        if not (recipient.teams_url or "").strip():
+            return config_error(f"recipient {recipient.name!r} has no Teams URL")
+        try:
+            url = parse_workflows_url(recipient.teams_url or "")
+        except AddressError as exc:
+            return config_error(str(exc))
         return notify_once(workflows_url(url), message.subject, message.text, apprise.NotifyFormat.MARKDOWN,
-                           settings, time.monotonic())
+                           settings)

@@ -1,11 +1,16 @@
-"""Many emails over one SMTP session: the weekly digest's path.
+"""The digest sender: the weekly digest goes only this way, first attempt and every retry.
+
+A digest is sent by a chunk (many digests over one SMTP session) or, retried alone (the sweep,
+`kpi-alerts deliveries retry ID`), over a short session of its own: the same code either way, so
+every attempt is the same message, with the digest's own text part and a Message-ID derived
+from the delivery key. Alerts go through Apprise (email.py); this is the one measured exception.
 
 Apprise's email plugin opens a new SMTP connection for every notify(), builds a new TLS
 context for it (22-35 ms each here: OpenSSL 3 re-reads the CA bundle, even for plain SMTP)
 and derives the plain-text part by parsing the HTML. That is right for an alert and too slow
 for 10,000 digests on two cores (about 20 per second per core, measured). So a digest chunk:
 
-- reads KPI_ALERTS_EMAIL_URL with Apprise (host, port, STARTTLS / SSL / plain mode,
+- reads KPI_ALERTS_EMAIL_URL with Apprise (email.smtp_endpoint) (host, port, STARTTLS / SSL / plain mode,
   credentials, verify, From: the same URL and meaning as every other email);
 - holds one SMTP session (the standard library's smtplib) open across the chunk, reconnecting
   after an error, and stops the chunk when the server cannot be reached (the rest stay
@@ -36,11 +41,10 @@ from email.policy import SMTP
 from email.utils import formataddr, formatdate
 from functools import lru_cache
 
-import apprise
-
-from alerts.notify.channels.base import Channel, Outcome, OutgoingMessage, Recipient, SendResult
-from alerts.notify.channels.email import email_url
-from alerts.notify.redact import register, scrub
+from alerts.notify.channels.apprise_send import config_error
+from alerts.notify.channels.base import Channel, OutgoingMessage, Recipient, SendResult, SendStatus
+from alerts.notify.channels.email import SmtpEndpoint, extra_headers, parse_email_address, smtp_endpoint
+from alerts.notify.redact import scrub
 from config import Settings
 
 _BROKEN = (smtplib.SMTPServerDisconnected, OSError)  # OSError: timeouts, resets, TLS errors
@@ -80,9 +84,8 @@ def build_message(sender: tuple[str, str], recipient: Recipient, message: Outgoi
     msg["Message-ID"] = message_id
     msg["X-Application"] = "kpi-alerts"
     msg["X-Notification-Id"] = message.key
-    for name, value in message.headers.items():
-        if name.lower() not in ("message-id", "x-notification-id"):
-            msg[name] = value
+    for name, value in extra_headers(message).items():
+        msg[name] = value
     msg.make_alternative()
     for content, subtype in ((message.text or message.subject, "plain"), (message.html, "html")):
         part = EmailMessage(policy=_BODY_8BIT if eight_bit else _BODY_7BIT)
@@ -91,37 +94,46 @@ def build_message(sender: tuple[str, str], recipient: Recipient, message: Outgoi
     return msg
 
 
-class BulkEmail(Channel):
-    """An email Channel bound to one SMTP session; use as a context manager around a chunk."""
+class DigestEmail(Channel):
+    """The digest channel: one SMTP session, opened on the first send and held until close();
+    use as a context manager around a chunk (or one retried digest)."""
 
-    name = "email"
+    name = "digest"
+    unsubscribe_link = True
 
     def __init__(self, settings: Settings):
-        base = settings.email_url.strip()
-        register(base)
-        plugin = apprise.Apprise.instantiate(email_url(base, settings.email_from, settings.email_from, {})) \
-            if base.partition("://")[0].lower() in ("mailto", "mailtos") else None
-        if plugin is None:  # the URL is not echoed: it may hold a password
-            raise ValueError("KPI_ALERTS_EMAIL_URL is not set or not a usable mailto:// or mailtos:// URL")
-        self.host, self.port, self.mode = plugin.smtp_host, int(plugin.port), str(plugin.secure_mode)
-        self.user, self.password = plugin.user, plugin.password
-        self.verify = bool(plugin.verify_certificate)
-        name, address = (list(plugin.from_addr) + ["", ""])[:2]
-        self.sender = (name or "", address)
-        self.domain = address.rpartition("@")[2] or "kpi-alerts"
+        self.settings = settings
         self.timeout = settings.send_timeout
+        self._endpoint: SmtpEndpoint | None = None
+        self.problem: str | None = None
         self._smtp: smtplib.SMTP | None = None
         self._context: ssl.SSLContext | None = None
         self.unavailable: str | None = None  # why no session could be had: the chunk stops
 
-    def accepts(self, recipient: Recipient) -> bool:
-        return bool(recipient.email)
+    @property
+    def endpoint(self) -> SmtpEndpoint | None:
+        """KPI_ALERTS_EMAIL_URL read on the first send (deliver() makes one of these per call)."""
+        if self._endpoint is None and self.problem is None:
+            try:
+                self._endpoint = smtp_endpoint(self.settings)
+            except ValueError as exc:  # each digest records the config error
+                self.problem = str(exc)
+        return self._endpoint
+
+    def address_of(self, recipient: Recipient) -> str | None:
+        return recipient.email
+
+    def parse_address(self, address: str) -> str:
+        return parse_email_address(address)
+
+    def display(self, address: str) -> str:
+        return address
 
     # -- the session ----------------------------------------------------------------------
     def _tls(self) -> ssl.SSLContext:
         if self._context is None:  # once per chunk, not per message
             self._context = ssl.create_default_context()
-            if not self.verify:
+            if not self.endpoint or not self.endpoint.verify:
                 self._context.check_hostname = False
                 self._context.verify_mode = ssl.CERT_NONE
         return self._context
@@ -129,18 +141,20 @@ class BulkEmail(Channel):
     def _connect(self) -> smtplib.SMTP | None:
         if self._smtp is not None:
             return self._smtp
+        e = self.endpoint
+        assert e is not None
         try:
-            if self.mode == "ssl":
-                smtp: smtplib.SMTP = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=self._tls())
+            if e.mode == "ssl":
+                smtp: smtplib.SMTP = smtplib.SMTP_SSL(e.host, e.port, timeout=self.timeout, context=self._tls())
             else:
-                smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
-                if self.mode == "starttls":
+                smtp = smtplib.SMTP(e.host, e.port, timeout=self.timeout)
+                if e.mode == "starttls":
                     smtp.starttls(context=self._tls())
-            if self.user and self.password:
-                smtp.login(self.user, self.password)
+            if e.user and e.password:
+                smtp.login(e.user, e.password)
             smtp.ehlo_or_helo_if_needed()  # its extensions decide 8BITMIME
         except (OSError, smtplib.SMTPException) as exc:
-            self.unavailable = scrub(f"smtp {self.host}:{self.port}: no session ({type(exc).__name__}: {exc})")
+            self.unavailable = scrub(f"smtp {e.host}:{e.port}: no session ({type(exc).__name__}: {exc})")
             return None
         self._smtp = smtp
         return smtp
@@ -153,7 +167,7 @@ class BulkEmail(Channel):
                 self._smtp.close()
             self._smtp = None
 
-    def __enter__(self) -> BulkEmail:
+    def __enter__(self) -> DigestEmail:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -164,24 +178,27 @@ class BulkEmail(Channel):
         """One message. When no session can be had (connect, TLS or login failed) the result is
         FAILED, nothing was sent, and `unavailable` tells the caller to stop the chunk."""
         started = time.monotonic()
+        if self.endpoint is None:
+            return config_error(self.problem or "no usable email URL")
         if not recipient.email:
-            return SendResult(Outcome.CONFIG_ERROR, f"recipient {recipient.name!r} has no email address", 0.0)
-        where = f"smtp {self.host}:{self.port}"
+            return config_error(f"recipient {recipient.name!r} has no email address")
+        e = self.endpoint
+        where = f"smtp {e.host}:{e.port}"
         data, built_for = b"", None
         for fresh in (self._smtp is None, True):  # a kept session the server dropped: once more, anew
             smtp = self._connect()
             if smtp is None:
-                return SendResult(Outcome.FAILED, self.unavailable or "no SMTP session", time.monotonic() - started)
+                return SendResult(SendStatus.FAILED, self.unavailable or "no SMTP session", time.monotonic() - started)
             eight_bit = smtp.has_extn("8bitmime")
             if eight_bit is not built_for:
                 try:
-                    data = build_message(self.sender, recipient, message, f"<{message.key}@{self.domain}>",
+                    data = build_message(e.sender, recipient, message, f"<{message.key}@{e.domain}>",
                                          eight_bit).as_bytes()
                 except ValueError as exc:
-                    return SendResult(Outcome.CONFIG_ERROR, f"message not buildable: {exc}", 0.0)
+                    return config_error(f"message not buildable: {exc}")
                 built_for = eight_bit
             try:
-                code, reply = smtp.mail(self.sender[1], ["BODY=8BITMIME"] if eight_bit else [])
+                code, reply = smtp.mail(e.sender[1], ["BODY=8BITMIME"] if eight_bit else [])
                 if code != 250:
                     return self._refused(started, where, "MAIL FROM", code, reply)
                 code, reply = smtp.rcpt(recipient.email)
@@ -191,7 +208,7 @@ class BulkEmail(Channel):
             except _BROKEN as exc:  # nothing handed over yet: safe to try again
                 self.close()
                 if fresh:
-                    return SendResult(Outcome.FAILED, f"{where}: {type(exc).__name__} before DATA",
+                    return SendResult(SendStatus.FAILED, f"{where}: {type(exc).__name__} before DATA",
                                       time.monotonic() - started)
         try:
             code, reply = smtp.data(data)
@@ -199,11 +216,12 @@ class BulkEmail(Channel):
             return self._refused(started, where, "DATA", exc.smtp_code, exc.smtp_error)
         except _BROKEN as exc:
             self.close()
-            return SendResult(Outcome.UNKNOWN, f"{where}: {type(exc).__name__} during DATA (it may have been accepted)",
+            return SendResult(SendStatus.UNKNOWN,
+                              f"{where}: {type(exc).__name__} during DATA (it may have been accepted)",
                               time.monotonic() - started)
         if code != 250:
             return self._refused(started, where, "DATA", code, reply)
-        return SendResult(Outcome.SENT, f"{where}: 250", time.monotonic() - started)
+        return SendResult(SendStatus.SENT, f"{where}: 250", time.monotonic() - started)
 
     def _refused(self, started: float, where: str, stage: str, code: int, reply: bytes | str) -> SendResult:
         """The server said no: nothing accepted. Reset so the session can carry the next one."""
@@ -212,4 +230,5 @@ class BulkEmail(Channel):
         except _BROKEN:
             self.close()
         text = reply.decode(errors="replace") if isinstance(reply, bytes) else str(reply)
-        return SendResult(Outcome.FAILED, scrub(f"{where}: {stage} refused: {code} {text}"), time.monotonic() - started)
+        return SendResult(SendStatus.FAILED, scrub(f"{where}: {stage} refused: {code} {text}"),
+                          time.monotonic() - started)
