@@ -107,7 +107,7 @@ def add_subscriber(settings: Settings, name: str, email: str | None = None, team
     """Subscribe `name` (a new or existing subscriber) with SubscriptionSpec(**spec); their id."""
     from alerts.store.db import session_for
     from alerts.store.models import Subscriber
-    from alerts.subscriptions import SubscriptionSpec, subscribe
+    from alerts.usecases.subscriptions import SubscriptionSpec, subscribe
     from rules.check import load_catalog
 
     with session_for(settings.database_url) as s:

@@ -68,11 +68,11 @@ def _run(console: Console, files: list[Path]) -> dict:
     from rich import box
     from rich.progress import Progress
     from rich.table import Table
-    from sqlalchemy import select
 
     from alerts.digest.compose import position_sentence
     from alerts.store.db import session_for
-    from alerts.store.models import AlertEvent, RatingRecord, utcnow
+    from alerts.store.models import utcnow
+    from alerts.store.queries import all_alert_events, current_ratings
     from alerts.usecases.ingest import ingest_path
     from config import get_settings
     from rules.check import load_catalog
@@ -94,8 +94,8 @@ def _run(console: Console, files: list[Path]) -> dict:
                   f"(tasks in-process).\n", highlight=False)
 
     with session_for(settings.database_url) as session:
-        ratings = session.execute(select(RatingRecord).where(RatingRecord.current)).scalars().all()
-        events = session.execute(select(AlertEvent).order_by(AlertEvent.id)).scalars().all()
+        ratings = current_ratings(session)
+        events = all_alert_events(session)
 
     suite_rules = [b for b in catalog.rules if b.suite == "2024" and b.code]
     suite_rules.sort(key=lambda b: int(b.code[2:]) if b.code and b.code[2:].isdigit() else 99)

@@ -35,8 +35,8 @@ def subscribe(
     from pydantic import ValidationError
 
     from alerts.store.db import session_for
-    from alerts.subscriptions import SubscriberSpec, SubscriptionError, SubscriptionSpec
-    from alerts.subscriptions import subscribe as add
+    from alerts.usecases.subscriptions import SubscriberSpec, SubscriptionError, SubscriptionSpec
+    from alerts.usecases.subscriptions import subscribe as add
     from config import get_settings
 
     catalog = load_catalog_or_exit()
@@ -58,7 +58,7 @@ def subscribe(
 def unsubscribe(subscription_id: Annotated[int, typer.Argument(help="Subscription id")]) -> None:
     """Remove one subscription."""
     from alerts.store.db import session_for
-    from alerts.subscriptions import unsubscribe as remove
+    from alerts.usecases.subscriptions import unsubscribe as remove
     from config import get_settings
 
     with session_for(get_settings().database_url) as session:
@@ -75,7 +75,7 @@ def subscriptions(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--j
     from rich.table import Table
 
     from alerts.store.db import session_for
-    from alerts.subscriptions import listing
+    from alerts.usecases.subscriptions import listing
     from config import get_settings
 
     with session_for(get_settings().database_url) as session:
@@ -97,7 +97,7 @@ def subscriptions(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--j
 def subscriptions_apply(path: Annotated[Path, typer.Argument(help="subscriptions YAML file")]) -> None:
     """Make the stored subscriptions equal to FILE (idempotent)."""
     from alerts.store.db import session_for
-    from alerts.subscriptions import SubscriptionError, apply
+    from alerts.usecases.subscriptions import SubscriptionError, apply
     from config import get_settings
 
     catalog = load_catalog_or_exit()

@@ -12,7 +12,6 @@ import datetime as dt
 import json
 from dataclasses import dataclass, field, replace
 
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from alerts.digest.compose import DIGEST, DigestModel, compose
@@ -109,8 +108,6 @@ def plan_digests(session: Session, catalog: Catalog, week: str, timezone: str, n
         ledger.append(dict(subscriber_id=sid, week=week, status="queued", counts=counts, created_at=now))
     try:
         plan.queued = store.record_plan(session, deliveries, ledger)
-    except IntegrityError:
-        # Another run planned some of these at the same moment: keep theirs, plan the rest.
-        session.rollback()
+    except store.AlreadyPlanned:  # another run planned some of these at the same moment: keep theirs, plan the rest
         return plan_digests(session, catalog, week, timezone, now, todo, base_url, max_rows)
     return plan

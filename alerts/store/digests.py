@@ -12,6 +12,7 @@ from collections.abc import Iterable
 
 from sqlalchemy import Select, bindparam, func, insert, select
 from sqlalchemy.engine import Row as DbRow
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from alerts.store.models import AlertEvent, Delivery, Digest, Observation, RatingRecord, ReturnRecord, Subscriber
@@ -145,12 +146,20 @@ def pending_digests(session: Session, week: str, subscriber_ids: list[int]) -> l
     return sorted(session.execute(_PENDING, {"week": week, "ids": subscriber_ids}).scalars())
 
 
+class AlreadyPlanned(Exception):
+    """Another run planned one of these subscribers' digests first (nothing was written)."""
+
+
 def record_plan(session: Session, deliveries: list[dict], ledger: list[dict]) -> list[int]:
     """Insert the outbox rows and the ledger rows (each ledger row pointing at its subscriber's
     delivery, if any) and commit: one transaction, so a digest is planned whole or not at all.
-    Raises IntegrityError when another run planned one of these subscribers first."""
-    ids = list(session.execute(_INSERT_DELIVERIES, deliveries).scalars()) if deliveries else []
-    by_sub = dict(zip((d["subscriber_id"] for d in deliveries), ids, strict=True))
-    session.execute(_INSERT_LEDGER, [dict(row, delivery_id=by_sub.get(row["subscriber_id"])) for row in ledger])
-    session.commit()
+    Raises AlreadyPlanned, rolled back, when another run planned one of these subscribers first."""
+    try:
+        ids = list(session.execute(_INSERT_DELIVERIES, deliveries).scalars()) if deliveries else []
+        by_sub = dict(zip((d["subscriber_id"] for d in deliveries), ids, strict=True))
+        session.execute(_INSERT_LEDGER, [dict(row, delivery_id=by_sub.get(row["subscriber_id"])) for row in ledger])
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        raise AlreadyPlanned from None
     return ids

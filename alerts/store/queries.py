@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from alerts.indicators import describe, rules_for_indicator
-from alerts.store.models import Alert, RatingRecord
+from alerts.store.models import Alert, AlertEvent, RatingRecord
 from rules.catalog import Catalog
 
 
@@ -43,3 +43,13 @@ def history(session: Session, catalog: Catalog, indicator: str, provider: str | 
     return [{**describe(catalog, r.rule_id), "subject": r.subject, "period": r.period, "value": r.value,
              "rating": r.rating, "thresholds": r.thresholds, "rule_version": r.rule_version}
             for r in session.execute(q).scalars()]
+
+
+def current_ratings(session: Session) -> list[RatingRecord]:
+    """Every current rating (the demo's month-by-month table)."""
+    return list(session.execute(select(RatingRecord).where(RatingRecord.current)).scalars())
+
+
+def all_alert_events(session: Session) -> list[AlertEvent]:
+    """Every alert event in the order it happened (the demo's transition list)."""
+    return list(session.execute(select(AlertEvent).order_by(AlertEvent.id)).scalars())

@@ -7,7 +7,7 @@ from sqlalchemy import event, select
 
 from alerts.store.db import get_engine, session_for
 from alerts.store.models import Alert, Delivery
-from alerts.subscriptions import SubscriptionSpec, subscribe
+from alerts.usecases.subscriptions import SubscriptionSpec, subscribe
 from rules.check import load_catalog
 from tests.alerts.ingesting import ingest_bytes, land_json
 from tests.conftest import kpi_csv

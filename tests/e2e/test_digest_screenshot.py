@@ -13,7 +13,7 @@ from alerts.digest.render import render_digest
 from alerts.digest.run import compose_for
 from alerts.store.db import session_for
 from alerts.store.models import utcnow
-from alerts.subscriptions import SubscriptionSpec, subscribe
+from alerts.usecases.subscriptions import SubscriptionSpec, subscribe
 from rules.check import load_catalog
 from tests.conftest import NEXT_WEEK
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from alerts.subscriptions import SubscriberSpec, apply
+from alerts.usecases.subscriptions import SubscriberSpec, apply
 from rules.check import load_catalog
 from rules.loader import SHIPPED_PACKS
 

@@ -17,9 +17,9 @@ from alerts.notify.deliver import deliver
 from alerts.store.db import session_for
 from alerts.store.deliveries import due, recover_stale, requeue
 from alerts.store.models import Alert, AlertEvent, Delivery, DeliveryAttempt, RatingRecord, utcnow
-from alerts.subscriptions import SubscriptionSpec, subscribe
 from alerts.usecases.acks import acknowledge, snooze
 from alerts.usecases.reminders import send_reminders
+from alerts.usecases.subscriptions import SubscriptionSpec, subscribe
 from config import Settings, use_settings
 from rules.check import load_catalog
 from rules.loader import SHIPPED_PACKS

@@ -10,12 +10,11 @@ from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
-from sqlalchemy import delete, func, select
 from sqlmodel import Session
 
 from alerts.notify.redact import safe_url
 from alerts.notify.route import ALL_TRANSITIONS
-from alerts.store.models import Delivery, Subscriber, Subscription
+from alerts.store import subscriptions as store
 from rules.catalog import Catalog
 
 
@@ -83,43 +82,32 @@ def check_spec(catalog: Catalog, spec: SubscriptionSpec) -> None:
 
 
 def _subscriber(session: Session, name: str, email: str | None, teams: str | None,
-                empty_digest: bool | None = None) -> Subscriber:
-    who = session.execute(select(Subscriber).where(Subscriber.name == name)).scalar_one_or_none()
-    if who is None:
-        who = Subscriber(name=name)
-    who.email, who.teams_url = email, teams
-    if empty_digest is not None:
-        who.empty_digest = empty_digest
+                empty_digest: bool | None = None) -> int:
     if not (email or teams):
         raise SubscriptionError(f"subscriber {name!r} needs an email address or a Teams Workflows URL")
-    session.add(who)
-    session.flush()
-    return who
+    return store.upsert_subscriber(session, name, email, teams, empty_digest)
 
 
 def subscribe(session: Session, catalog: Catalog, name: str, email: str | None, teams: str | None,
               spec: SubscriptionSpec, empty_digest: bool | None = None) -> int:
     check_spec(catalog, spec)
-    who = _subscriber(session, name, email, teams, empty_digest)
-    sub = Subscription(subscriber_id=who.id, **spec.row_values())  # type: ignore[arg-type]
-    session.add(sub)
+    sid = store.add_subscription(session, _subscriber(session, name, email, teams, empty_digest), spec.row_values())
     session.commit()
-    return sub.id  # type: ignore[return-value]
+    return sid
 
 
 def unsubscribe(session: Session, subscription_id: int) -> bool:
-    n = session.execute(delete(Subscription).where(Subscription.id == subscription_id)).rowcount
+    removed = store.delete_subscription(session, subscription_id)
     session.commit()
-    return bool(n)
+    return removed
 
 
 def listing(session: Session) -> list[dict]:
-    rows = session.execute(select(Subscription, Subscriber).join(Subscriber).order_by(Subscription.id)).all()
     return [{"id": s.id, "subscriber": w.name, "email": w.email,
              "teams": safe_url(w.teams_url) if w.teams_url else None,
              "indicators": json.loads(s.indicators), "tags": json.loads(s.tags), "providers": json.loads(s.providers),
              "teams_filter": json.loads(s.teams), "transitions": json.loads(s.transitions) or sorted(ALL_TRANSITIONS),
-             "min_severity": s.min_severity, "delivery": s.delivery} for s, w in rows]
+             "min_severity": s.min_severity, "delivery": s.delivery} for s, w in store.listing(session)]
 
 
 @dataclass
@@ -151,26 +139,20 @@ def apply(session: Session, catalog: Catalog, path: Path) -> ApplyReport:
     for spec in wanted.subscribers:
         for sub in spec.subscriptions:
             check_spec(catalog, sub)
-        who = _subscriber(session, spec.name, spec.email, spec.teams, spec.empty_digest)
-        have = session.execute(select(Subscription).where(Subscription.subscriber_id == who.id)).scalars().all()
-        want = [s.row_values() for s in spec.subscriptions]
-        unmatched = list(have)
-        for values in want:
-            match = next((h for h in unmatched if all(getattr(h, k) == v for k, v in values.items())), None)
+        sid = _subscriber(session, spec.name, spec.email, spec.teams, spec.empty_digest)
+        unmatched = store.subscriptions_of(session, sid)
+        for values in (s.row_values() for s in spec.subscriptions):
+            match = next((h for h in unmatched if h[1] == values), None)
             if match is not None:
                 unmatched.remove(match)
                 report.unchanged += 1
             else:
-                session.add(Subscription(subscriber_id=who.id, **values))
+                store.add_subscription(session, sid, values)
                 report.added += 1
-        for h in unmatched:
-            session.delete(h)
+        for subscription_id, _ in unmatched:
+            store.delete_subscription(session, subscription_id)
             report.removed += 1
-    for who in session.execute(select(Subscriber).where(Subscriber.name.not_in(names))).scalars().all():  # type: ignore[attr-defined]
-        report.removed += session.execute(delete(Subscription).where(Subscription.subscriber_id == who.id)).rowcount
-        used = session.execute(select(func.count()).select_from(Delivery).where(Delivery.subscriber_id == who.id))
-        if not used.scalar_one():  # keep a subscriber whose deliveries are on record
-            session.delete(who)
-        report.subscribers_removed.append(who.name)
+    removed, report.subscribers_removed = store.remove_subscribers_except(session, names)
+    report.removed += removed
     session.commit()
     return report

@@ -1,0 +1,61 @@
+"""Subscribers and their subscriptions: every statement `subscribe`, `unsubscribe`,
+`subscriptions` and `subscriptions apply` run. The caller commits."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, func, select
+from sqlmodel import Session
+
+from alerts.store.models import Delivery, Subscriber, Subscription
+
+FIELDS = ("indicators", "tags", "providers", "teams", "transitions", "min_severity", "delivery")
+
+
+def upsert_subscriber(session: Session, name: str, email: str | None, teams_url: str | None,
+                      empty_digest: bool | None) -> int:
+    """The subscriber called `name`, created or given these addresses; its id."""
+    who = session.execute(select(Subscriber).where(Subscriber.name == name)).scalar_one_or_none()
+    if who is None:
+        who = Subscriber(name=name)
+    who.email, who.teams_url = email, teams_url
+    if empty_digest is not None:
+        who.empty_digest = empty_digest
+    session.add(who)
+    session.flush()
+    return who.id  # type: ignore[return-value]
+
+
+def add_subscription(session: Session, subscriber_id: int, values: dict) -> int:
+    sub = Subscription(subscriber_id=subscriber_id, **values)
+    session.add(sub)
+    session.flush()
+    return sub.id  # type: ignore[return-value]
+
+
+def delete_subscription(session: Session, subscription_id: int) -> bool:
+    return bool(session.execute(delete(Subscription).where(Subscription.id == subscription_id)).rowcount)
+
+
+def subscriptions_of(session: Session, subscriber_id: int) -> list[tuple[int, dict]]:
+    """(id, values) of each of a subscriber's subscriptions, values keyed by FIELDS."""
+    rows = session.execute(select(Subscription).where(Subscription.subscriber_id == subscriber_id)).scalars()
+    return [(s.id, {k: getattr(s, k) for k in FIELDS}) for s in rows]  # type: ignore[misc]
+
+
+def listing(session: Session) -> list[tuple[Subscription, Subscriber]]:
+    rows = session.execute(select(Subscription, Subscriber).join(Subscriber).order_by(Subscription.id)).all()
+    return [(s, w) for s, w in rows]
+
+
+def remove_subscribers_except(session: Session, names: list[str]) -> tuple[int, list[str]]:
+    """Drop every subscription of the subscribers not named; a subscriber itself goes too
+    unless deliveries to it are on record (the log keeps who was told what). Returns the
+    subscriptions removed and the subscribers' names."""
+    removed, gone = 0, []
+    for who in session.execute(select(Subscriber).where(Subscriber.name.not_in(names))).scalars().all():  # type: ignore[attr-defined]
+        removed += session.execute(delete(Subscription).where(Subscription.subscriber_id == who.id)).rowcount
+        used = session.execute(select(func.count()).select_from(Delivery).where(Delivery.subscriber_id == who.id))
+        if not used.scalar_one():
+            session.delete(who)
+        gone.append(who.name)
+    return removed, gone
