@@ -31,13 +31,13 @@ from sqlalchemy import insert, select  # noqa: E402
 from alerts.digest.run import plan_digests  # noqa: E402
 from alerts.digest.weeks import parse_week, week_of  # noqa: E402
 from alerts.notify.deliver import deliver_many  # noqa: E402
+from alerts.steps import InProcess  # noqa: E402
 from alerts.store.db import get_engine, session_for  # noqa: E402
 from alerts.store.models import Subscriber, Subscription, utcnow  # noqa: E402
 from alerts.usecases.ingest import ingest_bytes  # noqa: E402
 from bench.ingest_national import MONTHS, return_csv, suite_2024  # noqa: E402
 from config import Settings, get_settings, use_settings  # noqa: E402
 from rules.check import load_catalog  # noqa: E402
-from workers.tasks import dispatch_evaluation  # noqa: E402
 
 TAGS = ["safeguarding", "child_protection", "children_in_care", "care_leavers", "workforce", "placements"]
 
@@ -47,7 +47,7 @@ def seed(settings: Settings, subscribers: int, rng: random.Random) -> None:
     for i in range(153):
         with session_for(settings.database_url) as s:
             result = ingest_bytes(s, catalog, f"la-{i:03d}.csv", return_csv(f"la-{i:03d}", MONTHS, rules, rng),
-                                  dispatch_evaluation, utcnow())
+                                  InProcess(get_settings()).evaluate, utcnow())
         assert result.landed, result.errors
     codes = [b.code for b in rules]
     with session_for(settings.database_url) as s:

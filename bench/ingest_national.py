@@ -52,11 +52,12 @@ def return_csv(provider: str, months: list[str], rules, rng: random.Random) -> b
 
 def ingest(name: str, data: bytes) -> IngestResult:
     """The CLI's composition: configured database and packs, the real dispatcher, the wall clock."""
-    from workers.tasks import dispatch_evaluation  # after use_settings: the Celery app reads the settings
+    from alerts.steps import InProcess
 
     settings = get_settings()
     with session_for(settings.database_url) as session:
-        return ingest_bytes(session, load_catalog(settings.rules_dir), name, data, dispatch_evaluation, utcnow())
+        return ingest_bytes(session, load_catalog(settings.rules_dir), name, data, InProcess(settings).evaluate,
+                            utcnow())
 
 
 def land_all(url: str, files: list[tuple[str, bytes]]) -> tuple[float, float]:

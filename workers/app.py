@@ -1,5 +1,6 @@
-"""The Celery app. No broker configured: tasks run in-process (eager), so a newcomer needs
-nothing but Python. With KPI_ALERTS_BROKER_URL: Redis, workers and beat."""
+"""The Celery app, for KPI_ALERTS_BROKER_URL: Redis, workers and beat. Without a broker
+nothing here runs: the steps run in-process (alerts/steps.py), so a newcomer needs nothing
+but Python."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import datetime as dt
 from celery import Celery
 from celery.schedules import crontab
 
+from alerts import steps
 from config import get_settings
 from config.settings import TASK_SOFT_TIME_LIMIT
 
@@ -20,8 +22,6 @@ def make_app() -> Celery:
     app = Celery("kpi_alerts", include=["workers.tasks"])
     app.conf.update(
         broker_url=settings.broker_url or "memory://",
-        task_always_eager=settings.eager,
-        task_eager_propagates=True,
         timezone=settings.timezone,
         task_serializer="json",
         accept_content=["json"],
@@ -43,10 +43,10 @@ def beat_schedule(weekday: int, at: dt.time) -> dict:
     """Times are local (app timezone = KPI_ALERTS_TIMEZONE): Celery keeps 07:30 at 07:30
     across the clock changes. Duplicates are harmless: every task is idempotent (ledgers)."""
     return {
-        "weekly-digest": {"task": "kpi_alerts.digest_week",
+        "weekly-digest": {"task": steps.DIGEST_WEEK,
                           "schedule": crontab(minute=at.minute, hour=at.hour, day_of_week=(weekday + 1) % 7)},
-        "sweep-deliveries": {"task": "kpi_alerts.sweep_deliveries", "schedule": 60.0},
-        "reminders": {"task": "kpi_alerts.reminders", "schedule": crontab(minute=0, hour=8)},
+        "sweep-deliveries": {"task": steps.SWEEP, "schedule": 60.0},
+        "reminders": {"task": steps.REMINDERS, "schedule": crontab(minute=0, hour=8)},
     }
 
 

@@ -40,22 +40,25 @@ def deliveries(ctx: typer.Context, failed: Annotated[bool, typer.Option("--faile
 @app.command("retry")
 def deliveries_retry(delivery_id: Annotated[int, typer.Argument(help="Delivery id")]) -> None:
     """Re-queue a failed or unknown-outcome delivery."""
+    from alerts.steps import dispatcher_for
     from alerts.store.db import session_for
     from alerts.store.deliveries import requeue
     from alerts.store.models import utcnow
     from config import get_settings
-    from workers.tasks import send_deliveries
 
-    with session_for(get_settings().database_url) as session:
+    settings = get_settings()
+    with session_for(settings.database_url) as session:
         if not requeue(session, delivery_id, utcnow()):
             raise fail(f"delivery {delivery_id} is not failed or unknown (or does not exist)")
-    send_deliveries([delivery_id])
+    dispatcher_for(settings).deliver([delivery_id])
     say(f"delivery {delivery_id} re-queued")
 
 
 @app.command("flush")
 def deliveries_flush() -> None:
     """Send every delivery that is due now (what the periodic sweep does)."""
-    from workers.tasks import sweep_deliveries_task
+    from alerts.steps import dispatcher_for, sweep
+    from config import get_settings
 
-    say(f"{sweep_deliveries_task.apply().get()} due deliveries handed to the deliver task")
+    settings = get_settings()
+    say(f"{sweep(settings, dispatcher_for(settings))} due deliveries handed to the deliver task")

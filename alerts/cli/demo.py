@@ -70,13 +70,13 @@ def _run(console: Console, files: list[Path]) -> dict:
     from rich.table import Table
 
     from alerts.digest.compose import position_sentence
+    from alerts.steps import InProcess
     from alerts.store.db import session_for
     from alerts.store.models import utcnow
     from alerts.store.queries import all_alert_events, current_ratings
     from alerts.usecases.ingest import ingest_path
     from config import get_settings
     from rules.check import load_catalog
-    from workers.tasks import dispatch_evaluation
 
     settings = get_settings()
     catalog = load_catalog(settings.rules_dir)
@@ -84,7 +84,7 @@ def _run(console: Console, files: list[Path]) -> dict:
         task = progress.add_task("Ingesting example returns", total=len(files))
         for path in files:
             with session_for(settings.database_url) as session:
-                result = ingest_path(session, catalog, path, dispatch_evaluation, utcnow())
+                result = ingest_path(session, catalog, path, InProcess(settings).evaluate, utcnow())
             if result.errors:
                 for line in result.errors:
                     console.print(line, markup=False)

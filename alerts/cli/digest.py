@@ -51,10 +51,10 @@ def digest_send(
     """Send this week's digests now (each subscriber at most once per week)."""
     from alerts.digest.run import compose_week
     from alerts.digest.weeks import parse_week, week_of
+    from alerts.steps import digest_week, dispatcher_for
     from alerts.store.db import session_for
     from alerts.store.models import utcnow
     from config import get_settings
-    from workers.tasks import digest_week_task
 
     settings = get_settings()
     now = utcnow()
@@ -71,5 +71,5 @@ def digest_send(
             say(f"{sid} {d.subscriber}: {d.headline}{' (all steady)' if d.steady else ''}")
         say(f"dry run: {len(digests)} digests for {week} composed, nothing sent")
         return
-    result = digest_week_task.apply(args=(week,)).get() if settings.eager else digest_week_task.delay(week)
+    result = digest_week(settings, dispatcher_for(settings), week)
     say(f"digests for {week}: {result if settings.eager else 'queued for the workers'}")

@@ -21,17 +21,19 @@ def ingest(
 ) -> None:
     """Land returns: parse, store, evaluate. A bad return is rejected whole (exit 2)."""
     from alerts.json_output import ingest_json
+    from alerts.steps import dispatcher_for
     from alerts.store.db import session_for
     from alerts.store.models import utcnow
     from alerts.usecases.ingest import ingest_path
     from config import get_settings
-    from workers.tasks import dispatch_evaluation
 
+    settings = get_settings()
     catalog = load_catalog_or_exit()
+    evaluate = dispatcher_for(settings).evaluate
     rejected = False
     for path in paths:
-        with session_for(get_settings().database_url) as session:
-            result = ingest_path(session, catalog, path, dispatch_evaluation, utcnow(), wait)
+        with session_for(settings.database_url) as session:
+            result = ingest_path(session, catalog, path, evaluate, utcnow(), wait)
         if result.errors:
             rejected = True
             for line in result.errors:

@@ -1,8 +1,8 @@
 """Ingest: parse -> land (one transaction) -> hand the id to whoever evaluates it.
 
 The one entry point for every way a return lands (CLI, HTTP upload, inbox folder). The
-evaluation is dispatched through a callable the caller passes (workers.tasks.dispatch_evaluation
-in the application), so this module knows nothing of Celery.
+evaluation is dispatched through a callable the caller passes (a Dispatcher's `evaluate`,
+alerts/steps.py), so this module knows nothing of Celery.
 """
 
 from __future__ import annotations

@@ -6,25 +6,26 @@ from __future__ import annotations
 from pathlib import Path
 
 from alerts.json_output import ingest_json
+from alerts.steps import dispatcher_for
 from alerts.store.db import session_for
 from alerts.store.models import utcnow
 from alerts.usecases import ingest
 from config import get_settings
 from rules.check import load_catalog
-from workers.tasks import dispatch_evaluation
 
 
 def ingest_bytes(name: str, data: bytes, wait_seconds: float = 60.0) -> ingest.IngestResult:
     settings = get_settings()
     with session_for(settings.database_url) as session:
-        return ingest.ingest_bytes(session, load_catalog(settings.rules_dir), name, data, dispatch_evaluation,
-                                   utcnow(), wait_seconds)
+        return ingest.ingest_bytes(session, load_catalog(settings.rules_dir), name, data,
+                                   dispatcher_for(settings).evaluate, utcnow(), wait_seconds)
 
 
 def ingest_path(path: Path) -> ingest.IngestResult:
     settings = get_settings()
     with session_for(settings.database_url) as session:
-        return ingest.ingest_path(session, load_catalog(settings.rules_dir), path, dispatch_evaluation, utcnow())
+        return ingest.ingest_path(session, load_catalog(settings.rules_dir), path, dispatcher_for(settings).evaluate,
+                                  utcnow())
 
 
 def as_json(result: ingest.IngestResult) -> dict:
