@@ -29,7 +29,7 @@ from alerts.store.models import utcnow
 from alerts.usecases.evaluate import evaluate_return
 from alerts.usecases.reminders import send_reminders
 from config import Settings
-from rules.check import load_catalog
+from rules.loader import load_catalog
 
 EVALUATE = "kpi_alerts.evaluate_return"
 DELIVER = "kpi_alerts.deliver"

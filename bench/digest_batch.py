@@ -37,7 +37,7 @@ from alerts.store.models import Subscriber, Subscription, utcnow  # noqa: E402
 from alerts.usecases.ingest import ingest_bytes  # noqa: E402
 from bench.ingest_national import MONTHS, return_csv, suite_2024  # noqa: E402
 from config import Settings, get_settings, use_settings  # noqa: E402
-from rules.check import load_catalog  # noqa: E402
+from rules.loader import load_catalog  # noqa: E402
 
 TAGS = ["safeguarding", "child_protection", "children_in_care", "care_leavers", "workforce", "placements"]
 

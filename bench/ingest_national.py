@@ -26,8 +26,7 @@ from alerts.store.models import utcnow
 from alerts.usecases.ingest import IngestResult, ingest_bytes
 from config import Settings, get_settings, use_settings
 from rules.bands import rate
-from rules.check import load_catalog
-from rules.loader import SHIPPED_PACKS
+from rules.loader import SHIPPED_PACKS, load_catalog
 
 PROVIDERS = 153
 MONTHS = [f"2024-{m:02d}" for m in range(4, 13)] + [f"2025-{m:02d}" for m in range(1, 4)]

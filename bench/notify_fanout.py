@@ -22,8 +22,7 @@ from alerts.notify.inputs import Inputs
 from alerts.notify.pipeline import compose
 from alerts.notify.render import render
 from alerts.notify.route import Route, route_stage
-from rules.check import load_catalog
-from rules.loader import SHIPPED_PACKS
+from rules.loader import SHIPPED_PACKS, load_catalog
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.peers (the local SMTP sink)
 

@@ -1,24 +1,17 @@
 """`kpi-alerts rules check`: every problem in a set of packs, with file and line.
 
-The same checks guard start-up: a catalogue is only built from packs that pass them.
+The same checks guard start-up: `rules.loader.load_catalog` builds a catalogue only from
+packs that pass them.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from functools import lru_cache
 from pathlib import Path
 
 from rules.bands import coverage_problems, is_monotone
-from rules.catalog import Catalog
 from rules.expressions import ExpressionError, compile_expression
-from rules.loader import SHIPPED_PACKS, LoadedPack, PackProblem, pack_files, parse_pack_file
-
-
-class PackError(Exception):
-    def __init__(self, problems: list[PackProblem]):
-        self.problems = problems
-        super().__init__("\n".join(map(str, problems)))
+from rules.pack_file import LoadedPack, PackProblem, pack_files, parse_pack_file
 
 
 def check_packs(path: Path) -> tuple[list[LoadedPack], list[PackProblem]]:
@@ -113,12 +106,3 @@ def _check_across(loaded: list[LoadedPack]) -> list[PackProblem]:
             if d.key in expr.names:
                 out.append(PackProblem(str(lp.path), line, f"derived {d.key}: refers to itself"))
     return out
-
-
-@lru_cache(maxsize=8)
-def load_catalog(path: Path = SHIPPED_PACKS) -> Catalog:
-    """A catalogue from packs that pass every check, or PackError listing the problems."""
-    loaded, problems = check_packs(Path(path))
-    if problems:
-        raise PackError(problems)
-    return Catalog([lp.pack for lp in loaded])

@@ -66,7 +66,7 @@ def landed_year_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     Session-scoped, so it is made before any test's own settings are put in force."""
     from alerts.cli.demo import example_files
     from alerts.store.db import get_engine
-    from tests.alerts.ingesting import ingest_path
+    from tests.ingesting import ingest_path
 
     path = tmp_path_factory.mktemp("landed") / "year.db"
     with time_machine.travel(LANDED_AT, tick=True):
@@ -108,7 +108,7 @@ def add_subscriber(settings: Settings, name: str, email: str | None = None, team
     from alerts.store.db import session_for
     from alerts.store.models import Subscriber
     from alerts.usecases.subscriptions import SubscriptionSpec, subscribe
-    from rules.check import load_catalog
+    from rules.loader import load_catalog
 
     with session_for(settings.database_url) as s:
         subscribe(s, load_catalog(settings.rules_dir), name, email, teams_url, SubscriptionSpec(**spec))

@@ -40,7 +40,7 @@ def load_catalog_or_exit() -> Catalog:
     """The catalogue of the configured packs, loaded once per command; a pack problem is
     reported (exit 1), never raised as a traceback."""
     from config import get_settings
-    from rules.check import PackError, load_catalog
+    from rules.loader import PackError, load_catalog
 
     try:
         return load_catalog(get_settings().rules_dir)

@@ -76,7 +76,7 @@ def _run(console: Console, files: list[Path]) -> dict:
     from alerts.store.queries import all_alert_events, current_ratings
     from alerts.usecases.ingest import ingest_path
     from config import get_settings
-    from rules.check import load_catalog
+    from rules.loader import load_catalog
 
     settings = get_settings()
     catalog = load_catalog(settings.rules_dir)

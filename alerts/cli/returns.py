@@ -20,7 +20,7 @@ def ingest(
     wait: Annotated[float, typer.Option(help="Seconds to wait for a worker's evaluation (broker mode)")] = 60.0,
 ) -> None:
     """Land returns: parse, store, evaluate. A bad return is rejected whole (exit 2)."""
-    from alerts.json_output import ingest_json
+    from alerts.cli.json_output import ingest_json
     from alerts.steps import dispatcher_for
     from alerts.store.db import session_for
     from alerts.store.models import utcnow

@@ -13,8 +13,8 @@ from alerts.cli.demo import example_files
 from alerts.digest.compose import position_sentence
 from alerts.store.db import session_for
 from alerts.store.models import RatingRecord
-from tests.alerts.ingesting import ingest_path
 from tests.conftest import EXAMPLES
+from tests.ingesting import ingest_path
 
 PUBLISHED = json.loads((EXAMPLES / "published.json").read_text())
 

@@ -7,8 +7,8 @@ import textwrap
 import pytest
 
 from config import Settings, use_settings
-from tests.alerts.ingesting import land_json
 from tests.conftest import kpi_csv
+from tests.ingesting import land_json
 
 PACK = """\
 pack: demo

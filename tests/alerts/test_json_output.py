@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import json
 
+from alerts.cli.json_output import ingest_json
 from alerts.events import AlertTransition, EvaluationOutcome, Landed, RatingResult
-from alerts.json_output import ingest_json
 from alerts.usecases.ingest import IngestResult
-from rules.check import load_catalog
-from rules.loader import SHIPPED_PACKS
+from rules.loader import SHIPPED_PACKS, load_catalog
 
 CATALOG = load_catalog(SHIPPED_PACKS)
 LANDED = Landed(7, "accepted", "sandwell", "kpi", ("2024-10",))

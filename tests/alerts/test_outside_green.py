@@ -11,8 +11,7 @@ from hypothesis import strategies as st
 from alerts.digest.compose import Point, Row
 from alerts.lifecycle import nongreen_streak, outside_green
 from alerts.notify.changes import build_change
-from rules.check import load_catalog
-from rules.loader import SHIPPED_PACKS
+from rules.loader import SHIPPED_PACKS, load_catalog
 from rules.periods import period_from_index, period_index
 
 CATALOG = load_catalog(SHIPPED_PACKS)

@@ -7,9 +7,9 @@ from sqlalchemy import func, select
 from alerts.store.db import session_for
 from alerts.store.models import Alert, AlertEvent, Observation, RatingRecord, ReturnRecord
 from alerts.store.queries import current_status, history
-from rules.check import load_catalog
-from tests.alerts.ingesting import as_json, ingest_bytes, land_json
+from rules.loader import load_catalog
 from tests.conftest import kpi_csv
+from tests.ingesting import as_json, ingest_bytes, land_json
 
 
 def counts(settings) -> dict[str, int]:

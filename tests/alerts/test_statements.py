@@ -8,9 +8,9 @@ from sqlalchemy import event, select
 from alerts.store.db import get_engine, session_for
 from alerts.store.models import Alert, Delivery
 from alerts.usecases.subscriptions import SubscriptionSpec, subscribe
-from rules.check import load_catalog
-from tests.alerts.ingesting import ingest_bytes, land_json
+from rules.loader import load_catalog
 from tests.conftest import kpi_csv
+from tests.ingesting import ingest_bytes, land_json
 
 
 def caseload(period: str, workers: int, value: int) -> bytes:

@@ -14,7 +14,7 @@ from alerts.digest.run import compose_for
 from alerts.store.db import session_for
 from alerts.store.models import utcnow
 from alerts.usecases.subscriptions import SubscriptionSpec, subscribe
-from rules.check import load_catalog
+from rules.loader import load_catalog
 from tests.conftest import NEXT_WEEK
 
 pytestmark = pytest.mark.e2e

@@ -7,8 +7,7 @@ import pytest
 from pydantic import ValidationError
 
 from alerts.usecases.subscriptions import SubscriberSpec, apply
-from rules.check import load_catalog
-from rules.loader import SHIPPED_PACKS
+from rules.loader import SHIPPED_PACKS, load_catalog
 
 NATIVE = ("https://prod-161.westeurope.logic.azure.com:443/workflows/0123abcd4567ef890123abcd4567ef89/triggers/manual"
           "/paths/invoke?api-version=2016-06-01&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig=AbCdEfGhIjKlMnOpQrStUvWxYz012345")

@@ -19,9 +19,9 @@ from alerts.store.db import session_for
 from alerts.store.models import Alert, Delivery, Digest, Subscriber, utcnow
 from alerts.store.secrets import signing_key
 from alerts.usecases.acks import acknowledge
-from rules.check import load_catalog
-from tests.alerts.ingesting import ingest_bytes
+from rules.loader import load_catalog
 from tests.conftest import NEXT_WEEK, NOW, add_subscriber, kpi_csv
+from tests.ingesting import ingest_bytes
 from workers.app import app
 from workers.tasks import digest_week_task
 

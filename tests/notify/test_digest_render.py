@@ -21,7 +21,7 @@ from alerts.store.db import session_for
 from alerts.store.models import Delivery, utcnow
 from alerts.templating import RAG, bars, environment, fmt_value
 from config import Settings
-from rules.check import load_catalog
+from rules.loader import load_catalog
 from tests.conftest import NEXT_WEEK
 from tests.notify.test_digest import add, compose
 

@@ -21,10 +21,9 @@ from alerts.usecases.acks import acknowledge, snooze
 from alerts.usecases.reminders import send_reminders
 from alerts.usecases.subscriptions import SubscriptionSpec, subscribe
 from config import Settings, use_settings
-from rules.check import load_catalog
-from rules.loader import SHIPPED_PACKS
-from tests.alerts.ingesting import ingest_bytes, land_json
+from rules.loader import SHIPPED_PACKS, load_catalog
 from tests.conftest import ROOT, kpi_csv
+from tests.ingesting import ingest_bytes, land_json
 
 CANARY = "CANARY-S3cr3t"
 

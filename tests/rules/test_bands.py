@@ -9,8 +9,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from rules.bands import UnratableValue, ceiling_bands, coverage_problems, is_monotone, rate, service_ceiling
-from rules.check import load_catalog
-from rules.loader import SHIPPED_PACKS
+from rules.loader import SHIPPED_PACKS, load_catalog
 from rules.model import Bands, CaseloadCeilings, Interval, Rating
 
 finite = st.floats(allow_nan=False, allow_infinity=False, min_value=-1e12, max_value=1e12)

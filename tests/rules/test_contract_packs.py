@@ -13,9 +13,9 @@ import pytest
 
 from rules.bands import rate
 from rules.catalog import BoundRule, Catalog
-from rules.check import check_packs, load_catalog
+from rules.check import check_packs
 from rules.expressions import compile_expression
-from rules.loader import SHIPPED_PACKS
+from rules.loader import SHIPPED_PACKS, load_catalog
 from rules.model import Rating
 
 G, A, R = Rating.GREEN, Rating.AMBER, Rating.RED

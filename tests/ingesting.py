@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from alerts.json_output import ingest_json
+from alerts.cli.json_output import ingest_json
 from alerts.steps import dispatcher_for
 from alerts.store.db import session_for
 from alerts.store.models import utcnow
 from alerts.usecases import ingest
 from config import get_settings
-from rules.check import load_catalog
+from rules.loader import load_catalog
 
 
 def ingest_bytes(name: str, data: bytes, wait_seconds: float = 60.0) -> ingest.IngestResult:
