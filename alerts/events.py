@@ -33,20 +33,27 @@ class RatingResult:
 
 
 @dataclass(frozen=True)
-class AlertTransition:
-    """An alert_events row of kind opened | escalated | deescalated | resolved | reminder."""
+class Move:
+    """A transition to record against the alert of (rule_id, subject)."""
 
-    id: int
-    alert_id: int
     rule_id: str
     subject: str
-    provider: str
     team: str | None
     from_state: str | None
     to_state: str
     kind: str
     period: str
     value: float
+
+
+@dataclass(frozen=True)
+class AlertTransition(Move):
+    """The move as stored: an alert_events row of kind opened | escalated | deescalated |
+    resolved | reminder, with the ids and provenance it was given."""
+
+    id: int
+    alert_id: int
+    provider: str
     return_id: int | None
     at: dt.datetime | None = None
 

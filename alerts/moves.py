@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from alerts.events import Move
 from alerts.lifecycle import next_state, outside_green, state_since
 from rules.model import Rating
 
@@ -37,20 +38,6 @@ class AlertRow:
     value: float
     since_period: str
     alert_id: int | None = None
-
-
-@dataclass(frozen=True)
-class Move:
-    """A transition to record against the alert of (rule_id, subject)."""
-
-    rule_id: str
-    subject: str
-    team: str | None
-    from_state: str | None
-    to_state: str
-    kind: str
-    period: str
-    value: float
 
 
 @dataclass(frozen=True)

@@ -74,7 +74,8 @@ def apply(session: Session, provider: str, return_id: int, decision: Decision, n
 
 
 def events_of_return(session: Session, return_id: int) -> list[AlertTransition]:
-    return [AlertTransition(*r) for r in session.connection().execute(_EVENTS_OF_RETURN, {"return_id": return_id})]
+    rows = session.connection().execute(_EVENTS_OF_RETURN, {"return_id": return_id}).mappings()
+    return [AlertTransition(**r) for r in rows]
 
 
 def red_alerts(session: Session) -> Sequence[Alert]:

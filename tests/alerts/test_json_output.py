@@ -15,8 +15,9 @@ LANDED = Landed(7, "accepted", "sandwell", "kpi", ("2024-10",))
 OUTCOME = EvaluationOutcome(
     7, (RatingResult("single_assessments_45wd", "sandwell", "2024-10", 68.8, "red"),
         RatingResult("forecast_overspend_pct", "sandwell", "2024-10", 9.69, None)),
-    (AlertTransition(3, 1, "single_assessments_45wd", "sandwell", "sandwell", None, "amber", "red", "escalated",
-                     "2024-10", 68.8, 7),))
+    (AlertTransition(id=3, alert_id=1, rule_id="single_assessments_45wd", subject="sandwell", provider="sandwell",
+                     team=None, from_state="amber", to_state="red", kind="escalated", period="2024-10", value=68.8,
+                     return_id=7),))
 
 
 def test_an_accepted_return():

@@ -43,7 +43,7 @@ from functools import lru_cache
 
 from alerts.notify.channels.apprise_send import config_error
 from alerts.notify.channels.base import Channel, OutgoingMessage, Recipient, SendResult, SendStatus
-from alerts.notify.channels.email import SmtpEndpoint, extra_headers, parse_email_address, smtp_endpoint
+from alerts.notify.channels.email import EmailAddresses, SmtpEndpoint, extra_headers, smtp_endpoint
 from alerts.notify.redact import scrub
 from config import Settings
 
@@ -94,7 +94,7 @@ def build_message(sender: tuple[str, str], recipient: Recipient, message: Outgoi
     return msg
 
 
-class DigestEmail(Channel):
+class DigestEmail(EmailAddresses, Channel):
     """The digest channel: one SMTP session, opened on the first send and held until close();
     use as a context manager around a chunk (or one retried digest)."""
 
@@ -119,15 +119,6 @@ class DigestEmail(Channel):
             except ValueError as exc:  # each digest records the config error
                 self.problem = str(exc)
         return self._endpoint
-
-    def address_of(self, recipient: Recipient) -> str | None:
-        return recipient.email
-
-    def parse_address(self, address: str) -> str:
-        return parse_email_address(address)
-
-    def display(self, address: str) -> str:
-        return address
 
     # -- the session ----------------------------------------------------------------------
     def _tls(self) -> ssl.SSLContext:

@@ -118,11 +118,9 @@ def smtp_endpoint(settings: Settings) -> SmtpEndpoint:
                         bool(plugin.verify_certificate), (name or "", address))
 
 
-class EmailChannel(Channel):
-    """An alert email: one Apprise call."""
-
-    name = "email"
-    unsubscribe_link = True
+class EmailAddresses:
+    """What both email senders (alerts through Apprise, digests over their own session) say
+    about addresses: a subscriber's one plain address, shown as it is."""
 
     def address_of(self, recipient: Recipient) -> str | None:
         return recipient.email
@@ -132,6 +130,13 @@ class EmailChannel(Channel):
 
     def display(self, address: str) -> str:
         return address
+
+
+class EmailChannel(EmailAddresses, Channel):
+    """An alert email: one Apprise call."""
+
+    name = "email"
+    unsubscribe_link = True
 
     def send(self, recipient: Recipient, message: OutgoingMessage, settings: Settings) -> SendResult:
         import apprise
