@@ -22,7 +22,7 @@ def deliveries(ctx: typer.Context, failed: Annotated[bool, typer.Option("--faile
     from rich.table import Table
 
     from alerts.store.db import session_for
-    from alerts.store.delivery_log import delivery_log
+    from alerts.store.deliveries import delivery_log
     from config import get_settings
 
     with session_for(get_settings().database_url) as session:

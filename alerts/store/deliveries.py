@@ -120,3 +120,14 @@ def requeue(session: Session, delivery_id: int, now: dt.datetime) -> bool:
 def pending_digests(session: Session, week: str, subscriber_ids: Sequence[int]) -> list[int]:
     """The week's digests of these subscribers still to send (a rerun after a crash, too)."""
     return list(session.execute(_PENDING_DIGESTS, {"week": week, "subscribers": list(subscriber_ids)}).scalars())
+
+
+def delivery_log(session: Session, failed_only: bool = False) -> list[dict]:
+    """The delivery log as people read it (`kpi-alerts deliveries`), oldest first."""
+    q = select(Delivery, Subscriber.name).join(Subscriber).order_by(Delivery.id)
+    if failed_only:
+        q = q.where(Delivery.status.in_(("failed", "unknown")))  # type: ignore[attr-defined]
+    return [{"id": d.id, "key": d.key, "subscriber": name, "channel": d.channel, "subject": d.subject,
+             "status": d.status, "attempts": d.attempts, "last_error": d.last_error,
+             "next_attempt_at": d.next_attempt_at.isoformat() if d.status == "pending" else None}
+            for d, name in session.execute(q).all()]
