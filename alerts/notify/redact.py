@@ -10,9 +10,8 @@ lines with `sig=` at DEBUG; an SMTP password sits in the mailto URL. So:
   test's caplog, handlers added later) before any handler or filter sees it: the message, the
   exception text and the stack text; registered secrets and, for URLs nobody registered, the
   password / `sig=` / workflow-id parts of anything that looks like a URL become `****`;
-- `RedactingFilter` does the same as a `logging.Filter`; `install_log_redaction()` attaches it
-  to the `apprise` logger and the root handlers too, in case something replaces the factory,
-  and sets the `apprise` and `urllib3` loggers to WARNING unless they were configured.
+- `install_log_redaction()` also sets the `apprise` and `urllib3` loggers to WARNING unless
+  they were configured, so their request lines are not even made.
 
 A record's cost does not grow with the number of registered secrets (see SecretRegistry).
 """
@@ -155,17 +154,6 @@ def _scrub_record(record: logging.LogRecord) -> None:
         record.stack_info = scrub(record.stack_info)
 
 
-class RedactingFilter(logging.Filter):
-    """Masks secrets in every record it sees; never drops a record."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        _scrub_record(record)
-        return True
-
-
-_FILTER = RedactingFilter()
-
-
 def install() -> None:
     """Scrub every log record created from now on, whatever logger or handler it goes to."""
     global _installed
@@ -207,12 +195,6 @@ def install_log_redaction(secrets: Iterable[str] = ()) -> None:
             _add({item})
     install()
     quiet()
-    apprise_logger = logging.getLogger("apprise")
-    if _FILTER not in apprise_logger.filters:
-        apprise_logger.addFilter(_FILTER)
-    for handler in logging.getLogger().handlers:
-        if _FILTER not in handler.filters:
-            handler.addFilter(_FILTER)
 
 
 _USERINFO = re.compile(r"(://[^:/@\s]+:)[^@/\s]+@")
