@@ -2,18 +2,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from sqlalchemy import select
 from sqlmodel import Session
 
 from alerts.store.models import Delivery, Subscriber
-
-
-def _as_printed(t: dt.datetime) -> str:
-    """`deliveries --json` has always printed UTC without an offset (the column used to hand
-    back naive datetimes): the same text from the aware value."""
-    return t.astimezone(dt.UTC).replace(tzinfo=None).isoformat()
 
 
 def delivery_log(session: Session, failed_only: bool = False) -> list[dict]:
@@ -22,5 +14,5 @@ def delivery_log(session: Session, failed_only: bool = False) -> list[dict]:
         q = q.where(Delivery.status.in_(("failed", "unknown")))  # type: ignore[attr-defined]
     return [{"id": d.id, "key": d.key, "subscriber": name, "channel": d.channel, "subject": d.subject,
              "status": d.status, "attempts": d.attempts, "last_error": d.last_error,
-             "next_attempt_at": _as_printed(d.next_attempt_at) if d.status == "pending" else None}
+             "next_attempt_at": d.next_attempt_at.isoformat() if d.status == "pending" else None}
             for d, name in session.execute(q).all()]
