@@ -10,7 +10,7 @@ import datetime as dt
 from sqlalchemy import JSON, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from alerts.store.types import UTCDateTime
+from alerts.store.types import RepeatedJSON, UTCDateTime
 
 
 def utcnow() -> dt.datetime:
@@ -64,7 +64,7 @@ class RatingRecord(SQLModel, table=True):
     period: str
     value: float
     rating: str | None  # None: tracked but unrated
-    thresholds: dict[str, str | float] = Field(sa_type=JSON)  # the bands (and ceiling) used
+    thresholds: dict[str, str | float] = Field(sa_type=RepeatedJSON)  # the bands (and ceiling) used: JSON
     rule_version: str  # effective_from of the version used
     evaluated_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     current: bool = True

@@ -116,4 +116,25 @@ def test_every_instant_is_utc_datetime_and_no_json_is_kept_in_text() -> None:
     for table, column in [("subscriptions", "indicators"), ("subscriptions", "tags"), ("subscriptions", "providers"),
                           ("subscriptions", "teams"), ("subscriptions", "transitions"), ("ratings", "thresholds"),
                           ("deliveries", "events"), ("digests", "counts")]:
-        assert isinstance(SQLModel.metadata.tables[table].c[column].type, JSON), (table, column)
+        kept = SQLModel.metadata.tables[table].c[column].type
+        assert isinstance(getattr(kept, "impl", kept), JSON), (table, column)  # RepeatedJSON is JSON too
+
+
+def test_repeated_json_serializes_by_content_and_hands_each_row_its_own_dict(session: Session) -> None:
+    """The cheap path for ratings' thresholds: a dict changed in place is stored as it is now,
+    and changing one row's dict read back does not change another's."""
+    rid = _return(session)
+    bands = {"amber": "> 70 and < 85", "green": ">= 85", "red": "<= 70"}
+    rows = [dict(return_id=rid, rule_id="r", subject=f"s{i}", provider="p", kind="kpi", period="2024-04", value=1.0,
+                 rating="green", rule_version="v", thresholds=bands, evaluated_at=dt.datetime.now(dt.UTC))
+            for i in range(3)]
+    session.execute(insert(RatingRecord.__table__), rows[:2])  # type: ignore[attr-defined]
+    bands["ceiling"] = 12.5  # the same object, changed: its new content is what is stored
+    session.execute(insert(RatingRecord.__table__), rows[2:])  # type: ignore[attr-defined]
+    session.commit()
+    read = session.execute(select(RatingRecord.thresholds).order_by(RatingRecord.id)).scalars().all()
+    assert [("ceiling" in r) for r in read] == [False, False, True]
+    read[0]["green"] = "changed"
+    assert read[1]["green"] == ">= 85"
+    again = session.execute(select(RatingRecord.thresholds).order_by(RatingRecord.id)).scalars().first()
+    assert again is not None and again["green"] == ">= 85"
