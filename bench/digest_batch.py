@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import multiprocessing as mp
 import random
 import sys
@@ -60,10 +59,10 @@ def seed(settings: Settings, subscribers: int, rng: random.Random) -> None:
             providers = sorted(rng.sample([f"la-{p:03d}" for p in range(153)], rng.randint(1, 3)))
             subs.append(dict(
                 subscriber_id=i + 1, delivery="digest" if kind < 7 else "both",
-                providers=json.dumps([] if kind == 9 and i % 500 == 9 else providers),  # a few national readers
-                tags=json.dumps(sorted(rng.sample(TAGS, 2)) if kind in (1, 9) else []),
-                indicators=json.dumps(sorted(rng.sample(codes, 5)) if kind == 2 else []),
-                teams="[]", transitions="[]", min_severity="red" if kind == 3 else "amber", created_at=utcnow()))
+                providers=[] if kind == 9 and i % 500 == 9 else providers,  # a few national readers
+                tags=sorted(rng.sample(TAGS, 2)) if kind in (1, 9) else [],
+                indicators=sorted(rng.sample(codes, 5)) if kind == 2 else [],
+                teams=[], transitions=[], min_severity="red" if kind == 3 else "amber", created_at=utcnow()))
         s.execute(insert(Subscription.__table__), subs)
         s.commit()
 

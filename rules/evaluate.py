@@ -7,7 +7,6 @@ derived one of the same key.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -38,7 +37,7 @@ class Evaluation:
     period: str
     value: float
     rating: Rating | None  # None: tracked but unrated
-    thresholds: str  # JSON of the bands used, for history and messages
+    thresholds: dict[str, str | float]  # the bands used (sorted keys; shared: never change it)
     version: str  # effective_from of the rule version used
     team: str | None = None  # the team of a team or worker subject
 
@@ -51,12 +50,11 @@ def subject_for(provider: str, team: str | None = None, worker: str | None = Non
     return provider
 
 
-def _thresholds(bands: Bands | None, **extra: float) -> str:
+def _thresholds(bands: Bands | None, **extra: float) -> dict[str, str | float]:
     if bands is not None and not extra:
-        return bands.as_json  # cached on the (long-lived) pack bands
-    data: dict[str, object] = bands.describe() if bands is not None else {}
-    data.update(extra)
-    return json.dumps(data, sort_keys=True)
+        return bands.as_dict  # cached on the (long-lived) pack bands
+    data: dict[str, str | float] = {**(bands.describe() if bands is not None else {}), **extra}
+    return dict(sorted(data.items()))
 
 
 def derive(catalog: Catalog, kind: str, provider: str, values: Mapping[str, float | None]) -> dict[str, float | None]:

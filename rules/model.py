@@ -7,7 +7,6 @@ bands live in its pack, and templates, CLI and digests read them from here.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from enum import StrEnum
 from functools import cached_property
 from typing import Literal
@@ -118,8 +117,10 @@ class Bands(_Strict):
         return dict(self._described)
 
     @cached_property
-    def as_json(self) -> str:
-        return json.dumps(self._described, sort_keys=True)
+    def as_dict(self) -> dict[str, str]:
+        """The description with sorted keys, made once and shared by every rating that uses
+        these bands (stored as the ratings' `thresholds` JSON): read it, never change it."""
+        return dict(sorted(self._described.items()))
 
 
 class CaseloadCeilings(_Strict):

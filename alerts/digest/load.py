@@ -4,7 +4,6 @@ keep it while the database holds nothing newer."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections import defaultdict
 from zoneinfo import ZoneInfo
 
@@ -39,7 +38,7 @@ def load_week(session: Session, catalog: Catalog, week: str, timezone: str, as_o
         last = points[-1]
         rows.append(Row(rule_id=rule_id, indicator=bound.rule.measure_key, code=bound.code, name=bound.rule.name,
                         unit=bound.rule.unit, polarity=bound.rule.polarity, tags=tuple(bound.rule.tags),
-                        provider=last[2], subject=subject, team=last[3], thresholds=json.loads(last[7] or "{}"),
+                        provider=last[2], subject=subject, team=last[3], thresholds=last[7] or {},
                         series=tuple(Point(p[4], p[5], p[6]) for p in points), ack=acks.get((rule_id, subject))))
     events = []
     for e in store.events_between(session, start, cutoff, ALL_TRANSITIONS):

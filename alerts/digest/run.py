@@ -9,7 +9,6 @@ finds the ledger rows and only plans the subscribers that are missing.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import dataclass, field, replace
 
 from sqlmodel import Session
@@ -94,7 +93,7 @@ def plan_digests(session: Session, catalog: Catalog, week: str, timezone: str, n
     for sid in todo:
         name, empty_ok = people[sid]
         d = compose(name, audience[sid], data, previous.get(sid), max_rows)
-        counts = json.dumps({k: d.counts.get(k, 0) for k in ("green", "amber", "red")})
+        counts = {k: d.counts.get(k, 0) for k in ("green", "amber", "red")}
         if d.steady and not empty_ok:
             ledger.append(dict(subscriber_id=sid, week=week, status="skipped", counts=counts, created_at=now))
             plan.skipped.append(sid)
@@ -104,7 +103,7 @@ def plan_digests(session: Session, catalog: Catalog, week: str, timezone: str, n
         deliveries.append(dict(key=f"digest-{week}.s{sid}.email", subscriber_id=sid, channel="digest",
                                return_id=None, subject=subject, body_html=html, body_text=text,
                                severity="red" if d.counts.get("red") else "amber" if d.counts.get("amber") else "green",
-                               events="[]", status="pending", attempts=0, next_attempt_at=now, created_at=now))
+                               events=[], status="pending", attempts=0, next_attempt_at=now, created_at=now))
         ledger.append(dict(subscriber_id=sid, week=week, status="queued", counts=counts, created_at=now))
     try:
         plan.queued = store.record_plan(session, deliveries, ledger)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -54,7 +53,7 @@ class Change:
 
 
 def build_change(catalog: Catalog, event: dict, series: Sequence[tuple[str, str, float]],
-                 thresholds: str | None) -> Change:
+                 thresholds: dict[str, str] | None) -> Change:
     """`event`: an alert_events row as a dict (with id); `series`: (period, rating, value) up to
     and including the event's period, oldest first."""
     bound = catalog.rules_by_id.get(event["rule_id"])
@@ -69,7 +68,7 @@ def build_change(catalog: Catalog, event: dict, series: Sequence[tuple[str, str,
         unit=rule.unit if rule else "number", tags=tuple(rule.tags) if rule else (),
         provider=event["provider"], subject=event["subject"], team=event.get("team"), kind=event["kind"],
         from_state=event["from_state"], to_state=event["to_state"], period=event["period"], value=event["value"],
-        return_id=event.get("return_id"), thresholds=json.loads(thresholds) if thresholds else {},
+        return_id=event.get("return_id"), thresholds=thresholds or {},
         previous_period=prev[0] if prev else None, previous_rating=prev[1] if prev else None,
         previous_value=prev[2] if prev else None, outside_green_since=since, months_outside_green=months,
         comparators=tuple((c.name, c.value, c.as_of) for c in rule.comparators) if rule else (),

@@ -12,7 +12,6 @@ outbox holds.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -57,17 +56,12 @@ def load_routes(session: Session, subscriber_ids: Sequence[int] | None = None
     for r in outbox.subscriptions(session, subscriber_ids):
         routes.append(Route(
             subscription_id=r.id, subscriber_id=r.subscriber_id,
-            indicators=frozenset(_indicator(i) for i in json.loads(r.indicators)),
-            tags=frozenset(json.loads(r.tags)), providers=frozenset(json.loads(r.providers)),
-            teams=frozenset(json.loads(r.teams)), transitions=frozenset(json.loads(r.transitions)),
+            indicators=frozenset(_indicator(i) for i in r.indicators), tags=frozenset(r.tags),
+            providers=frozenset(r.providers), teams=frozenset(r.teams), transitions=frozenset(r.transitions),
             min_severity=r.min_severity, delivery=r.delivery,
         ))
         recipients[r.subscriber_id] = Recipient(r.name, r.email, r.teams_url)
     return routes, recipients
-
-
-def _aware(t: dt.datetime) -> dt.datetime:
-    return t if t.tzinfo else t.replace(tzinfo=dt.UTC)  # SQLite hands datetimes back naive
 
 
 def load_inputs(session: Session, changes: Sequence[Change], now: dt.datetime, reminder_day: str | None = None
@@ -77,7 +71,7 @@ def load_inputs(session: Session, changes: Sequence[Change], now: dt.datetime, r
     if not subscriptions:
         return Inputs(now, reminder_day=reminder_day)
     return Inputs(now=now, routes=subscriptions, recipients=recipients, channels=alert_channels(recipients),
-                  silences=[Silence(r, s, _aware(u)) for r, s, u in outbox.silences(session, now)],
+                  silences=[Silence(r, s, u) for r, s, u in outbox.silences(session, now)],
                   logged=outbox.load_logged(session, [c.event_id for c in changes]), reminder_day=reminder_day)
 
 
@@ -89,7 +83,7 @@ def outbox_rows(groups: list[Group], inputs: Inputs, base_url: str = "") -> list
         rows.append(dict(key=msg.key, subscriber_id=g.subscriber_id, channel=g.channel,
                          return_id=g.changes[0].return_id, subject=msg.subject, body_html=msg.html,
                          body_text=msg.text, severity=msg.severity,
-                         events=json.dumps([c.event_id for c in g.changes]), status="pending", attempts=0,
+                         events=[c.event_id for c in g.changes], status="pending", attempts=0,
                          next_attempt_at=inputs.now, created_at=inputs.now))
     return rows
 

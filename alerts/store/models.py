@@ -1,11 +1,16 @@
-"""Tables (SQLModel). History is never deleted: superseded rows are marked not current."""
+"""Tables (SQLModel). History is never deleted: superseded rows are marked not current.
+
+Lists and dicts are `JSON` columns; every instant is `UTCDateTime` (alerts/store/types.py):
+aware UTC in Python on every backend, and a naive datetime is refused when bound."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Index, UniqueConstraint
+from sqlalchemy import JSON, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
+
+from alerts.store.types import RepeatedJSON, UTCDateTime
 
 
 def utcnow() -> dt.datetime:
@@ -22,8 +27,8 @@ class ReturnRecord(SQLModel, table=True):
     sha256: str = Field(unique=True)  # a byte-identical re-upload is a duplicate
     status: str  # accepted | restated
     rows: int
-    received_at: dt.datetime = Field(default_factory=utcnow)
-    evaluated_at: dt.datetime | None = None
+    received_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    evaluated_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class Observation(SQLModel, table=True):
@@ -59,9 +64,9 @@ class RatingRecord(SQLModel, table=True):
     period: str
     value: float
     rating: str | None  # None: tracked but unrated
-    thresholds: str  # JSON: the bands (and ceiling) used
+    thresholds: dict[str, str | float] = Field(sa_type=RepeatedJSON)  # the bands (and ceiling) used: JSON
     rule_version: str  # effective_from of the version used
-    evaluated_at: dt.datetime = Field(default_factory=utcnow)
+    evaluated_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     current: bool = True
 
 
@@ -77,7 +82,7 @@ class Alert(SQLModel, table=True):
     period: str  # the latest rated period
     value: float
     since_period: str  # first period of the current state's run
-    updated_at: dt.datetime = Field(default_factory=utcnow)
+    updated_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class AlertEvent(SQLModel, table=True):
@@ -96,7 +101,7 @@ class AlertEvent(SQLModel, table=True):
     value: float
     by: str | None = None  # who acknowledged or snoozed
     note: str | None = None
-    at: dt.datetime = Field(default_factory=utcnow)
+    at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 # --- notifications (issue 3) ------------------------------------------------------------
@@ -109,21 +114,22 @@ class Subscriber(SQLModel, table=True):
     email: str | None = None
     teams_url: str | None = None  # an Apprise workflows:// URL: holds a secret signature, never logged
     empty_digest: bool = True  # send a short "all steady" digest when nothing changed
-    created_at: dt.datetime = Field(default_factory=utcnow)
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class Subscription(SQLModel, table=True):
     __tablename__ = "subscriptions"
     id: int | None = Field(default=None, primary_key=True)
     subscriber_id: int = Field(foreign_key="subscribers.id", index=True)
-    indicators: str = "[]"  # JSON lists; empty = any
-    tags: str = "[]"
-    providers: str = "[]"
-    teams: str = "[]"
-    transitions: str = "[]"  # empty = all of opened, escalated, deescalated, resolved, reminder
+    indicators: list[str] = Field(default_factory=list, sa_type=JSON)  # empty = any
+    tags: list[str] = Field(default_factory=list, sa_type=JSON)
+    providers: list[str] = Field(default_factory=list, sa_type=JSON)
+    teams: list[str] = Field(default_factory=list, sa_type=JSON)
+    # empty = all of opened, escalated, deescalated, resolved, reminder
+    transitions: list[str] = Field(default_factory=list, sa_type=JSON)
     min_severity: str = "amber"  # amber | red
     delivery: str = "immediate"  # immediate | digest | both
-    created_at: dt.datetime = Field(default_factory=utcnow)
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class Snooze(SQLModel, table=True):
@@ -131,9 +137,9 @@ class Snooze(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     rule_id: str = Field(index=True)
     subject: str | None = None  # None: every subject of the rule
-    until: dt.datetime
+    until: dt.datetime = Field(sa_type=UTCDateTime)
     by: str | None = None
-    created_at: dt.datetime = Field(default_factory=utcnow)
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class Delivery(SQLModel, table=True):
@@ -151,14 +157,14 @@ class Delivery(SQLModel, table=True):
     body_html: str
     body_text: str
     severity: str  # worst rating in the message
-    events: str  # JSON list of alert_event ids
+    events: list[int] = Field(sa_type=JSON)  # alert_event ids
     status: str = "pending"  # pending | sending | sent | failed | unknown
     attempts: int = 0
-    next_attempt_at: dt.datetime = Field(default_factory=utcnow)
-    claimed_at: dt.datetime | None = None  # when the current send started (status sending)
+    next_attempt_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    claimed_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)  # when the current send started
     last_error: str | None = None  # privacy-safe: never a URL secret
-    created_at: dt.datetime = Field(default_factory=utcnow)
-    sent_at: dt.datetime | None = None
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    sent_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class DeliveryAttempt(SQLModel, table=True):
@@ -168,8 +174,8 @@ class DeliveryAttempt(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     delivery_id: int = Field(foreign_key="deliveries.id", index=True)
     attempt: int
-    started_at: dt.datetime = Field(default_factory=utcnow)
-    finished_at: dt.datetime | None = None
+    started_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    finished_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     outcome: str | None = None  # sent | failed | unknown; None = never completed (crash)
     detail: str | None = None
 
@@ -200,8 +206,9 @@ class Digest(SQLModel, table=True):
     week: str  # ISO week, e.g. 2025-W12
     status: str  # queued | skipped (empty and opted out)
     delivery_id: int | None = Field(default=None, foreign_key="deliveries.id")
-    counts: str = "{}"  # JSON green/amber/red of the subscriber's KPIs: next week's "since last week"
-    created_at: dt.datetime = Field(default_factory=utcnow)
+    # green/amber/red of the subscriber's KPIs: next week's "since last week"
+    counts: dict[str, int] = Field(default_factory=dict, sa_type=JSON)
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class InstallSecret(SQLModel, table=True):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from sqlalchemy import select
 from sqlmodel import Session
 
@@ -32,6 +34,12 @@ def current_status(session: Session, catalog: Catalog, provider: str | None = No
     return out
 
 
+def _as_text(thresholds: dict) -> str:
+    """`history --json` has always printed the bands as the JSON text once stored in a text
+    column (sorted keys, default separators): the same bytes, from the JSON column."""
+    return json.dumps(thresholds, sort_keys=True)
+
+
 def history(session: Session, catalog: Catalog, indicator: str, provider: str | None = None) -> list[dict]:
     rule_ids = rules_for_indicator(catalog, indicator)
     if not rule_ids:
@@ -41,7 +49,7 @@ def history(session: Session, catalog: Catalog, indicator: str, provider: str | 
     if provider:
         q = q.where(RatingRecord.provider == provider)
     return [{**describe(catalog, r.rule_id), "subject": r.subject, "period": r.period, "value": r.value,
-             "rating": r.rating, "thresholds": r.thresholds, "rule_version": r.rule_version}
+             "rating": r.rating, "thresholds": _as_text(r.thresholds), "rule_version": r.rule_version}
             for r in session.execute(q).scalars()]
 
 

@@ -100,7 +100,7 @@ def series_before(session: Session, keys: Iterable[Key], start: str) -> dict[Key
 
 
 def series_of_rules(session: Session, rule_ids: Iterable[str]
-                    ) -> tuple[dict[Key, list[Point]], dict[tuple[str, str, str], str]]:
+                    ) -> tuple[dict[Key, list[Point]], dict[tuple[str, str, str], dict]]:
     """Every rated period of these rules' subjects, and the bands used per (rule, subject, period)."""
     series: dict[Key, list[Point]] = defaultdict(list)
     thresholds = {}

@@ -16,10 +16,6 @@ from alerts.store.ratings import series_of_rules
 from rules.catalog import Catalog
 
 
-def _aware(t: dt.datetime | None) -> dt.datetime | None:
-    return t.replace(tzinfo=dt.UTC) if t is not None and t.tzinfo is None else t
-
-
 def send_reminders(session: Session, catalog: Catalog, now: dt.datetime, base_url: str = "") -> list[int]:
     """Write reminder events for due alerts and plan their notifications; returns delivery ids."""
     red = alert_store.red_alerts(session)
@@ -32,7 +28,7 @@ def send_reminders(session: Session, catalog: Catalog, now: dt.datetime, base_ur
     for a in red:
         bound = catalog.rules_by_id.get(a.rule_id)
         days = bound.reminder_days if bound else 7
-        if reminder_due(a.state, _aware(last.get(a.id)), _aware(reminded.get(a.id)), now, days):  # type: ignore[arg-type]
+        if reminder_due(a.state, last.get(a.id), reminded.get(a.id), now, days):  # type: ignore[arg-type]
             events.append(dict(alert_id=a.id, return_id=None, rule_id=a.rule_id, subject=a.subject,
                                provider=a.provider, team=a.team, from_state="red", to_state="red", kind="reminder",
                                period=a.period, value=a.value, at=now))

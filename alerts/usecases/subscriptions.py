@@ -3,7 +3,6 @@ in version control; `apply` makes the stored set equal to it, idempotently)."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -41,10 +40,10 @@ class SubscriptionSpec(BaseModel):
         return v
 
     def row_values(self) -> dict:
-        return {"indicators": json.dumps(sorted(self.indicators)), "tags": json.dumps(sorted(self.tags)),
-                "providers": json.dumps(sorted(self.providers)), "teams": json.dumps(sorted(self.teams)),
-                "transitions": json.dumps(sorted(self.transitions)), "min_severity": self.min_severity,
-                "delivery": self.delivery}
+        """The stored columns (lists sorted, so `apply` compares like with like)."""
+        return {"indicators": sorted(self.indicators), "tags": sorted(self.tags), "providers": sorted(self.providers),
+                "teams": sorted(self.teams), "transitions": sorted(self.transitions),
+                "min_severity": self.min_severity, "delivery": self.delivery}
 
 
 class SubscriberSpec(BaseModel):
@@ -105,8 +104,8 @@ def unsubscribe(session: Session, subscription_id: int) -> bool:
 def listing(session: Session) -> list[dict]:
     return [{"id": s.id, "subscriber": w.name, "email": w.email,
              "teams": safe_url(w.teams_url) if w.teams_url else None,
-             "indicators": json.loads(s.indicators), "tags": json.loads(s.tags), "providers": json.loads(s.providers),
-             "teams_filter": json.loads(s.teams), "transitions": json.loads(s.transitions) or sorted(ALL_TRANSITIONS),
+             "indicators": s.indicators, "tags": s.tags, "providers": s.providers,
+             "teams_filter": s.teams, "transitions": s.transitions or sorted(ALL_TRANSITIONS),
              "min_severity": s.min_severity, "delivery": s.delivery} for s, w in store.listing(session)]
 
 

@@ -44,7 +44,7 @@ def setup(tmp_path, peer: SMTPPeer, n: int, send_timeout: float = 5, channel: st
                                                       empty_digest=True, created_at=now) for i in range(1, n + 1)])
         s.execute(insert(Delivery.__table__), [dict(
             key=f"digest-2025-W12.s{i}.email", subscriber_id=i, channel=channel, return_id=None,
-            subject=f"Weekly KPI digest 2025-W12 <{i}>", severity="red", events="[]", status="pending",
+            subject=f"Weekly KPI digest 2025-W12 <{i}>", severity="red", events=[], status="pending",
             body_html=f'<p>Digest for &lt;Member {i}&gt;</p><a href="{LINK_MARK}">Unsubscribe</a>',
             body_text=f"Digest for <Member {i}>\nUnsubscribe: {LINK_MARK}\n",
             attempts=0, next_attempt_at=now, created_at=now) for i in range(1, n + 1)])
