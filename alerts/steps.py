@@ -124,7 +124,6 @@ def deliver(settings: Settings, dispatcher: Dispatcher, delivery_id: int) -> str
         if status == "pending":
             at = next_attempt_at(session, delivery_id)
             if at is not None:
-                at = at if at.tzinfo else at.replace(tzinfo=dt.UTC)
                 dispatcher.deliver_later(delivery_id, (at - utcnow()).total_seconds())
     return status
 
