@@ -21,12 +21,13 @@ def deliveries(ctx: typer.Context, failed: Annotated[bool, typer.Option("--faile
         return
     from rich.table import Table
 
+    from alerts.cli.json_output import delivery_json
     from alerts.store.db import session_for
     from alerts.store.deliveries import delivery_log
     from config import get_settings
 
     with session_for(get_settings().database_url) as session:
-        rows = delivery_log(session, failed_only=failed)
+        rows = [delivery_json(d, name) for d, name in delivery_log(session, failed_only=failed)]
     if as_json:
         print(json.dumps(rows))
         return

@@ -1,10 +1,21 @@
-"""The command line's JSON shapes (`ingest --json`, see README): made here, from domain events."""
+"""The command line's JSON shapes (`ingest --json`, `status`, `history`, `subscriptions` and
+`deliveries --json`; see README): made here, and only here, from domain events and read models."""
 
 from __future__ import annotations
 
+import json
+from typing import TYPE_CHECKING
+
 from alerts.events import AlertTransition, RatingResult
+from alerts.indicators import describe
+from alerts.notify.redact import safe_url
+from alerts.notify.route import ALL_TRANSITIONS
+from alerts.store.queries import HistoryRow, StatusRow
 from alerts.usecases.ingest import IngestResult
 from rules.catalog import Catalog
+
+if TYPE_CHECKING:
+    from alerts.store.models import Delivery, Subscriber, Subscription
 
 
 def evaluation_json(catalog: Catalog, r: RatingResult) -> dict:
@@ -30,3 +41,29 @@ def ingest_json(catalog: Catalog, result: IngestResult) -> dict:
     return {"return": ret,
             "evaluations": [evaluation_json(catalog, r) for r in outcome.ratings] if outcome else [],
             "transitions": [transition_json(t) for t in outcome.transitions] if outcome else []}
+
+
+def status_json(catalog: Catalog, r: StatusRow) -> dict:
+    return {**describe(catalog, r.rule_id), "subject": r.subject, "provider": r.provider, "period": r.period,
+            "value": r.value, "rating": r.rating, "alert": r.alert, "since": r.since, "alert_id": r.alert_id}
+
+
+def history_json(catalog: Catalog, r: HistoryRow) -> dict:
+    # "thresholds" has always been the bands' JSON text (sorted keys), not an object: kept so.
+    return {**describe(catalog, r.rule_id), "subject": r.subject, "period": r.period, "value": r.value,
+            "rating": r.rating, "thresholds": json.dumps(r.thresholds, sort_keys=True),
+            "rule_version": r.rule_version}
+
+
+def subscription_json(s: Subscription, w: Subscriber) -> dict:
+    return {"id": s.id, "subscriber": w.name, "email": w.email,
+            "teams": safe_url(w.teams_url) if w.teams_url else None,
+            "indicators": s.indicators, "tags": s.tags, "providers": s.providers,
+            "teams_filter": s.teams, "transitions": s.transitions or sorted(ALL_TRANSITIONS),
+            "min_severity": s.min_severity, "delivery": s.delivery}
+
+
+def delivery_json(d: Delivery, subscriber: str) -> dict:
+    return {"id": d.id, "key": d.key, "subscriber": subscriber, "channel": d.channel, "subject": d.subject,
+            "status": d.status, "attempts": d.attempts, "last_error": d.last_error,
+            "next_attempt_at": d.next_attempt_at.isoformat() if d.status == "pending" else None}

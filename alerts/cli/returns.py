@@ -60,13 +60,14 @@ def status(
     """Current rating per (rule, subject): period, value, since when."""
     from rich.table import Table
 
+    from alerts.cli.json_output import status_json
     from alerts.store.db import session_for
     from alerts.store.queries import current_status
     from config import get_settings
 
     catalog = load_catalog_or_exit()
     with session_for(get_settings().database_url) as session:
-        rows = current_status(session, catalog, provider)
+        rows = [status_json(catalog, r) for r in current_status(session, provider)]
     if as_json:
         print(json.dumps(rows))
         return
@@ -88,23 +89,25 @@ def history(
     """The rated series of one indicator."""
     from rich.table import Table
 
+    from alerts.cli.json_output import history_json
+    from alerts.indicators import rules_for_indicator
     from alerts.store.db import session_for
     from alerts.store.queries import history as rated_series
     from config import get_settings
 
     catalog = load_catalog_or_exit()
+    rule_ids = rules_for_indicator(catalog, indicator)
+    if not rule_ids:
+        raise fail(f"unknown indicator {indicator!r} (expected a rule id, indicator key or contract code)")
     with session_for(get_settings().database_url) as session:
-        try:
-            rows = rated_series(session, catalog, indicator, provider)
-        except LookupError as exc:
-            raise fail(str(exc.args[0])) from None
+        series = rated_series(session, rule_ids, provider)
+    rows = [history_json(catalog, r) for r in series]
     if as_json:
         print(json.dumps(rows))
         return
     table = Table("period", "code", "rule", "subject", "value", "rating", "bands")
-    for r in rows:
-        bands = json.loads(r["thresholds"])
-        text = "; ".join(f"{k} {v}" for k, v in bands.items() if v != "")
+    for r, point in zip(rows, series, strict=True):
+        text = "; ".join(f"{k} {v}" for k, v in point.thresholds.items() if v != "")
         style = RATING_STYLE.get(r["rating"], "")
         table.add_row(r["period"], r["code"] or "", r["rule"], r["subject"], f"{r['value']:g}",
                       f"[{style}]{r['rating'] or 'unrated'}[/]", text)

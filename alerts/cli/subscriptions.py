@@ -74,12 +74,13 @@ def subscriptions(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--j
         return
     from rich.table import Table
 
+    from alerts.cli.json_output import subscription_json
     from alerts.store.db import session_for
-    from alerts.usecases.subscriptions import listing
+    from alerts.store.subscriptions import listing
     from config import get_settings
 
     with session_for(get_settings().database_url) as session:
-        rows = listing(session)
+        rows = [subscription_json(s, w) for s, w in listing(session)]
     if as_json:
         print(json.dumps(rows))
         return

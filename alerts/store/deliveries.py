@@ -122,12 +122,10 @@ def pending_digests(session: Session, week: str, subscriber_ids: Sequence[int]) 
     return list(session.execute(_PENDING_DIGESTS, {"week": week, "subscribers": list(subscriber_ids)}).scalars())
 
 
-def delivery_log(session: Session, failed_only: bool = False) -> list[dict]:
-    """The delivery log as people read it (`kpi-alerts deliveries`), oldest first."""
+def delivery_log(session: Session, failed_only: bool = False) -> list[tuple[Delivery, str]]:
+    """The delivery log as people read it (`kpi-alerts deliveries`), oldest first: each
+    delivery with its subscriber's name."""
     q = select(Delivery, Subscriber.name).join(Subscriber).order_by(Delivery.id)
     if failed_only:
         q = q.where(Delivery.status.in_(("failed", "unknown")))  # type: ignore[attr-defined]
-    return [{"id": d.id, "key": d.key, "subscriber": name, "channel": d.channel, "subject": d.subject,
-             "status": d.status, "attempts": d.attempts, "last_error": d.last_error,
-             "next_attempt_at": d.next_attempt_at.isoformat() if d.status == "pending" else None}
-            for d, name in session.execute(q).all()]
+    return [(d, name) for d, name in session.execute(q).all()]

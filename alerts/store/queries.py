@@ -1,18 +1,44 @@
-"""Read models for the CLI (and later the HTTP API and digests)."""
+"""Read models for the CLI (and later the HTTP API): plain rows; their JSON shape is the CLI's."""
 
 from __future__ import annotations
 
-import json
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlmodel import Session
 
-from alerts.indicators import describe, rules_for_indicator
 from alerts.store.models import Alert, AlertEvent, RatingRecord
-from rules.catalog import Catalog
 
 
-def current_status(session: Session, catalog: Catalog, provider: str | None = None) -> list[dict]:
+@dataclass(frozen=True)
+class StatusRow:
+    """The latest rating of a (rule, subject), with its alert's state and since when."""
+
+    rule_id: str
+    subject: str
+    provider: str
+    period: str
+    value: float
+    rating: str | None
+    alert: str | None
+    since: str | None
+    alert_id: int | None
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    """One rated period, with the bands and rule version it was rated against."""
+
+    rule_id: str
+    subject: str
+    period: str
+    value: float
+    rating: str | None
+    thresholds: dict
+    rule_version: str
+
+
+def current_status(session: Session, provider: str | None = None) -> list[StatusRow]:
     """Latest rating per (rule, subject) with its alert state and since when it has held."""
     q = select(RatingRecord).where(RatingRecord.current).order_by(RatingRecord.period)
     if provider:
@@ -27,29 +53,18 @@ def current_status(session: Session, catalog: Catalog, provider: str | None = No
     out = []
     for key in sorted(latest):
         r, a = latest[key], alerts.get(key)
-        out.append({**describe(catalog, r.rule_id), "subject": r.subject, "provider": r.provider,
-                    "period": r.period, "value": r.value, "rating": r.rating,
-                    "alert": a.state if a else None, "since": a.since_period if a else None,
-                    "alert_id": a.id if a else None})
+        out.append(StatusRow(r.rule_id, r.subject, r.provider, r.period, r.value, r.rating,
+                             a.state if a else None, a.since_period if a else None, a.id if a else None))
     return out
 
 
-def _as_text(thresholds: dict) -> str:
-    """`history --json` has always printed the bands as the JSON text once stored in a text
-    column (sorted keys, default separators): the same bytes, from the JSON column."""
-    return json.dumps(thresholds, sort_keys=True)
-
-
-def history(session: Session, catalog: Catalog, indicator: str, provider: str | None = None) -> list[dict]:
-    rule_ids = rules_for_indicator(catalog, indicator)
-    if not rule_ids:
-        raise LookupError(f"unknown indicator {indicator!r} (expected a rule id, indicator key or contract code)")
+def history(session: Session, rule_ids: list[str], provider: str | None = None) -> list[HistoryRow]:
+    """The current rated series of `rule_ids`, by subject and period."""
     q = (select(RatingRecord).where(RatingRecord.rule_id.in_(rule_ids), RatingRecord.current)  # type: ignore[attr-defined]
          .order_by(RatingRecord.subject, RatingRecord.period))
     if provider:
         q = q.where(RatingRecord.provider == provider)
-    return [{**describe(catalog, r.rule_id), "subject": r.subject, "period": r.period, "value": r.value,
-             "rating": r.rating, "thresholds": _as_text(r.thresholds), "rule_version": r.rule_version}
+    return [HistoryRow(r.rule_id, r.subject, r.period, r.value, r.rating, r.thresholds, r.rule_version)
             for r in session.execute(q).scalars()]
 
 

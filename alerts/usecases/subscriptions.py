@@ -11,7 +11,6 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from sqlmodel import Session
 
-from alerts.notify.redact import safe_url
 from alerts.notify.route import ALL_TRANSITIONS
 from alerts.store import subscriptions as store
 from rules.catalog import Catalog
@@ -99,14 +98,6 @@ def unsubscribe(session: Session, subscription_id: int) -> bool:
     removed = store.delete_subscription(session, subscription_id)
     session.commit()
     return removed
-
-
-def listing(session: Session) -> list[dict]:
-    return [{"id": s.id, "subscriber": w.name, "email": w.email,
-             "teams": safe_url(w.teams_url) if w.teams_url else None,
-             "indicators": s.indicators, "tags": s.tags, "providers": s.providers,
-             "teams_filter": s.teams, "transitions": s.transitions or sorted(ALL_TRANSITIONS),
-             "min_severity": s.min_severity, "delivery": s.delivery} for s, w in store.listing(session)]
 
 
 @dataclass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
+from alerts.indicators import rules_for_indicator
 from alerts.store.db import session_for
 from alerts.store.models import Alert, AlertEvent, Observation, RatingRecord, ReturnRecord
 from alerts.store.queries import current_status, history
@@ -78,7 +79,8 @@ def test_late_return_for_older_period_does_not_override_newer(settings):
     a = alert(settings, "single_assessments_45wd")
     assert (a.state, a.period) == ("green", "2024-06")
     with session_for(settings.database_url) as s:
-        series = [(r["period"], r["rating"]) for r in history(s, load_catalog(settings.rules_dir), "PI1")]
+        rule_ids = rules_for_indicator(load_catalog(settings.rules_dir), "PI1")
+        series = [(r.period, r.rating) for r in history(s, rule_ids)]
     assert series == [("2024-04", "red"), ("2024-06", "green")]
 
 
@@ -156,5 +158,5 @@ def test_finance_and_caseload_returns(settings):
         ("trust_average_caseload", "sandwell"): (20.0, "amber"),        # 2018 PI14: 18.5 <= x <= 23
     }
     with session_for(settings.database_url) as s:
-        status = current_status(s, load_catalog(settings.rules_dir), "sandwell")
-    assert {r["rule"] for r in status} >= {"forecast_overspend_pct", "worker_caseload", "trust_average_caseload"}
+        status = current_status(s, "sandwell")
+    assert {r.rule_id for r in status} >= {"forecast_overspend_pct", "worker_caseload", "trust_average_caseload"}
