@@ -97,6 +97,7 @@ def main() -> None:
 def send_to_sink(messages) -> None:
     from alerts.notify.channels.base import Recipient
     from alerts.notify.channels.email import EmailChannel
+    from bench.floors import bare_smtp, message
     from config import Settings
     from tests.peers.smtp import SMTPPeer
 
@@ -111,6 +112,10 @@ def send_to_sink(messages) -> None:
         print(f"  handed to the local SMTP sink via Apprise: {len(messages)} messages in {took:.2f} s "
               f"({len(messages) / took:,.0f}/s, one SMTP session each); {outcomes.count('sent')} sent, "
               f"{len(sink.messages)} received")
+        size = sum(len(m.html) + len(m.text) for m in messages) // len(messages)
+        floor = bare_smtp(sink.port, len(messages), message(size), one_session=False)
+        print(f"  floor, bare smtplib to the same sink, one session each: {len(messages) / floor:,.0f}/s "
+              f"(Apprise at {floor / took:.0%} of it)")
 
 
 if __name__ == "__main__":
