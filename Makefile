@@ -41,6 +41,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/ingest_national.py
 	$(BIN)/python bench/notify_fanout.py
 	$(BIN)/python bench/digest_batch.py
+	$(BIN)/python bench/cli_startup.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis *.egg-info
