@@ -14,6 +14,7 @@ way each step runs, whichever process runs it.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
@@ -38,6 +39,8 @@ DIGEST_WEEK = "kpi_alerts.digest_week"
 DIGEST_CHUNK = "kpi_alerts.digest_chunk"
 REMINDERS = "kpi_alerts.reminders"
 
+log = logging.getLogger(__name__)
+
 DIGEST_SEND_SECONDS = 180  # of a chunk task's 240 s soft time limit: planning comes first
 
 
@@ -57,6 +60,13 @@ class InProcess:
         self.settings = settings
 
     def evaluate(self, return_id: int) -> EvaluationOutcome:
+        """Retried once (a transient failure: a locked database, a dropped connection); a
+        second failure is raised, and the return stays pending (`kpi-alerts returns pending`)
+        for the next ingest of the same bytes. Only a finished evaluation marks it evaluated."""
+        try:
+            return evaluate(self.settings, self, return_id)
+        except Exception:
+            log.warning("evaluation of return %s failed; retrying once", return_id, exc_info=True)
         return evaluate(self.settings, self, return_id)
 
     def deliver(self, delivery_ids: Sequence[int]) -> None:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from alerts.cli.common import console, fail, say
+from alerts.cli.common import fail, print_table, say
 
 app = typer.Typer(help="The delivery log: list, re-queue, send what is due.", invoke_without_command=True)
 
@@ -19,8 +19,6 @@ def deliveries(ctx: typer.Context, failed: Annotated[bool, typer.Option("--faile
     """The delivery log."""
     if ctx.invoked_subcommand:
         return
-    from rich.table import Table
-
     from alerts.cli.json_output import delivery_json
     from alerts.store.db import session_for
     from alerts.store.deliveries import delivery_log
@@ -31,11 +29,9 @@ def deliveries(ctx: typer.Context, failed: Annotated[bool, typer.Option("--faile
     if as_json:
         print(json.dumps(rows))
         return
-    table = Table("id", "subscriber", "channel", "status", "attempts", "subject", "last error")
-    for r in rows:
-        table.add_row(str(r["id"]), r["subscriber"], r["channel"], r["status"], str(r["attempts"]), r["subject"],
-                      r["last_error"] or "")
-    console().print(table)
+    print_table(("id", "subscriber", "channel", "status", "attempts", "subject", "last error"),
+                [(r["id"], r["subscriber"], r["channel"], r["status"], r["attempts"], r["subject"],
+                  r["last_error"] or "") for r in rows])
 
 
 @app.command("retry")

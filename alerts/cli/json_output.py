@@ -15,6 +15,7 @@ from alerts.usecases.ingest import IngestResult
 from rules.catalog import Catalog
 
 if TYPE_CHECKING:
+    from alerts.store.landing import StoredReturn
     from alerts.store.models import Delivery, Subscriber, Subscription
 
 
@@ -56,7 +57,7 @@ def history_json(catalog: Catalog, r: HistoryRow) -> dict:
 
 
 def subscription_json(s: Subscription, w: Subscriber) -> dict:
-    return {"id": s.id, "subscriber": w.name, "email": w.email,
+    return {"id": s.id, "subscriber": w.name, "subscriber_id": w.id, "email": w.email,
             "teams": safe_url(w.teams_url) if w.teams_url else None,
             "indicators": s.indicators, "tags": s.tags, "providers": s.providers,
             "teams_filter": s.teams, "transitions": s.transitions or sorted(ALL_TRANSITIONS),
@@ -67,3 +68,8 @@ def delivery_json(d: Delivery, subscriber: str) -> dict:
     return {"id": d.id, "key": d.key, "subscriber": subscriber, "channel": d.channel, "subject": d.subject,
             "status": d.status, "attempts": d.attempts, "last_error": d.last_error,
             "next_attempt_at": d.next_attempt_at.isoformat() if d.status == "pending" else None}
+
+
+def pending_json(r: StoredReturn) -> dict:
+    return {"id": r.id, "provider": r.provider, "kind": r.kind, "periods": list(r.periods), "status": r.status,
+            "file": r.filename, "received_at": r.received_at.isoformat() if r.received_at else None}

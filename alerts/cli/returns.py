@@ -1,4 +1,4 @@
-"""Returns and what they say: `ingest`, `status`, `history`."""
+"""Returns and what they say: `ingest`, `status`, `history`, `returns pending`."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ from typing import Annotated
 
 import typer
 
-from alerts.cli.common import RATING_STYLE, console, fail, load_catalog_or_exit, say
+from alerts.cli.common import RATING_STYLE, cell, fail, load_catalog_or_exit, print_table, say
 
 app = typer.Typer()
+returns_app = typer.Typer(help="Stored returns: those awaiting evaluation.", no_args_is_help=True)
+app.add_typer(returns_app, name="returns")
 
 
 @app.command()
@@ -19,7 +21,8 @@ def ingest(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per file on stdout")] = False,
     wait: Annotated[float, typer.Option(help="Seconds to wait for a worker's evaluation (broker mode)")] = 60.0,
 ) -> None:
-    """Land returns: parse, store, evaluate. A bad return is rejected whole (exit 2)."""
+    """Land returns: parse, store, evaluate. A bad return is rejected whole (exit 2); a stored
+    return whose evaluation failed stays pending (exit 1): ingest the same file again to retry."""
     from alerts.cli.json_output import ingest_json
     from alerts.steps import dispatcher_for
     from alerts.store.db import session_for
@@ -30,7 +33,7 @@ def ingest(
     settings = get_settings()
     catalog = load_catalog_or_exit()
     evaluate = dispatcher_for(settings).evaluate
-    rejected = False
+    rejected = unrated = False
     for path in paths:
         with session_for(settings.database_url) as session:
             result = ingest_path(session, catalog, path, evaluate, utcnow(), wait)
@@ -38,6 +41,11 @@ def ingest(
             rejected = True
             for line in result.errors:
                 say(line, stderr=True)
+        if result.evaluation_failed and result.landed:
+            unrated = True
+            say(f"{path}: return {result.landed.return_id} is stored but its evaluation failed "
+                f"({result.evaluation_failed}); it is pending (kpi-alerts returns pending): "
+                f"ingest the same file again to retry", stderr=True)
         data = ingest_json(catalog, result)
         if as_json:
             print(json.dumps(data))
@@ -50,6 +58,29 @@ def ingest(
                 say(f"  {t['kind']:<11} {t['rule']} {t['subject']} {t['from'] or '-'} -> {t['to']} ({t['period']})")
     if rejected:
         raise typer.Exit(2)
+    if unrated:
+        raise typer.Exit(1)
+
+
+@returns_app.command("pending")
+def returns_pending(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Returns stored but awaiting evaluation (ingest the same file again to evaluate one)."""
+    from alerts.cli.json_output import pending_json
+    from alerts.store.db import session_for
+    from alerts.store.landing import pending_returns
+    from config import get_settings
+
+    with session_for(get_settings().database_url) as session:
+        rows = [pending_json(r) for r in pending_returns(session)]
+    if as_json:
+        print(json.dumps(rows))
+        return
+    if not rows:
+        say("no returns awaiting evaluation")
+        return
+    print_table(("id", "provider", "kind", "periods", "status", "file", "received"),
+                [(str(r["id"]), r["provider"], r["kind"], ", ".join(r["periods"]), r["status"], r["file"],
+                  r["received_at"] or "") for r in rows])
 
 
 @app.command()
@@ -58,8 +89,6 @@ def status(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Current rating per (rule, subject): period, value, since when."""
-    from rich.table import Table
-
     from alerts.cli.json_output import status_json
     from alerts.store.db import session_for
     from alerts.store.queries import current_status
@@ -71,13 +100,10 @@ def status(
     if as_json:
         print(json.dumps(rows))
         return
-    table = Table("rule", "code", "subject", "period", "value", "rating", "alert", "since", "alert id")
-    for r in rows:
-        style = RATING_STYLE.get(r["rating"], "")
-        table.add_row(r["rule"], r["code"] or "", r["subject"], r["period"], f"{r['value']:g}",
-                      f"[{style}]{r['rating'] or 'unrated'}[/]", r["alert"] or "", r["since"] or "",
-                      str(r["alert_id"] or ""))
-    console().print(table)
+    print_table(("rule", "code", "subject", "period", "value", "rating", "alert", "since", "alert id"),
+                [(r["rule"], r["code"] or "", r["subject"], r["period"], f"{r['value']:g}",
+                  cell(r["rating"] or "unrated", RATING_STYLE.get(r["rating"], "")), r["alert"] or "",
+                  r["since"] or "", str(r["alert_id"] or "")) for r in rows])
 
 
 @app.command()
@@ -87,8 +113,6 @@ def history(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """The rated series of one indicator."""
-    from rich.table import Table
-
     from alerts.cli.json_output import history_json
     from alerts.indicators import rules_for_indicator
     from alerts.store.db import session_for
@@ -105,10 +129,8 @@ def history(
     if as_json:
         print(json.dumps(rows))
         return
-    table = Table("period", "code", "rule", "subject", "value", "rating", "bands")
-    for r, point in zip(rows, series, strict=True):
-        text = "; ".join(f"{k} {v}" for k, v in point.thresholds.items() if v != "")
-        style = RATING_STYLE.get(r["rating"], "")
-        table.add_row(r["period"], r["code"] or "", r["rule"], r["subject"], f"{r['value']:g}",
-                      f"[{style}]{r['rating'] or 'unrated'}[/]", text)
-    console().print(table)
+    print_table(("period", "code", "rule", "subject", "value", "rating", "bands"),
+                [(r["period"], r["code"] or "", r["rule"], r["subject"], f"{r['value']:g}",
+                  cell(r["rating"] or "unrated", RATING_STYLE.get(r["rating"], "")),
+                  "; ".join(f"{k} {v}" for k, v in point.thresholds.items() if v != ""))
+                 for r, point in zip(rows, series, strict=True)])

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from alerts.cli.common import console, fail, load_catalog_or_exit, say
+from alerts.cli.common import fail, load_catalog_or_exit, print_table, say
 
 app = typer.Typer()
 listing_app = typer.Typer(help="List subscriptions, or apply a subscriptions file.", invoke_without_command=True)
@@ -30,6 +30,8 @@ def subscribe(
     delivery: Annotated[str, typer.Option(help="immediate, digest or both")] = "immediate",
     empty_digest: Annotated[bool, typer.Option("--empty-digest/--no-empty-digest",
                                                help="Send a short 'all steady' digest in a quiet week")] = True,
+    allow_unknown: Annotated[bool, typer.Option("--allow-unknown", help="Allow a provider or team no stored "
+                                                "return has named yet")] = False,
 ) -> None:
     """Subscribe NAME to the indicators they care about, at the severity they care about."""
     from pydantic import ValidationError
@@ -46,7 +48,7 @@ def subscribe(
                                 delivery=delivery)  # type: ignore[arg-type]
         SubscriberSpec(name=name, email=email, teams=teams, subscriptions=[spec])
         with session_for(get_settings().database_url) as session:
-            sid = add(session, catalog, name, email, teams, spec, empty_digest)
+            sid = add(session, catalog, name, email, teams, spec, empty_digest, allow_unknown=allow_unknown)
     except ValidationError as exc:
         raise fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())) from None
     except SubscriptionError as exc:
@@ -72,8 +74,6 @@ def subscriptions(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--j
     """List subscriptions (Teams URLs shown in privacy form)."""
     if ctx.invoked_subcommand:
         return
-    from rich.table import Table
-
     from alerts.cli.json_output import subscription_json
     from alerts.store.db import session_for
     from alerts.store.subscriptions import listing
@@ -84,14 +84,12 @@ def subscriptions(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--j
     if as_json:
         print(json.dumps(rows))
         return
-    table = Table("id", "subscriber", "email", "teams", "indicators", "tags", "providers", "teams filter",
-                  "min", "delivery")
-    for r in rows:
-        table.add_row(str(r["id"]), r["subscriber"], r["email"] or "", r["teams"] or "",
-                      ", ".join(r["indicators"]) or "any", ", ".join(r["tags"]) or "any",
-                      ", ".join(r["providers"]) or "any", ", ".join(r["teams_filter"]) or "any",
-                      r["min_severity"], r["delivery"])
-    console().print(table)
+    print_table(("id", "subscriber id", "subscriber", "email", "teams", "indicators", "tags", "providers",
+                 "teams filter", "min", "delivery"),
+                [(r["id"], r["subscriber_id"], r["subscriber"], r["email"] or "", r["teams"] or "",
+                  ", ".join(r["indicators"]) or "any", ", ".join(r["tags"]) or "any",
+                  ", ".join(r["providers"]) or "any", ", ".join(r["teams_filter"]) or "any",
+                  r["min_severity"], r["delivery"]) for r in rows])
 
 
 @listing_app.command("apply")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Row, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -29,8 +29,10 @@ _SUPERSEDE = (update(OBSERVATIONS)
               .values(current=False))
 _INSERT_RETURN = insert(RETURNS).returning(RETURNS.c.id)
 _INSERT_OBSERVATIONS = insert(OBSERVATIONS)
-_GET = select(RETURNS.c.id, RETURNS.c.provider, RETURNS.c.kind, RETURNS.c.periods, RETURNS.c.evaluated_at).where(
-    RETURNS.c.id == bindparam("id"))
+_COLUMNS = (RETURNS.c.id, RETURNS.c.provider, RETURNS.c.kind, RETURNS.c.periods, RETURNS.c.evaluated_at,
+            RETURNS.c.status, RETURNS.c.filename, RETURNS.c.received_at)
+_GET = select(*_COLUMNS).where(RETURNS.c.id == bindparam("id"))
+_PENDING = select(*_COLUMNS).where(RETURNS.c.evaluated_at.is_(None)).order_by(RETURNS.c.id)
 _MARK_EVALUATED = update(RETURNS).where(RETURNS.c.id == bindparam("b_id")).values(evaluated_at=bindparam("at"))
 
 
@@ -41,6 +43,14 @@ class StoredReturn:
     kind: str
     periods: tuple[str, ...]
     evaluated_at: dt.datetime | None
+    status: LandStatus = "accepted"  # as it first landed: accepted or restated
+    filename: str = ""
+    received_at: dt.datetime | None = None
+
+
+def _stored(row: Row) -> StoredReturn:
+    return StoredReturn(row.id, row.provider, row.kind, tuple(row.periods.split(",")), row.evaluated_at,
+                        row.status, row.filename, row.received_at)
 
 
 def _duplicate(session: Session, sha256: str) -> Landed | None:
@@ -82,7 +92,13 @@ def get_return(session: Session, return_id: int) -> StoredReturn | None:
     row = session.connection().execute(_GET, {"id": return_id}).first()
     if row is None:
         return None
-    return StoredReturn(row.id, row.provider, row.kind, tuple(row.periods.split(",")), row.evaluated_at)
+    return _stored(row)
+
+
+def pending_returns(session: Session) -> list[StoredReturn]:
+    """Returns stored but not (yet) evaluated, oldest first: the evaluation never finished
+    (the process stopped, the step failed) or a worker has it now."""
+    return [_stored(row) for row in session.connection().execute(_PENDING)]
 
 
 def mark_evaluated(session: Session, return_id: int, now: dt.datetime) -> None:

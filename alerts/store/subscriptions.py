@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import delete, func, select
 from sqlmodel import Session
 
-from alerts.store.models import Delivery, Subscriber, Subscription
+from alerts.store.models import Delivery, Observation, Subscriber, Subscription
 
 FIELDS = ("indicators", "tags", "providers", "teams", "transitions", "min_severity", "delivery")
 
@@ -59,3 +59,10 @@ def remove_subscribers_except(session: Session, names: list[str]) -> tuple[int, 
             session.delete(who)
         gone.append(who.name)
     return removed, gone
+
+
+def known_providers_and_teams(session: Session) -> tuple[set[str], set[str]]:
+    """The providers and teams stored returns have named (what a subscription can scope to)."""
+    providers = session.execute(select(Observation.provider).distinct()).scalars()
+    teams = session.execute(select(Observation.team).where(Observation.team.is_not(None)).distinct()).scalars()  # type: ignore[union-attr]
+    return set(providers), set(teams)

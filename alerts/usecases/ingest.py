@@ -8,6 +8,7 @@ alerts/steps.py), so this module knows nothing of Celery.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,6 +22,8 @@ from alerts.usecases.evaluate import load_outcome
 from returns import ReturnRejected, parse_return
 from rules.catalog import Catalog
 
+log = logging.getLogger(__name__)
+
 # Evaluate this return id: its outcome when done in-process, None when queued for a worker.
 Dispatch = Callable[[int], EvaluationOutcome | None]
 
@@ -31,6 +34,9 @@ class IngestResult:
     landed: Landed | None = None
     outcome: EvaluationOutcome | None = None
     errors: list[str] = field(default_factory=list)
+    # The return is stored but its evaluation failed (why): it stays pending (`returns
+    # pending`), and ingesting the same bytes again re-runs it.
+    evaluation_failed: str | None = None
 
 
 def ingest_bytes(session: Session, catalog: Catalog, name: str, data: bytes, dispatch: Dispatch,
@@ -41,8 +47,18 @@ def ingest_bytes(session: Session, catalog: Catalog, name: str, data: bytes, dis
         return IngestResult(name, errors=[str(p) for p in exc.problems])
     landed = land(session, parsed, now)
     if landed.status == "duplicate":
-        return IngestResult(name, landed)
-    outcome = dispatch(landed.return_id)
+        stored = get_return(session, landed.return_id)
+        if stored is None or stored.evaluated_at is not None:
+            return IngestResult(name, landed)
+        # stored, never rated (a process stopped, an evaluation failed): evaluate it now
+        landed = Landed(landed.return_id, stored.status, landed.provider, landed.kind, landed.periods)
+        session.rollback()  # end the read transaction before the evaluation writes
+    try:
+        outcome = dispatch(landed.return_id)
+    except Exception as exc:  # the return stays stored and pending; the caller says so
+        log.exception("evaluation of return %s failed; it stays pending", landed.return_id)
+        reason = (str(exc).splitlines() or [""])[0][:200]  # one line, never a statement's parameters
+        return IngestResult(name, landed, evaluation_failed=f"{type(exc).__name__}: {reason}")
     if outcome is None:  # a worker evaluates it: wait with a deadline, then read what it stored
         outcome = wait_for_evaluation(session, landed.return_id, wait_seconds)
     return IngestResult(name, landed, outcome)

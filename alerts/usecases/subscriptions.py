@@ -51,7 +51,20 @@ class SubscriberSpec(BaseModel):
     email: str | None = None
     teams: str | None = None
     empty_digest: bool = True  # False: no "all steady" digest in a quiet week
+    allow_unknown: bool | None = None  # providers and teams no return has named yet (None: the file's)
     subscriptions: list[SubscriptionSpec] = Field(default_factory=lambda: [SubscriptionSpec()])
+
+    @field_validator("name")
+    @classmethod
+    def _printable_name(cls, v: str) -> str:
+        """The name goes into email headers and listings: no CR, LF, ESC or other control or
+        invisible characters (a CR/LF made every digest to that subscriber fail)."""
+        if not v.isprintable():
+            bad = sorted({repr(c)[1:-1] for c in v if not c.isprintable()})
+            raise ValueError(f"a subscriber name cannot hold control characters (found {', '.join(bad)})")
+        if v != v.strip():
+            raise ValueError("a subscriber name cannot start or end with spaces")
+        return v
 
     @field_validator("email", "teams")
     @classmethod
@@ -64,6 +77,7 @@ class SubscriberSpec(BaseModel):
 
 class SubscriptionsFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    allow_unknown: bool = False  # every subscriber may name providers and teams no return has named yet
     subscribers: list[SubscriberSpec] = Field(default_factory=list)
 
 
@@ -79,6 +93,19 @@ def check_spec(catalog: Catalog, spec: SubscriptionSpec) -> None:
                                 f"(known: {', '.join(sorted(tags))})")
 
 
+def check_scope(session: Session, spec: SubscriptionSpec, hint: str) -> None:
+    """Providers and teams must be ones a stored return has named (a typo would match nothing,
+    silently, for ever); `hint` says how to allow one not seen yet."""
+    if not (spec.providers or spec.teams):
+        return
+    providers, teams = store.known_providers_and_teams(session)
+    for what, wanted, known in (("provider", spec.providers, providers), ("team", spec.teams, teams)):
+        unknown = sorted(set(wanted) - known)
+        if unknown:
+            listed = ", ".join(sorted(known)) if known else "none yet: no return has been stored"
+            raise SubscriptionError(f"unknown {what}(s) {', '.join(unknown)} (known: {listed}); {hint}")
+
+
 def _subscriber(session: Session, name: str, email: str | None, teams: str | None,
                 empty_digest: bool | None = None) -> int:
     if not (email or teams):
@@ -87,8 +114,11 @@ def _subscriber(session: Session, name: str, email: str | None, teams: str | Non
 
 
 def subscribe(session: Session, catalog: Catalog, name: str, email: str | None, teams: str | None,
-              spec: SubscriptionSpec, empty_digest: bool | None = None) -> int:
+              spec: SubscriptionSpec, empty_digest: bool | None = None, allow_unknown: bool = True) -> int:
+    """`allow_unknown=False` (the CLI's default) refuses providers and teams no return has named."""
     check_spec(catalog, spec)
+    if not allow_unknown:
+        check_scope(session, spec, "give --allow-unknown to subscribe to one no return has named yet")
     sid = store.add_subscription(session, _subscriber(session, name, email, teams, empty_digest), spec.row_values())
     session.commit()
     return sid
@@ -108,12 +138,26 @@ class ApplyReport:
     subscribers_removed: list[str] = field(default_factory=list)
 
 
+def yaml_problem(path: Path, exc: yaml.YAMLError) -> str:
+    """`FILE:LINE:COLUMN: problem`, never the offending line's text: that line may hold a
+    Teams workflow id and signature or an address (PyYAML's own message quotes it)."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else f"{path}"
+    problem = getattr(exc, "problem", None) or "not valid YAML"
+    context = getattr(exc, "context", None)
+    return f"{where}: invalid YAML: {f'{context}, ' if context else ''}{problem}"
+
+
 def load_file(path: Path) -> SubscriptionsFile:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         return SubscriptionsFile.model_validate(data)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise SubscriptionError(f"{path}: cannot read subscriptions file: {exc}") from None
+    except yaml.YAMLError as exc:
+        raise SubscriptionError(yaml_problem(path, exc)) from None
+    except OSError as exc:
+        raise SubscriptionError(f"{path}: cannot read subscriptions file: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise SubscriptionError(f"{path}: cannot read subscriptions file: not UTF-8 (byte {exc.start})") from None
     except ValidationError as exc:
         msgs = [f"{path}: {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
         raise SubscriptionError("\n".join(msgs)) from None
@@ -127,8 +171,12 @@ def apply(session: Session, catalog: Catalog, path: Path) -> ApplyReport:
         raise SubscriptionError(f"{path}: a subscriber name appears twice")
     report = ApplyReport()
     for spec in wanted.subscribers:
+        allow_unknown = wanted.allow_unknown if spec.allow_unknown is None else spec.allow_unknown
         for sub in spec.subscriptions:
             check_spec(catalog, sub)
+            if not allow_unknown:
+                check_scope(session, sub, f"{path}: subscriber {spec.name!r}: set `allow_unknown: true` for it "
+                                          f"(or the file) to name one no return has named yet")
         sid = _subscriber(session, spec.name, spec.email, spec.teams, spec.empty_digest)
         unmatched = store.subscriptions_of(session, sid)
         for values in (s.row_values() for s in spec.subscriptions):

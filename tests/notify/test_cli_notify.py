@@ -33,6 +33,8 @@ def test_subscribe_rejects_unknown_indicator_tag_and_bad_addresses(cli, tmp_path
 
 def test_subscriptions_apply_is_idempotent(cli, tmp_path):
     path = ROOT / "examples" / "subscriptions.yaml"
+    # the file names a provider and a team: known once returns have named them
+    assert cli("ingest", str(EXAMPLES / "kpi-2024-04.csv"), str(EXAMPLES / "caseload-2025-03.csv")).returncode == 0
     first = cli("subscriptions", "apply", str(path))
     assert first.returncode == 0, first.stderr
     assert first.stdout.strip() == "6 added, 0 removed, 0 unchanged"
