@@ -65,8 +65,9 @@ class InProcess:
         for the next ingest of the same bytes. Only a finished evaluation marks it evaluated."""
         try:
             return evaluate(self.settings, self, return_id)
-        except Exception:
-            log.warning("evaluation of return %s failed; retrying once", return_id, exc_info=True)
+        except Exception as exc:
+            log.warning("evaluation of return %s failed (%s); retrying once", return_id, type(exc).__name__)
+            log.debug("the failed evaluation of return %s", return_id, exc_info=True)
         return evaluate(self.settings, self, return_id)
 
     def deliver(self, delivery_ids: Sequence[int]) -> None:

@@ -119,6 +119,19 @@ def test_a_subscriber_name_with_control_characters_is_refused(cli, tmp_path, nam
     assert json.loads(cli("subscriptions", "--json").stdout) == []
 
 
+@given(st.text(min_size=1, max_size=200))
+def test_a_subscriber_name_is_taken_exactly_when_printable_and_trimmed(name):
+    from pydantic import ValidationError
+
+    from alerts.usecases.subscriptions import SubscriberSpec
+
+    ok = name.isprintable() and name == name.strip()
+    try:
+        assert SubscriberSpec(name=name, email="jo@example.org").name == name and ok
+    except ValidationError:
+        assert not ok
+
+
 # --- 4. no secret in an error -----------------------------------------------------------
 
 

@@ -95,3 +95,30 @@ def test_the_in_process_dispatcher_retries_a_failed_evaluation_once(cli, tmp_pat
     out = json.loads(res.stdout)
     assert out["return"]["status"] == "accepted" and len(out["evaluations"]) == 15
     assert json.loads(cli("returns", "pending", "--json").stdout) == []
+
+
+def test_the_installed_command_leaves_a_failed_evaluation_pending_and_rates_it_on_re_ingest(tmp_path):
+    """The same journey through the console script, the failure made by the database itself
+    (a trigger refusing ratings, as a full disk or a lock would)."""
+    import sqlite3
+
+    from tests.test_cli import run
+
+    path = str(EXAMPLES / "kpi-2024-10.csv")
+    assert run(tmp_path, "returns", "pending", "--json").stdout.strip() == "[]"  # creates the tables
+    db = sqlite3.connect(tmp_path / "cli.db")
+    db.execute("CREATE TRIGGER refuse BEFORE INSERT ON ratings BEGIN SELECT RAISE(ABORT, 'disk full'); END")
+    db.commit()
+    res = run(tmp_path, "ingest", path)
+    assert res.returncode == 1 and "its evaluation failed" in res.stderr and "disk full" in res.stderr
+    assert "Traceback" not in res.stderr
+    assert res.stdout.strip() == f"{path}: accepted return 1 (kpi, sandwell, 2024-10): evaluation pending"
+    assert [p["file"] for p in json.loads(run(tmp_path, "returns", "pending", "--json").stdout)] == [path]
+    db.execute("DROP TRIGGER refuse")
+    db.commit()
+    db.close()
+    again = run(tmp_path, "ingest", "--json", path)
+    assert again.returncode == 0, again.stderr
+    out = json.loads(again.stdout)
+    assert out["return"]["status"] == "accepted" and len(out["evaluations"]) == 15
+    assert run(tmp_path, "returns", "pending", "--json").stdout.strip() == "[]"

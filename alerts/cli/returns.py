@@ -51,9 +51,10 @@ def ingest(
             print(json.dumps(data))
         elif result.landed:
             r = data["return"]
+            done = ("evaluation pending" if result.evaluation_failed else
+                    f"{len(data['evaluations'])} ratings, {len(data['transitions'])} alert changes")
             say(f"{path}: {r['status']} return {r['id']} ({r['kind']}, {r['provider']}, "
-                f"{', '.join(r['periods'])}): {len(data['evaluations'])} ratings, "
-                f"{len(data['transitions'])} alert changes")
+                f"{', '.join(r['periods'])}): {done}")
             for t in data["transitions"]:
                 say(f"  {t['kind']:<11} {t['rule']} {t['subject']} {t['from'] or '-'} -> {t['to']} ({t['period']})")
     if rejected:

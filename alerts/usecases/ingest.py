@@ -56,7 +56,7 @@ def ingest_bytes(session: Session, catalog: Catalog, name: str, data: bytes, dis
     try:
         outcome = dispatch(landed.return_id)
     except Exception as exc:  # the return stays stored and pending; the caller says so
-        log.exception("evaluation of return %s failed; it stays pending", landed.return_id)
+        log.info("evaluation of return %s failed; it stays pending", landed.return_id, exc_info=True)
         reason = (str(exc).splitlines() or [""])[0][:200]  # one line, never a statement's parameters
         return IngestResult(name, landed, evaluation_failed=f"{type(exc).__name__}: {reason}")
     if outcome is None:  # a worker evaluates it: wait with a deadline, then read what it stored
