@@ -98,6 +98,14 @@ def test_status_and_history_show_escape_sequences_as_text_and_json_stays_exact(c
     assert any(HOSTILE_WORKER in r["subject"] for r in hist)
 
 
+def test_lines_naming_a_subject_show_it_escaped(cli, tmp_path):
+    land_hostile_caseload(tmp_path)
+    worker = next(r for r in json.loads(cli("status", "--json").stdout) if r["rule"] == "worker_caseload")
+    res = cli("ack", str(worker["alert_id"]), "--by", "Head\x1b[2J")
+    assert res.returncode == 0 and "\x1b" not in res.stdout and "\r" not in res.stdout
+    assert "sandwell/worker/SW-1\\r\\nFAKE LINE" in res.stdout and "by Head\\x1b[2J" in res.stdout
+
+
 def test_markup_in_a_name_is_shown_not_interpreted(cli, tmp_path):
     name = "[bold red]Lead[/] [link=https://evil.example]x[/link]"
     assert cli("subscribe", name, "--email", "lead@example.org").returncode == 0

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from alerts.cli.common import fail, load_catalog_or_exit, say
+from alerts.cli.common import fail, load_catalog_or_exit, say, shown
 
 app = typer.Typer()
 
@@ -27,7 +27,7 @@ def ack(alert_id: Annotated[int, typer.Argument(help="Alert id (kpi-alerts statu
             alert = acknowledge(session, alert_id, by, note, utcnow())
         except LookupError as exc:
             raise fail(str(exc.args[0])) from None
-    say(f"alert {alert_id} ({alert.rule_id} {alert.subject}) acknowledged by {by}")
+    say(f"alert {alert_id} ({alert.rule_id} {shown(alert.subject)}) acknowledged by {shown(by)}")
 
 
 @app.command()
@@ -53,4 +53,4 @@ def snooze(rule: Annotated[str, typer.Argument(help="Rule id, indicator key or c
             rules = add_snooze(session, catalog, rule, local_day_start(day, settings.timezone), utcnow(), subject, by)
         except (LookupError, ValueError) as exc:
             raise fail(str(exc.args[0])) from None
-    say(f"snoozed {', '.join(rules)}{' for ' + subject if subject else ''} until {day}")
+    say(f"snoozed {', '.join(rules)}{' for ' + shown(subject) if subject else ''} until {day}")

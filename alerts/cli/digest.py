@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from alerts.cli.common import fail, load_catalog_or_exit, say
+from alerts.cli.common import fail, load_catalog_or_exit, say, shown
 
 app = typer.Typer(help="Weekly digests: preview or send.", no_args_is_help=True)
 
@@ -68,7 +68,7 @@ def digest_send(
         with session_for(settings.database_url) as session:
             digests = compose_week(session, catalog, week, settings.timezone, now)
         for sid, d in digests:
-            say(f"{sid} {d.subscriber}: {d.headline}{' (all steady)' if d.steady else ''}")
+            say(f"{sid} {shown(d.subscriber)}: {shown(d.headline)}{' (all steady)' if d.steady else ''}")
         say(f"dry run: {len(digests)} digests for {week} composed, nothing sent")
         return
     result = digest_week(settings, dispatcher_for(settings), week)

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from alerts.cli.common import RATING_STYLE, cell, fail, load_catalog_or_exit, print_table, say
+from alerts.cli.common import RATING_STYLE, cell, fail, load_catalog_or_exit, print_table, say, shown
 
 app = typer.Typer()
 returns_app = typer.Typer(help="Stored returns: those awaiting evaluation.", no_args_is_help=True)
@@ -56,7 +56,8 @@ def ingest(
             say(f"{path}: {r['status']} return {r['id']} ({r['kind']}, {r['provider']}, "
                 f"{', '.join(r['periods'])}): {done}")
             for t in data["transitions"]:
-                say(f"  {t['kind']:<11} {t['rule']} {t['subject']} {t['from'] or '-'} -> {t['to']} ({t['period']})")
+                say(f"  {t['kind']:<11} {t['rule']} {shown(t['subject'])} {t['from'] or '-'} -> {t['to']} "
+                    f"({t['period']})")
     if rejected:
         raise typer.Exit(2)
     if unrated:
