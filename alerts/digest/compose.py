@@ -108,8 +108,8 @@ class WeekEvent:
 
     @property
     def severity(self) -> int:
-        state = self.from_state if self.kind == "resolved" else self.to_state
-        return SEVERITY.get(state or "green", 0)
+        """The state it leaves or enters, whichever is worse (as the notify router counts it)."""
+        return max(SEVERITY.get(self.from_state or "green", 0), SEVERITY.get(self.to_state or "green", 0))
 
 
 @dataclass(frozen=True)

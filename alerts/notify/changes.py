@@ -40,9 +40,9 @@ class Change:
 
     @property
     def severity(self) -> int:
-        """What the change is about: the state entered, or for a resolution the state left."""
-        state = self.from_state if self.kind == "resolved" else self.to_state
-        return SEVERITY.get(state or "green", 0)
+        """What the change is about: the state it leaves or enters, whichever is worse (a red
+        alert resolving or de-escalating to amber is a red matter)."""
+        return max(SEVERITY.get(self.from_state or "green", 0), SEVERITY.get(self.to_state or "green", 0))
 
     @property
     def sort_key(self) -> tuple:

@@ -53,6 +53,9 @@ def test_headline_and_table_match_the_ratings(demo):
     assert subject == "Weekly KPI digest " + NEXT_WEEK + ": 10 KPIs on target, 5 within tolerance, none in failure"
     assert html.count("<td class=b width=6 ") == 15 * 12  # one bar per KPI per month
     assert "forecast outturn £115.39m against £105.20m" in html and "overspend £10.19m (9.7%)" in html
+    assert "/worker/" not in html  # everything, but no per-worker rows (issue 10): those need a team or the tag
+    caseloads = compose(settings, add(settings, "Caseloads", "cl@example.org", tags=["caseloads"], delivery="digest"))
+    _, html, _ = render_digest(caseloads)
     assert "sandwell/worker/SW-0003" in html and "SW-0010" not in html  # only workers over their ceiling
 
 
