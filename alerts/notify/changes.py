@@ -37,6 +37,7 @@ class Change:
     outside_green_since: str | None = None  # first period of the current non-green run
     months_outside_green: int = 0
     comparators: tuple[tuple[str, float, str | None], ...] = ()
+    not_reported: tuple[tuple[str | None, str], ...] = ()  # (code, name): KPIs the change's return left blank
 
     @property
     def severity(self) -> int:
@@ -53,7 +54,8 @@ class Change:
 
 
 def build_change(catalog: Catalog, event: dict, series: Sequence[tuple[str, str, float]],
-                 thresholds: dict[str, str] | None) -> Change:
+                 thresholds: dict[str, str] | None, not_reported: tuple[tuple[str | None, str], ...] = ()
+                 ) -> Change:
     """`event`: an alert_events row as a dict (with id); `series`: (period, rating, value) up to
     and including the event's period, oldest first."""
     bound = catalog.rules_by_id.get(event["rule_id"])
@@ -72,4 +74,5 @@ def build_change(catalog: Catalog, event: dict, series: Sequence[tuple[str, str,
         previous_period=prev[0] if prev else None, previous_rating=prev[1] if prev else None,
         previous_value=prev[2] if prev else None, outside_green_since=since, months_outside_green=months,
         comparators=tuple((c.name, c.value, c.as_of) for c in rule.comparators) if rule else (),
+        not_reported=not_reported,
     )
