@@ -28,7 +28,7 @@ def test_installed_command_ingests_and_rejects(tmp_path):
     res = run(tmp_path, "ingest", "--json", str(EXAMPLES / "kpi-2024-04.csv"))
     assert res.returncode == 0, res.stderr
     obj = json.loads(res.stdout)
-    assert set(obj) == {"return", "evaluations", "transitions"}
+    assert list(obj) == ["return", "evaluations", "transitions", "not_reported"] and obj["not_reported"] == []
     assert set(obj["return"]) == {"id", "provider", "kind", "periods", "status"}
     assert (obj["return"]["status"], obj["return"]["periods"], len(obj["evaluations"])) == ("accepted", ["2024-04"], 15)
     bad = tmp_path / "bad.csv"
@@ -62,7 +62,7 @@ def test_ingest_json_status_history(cli):
     assert res.returncode == 0, res.stderr
     objs = [json.loads(line) for line in res.stdout.splitlines()]
     assert [o["return"]["status"] for o in objs] == ["accepted", "accepted"]
-    assert set(objs[0]) == {"return", "evaluations", "transitions"}
+    assert set(objs[0]) == {"return", "evaluations", "transitions", "not_reported"}
     assert set(objs[0]["return"]) == {"id", "provider", "kind", "periods", "status"}
     assert objs[0]["return"]["periods"] == ["2024-04"] and len(objs[0]["evaluations"]) == 15
     assert set(objs[0]["evaluations"][0]) == {"rule", "indicator", "code", "suite", "subject", "period", "value",

@@ -34,14 +34,15 @@ def transition_json(t: AlertTransition) -> dict:
 def ingest_json(catalog: Catalog, result: IngestResult) -> dict:
     if result.landed is None:
         return {"return": {"file": result.file, "status": "rejected"}, "errors": result.errors,
-                "evaluations": [], "transitions": []}
+                "evaluations": [], "transitions": [], "not_reported": []}
     landed = result.landed
     ret = {"id": landed.return_id, "provider": landed.provider, "kind": landed.kind,
            "periods": list(landed.periods), "status": landed.status}
     outcome = result.outcome if landed.status != "duplicate" else None
     return {"return": ret,
             "evaluations": [evaluation_json(catalog, r) for r in outcome.ratings] if outcome else [],
-            "transitions": [transition_json(t) for t in outcome.transitions] if outcome else []}
+            "transitions": [transition_json(t) for t in outcome.transitions] if outcome else [],
+            "not_reported": list(outcome.not_reported) if outcome and landed.kind == "kpi" else []}
 
 
 def status_json(catalog: Catalog, r: StatusRow) -> dict:

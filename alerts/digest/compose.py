@@ -7,11 +7,14 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from alerts.digest.weeks import parse_week
 from alerts.lifecycle import outside_green
 from alerts.notify.changes import SEVERITY
 from alerts.notify.route import Route
+from rules.periods import period_from_index, period_index
 
 TREND_PERIODS = 12
+NOT_REPORTED_WITHIN = 12  # months: an indicator silent for longer has left the suite, not the return
 DIGEST = "digest"  # a Route's delivery that takes the weekly digest ("both" takes it too)
 
 
@@ -108,8 +111,8 @@ class WeekEvent:
 
     @property
     def severity(self) -> int:
-        state = self.from_state if self.kind == "resolved" else self.to_state
-        return SEVERITY.get(state or "green", 0)
+        """The state it leaves or enters, whichever is worse (as the notify router counts it)."""
+        return max(SEVERITY.get(self.from_state or "green", 0), SEVERITY.get(self.to_state or "green", 0))
 
 
 @dataclass(frozen=True)
@@ -188,6 +191,9 @@ class DigestModel:
     counts: Counter = field(default_factory=Counter)
     previous_counts: dict | None = None
     kpi_total: int = 0  # the subscriber's indicators; `kpis` may show fewer (the row cap)
+    not_reported: list[Row] = field(default_factory=list)  # KPIs the provider's newest return left blank
+    newest_period: str | None = None  # the newest KPI period the digest shows
+    newest_by_provider: dict[str, str] = field(default_factory=dict)
     events_total: int = 0  # the week's events for them; `events` may show fewer (the same cap)
 
     @property
@@ -199,8 +205,39 @@ class DigestModel:
         return max(0, self.events_total - len(self.events))
 
     @property
-    def headline(self) -> str:
+    def position(self) -> str:
+        """'10 KPIs on target, 5 within tolerance, none in failure' (every indicator counted)."""
         return position_sentence(self.counts)
+
+    @property
+    def last_month_due(self) -> str:
+        """The month before the week's month (the month of its Thursday, as ISO weeks go)."""
+        year, w = parse_week(self.week)
+        thursday = dt.date.fromisocalendar(year, w, 4)
+        return period_from_index(period_index(f"{thursday.year:04d}-{thursday.month:02d}") - 1)
+
+    @property
+    def months_stale(self) -> int:
+        """How many months the newest KPI data is older than the last month due (0: current)."""
+        if self.newest_period is None:
+            return 0
+        return max(0, period_index(self.last_month_due) - period_index(self.newest_period))
+
+    @property
+    def stale(self) -> str | None:
+        """'Latest data: 2025-03 — 20 months old; newer returns are overdue', or None."""
+        n = self.months_stale
+        if not n:
+            return None
+        return f"Latest data: {self.newest_period} — {n} month{'s' if n != 1 else ''} old; newer returns are overdue"
+
+    @property
+    def headline(self) -> str:
+        """The position, or when the newest data is older than the last month due, that first:
+        an old position is never headlined as the current one."""
+        if self.stale:
+            return f"{self.stale}. Position at {self.newest_period}: {self.position}"
+        return self.position
 
     @property
     def change_since_last_week(self) -> str | None:
@@ -246,6 +283,18 @@ def select_events(events: list[WeekEvent], cap: int) -> list[WeekEvent]:
     return [e for i, e in enumerate(events) if i in keep]
 
 
+def unreported(kpis: list[Row], newest: dict[str, str]) -> list[Row]:
+    """KPI rows whose latest value is older than their provider's newest KPI period: its newest
+    return left them blank (or out). Rows silent for over NOT_REPORTED_WITHIN months are left
+    out: those are indicators of a suite no longer in force, not gaps in the return."""
+    out = []
+    for r in kpis:
+        gap = period_index(newest[r.provider]) - period_index(r.latest.period)
+        if 0 < gap <= NOT_REPORTED_WITHIN:
+            out.append(r)
+    return out
+
+
 def routed(routes: list[Route], week: WeekData) -> tuple[list[Row], list[WeekEvent]]:
     """The week's rows and events a subscriber's digest routes take, decided by the notify
     router's own predicates: a row by `Route.covers` (scope), an event by `Route.wants` (scope,
@@ -265,10 +314,14 @@ def compose(subscriber: str, routes: list[Route], week: WeekData, previous_count
                  and (r.subject == r.provider or r.latest.rating not in (None, "green"))]  # only teams/workers over
     kpis = [r for r in mine if r.code and r not in finance and "caseloads" not in r.tags]
     kpis.sort(key=lambda r: (r.provider, int(r.code[2:]) if r.code and r.code[2:].isdigit() else 99, r.subject))
+    newest: dict[str, str] = {}
+    for r in kpis:
+        newest[r.provider] = max(newest.get(r.provider, r.latest.period), r.latest.period)
     providers = {r.provider for r in mine} | {p for rt in routes for p in rt.providers}
     return DigestModel(
         subscriber=subscriber, week=week.week, start=week.start, end=week.end, kpis=select_rows(kpis, max_rows),
-        kpi_total=len(kpis), finance=finance,
+        kpi_total=len(kpis), finance=finance, not_reported=unreported(kpis, newest),
+        newest_period=max(newest.values(), default=None), newest_by_provider=newest,
         caseloads=caseloads, events=select_events(sorted(events, key=lambda e: (e.at, -e.severity)), max_rows),
         events_total=len(events),
         returns=[r for r in week.returns if r.provider in providers],

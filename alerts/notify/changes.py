@@ -37,12 +37,13 @@ class Change:
     outside_green_since: str | None = None  # first period of the current non-green run
     months_outside_green: int = 0
     comparators: tuple[tuple[str, float, str | None], ...] = ()
+    not_reported: tuple[tuple[str | None, str], ...] = ()  # (code, name): KPIs the change's return left blank
 
     @property
     def severity(self) -> int:
-        """What the change is about: the state entered, or for a resolution the state left."""
-        state = self.from_state if self.kind == "resolved" else self.to_state
-        return SEVERITY.get(state or "green", 0)
+        """What the change is about: the state it leaves or enters, whichever is worse (a red
+        alert resolving or de-escalating to amber is a red matter)."""
+        return max(SEVERITY.get(self.from_state or "green", 0), SEVERITY.get(self.to_state or "green", 0))
 
     @property
     def sort_key(self) -> tuple:
@@ -53,7 +54,8 @@ class Change:
 
 
 def build_change(catalog: Catalog, event: dict, series: Sequence[tuple[str, str, float]],
-                 thresholds: dict[str, str] | None) -> Change:
+                 thresholds: dict[str, str] | None, not_reported: tuple[tuple[str | None, str], ...] = ()
+                 ) -> Change:
     """`event`: an alert_events row as a dict (with id); `series`: (period, rating, value) up to
     and including the event's period, oldest first."""
     bound = catalog.rules_by_id.get(event["rule_id"])
@@ -72,4 +74,5 @@ def build_change(catalog: Catalog, event: dict, series: Sequence[tuple[str, str,
         previous_period=prev[0] if prev else None, previous_rating=prev[1] if prev else None,
         previous_value=prev[2] if prev else None, outside_green_since=since, months_outside_green=months,
         comparators=tuple((c.name, c.value, c.as_of) for c in rule.comparators) if rule else (),
+        not_reported=not_reported,
     )

@@ -41,12 +41,24 @@ def subject_line(changes: tuple[Change, ...]) -> str:
     return f"[{worst(changes).upper()}] {who}: {', '.join(parts)} {where}"
 
 
+def _code_order(item: tuple[str | None, str]) -> tuple:
+    code = item[0] or ""
+    return (int(code[2:]) if code[:2].upper() == "PI" and code[2:].isdigit() else 999, code, item[1])
+
+
+def not_reported(changes: tuple[Change, ...]) -> list[tuple[str | None, str]]:
+    """(code, name) of the KPIs the message's return(s) left unreported, in code order."""
+    return sorted({n for c in changes for n in c.not_reported}, key=_code_order)
+
+
 def _context(group: Group, recipient: str, base_url: str) -> dict:
     # An email's unsubscribe link is a placeholder until it leaves: the deliver step signs a
     # token then and puts its URL in place of LINK_MARK (email only; a Teams card has none).
     link = LINK_MARK if base_url and group.channel == "email" else ""
     return {"changes": group.changes, "recipient": recipient, "rag": RAG, "base_url": base_url,
-            "improving": IMPROVING, "provider_name": provider_name, "words": WORDS, "unsubscribe_url": link}
+            "improving": IMPROVING, "provider_name": provider_name, "words": WORDS, "unsubscribe_url": link,
+            "not_reported": not_reported(group.changes),
+            "return_periods": ", ".join(sorted({c.period for c in group.changes if c.kind != "reminder"}))}
 
 
 def render(group: Group, recipient: str, base_url: str = "", headers: dict[str, str] | None = None

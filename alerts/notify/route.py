@@ -8,6 +8,18 @@ from alerts.notify.changes import SEVERITY, Change
 from alerts.notify.inputs import Inputs
 
 ALL_TRANSITIONS = frozenset({"opened", "escalated", "deescalated", "resolved", "reminder"})
+CASELOADS = "caseloads"  # the tag a subscription names to take per-worker caseload rows
+
+
+def transition_severity(item: Change) -> int:
+    """A transition counts at the severity it leaves or enters, whichever is higher: a red alert
+    de-escalating to amber is a red matter (a subscriber at red hears it), as is one resolving."""
+    return max(SEVERITY.get(item.from_state or "green", 0), SEVERITY.get(item.to_state or "green", 0))
+
+
+def is_worker_row(item: Change) -> bool:
+    """A per-worker row (subject `provider/worker/NAME`, see rules.evaluate.subject_for)."""
+    return item.subject.startswith(f"{item.provider}/worker/")
 
 
 @dataclass(frozen=True)
@@ -25,7 +37,11 @@ class Route:
     delivery: str = "immediate"
 
     def covers(self, item: Change) -> bool:
-        """Scope only (indicators, tags, providers, teams): also decides a digest's rows."""
+        """Scope only (indicators, tags, providers, teams): also decides a digest's rows.
+        Per-worker caseload rows only reach a subscription that names a team or the `caseloads`
+        tag, never one that takes everything (thousands of workers in a national fan-out)."""
+        if is_worker_row(item) and not (self.teams or CASELOADS in self.tags):
+            return False
         if self.indicators and not ({item.rule_id, item.indicator, (item.code or "").upper()} & self.indicators):
             return False
         if self.tags and not (self.tags & set(item.tags)):
@@ -43,7 +59,7 @@ class Route:
             return False
         if change.kind not in (self.transitions or ALL_TRANSITIONS):
             return False
-        if change.severity < SEVERITY[self.min_severity]:
+        if transition_severity(change) < SEVERITY[self.min_severity]:
             return False
         return self.covers(change)
 

@@ -49,6 +49,9 @@ _SERIES_OF_RULES = (select(*_POINT, RATINGS.c.thresholds)
                     .order_by(RATINGS.c.period))
 _OF_RETURN = (select(RATINGS.c.rule_id, RATINGS.c.subject, RATINGS.c.period, RATINGS.c.value, RATINGS.c.rating)
               .where(RATINGS.c.return_id == bindparam("return_id")).order_by(RATINGS.c.id))
+# the (period, measure) pairs a return gave a value for (a blank cell is stored as NULL: not reported)
+_REPORTED_OF_RETURN = (select(OBSERVATIONS.c.period, OBSERVATIONS.c.measure)
+                       .where(OBSERVATIONS.c.return_id == bindparam("return_id"), OBSERVATIONS.c.value.is_not(None)))
 SUBJECTS_PER_STATEMENT = 10_000  # well under SQLite's 32,766 bound parameters
 
 
@@ -109,6 +112,11 @@ def series_of_rules(session: Session, rule_ids: Iterable[str]
         series[(rule_id, subject)].append((period, rating, value))
         thresholds[(rule_id, subject, period)] = th
     return series, thresholds
+
+
+def reported_of_return(session: Session, return_id: int) -> set[tuple[str, str]]:
+    """(period, measure) of every value the return gave (not its blank cells)."""
+    return {(p, m) for p, m in session.connection().execute(_REPORTED_OF_RETURN, {"return_id": return_id})}
 
 
 def ratings_of_return(session: Session, return_id: int) -> list[RatingResult]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Iterable
 
 from sqlmodel import Session
 
@@ -22,7 +23,7 @@ from alerts.store import ratings as rating_store
 from alerts.store.landing import StoredReturn, get_return, mark_evaluated
 from rules.catalog import Catalog
 from rules.evaluate import evaluate_period
-from rules.periods import period_from_index, period_index
+from rules.periods import period_from_index, period_index, period_start
 
 LOOKBACK_MONTHS = 12  # rated periods read before the return's first: covers most runs in one read
 
@@ -33,10 +34,12 @@ def evaluate_return(session: Session, catalog: Catalog, return_id: int, now: dt.
     if rec is None:
         raise LookupError(f"no return with id {return_id}")
     if rec.evaluated_at is not None:
-        return load_outcome(session, return_id)
+        return load_outcome(session, return_id, catalog)
     by_period = defaultdict(list)
     for o in rating_store.current_observations(session, rec.provider, rec.kind, rec.periods):
         by_period[o.period].append(o)
+    missing = unreported(catalog, rec.kind, rec.provider, rec.periods,
+                         {(o.period, o.measure) for os in by_period.values() for o in os if o.value is not None})
     evaluations = [e for p in rec.periods for e in evaluate_period(catalog, rec.kind, rec.provider, p, by_period[p])]
     rating_store.replace_ratings(session, rec.id, rec.provider, rec.kind, rec.periods, evaluations, now)
 
@@ -45,13 +48,32 @@ def evaluate_return(session: Session, catalog: Catalog, return_id: int, now: dt.
     transitions = alert_store.apply(session, rec.provider, rec.id, decision, now)
     thresholds = {(e.rule.id, e.subject, e.period): e.thresholds for e in evaluations}
     changes = [build_change(catalog, t.as_row(), series[(t.rule_id, t.subject)],
-                            thresholds.get((t.rule_id, t.subject, t.period))) for t in transitions]
+                            thresholds.get((t.rule_id, t.subject, t.period)),
+                            not_reported=tuple((code, name) for _, code, name in missing)) for t in transitions]
     deliveries = plan(session, changes, now, base_url)  # the outbox, in the same transaction
     mark_evaluated(session, rec.id, now)
     session.commit()
     ratings = tuple(RatingResult(e.rule.id, e.subject, e.period, e.value, e.rating.value if e.rating else None)
                     for e in evaluations)
-    return EvaluationOutcome(return_id, ratings, tuple(transitions), tuple(deliveries))
+    return EvaluationOutcome(return_id, ratings, tuple(transitions), tuple(deliveries),
+                             tuple(key for key, _, _ in missing))
+
+
+def unreported(catalog: Catalog, kind: str, provider: str, periods: Iterable[str],
+               reported: set[tuple[str, str]]) -> list[tuple[str, str | None, str]]:
+    """The contract KPIs of the suite in force for each period that the return gave no value
+    for (a blank cell or no row): (measure key, code, name), by key; [] for other kinds. Pure."""
+    if kind != "kpi":
+        return []
+    out: dict[str, tuple[str, str | None, str]] = {}
+    for period in periods:
+        day = period_start(period)
+        for bound in catalog.rules:
+            pack, rule = bound.pack, bound.rule
+            if (bound.code and rule.kind == kind and pack.in_force(day) and pack.applies_to_provider(provider)
+                    and (period, rule.measure_key) not in reported):
+                out.setdefault(rule.measure_key, (rule.measure_key, bound.code, rule.name))
+    return [out[k] for k in sorted(out)]
 
 
 def _decide(session: Session, catalog: Catalog, rec: StoredReturn, teams: dict[Key, str | None]
@@ -75,7 +97,14 @@ def _decide(session: Session, catalog: Catalog, rec: StoredReturn, teams: dict[K
     return decision, series
 
 
-def load_outcome(session: Session, return_id: int) -> EvaluationOutcome:
-    """What a return's evaluation produced, read back (a duplicate, a retried task, a worker's result)."""
+def load_outcome(session: Session, return_id: int, catalog: Catalog | None = None) -> EvaluationOutcome:
+    """What a return's evaluation produced, read back (a duplicate, a retried task, a worker's
+    result); with the catalogue, also what it left unreported (derived from its observations)."""
+    missing: list[tuple[str, str | None, str]] = []
+    rec = get_return(session, return_id) if catalog is not None else None
+    if rec is not None and catalog is not None:
+        missing = unreported(catalog, rec.kind, rec.provider, rec.periods,
+                             rating_store.reported_of_return(session, return_id))
     return EvaluationOutcome(return_id, tuple(rating_store.ratings_of_return(session, return_id)),
-                             tuple(alert_store.events_of_return(session, return_id)))
+                             tuple(alert_store.events_of_return(session, return_id)),
+                             not_reported=tuple(key for key, _, _ in missing))

@@ -60,11 +60,12 @@ def ingest_bytes(session: Session, catalog: Catalog, name: str, data: bytes, dis
         reason = (str(exc).splitlines() or [""])[0][:200]  # one line, never a statement's parameters
         return IngestResult(name, landed, evaluation_failed=f"{type(exc).__name__}: {reason}")
     if outcome is None:  # a worker evaluates it: wait with a deadline, then read what it stored
-        outcome = wait_for_evaluation(session, landed.return_id, wait_seconds)
+        outcome = wait_for_evaluation(session, landed.return_id, wait_seconds, catalog)
     return IngestResult(name, landed, outcome)
 
 
-def wait_for_evaluation(session: Session, return_id: int, wait_seconds: float) -> EvaluationOutcome:
+def wait_for_evaluation(session: Session, return_id: int, wait_seconds: float, catalog: Catalog | None = None
+                        ) -> EvaluationOutcome:
     deadline = time.monotonic() + wait_seconds
     while time.monotonic() < deadline:
         session.rollback()  # end the read transaction: see the worker's commit
@@ -72,7 +73,7 @@ def wait_for_evaluation(session: Session, return_id: int, wait_seconds: float) -
         if rec is not None and rec.evaluated_at is not None:
             break
         time.sleep(0.1)
-    return load_outcome(session, return_id)
+    return load_outcome(session, return_id, catalog)
 
 
 def ingest_path(session: Session, catalog: Catalog, path: Path, dispatch: Dispatch, now: dt.datetime,

@@ -17,7 +17,7 @@ OUTCOME = EvaluationOutcome(
         RatingResult("forecast_overspend_pct", "sandwell", "2024-10", 9.69, None)),
     (AlertTransition(id=3, alert_id=1, rule_id="single_assessments_45wd", subject="sandwell", provider="sandwell",
                      team=None, from_state="amber", to_state="red", kind="escalated", period="2024-10", value=68.8,
-                     return_id=7),))
+                     return_id=7),), not_reported=("cin_visits_on_time", "cwd_assessment_updated_12m"))
 
 
 def test_an_accepted_return():
@@ -28,15 +28,18 @@ def test_an_accepted_return():
         '{"rule": "forecast_overspend_pct", "indicator": "forecast_overspend_pct", "code": null, "suite": null, '
         '"subject": "sandwell", "period": "2024-10", "value": 9.69, "rating": null}], '
         '"transitions": [{"rule": "single_assessments_45wd", "subject": "sandwell", "from": "amber", "to": "red", '
-        '"kind": "escalated", "period": "2024-10"}]}')
+        '"kind": "escalated", "period": "2024-10"}], '
+        '"not_reported": ["cin_visits_on_time", "cwd_assessment_updated_12m"]}')
 
 
 def test_a_duplicate_and_a_rejected_file():
     dup = Landed(7, "duplicate", "sandwell", "kpi", ("2024-10",))
     assert json.dumps(ingest_json(CATALOG, IngestResult("k.csv", dup, OUTCOME))) == (
         '{"return": {"id": 7, "provider": "sandwell", "kind": "kpi", "periods": ["2024-10"], '
-        '"status": "duplicate"}, "evaluations": [], "transitions": []}')
+        '"status": "duplicate"}, "evaluations": [], "transitions": [], "not_reported": []}')
     bad = IngestResult("bad.csv", errors=["bad.csv:3:period: not a month"])
     assert json.dumps(ingest_json(CATALOG, bad)) == (
         '{"return": {"file": "bad.csv", "status": "rejected"}, "errors": ["bad.csv:3:period: not a month"], '
-        '"evaluations": [], "transitions": []}')
+        '"evaluations": [], "transitions": [], "not_reported": []}')
+    finance = Landed(8, "accepted", "sandwell", "finance", ("2024-10",))
+    assert ingest_json(CATALOG, IngestResult("f.csv", finance, OUTCOME))["not_reported"] == []

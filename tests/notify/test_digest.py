@@ -43,16 +43,24 @@ def test_headline_and_table_match_the_ratings(demo):
     sid = add(settings, "Chief executive", "ceo@example.org", delivery="digest")
     d = compose(settings, sid)
     assert [r.code for r in d.kpis] == [f"PI{i}" for i in range(1, 16)]
-    assert d.headline == "10 KPIs on target, 5 within tolerance, none in failure"
+    assert d.position == "10 KPIs on target, 5 within tolerance, none in failure"
+    # the digest of 2025-W26 (June): the newest KPI data is March, April's and May's returns are missing
+    stale = "Latest data: 2025-03 — 2 months old; newer returns are overdue"
+    assert (d.last_month_due, d.newest_period, d.stale) == ("2025-05", "2025-03", stale)
+    assert d.headline == f"{stale}. Position at 2025-03: 10 KPIs on target, 5 within tolerance, none in failure"
     assert {r.code for r in d.kpis if r.latest.rating == "amber"} == {"PI3", "PI8", "PI9", "PI11", "PI13"}
     pi1 = d.kpis[0]
     assert (pi1.latest.period, pi1.latest.value, pi1.previous.value, pi1.direction) == ("2025-03", 86.4, 83.4,
                                                                                        "better")
     assert len(pi1.trend) == 12 and d.kpis[7].months_outside_green == 12  # PI8 amber all year
     subject, html, _text = render_digest(d)
-    assert subject == "Weekly KPI digest " + NEXT_WEEK + ": 10 KPIs on target, 5 within tolerance, none in failure"
+    assert subject == f"Weekly KPI digest {NEXT_WEEK}: {d.headline}"
+    assert f"{stale}. Position at 2025-03: 10 KPIs on target" in html and f"{stale}. Position at 2025-03" in _text
     assert html.count("<td class=b width=6 ") == 15 * 12  # one bar per KPI per month
     assert "forecast outturn £115.39m against £105.20m" in html and "overspend £10.19m (9.7%)" in html
+    assert "/worker/" not in html  # everything, but no per-worker rows (issue 10): those need a team or the tag
+    caseloads = compose(settings, add(settings, "Caseloads", "cl@example.org", tags=["caseloads"], delivery="digest"))
+    _, html, _ = render_digest(caseloads)
     assert "sandwell/worker/SW-0003" in html and "SW-0010" not in html  # only workers over their ceiling
 
 
@@ -61,7 +69,7 @@ def test_tables_follow_the_subscription(demo):
     sid = add(settings, "Head of service", "hos@example.org", tags=["care_leavers"], delivery="both")
     d = compose(settings, sid)
     assert [r.code for r in d.kpis] == ["PI10"] and not d.finance and not d.caseloads
-    assert d.headline == "1 KPI on target, none within tolerance, none in failure"
+    assert d.position == "1 KPI on target, none within tolerance, none in failure"
     assert all(e.code == "PI10" for e in d.events)
     fin = compose(settings, add(settings, "Finance", "fin@example.org", tags=["finance"], delivery="digest"))
     assert not fin.kpis and {r.rule_id for r in fin.finance} == {"forecast_overspend_pct", "ytd_overspend_pct"}
@@ -75,7 +83,7 @@ def test_dry_run_composes_every_digest_and_records_nothing(demo):
     with session_for(settings.database_url) as s:
         out = compose_week(s, load_catalog(settings.rules_dir), NEXT_WEEK, settings.timezone, utcnow())
         assert [(sid, d.subscriber) for sid, d in out] == [(a, "A"), (b, "B")]
-        assert out[0][1].headline == "10 KPIs on target, 5 within tolerance, none in failure"
+        assert out[0][1].position == "10 KPIs on target, 5 within tolerance, none in failure"
         assert [r.code for r in out[1][1].kpis] == ["PI10"]
         assert s.execute(select(func.count()).select_from(Digest)).scalar_one() == 0
         assert s.execute(select(func.count()).select_from(Delivery)).scalar_one() == 0
@@ -287,3 +295,19 @@ def test_no_sql_in_the_digest_package():
         src = path.read_text()
         assert not re.search(r"from sqlalchemy import|from sqlmodel import .*select|session\.(execute|get)\(", src), \
             path.name
+
+
+def test_the_digest_says_which_kpis_the_newest_return_left_blank_and_that_it_is_a_month_late(demo):
+    settings, _ = demo
+    sid = add(settings, "Chief executive", "ceo@example.org", delivery="digest")
+    rows = [("2025-04", f"PI{i}", "" if i == 5 else "80") for i in range(1, 16) if i != 12]  # PI12: no row
+    assert ingest_bytes("k.csv", kpi_csv(rows)).outcome.not_reported == ("cwd_assessment_updated_12m",
+                                                                          "sw_vacancy_rate")
+    d = compose(settings, sid)
+    assert [r.code for r in d.not_reported] == ["PI5", "PI12"]
+    assert d.stale == "Latest data: 2025-04 — 1 month old; newer returns are overdue"
+    _, html, text = render_digest(d)
+    line = next(x for x in text.splitlines() if x.startswith("Not reported this period: "))
+    assert line.startswith("Not reported this period: PI5 ")
+    assert "(not in the 2025-04 return; last reported 2025-03)" in line
+    assert "Not reported this period:</strong> PI5 " in html

@@ -122,7 +122,7 @@ def test_text_part_carries_the_same_facts_as_the_html(demo):
         html_row = html[html.index(f"<strong>{r.code}</strong>"):]
         html_row = html_row[:html_row.index("</tr>")]
         assert value in html_row and f">{r.latest.rating.upper()}</span>" in html_row
-    assert "overspend £10.19m (9.7%)" in text and "sandwell/worker/SW-0003" in text
+    assert "overspend £10.19m (9.7%)" in text and "/worker/" not in text  # no worker rows without a team or tag
     assert sum(1 for x in text.splitlines() if x.startswith("- ") and " -> " in x) == len(d.events)
     assert "Full status page: https://alerts.example.org/status" in text
     assert f"Unsubscribe: {LINK_MARK}" in text and f'href="{LINK_MARK}"' in html
@@ -245,3 +245,58 @@ def test_digest_events_are_routed_by_the_notify_router_as_digest_deliveries():
     assert routed([replace(picky, delivery="both")], week)[1] == taken
     assert routed([replace(picky, delivery="immediate")], week)[1] == []  # not a digest subscription
     assert routed([replace(picky, tags=frozenset({"other"}))], week) == ([], [])  # scope: Route.covers
+
+
+def week_of_rows(rows: list[Row], week: str = "2025-W16") -> WeekData:
+    start = dt.datetime(2025, 4, 7, tzinfo=dt.UTC)
+    return WeekData(week, start, start + dt.timedelta(days=7), tuple(rows), (), (), ())
+
+
+def at(r: Row, *periods: str) -> Row:
+    return replace(r, series=tuple(Point(p, 80.0, r.latest.rating) for p in periods))
+
+
+def test_the_digest_names_the_kpis_the_newest_return_left_blank_and_not_a_retired_suite():
+    rows = [at(row(1, "green"), "2025-02", "2025-03"), at(row(2, "green"), "2025-01", "2025-02"),
+            at(row(5, "green"), "2024-12"), at(row(9, "green"), "2021-03")]  # PI9: an old suite's, long silent
+    d = compose_model(week_of_rows(rows))
+    assert [r.code for r in d.not_reported] == ["PI2", "PI5"] and d.newest_by_provider == {"p": "2025-03"}
+    _, html, text = render_digest(d)
+    expected = ("Not reported this period: PI2 KPI 2 (not in the 2025-03 return; last reported 2025-02); "
+                "PI5 KPI 5 (not in the 2025-03 return; last reported 2024-12).")
+    assert expected in text and expected in html.replace("<strong>Not reported this period:</strong>",
+                                                         "Not reported this period:")
+    full = compose_model(week_of_rows([at(row(1, "green"), "2025-03"), at(row(2, "green"), "2025-03")]))
+    assert full.not_reported == [] and "Not reported" not in render_digest(full)[2]
+
+
+def compose_model(week: WeekData) -> DigestModel:
+    from alerts.digest.compose import compose as compose_digest
+    return compose_digest("Ann", [Route(1, 1, delivery="digest")], week, None)
+
+
+def test_the_digest_warns_when_its_newest_data_is_older_than_the_last_month_due():
+    rows = [at(row(1, "green"), "2025-03"), at(row(2, "amber"), "2025-03")]
+    current = compose_model(week_of_rows(rows, "2025-W16"))  # April: March is the last month due
+    assert (current.last_month_due, current.stale) == ("2025-03", None)
+    assert current.headline == "1 KPI on target, 1 within tolerance, none in failure"
+    late = compose_model(week_of_rows(rows, "2026-W09"))  # late February 2026: January 2026 was due
+    stale = "Latest data: 2025-03 — 10 months old; newer returns are overdue"
+    assert (late.last_month_due, late.months_stale, late.stale) == ("2026-01", 10, stale)
+    subject, html, text = render_digest(late)
+    headline = f"{stale}. Position at 2025-03: 1 KPI on target, 1 within tolerance, none in failure"
+    assert subject == f"Weekly KPI digest 2026-W09: all steady ({headline})"  # no change this week, nothing red
+    assert f">{headline}</h1>" in html and f"\n{headline}.\n" in text
+    one = compose_model(week_of_rows(rows, "2025-W19"))  # May (Thursday 8 May): April was due
+    assert one.stale == "Latest data: 2025-03 — 1 month old; newer returns are overdue"
+    assert compose_model(week_of_rows([], "2026-W09")).stale is None  # no KPI data: nothing to call old
+
+
+@given(st.integers(2019, 2030), st.integers(1, 52), st.integers(0, 40))
+def test_months_stale_is_the_gap_to_the_month_before_the_weeks_thursday(year, w, back):
+    thursday = dt.date.fromisocalendar(year, w, 4)
+    due = (thursday.year * 12 + thursday.month - 1) - 1
+    newest = due - back
+    rows = [at(row(1, "green"), f"{newest // 12:04d}-{newest % 12 + 1:02d}")]
+    d = compose_model(week_of_rows(rows, f"{year}-W{w:02d}"))
+    assert d.months_stale == back and (d.stale is None) == (back == 0)

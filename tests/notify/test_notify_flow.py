@@ -84,9 +84,10 @@ def test_routing_by_severity_tag_team_and_delivery_mode(env):
     ingest_bytes("c.csv", caseload)
     smtp.wait_for(2)
     got = {tuple(to): m["Subject"] for _, to, m in smtp.messages}
-    # red: workers SW-1 (27 > 26.4) and SW-3 (19 > 18), teams ai-1 and cp-1; the trust average (23) is amber.
+    # red: teams ai-1 and cp-1 (workers SW-1, 27 > 26.4, and SW-3, 19 > 18, are red too, but per-worker rows
+    # need a team or the caseloads tag); the trust average (23) is amber.
     # team ai-1: worker SW-1 and the team itself; the trust average is not a team subject
-    assert got == {("red@example.org",): "[RED] Sandwell: 4 alerts breached in the 2025-03 return",
+    assert got == {("red@example.org",): "[RED] Sandwell: 2 alerts breached in the 2025-03 return",
                    ("team@example.org",): "[RED] Sandwell: 2 alerts breached in the 2025-03 return"}
     assert not any(to == ["fin@example.org"] or to == ["digest@example.org"] for _, to, _m in smtp.messages)
 
@@ -304,3 +305,33 @@ def test_rating_history_unaffected_by_notifications(env):
     ingest_bytes("k.csv", year_2024_10())
     with session_for(settings.database_url) as s:
         assert s.execute(select(func.count()).select_from(RatingRecord)).scalar_one() == 2
+
+
+def test_a_kpi_the_return_leaves_blank_is_named_in_ingest_json_the_email_and_the_card(env):
+    settings, smtp, teams = env
+    add(settings, "Chief executive", "ceo@example.org", teams.url)
+    rows = [("2024-10", f"PI{i}", "80") for i in range(3, 16)]  # PI2 blank, PI1 red
+    out = land_json("k.csv", kpi_csv([("2024-10", "PI1", "68.8"), ("2024-10", "PI2", ""), *rows]))
+    assert out["not_reported"] == ["cin_visits_on_time"] and list(out)[-1] == "not_reported"
+    (_, _, msg), = smtp.wait_for(1)
+    plain, html = (p.get_content() for p in msg.iter_parts())
+    assert "Not reported this period (2024-10):</strong> the return left 1 indicator blank" in html
+    assert "not rated: PI2 Child in need plan visits on time.</p>" in html
+    line = next(x for x in plain.splitlines() if "Not reported" in x)
+    assert line == ("Not reported this period (2024-10): the return left 1 indicator blank, so it is not rated: "
+                    "PI2 Child in need plan visits on time.")
+    card = teams.wait_for(1)[0]["json"]["attachments"][0]["content"]["body"]
+    text = next(b["text"] for b in card if b.get("id") == "body")
+    assert "Not reported this period, 2024-10:** 1 indicator left blank, not rated: PI2 " in text
+
+
+def test_not_reported_lists_every_kpi_of_the_suite_in_force_left_out_and_none_for_other_kinds(env):
+    rows = [("2024-10", f"PI{i}", "80") for i in range(2, 16) if i != 7]
+    out = land_json("k.csv", kpi_csv(rows))
+    assert out["not_reported"] == ["cwcf_rate_per_10k", "single_assessments_45wd"]  # PI1 and PI7: no row at all
+    assert land_json("k.csv", kpi_csv(rows))["not_reported"] == []  # a duplicate: nothing evaluated
+    fin = land_json("f.csv", b"provider,period,measure,value\nsandwell,2024-10,contract_sum,96720000\n")
+    assert fin["not_reported"] == []
+    old = land_json("o.csv", kpi_csv([("2019-10", f"PI{i}", "80") for i in range(1, 15)]))  # the 2018 suite
+    assert old["not_reported"] == sorted(
+        b.rule.measure_key for b in load_catalog(SHIPPED_PACKS).rules if b.suite == "2018" and b.code == "PI15")

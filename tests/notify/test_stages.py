@@ -32,6 +32,13 @@ def change(event_id=1, code="PI1", kind="opened", to="red", frm=None, **kw) -> C
     return Change(**base)
 
 
+def worker(**kw) -> Change:
+    base = dict(code=None, rule_id="worker_caseload", indicator="caseload", unit="count",
+                tags=("workforce", "caseloads"), subject="sandwell/worker/W0123", team="ai-1", to="red")
+    base.update(kw)
+    return change(**base)
+
+
 def sub(sid=1, subscriber=1, **kw) -> Route:
     return Route(subscription_id=sid, subscriber_id=subscriber, **kw)
 
@@ -44,7 +51,18 @@ def sub(sid=1, subscriber=1, **kw) -> Route:
         (sub(min_severity="red"), change(to="red"), True),
         (sub(min_severity="red"), change(kind="resolved", frm="red", to="green"), True),  # a red resolving
         (sub(min_severity="red"), change(kind="resolved", frm="amber", to="green"), False),
-        (sub(min_severity="red"), change(kind="deescalated", frm="red", to="amber"), False),
+        (sub(min_severity="red"), change(kind="deescalated", frm="red", to="amber"), True),  # leaves red
+        (sub(min_severity="red"), change(kind="escalated", frm="amber", to="red"), True),
+        (sub(min_severity="red"), change(kind="opened", to="amber"), False),
+        # per-worker caseload rows: only through a team or the caseloads tag, never "everything"
+        (sub(), worker(), False),
+        (sub(min_severity="red"), worker(), False),
+        (sub(tags=frozenset({"workforce"})), worker(), False),
+        (sub(tags=frozenset({"caseloads"})), worker(), True),
+        (sub(teams=frozenset({"ai-1"})), worker(), True),
+        (sub(teams=frozenset({"cwcf-1"})), worker(), False),
+        (sub(), worker(subject="sandwell/team/ai-1"), True),  # team and trust-wide rows as before
+        (sub(), worker(subject="sandwell", team=None), True),
         (sub(tags=frozenset({"finance"})), change(), False),
         (sub(tags=frozenset({"finance", "safeguarding"})), change(), True),
         (sub(indicators=frozenset({"PI1"})), change(), True),
