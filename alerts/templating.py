@@ -96,5 +96,5 @@ def environment() -> Environment:
         trim_blocks=True, lstrip_blocks=True,
     )
     env.filters.update(value=fmt_value, md=md_escape, band=band_text, gbp=gbp, day=day, thousands=thousands)
-    env.globals.update(chip=chip, bars=bars, arrow=ARROW, rag=RAG, one_day=dt.timedelta(days=1))
+    env.globals.update(chip=chip, bars=bars, arrow=ARROW, rag=RAG)
     return env

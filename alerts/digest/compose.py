@@ -7,7 +7,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from alerts.digest.weeks import parse_week
+from alerts.digest.weeks import parse_week, week_days
 from alerts.lifecycle import outside_green
 from alerts.notify.changes import SEVERITY
 from alerts.notify.route import Route
@@ -199,6 +199,12 @@ class DigestModel:
     @property
     def hidden(self) -> int:
         return max(0, self.kpi_total - len(self.kpis))
+
+    @property
+    def days(self) -> tuple[dt.date, dt.date]:
+        """The first and last day the digest covers, as calendar days: the seven days before the
+        ISO week's Monday, whatever the clocks do (start and end are UTC instants)."""
+        return week_days(self.week)
 
     @property
     def hidden_events(self) -> int:

@@ -27,6 +27,14 @@ def previous_week(week: str) -> str:
     return f"{y}-W{pw:02d}"
 
 
+def week_days(week: str) -> tuple[dt.date, dt.date]:
+    """The first and last calendar day the digest for ISO week W covers: the seven days
+    before W's Monday."""
+    year, w = parse_week(week)
+    monday = dt.date.fromisocalendar(year, w, 1)
+    return monday - dt.timedelta(days=7), monday - dt.timedelta(days=1)
+
+
 def window(week: str, timezone: str) -> tuple[dt.datetime, dt.datetime]:
     """The digest for ISO week W covers the seven days before W's Monday (local midnight)."""
     year, w = parse_week(week)

@@ -8,13 +8,14 @@ from collections import Counter
 from dataclasses import replace
 from html.parser import HTMLParser
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select
 
 from alerts.digest.compose import DigestModel, Point, Row, WeekData, WeekEvent, position_sentence, routed, select_rows
 from alerts.digest.render import render_digest
-from alerts.digest.run import plan_digests
+from alerts.digest.run import compose_for, plan_digests
 from alerts.notify.route import Route
 from alerts.notify.unsubscribe import LINK_MARK
 from alerts.store.db import session_for
@@ -300,3 +301,19 @@ def test_months_stale_is_the_gap_to_the_month_before_the_weeks_thursday(year, w,
     rows = [at(row(1, "green"), f"{newest // 12:04d}-{newest % 12 + 1:02d}")]
     d = compose_model(week_of_rows(rows, f"{year}-W{w:02d}"))
     assert d.months_stale == back and (d.stale is None) == (back == 0)
+
+
+@pytest.mark.parametrize(("week", "first", "last"), [
+    ("2025-W26", "Mon 16 Jun 2025", "Sun 22 Jun 2025"),  # British Summer Time: local midnight is 23:00 UTC
+    ("2025-W03", "Mon 6 Jan 2025", "Sun 12 Jan 2025"),  # GMT
+    ("2025-W14", "Mon 24 Mar 2025", "Sun 30 Mar 2025"),  # the clocks go forward on the last day
+    ("2025-W44", "Mon 20 Oct 2025", "Sun 26 Oct 2025"),  # the clocks go back on the last day
+])
+def test_the_header_names_monday_to_sunday_in_every_season(demo, week, first, last):
+    settings, _ = demo
+    sid = add(settings, "Scrutiny", "s@example.org", delivery="digest")
+    with session_for(settings.database_url) as s:
+        _, model = compose_for(s, load_catalog(settings.rules_dir), settings.timezone, week, sid, utcnow())
+    _, html, text = render_digest(model)
+    header = f"kpi-alerts weekly digest, {week} ({first} to {last})"
+    assert text.startswith(header) and header in html
