@@ -11,6 +11,10 @@ from alerts.notify.group import Group
 from alerts.notify.unsubscribe import LINK_MARK
 from alerts.templating import RAG, environment
 
+# An email lists the worst this many changes and says how many more: a caseload return can move
+# 20,000 workers' alerts, and a 6 MB email helps nobody (the subject still counts them all).
+MAX_SHOWN = 50
+
 WORDS = {"opened": "breached", "escalated": "breached", "deescalated": "improved", "resolved": "back on target",
          "reminder": "still red"}
 
@@ -55,7 +59,7 @@ def _context(group: Group, recipient: str, base_url: str) -> dict:
     # An email's unsubscribe link is a placeholder until it leaves: the deliver step signs a
     # token then and puts its URL in place of LINK_MARK (email only; a Teams card has none).
     link = LINK_MARK if base_url and group.channel == "email" else ""
-    return {"changes": group.changes, "recipient": recipient, "rag": RAG, "base_url": base_url,
+    return {"changes": group.changes, "max_shown": MAX_SHOWN, "recipient": recipient, "rag": RAG, "base_url": base_url,
             "improving": IMPROVING, "provider_name": provider_name, "words": WORDS, "unsubscribe_url": link,
             "not_reported": not_reported(group.changes),
             "return_periods": ", ".join(sorted({c.period for c in group.changes if c.kind != "reminder"}))}

@@ -144,6 +144,17 @@ def test_render_escapes_hostile_names_and_shows_the_facts():
     assert "\\<script\\>" in msg.text and "68.8%" in msg.text
 
 
+def test_an_email_lists_the_worst_50_changes_and_says_how_many_more():
+    changes = [worker(event_id=i, subject=f"sandwell/worker/SW-{i:05d}", to="red" if i < 60 else "amber")
+               for i in range(20_000)]
+    msg = render(group(route(changes, [sub(tags=frozenset({"caseloads"}))]), {1: ["email"]})[0], "Head of service")
+    assert msg.html.count("sandwell/worker/SW-") == 50
+    assert all(f"SW-{i:05d}" in msg.html for i in range(50))  # the worst first: the red ones
+    assert "And 19,950 more changes</strong>, less severe than the 50 above" in msg.html
+    assert len(msg.html.encode()) < 100_000  # was 5.9 MB for 20,000 workers
+    assert msg.subject == "[RED] Sandwell: 20000 alerts breached in the 2024-10 return"  # the subject counts all
+
+
 def test_notification_email_footer_carries_the_unsubscribe_placeholder_only_with_a_base_url():
     c = change()
     email, teams = (group(route([c], [sub()]), {1: [ch]})[0] for ch in ("email", "teams"))
