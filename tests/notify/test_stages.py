@@ -144,6 +144,14 @@ def test_render_escapes_hostile_names_and_shows_the_facts():
     assert "\\<script\\>" in msg.text and "68.8%" in msg.text
 
 
+def test_a_teams_card_lists_each_change_on_its_own_line():
+    cs = [change(event_id=i, code=f"PI{i}", months_outside_green=i, outside_green_since="2024-08") for i in (1, 2, 3)]
+    text = render(group(route(cs, [sub()]), {1: ["teams"]})[0], "Ann").text
+    items = [line for line in text.splitlines() if line.startswith("- **")]
+    assert [i.split("**")[1] for i in items] == ["PI1 KPI PI1", "PI2 KPI PI2", "PI3 KPI PI3"]
+    assert items[0].endswith("; outside green 1 month") and items[1].endswith("; outside green 2 months")
+
+
 def test_an_email_lists_the_worst_50_changes_and_says_how_many_more():
     changes = [worker(event_id=i, subject=f"sandwell/worker/SW-{i:05d}", to="red" if i < 60 else "amber")
                for i in range(20_000)]
