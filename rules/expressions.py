@@ -41,15 +41,26 @@ class Expression:
 
     def evaluate(self, values: Mapping[str, float]) -> float | None:
         """The value, or None when an input is missing or the arithmetic is undefined
-        (division by zero): a derived measure is then simply not available."""
+        (division by zero, overflow): a derived measure is then simply not available."""
+        return self.attempt(values)[0]
+
+    def attempt(self, values: Mapping[str, float]) -> tuple[float | None, str | None]:
+        """(value, None), (None, None) when an input is missing, or (None, why) when the
+        arithmetic is undefined for these inputs. Never raises: a pack that passed
+        `rules check` cannot crash an evaluation, whatever the return holds."""
         if any(values.get(n) is None for n in self.names):
-            return None
+            return None, None
         try:
-            result = _eval(self.tree, values)
+            result = float(_eval(self.tree, values))
         except ZeroDivisionError:
-            return None
-        result = float(result)
-        return result if math.isfinite(result) else None
+            return None, f"{self.source}: division by zero"
+        except OverflowError:
+            return None, f"{self.source}: a number too large (overflow)"
+        except (ArithmeticError, ValueError, TypeError, RecursionError, MemoryError) as exc:
+            return None, f"{self.source}: cannot be computed ({type(exc).__name__})"
+        if not math.isfinite(result):
+            return None, f"{self.source}: the result is not a finite number ({result})"
+        return result, None
 
 
 def _depth(node: ast.AST) -> int:

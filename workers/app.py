@@ -5,8 +5,10 @@ but Python."""
 from __future__ import annotations
 
 import datetime as dt
+import sys
+from typing import Any
 
-from celery import Celery
+from celery import Celery, signals
 from celery.schedules import crontab
 
 from alerts import steps
@@ -37,6 +39,27 @@ def make_app() -> Celery:
         beat_schedule=beat_schedule(settings.digest_weekday, settings.digest_time),
     )
     return app
+
+
+def check_rule_packs(**_: Any) -> None:
+    """Workers and beat refuse to start on a rule pack that fails `kpi-alerts rules check`:
+    every problem as FILE:LINE: message on stderr, then exit 78 (EX_CONFIG)."""
+    from rules.loader import PackError, load_catalog
+
+    rules_dir = get_settings().rules_dir
+    err = sys.__stderr__ or sys.stderr  # beat has already sent sys.stderr to its logger
+    try:
+        load_catalog(rules_dir)
+    except PackError as exc:
+        for problem in exc.problems:
+            print(problem, file=err)
+        print(f"kpi-alerts: refusing to start: {len(exc.problems)} problem(s) in the rule packs at {rules_dir}",
+              file=err, flush=True)
+        raise SystemExit(78) from None
+
+
+signals.worker_init.connect(check_rule_packs, weak=False)
+signals.beat_init.connect(check_rule_packs, weak=False)
 
 
 def beat_schedule(weekday: int, at: dt.time) -> dict:

@@ -6,6 +6,7 @@ from functools import lru_cache
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, SQLModel, create_engine
 
 from alerts.store import models  # noqa: F401  (registers the tables)
@@ -26,8 +27,26 @@ def get_engine(url: str) -> Engine:
             cur.close()
     else:
         engine = create_engine(url, pool_pre_ping=True)
-    SQLModel.metadata.create_all(engine)
+    create_schema(engine)
     return engine
+
+
+def create_schema(engine: Engine, attempts: int = 3) -> None:
+    """The tables, made once however many processes open a fresh database at the same moment.
+    SQLite: the check and the CREATEs run under one write lock (BEGIN IMMEDIATE), so the others
+    wait (busy timeout) and then find the tables. Elsewhere: a table made by someone else between
+    the check and the CREATE ("already exists") is re-checked."""
+    for attempt in range(attempts):
+        try:
+            with engine.connect() as conn:
+                if engine.dialect.name == "sqlite":
+                    conn.exec_driver_sql("BEGIN IMMEDIATE")
+                SQLModel.metadata.create_all(conn)
+                conn.commit()
+            return
+        except DBAPIError as exc:
+            if "already exists" not in str(exc.orig).lower() or attempt == attempts - 1:
+                raise
 
 
 def session_for(url: str) -> Session:
