@@ -257,6 +257,12 @@ class DigestModel:
         return ", ".join(parts) if parts else "no change since last week's digest"
 
     @property
+    def empty(self) -> bool:
+        """No return landed and nothing changed this week: a subscriber who opted out of empty
+        digests gets none (even with alerts still red: last week's digest said so)."""
+        return not self.events and not self.returns
+
+    @property
     def steady(self) -> bool:
         """Nothing changed this week and nothing is red: the short 'all steady' digest."""
         red = any(r.latest.rating == "red" for r in (*self.kpis, *self.finance, *self.caseloads))

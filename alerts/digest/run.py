@@ -94,7 +94,7 @@ def plan_digests(session: Session, catalog: Catalog, week: str, timezone: str, n
         name, empty_ok = people[sid]
         d = compose(name, audience[sid], data, previous.get(sid), max_rows)
         counts = {k: d.counts.get(k, 0) for k in ("green", "amber", "red")}
-        if d.steady and not empty_ok:
+        if d.empty and not empty_ok:
             ledger.append(dict(subscriber_id=sid, week=week, status="skipped", counts=counts, created_at=now))
             plan.skipped.append(sid)
             continue

@@ -162,6 +162,21 @@ def test_steady_digest_and_opt_out(demo, tmp_path):
     assert d.steady and render_digest(d)[0].startswith(f"Weekly KPI digest {quiet_week}: all steady")
 
 
+def test_an_opted_out_subscriber_gets_no_digest_in_a_week_without_a_return_even_with_red_alerts(demo):
+    settings, _ = demo
+    later = utcnow() + dt.timedelta(days=30)  # no return lands that week; the demo year left reds open
+    week = week_of(later, settings.timezone)
+    quiet = add(settings, "Quiet", "quiet@example.org", delivery="digest")  # everything, reds included
+    keen = add(settings, "Keen", "keen@example.org", delivery="digest")
+    with session_for(settings.database_url) as s:
+        s.get(Subscriber, quiet).empty_digest = False
+        s.commit()
+        d = compose_for(s, load_catalog(settings.rules_dir), settings.timezone, week, keen, later)[1]
+        plan = plan_digests(s, load_catalog(settings.rules_dir), week, settings.timezone, later)
+    assert not d.steady and any(r.latest.rating == "red" for r in (*d.kpis, *d.finance, *d.caseloads))
+    assert plan.skipped == [quiet] and len(plan.queued) == 1  # the keen one still hears about the reds
+
+
 def test_notification_emails_carry_unsubscribe_headers_too(demo):
     settings, smtp = demo
     add(settings, "Lead", "lead@example.org")
