@@ -85,8 +85,7 @@ def test_digest_preview_and_send(cli, tmp_path, smtp_server):
     env = {"email_url": smtp_server.apprise_url}
     for name in ("kpi-2024-04.csv", "kpi-2024-05.csv"):
         cli("ingest", str(EXAMPLES / name), **env)
-    assert cli("subscribe", "Scrutiny", "--email", "s@example.org", "--delivery", "digest",
-               "--no-empty-digest", **env).returncode == 0
+    assert cli("subscribe", "Scrutiny", "--email", "s@example.org", "--delivery", "digest", **env).returncode == 0
     out = tmp_path / "d.html"
     prev = cli("digest", "preview", "--subscriber", "1", "--week", "2099-W01", "--out", str(out),
                **env)
