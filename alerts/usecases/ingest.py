@@ -31,7 +31,7 @@ Dispatch = Callable[[int], EvaluationOutcome | None]
 class ReturnLimits:
     """How big a return may be (KPI_ALERTS_MAX_RETURN_MB, KPI_ALERTS_MAX_ROWS)."""
 
-    max_bytes: int
+    max_mb: float
     max_rows: int
 
     @classmethod
@@ -39,15 +39,19 @@ class ReturnLimits:
         from config import get_settings
 
         settings = get_settings()
-        return cls(int(settings.max_return_mb * 1024 * 1024), settings.max_rows)
+        return cls(settings.max_return_mb, settings.max_rows)
+
+    @property
+    def max_bytes(self) -> int:
+        return int(self.max_mb * 1024 * 1024)
 
     def too_large(self, name: str, size: int) -> str | None:
         """The rejection line for a file of `size` bytes, None when it is within the limit."""
         if size <= self.max_bytes:
             return None
-        limit = f"{self.max_bytes / 1024 / 1024:g} MB"
-        message = (f"file too large: {size / 1024 / 1024:.1f} MB (expected at most {limit}, the "
-                   "KPI_ALERTS_MAX_RETURN_MB limit; split the return by period)")
+        found = f"{size / 1024 / 1024:,.1f} MB" if size >= 1024 * 1024 else f"{size:,} bytes"
+        message = (f"file too large: {found} (expected at most {self.max_mb:g} MB, the KPI_ALERTS_MAX_RETURN_MB "
+                   "limit; split the return by period)")
         return str(ReturnProblem(name, 0, WHOLE_FILE, message))
 
 
