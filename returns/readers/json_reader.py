@@ -71,6 +71,8 @@ class JsonReader(Reader):
             raise reject(filename, e.lineno, message) from None
         except RecursionError:
             raise reject(filename, 0, f"invalid JSON: nested too deeply ({EXPECTED})") from None
+        if isinstance(doc, _Object) and [k for k, _ in doc.pairs].count("rows") > 1:
+            raise reject(filename, 0, f'key "rows" given twice ({EXPECTED}, once)')
         rows = doc.get("rows") if isinstance(doc, dict) else doc
         if not isinstance(rows, list):
             raise reject(filename, 0, f"{EXPECTED}, got {_describe(doc)}")

@@ -203,6 +203,13 @@ def test_a_json_key_given_twice_in_a_row_object_is_located():
         "k.json:2:value: key 'value' given twice in this row object (expected each key once)"]
 
 
+def test_a_rows_key_given_twice_is_refused():
+    row = '{"provider": "sandwell", "period": "2024-10", "indicator": "PI1", "value": 60}'
+    assert problems("k.json", f'{{"rows": [{row}], "rows": [{row}]}}') == [
+        'k.json:0:-: key "rows" given twice (expected a JSON array of row objects, or an object with a "rows" array, '
+        'once)']
+
+
 def test_a_csv_row_with_fewer_cells_than_the_header_is_located():
     assert problems("k.csv", KPI + "sandwell,2024-10,PI1,60\nsandwell,2024-10,PI2\n") == [
         "k.csv:3:value: row has 3 of the header's 4 cells (expected a cell for every column; leave a cell empty, "
