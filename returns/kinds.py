@@ -162,7 +162,7 @@ class RowChecker:
             self.problem(row, "period", str(e))
             period = None
         if period is not None and self.latest_period is not None and period > self.latest_period:
-            # accepted, every later real month would count as late and the alert would freeze
+            # once landed, every real month after it would count as late and the alert would freeze
             self.problem(row, "period", f"period {period} is after this month ({self.latest_period}) "
                                         "(expected a month that has begun)")
         return self.check_row(row, cells, period)
@@ -206,9 +206,8 @@ class RowChecker:
         elif limit is not None and abs(value) > limit:
             self.problem(row, column, f"expected a value of at most {amount(limit, unit)} in size, got {shown(text)}")
         else:
-            plausible = getattr(info, "plausible", None)
-            if plausible is not None and not plausible.min <= value <= plausible.max:
-                assert info is not None
+            plausible = info.plausible if info is not None else None
+            if info is not None and plausible is not None and not plausible.min <= value <= plausible.max:
                 self.problem(row, column, f"expected a value from {amount(plausible.min, unit)} to "
                                           f"{amount(plausible.max, unit)} (the plausible range for {info.key} in its "
                                           f"rule pack), got {shown(text)}")
@@ -336,7 +335,7 @@ class CaseloadChecker(RowChecker):
             self.problem(row, "caseload", str(e))
             return None
         info = self.lookup.resolve(CASELOAD, "caseload", period) if period else None
-        plausible = getattr(info, "plausible", None)
+        plausible = info.plausible if info is not None else None
         if value < 0:
             self.problem(row, "caseload", f"expected a caseload of 0 or more, got {shown(text)}")
         elif not value.is_integer():
