@@ -15,9 +15,11 @@ class ReturnProblem:
     row: int  # 1-based as seen in Excel / an editor; 0 for a whole-file problem
     column: str  # header name as written in the file, or '-'
     message: str  # says what was expected and what was found
+    last_row: int | None = None  # the same problem on every row from `row` to here (see condense)
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.row}:{self.column}: {self.message}"
+        rows = f"{self.row}-{self.last_row}" if self.last_row is not None else f"{self.row}"
+        return f"{self.file}:{rows}:{self.column}: {self.message}"
 
 
 class ReturnRejected(Exception):
@@ -29,6 +31,35 @@ class ReturnRejected(Exception):
 
     def __reduce__(self):  # pickle (e.g. a Celery result) with the problems, not the joined text
         return (type(self), (self.problems,))
+
+
+SHOWN_PROBLEMS = 100  # a report lists at most this many, then says how many more
+
+
+def condense(problems: Iterable[ReturnProblem]) -> list[ReturnProblem]:
+    """The same problem (file, column and message) on consecutive rows -> one problem with
+    the row range, in the place of its first row: 15 identical lines say less than one."""
+    out: list[ReturnProblem] = []
+    latest: dict[tuple[str, str, str], int] = {}  # key -> index in `out` of its latest run
+    for p in problems:
+        key = (p.file, p.column, p.message)
+        at = latest.get(key)
+        if at is not None and p.row > 0 and (out[at].last_row or out[at].row) + 1 == p.row:
+            out[at] = ReturnProblem(p.file, out[at].row, p.column, p.message, p.last_row or p.row)
+            continue
+        latest[key] = len(out)
+        out.append(p)
+    return out
+
+
+def problem_lines(problems: Iterable[ReturnProblem], limit: int = SHOWN_PROBLEMS) -> list[str]:
+    """At most `limit` located lines, then one line saying how many more there are."""
+    problems = list(problems)
+    lines = [str(p) for p in problems[:limit]]
+    if len(problems) > limit:
+        more = len(problems) - limit
+        lines.append(f"and {more} more problem{'s' if more != 1 else ''}")
+    return lines
 
 
 def reject(file: str, row: int, message: str, column: str = WHOLE_FILE) -> ReturnRejected:

@@ -7,12 +7,13 @@ problem and carries on, so one upload shows the provider everything to fix.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
 from returns.errors import WHOLE_FILE, ReturnProblem, ReturnRejected
-from returns.lookup import MeasureLookup
+from returns.lookup import MeasureLike, MeasureLookup
 from returns.model import Observation
 from returns.readers.base import UNNAMED, Cells
 from returns.values import CellError, got, parse_bool, parse_money, parse_number, parse_period, shown
@@ -34,6 +35,29 @@ SERVICES = ("assessment_intervention", "court_child_protection", "children_we_ca
 NAME_MAX = 100
 
 _PROVIDER = re.compile(r"[a-z0-9][a-z0-9_-]*")
+
+# Beyond these sizes a value is a slip (a pasted cell reference, 1e308), whatever the pack
+# says: they keep every later sum, difference and format finite. A rule's plausible range
+# (rules.model.Plausible), when the pack gives one, is checked as well.
+UNIT_LIMITS = {"count": 1e9, "rate_per_10000": 1e9, "number": 1e9, "gbp": 1e12}
+FRACTIONS = "percentages are expected as 0-100, e.g. 81.6, not 0.816"
+
+
+def amount(value: float, unit: str | None) -> str:
+    """A range edge as a person reads it: 100, 10,000, £5,000,000,000, 0.5."""
+    text = f"{int(value):,}" if value.is_integer() and abs(value) < 1e15 else f"{value:g}"
+    if unit == "gbp":
+        return f"-£{text[1:]}" if text.startswith("-") else f"£{text}"
+    return text
+
+
+def control_character(text: str) -> str | None:
+    """' (character 3 is the control character U+001B)' for the first C0/C1 control
+    character in `text` (tab, CR and LF included), else None."""
+    for position, char in enumerate(text, start=1):
+        if unicodedata.category(char) == "Cc":
+            return f" (character {position} is the control character U+{ord(char):04X})"
+    return None
 
 
 def header_line(kind: str) -> str:
@@ -98,8 +122,9 @@ class RowChecker:
 
     kind: ClassVar[str]
 
-    def __init__(self, filename: str, header: Header, lookup: MeasureLookup):
+    def __init__(self, filename: str, header: Header, lookup: MeasureLookup, latest_period: str | None = None):
         self.file = filename
+        self.latest_period = latest_period  # 'YYYY-MM' of the month the return lands in; None: no limit
         self.columns = header.names
         self.lookup = lookup
         self.problems: list[ReturnProblem] = []
@@ -136,7 +161,14 @@ class RowChecker:
         except CellError as e:
             self.problem(row, "period", str(e))
             period = None
+        if period is not None and self.latest_period is not None and period > self.latest_period:
+            # once landed, every real month after it would count as late and the alert would freeze
+            self.problem(row, "period", f"period {period} is after this month ({self.latest_period}) "
+                                        "(expected a month that has begun)")
         return self.check_row(row, cells, period)
+
+    def finish(self) -> None:
+        """Checks over the whole return, once every row is read."""
 
     def check_provider(self, row: int, text: str) -> None:
         if text == self._provider_text:
@@ -154,8 +186,10 @@ class RowChecker:
     def check_row(self, row: int, cells: Cells, period: str | None) -> Observation | None:
         raise NotImplementedError
 
-    def number(self, row: int, column: str, text: str, unit: str | None) -> float | None:
-        """A value cell by its unit; blank is None (not reported), never zero."""
+    def number(self, row: int, column: str, text: str, unit: str | None,
+               info: MeasureLike | None = None) -> float | None:
+        """A value cell by its unit, then the measure's plausible range; blank is None (not
+        reported), never zero."""
         if not text:
             return None
         try:
@@ -163,16 +197,48 @@ class RowChecker:
         except CellError as e:
             self.problem(row, column, str(e))
             return None
+        limit = UNIT_LIMITS.get(unit or "")
         if unit == "percent" and not 0 <= value <= 100:
             self.problem(row, column, f"expected a percentage between 0 and 100, got {shown(text)}")
         elif unit in ("count", "rate_per_10000") and value < 0:
             what = "a count" if unit == "count" else "a rate"
             self.problem(row, column, f"expected {what} of 0 or more, got {shown(text)}")
+        elif limit is not None and abs(value) > limit:
+            self.problem(row, column, f"expected a value of at most {amount(limit, unit)} in size, got {shown(text)}")
+        else:
+            plausible = info.plausible if info is not None else None
+            if info is not None and plausible is not None and not plausible.min <= value <= plausible.max:
+                self.problem(row, column, f"expected a value from {amount(plausible.min, unit)} to "
+                                          f"{amount(plausible.max, unit)} (the plausible range for {info.key} in its "
+                                          f"rule pack), got {shown(text)}")
         return value
 
 
 class KpiChecker(RowChecker):
     kind = KPI
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.percentages = 0  # percentage values given
+        self.fractions = 0  # of which between 0 and 1, without a % sign
+        self.first_fraction = 0  # row of the first of those
+        self.above_zero = False  # one of those is above 0 (all zeros read the same either way)
+
+    def finish(self) -> None:
+        # 0.816 for 81.6% is what a CSV saved from a percent-formatted sheet holds; every
+        # value in [0, 1] is the sign (one small genuine value among normal ones is not).
+        if self.percentages >= 2 and self.fractions == self.percentages and self.above_zero:
+            self.problems.append(ReturnProblem(
+                self.file, self.first_fraction, self.columns["value"],
+                f"{FRACTIONS} (all {self.percentages} percentage values in this return lie between 0 and 1, as "
+                "fractions do)"))
+
+    def count_percentage(self, row: int, text: str, value: float) -> None:
+        self.percentages += 1
+        if 0 <= value <= 1 and not text.endswith("%"):
+            self.fractions += 1
+            self.first_fraction = self.first_fraction or row
+            self.above_zero = self.above_zero or value > 0
 
     def check_row(self, row: int, cells: Cells, period: str | None) -> Observation | None:
         token = self.text(cells, "indicator")
@@ -184,7 +250,10 @@ class KpiChecker(RowChecker):
             if info is None:
                 self.problem(row, "indicator", f"unknown indicator {shown(token)} for period {period} "
                                                "(expected an indicator key or a contract code in force then)")
-        value = self.number(row, "value", self.text(cells, "value"), info.unit if info else None)
+        text = self.text(cells, "value")
+        value = self.number(row, "value", text, info.unit if info else None, info)
+        if value is not None and info is not None and info.unit == "percent":
+            self.count_percentage(row, text, value)
         if info is None or period is None:
             return None
         earlier = self.first_row((period, info.key), row)
@@ -207,11 +276,11 @@ class FinanceChecker(RowChecker):
         elif measure not in FINANCE_MEASURES:
             self.problem(row, "measure", f"unknown finance measure {shown(token)} (expected one of "
                                          f"{', '.join(FINANCE_MEASURES)})")
-        value = self.number(row, "value", self.text(cells, "value"), "gbp")
+        # The catalogue may key a finance measure differently; the five names are the interface.
+        info = self.lookup.resolve(FINANCE, measure, period) if measure in FINANCE_MEASURES and period else None
+        value = self.number(row, "value", self.text(cells, "value"), "gbp", info)
         if measure not in FINANCE_MEASURES or period is None:
             return None
-        # The catalogue may key a finance measure differently; the five names are the interface.
-        info = self.lookup.resolve(FINANCE, measure, period)
         key = info.key if info is not None else measure
         earlier = self.first_row((period, key), row)
         if earlier is not None:
@@ -229,6 +298,10 @@ class CaseloadChecker(RowChecker):
             found = "a blank cell" if not text else f"{len(text)} characters"
             self.problem(row, column, f"expected {what} of 1 to {NAME_MAX} characters, got {found}")
             return None
+        where = control_character(text)
+        if where is not None:  # an escape sequence or a line break would reach every message and terminal
+            self.problem(row, column, f"expected {what} without control characters, got {shown(text)}{where}")
+            return None
         return text
 
     def check_row(self, row: int, cells: Cells, period: str | None) -> Observation | None:
@@ -243,7 +316,7 @@ class CaseloadChecker(RowChecker):
             asye = parse_bool(self.text(cells, "asye"))
         except CellError as e:
             self.problem(row, "asye", str(e))
-        caseload = self.caseload(row, self.text(cells, "caseload"))
+        caseload = self.caseload(row, self.text(cells, "caseload"), period)
         if period is not None and worker is not None:
             earlier = self.first_row((period, worker.casefold()), row)
             if earlier is not None:
@@ -253,7 +326,7 @@ class CaseloadChecker(RowChecker):
             return None
         return Observation(period, "caseload", caseload, row, team=team, service=service, worker=worker, asye=asye)
 
-    def caseload(self, row: int, text: str) -> float | None:
+    def caseload(self, row: int, text: str, period: str | None) -> float | None:
         if not text:
             return None  # not reported
         try:
@@ -261,10 +334,19 @@ class CaseloadChecker(RowChecker):
         except CellError as e:
             self.problem(row, "caseload", str(e))
             return None
+        info = self.lookup.resolve(CASELOAD, "caseload", period) if period else None
+        plausible = info.plausible if info is not None else None
         if value < 0:
             self.problem(row, "caseload", f"expected a caseload of 0 or more, got {shown(text)}")
         elif not value.is_integer():
             self.problem(row, "caseload", f"expected a whole number of cases, got {shown(text)}")
+        elif value > UNIT_LIMITS["count"]:
+            self.problem(row, "caseload", f"expected a caseload of at most {amount(UNIT_LIMITS['count'], None)}, "
+                                          f"got {shown(text)}")
+        elif plausible is not None and not plausible.min <= value <= plausible.max:
+            self.problem(row, "caseload", f"expected a caseload from {amount(plausible.min, None)} to "
+                                          f"{amount(plausible.max, None)} (the plausible range in its rule pack), "
+                                          f"got {shown(text)}")
         return value
 
 

@@ -18,6 +18,19 @@ class MeasureLike(Protocol):
     @property
     def unit(self) -> str: ...  # 'percent' | 'rate_per_10000' | 'count' | 'gbp' | 'number'
 
+    @property
+    def plausible(self) -> PlausibleLike | None: ...  # the pack's plausible range, if it gives one
+
+
+class PlausibleLike(Protocol):
+    """`rules.model.Plausible`: the values a return may give at all, min < max."""
+
+    @property
+    def min(self) -> float: ...
+
+    @property
+    def max(self) -> float: ...
+
 
 class MeasureLookup(Protocol):
     def resolve(self, kind: str, token: str, period: str) -> MeasureLike | None:

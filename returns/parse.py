@@ -3,9 +3,10 @@ every problem found. Pure apart from reading the bytes it is given."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 
-from returns.errors import ReturnRejected, reject
+from returns.errors import ReturnRejected, condense, reject
 from returns.kinds import CHECKERS, match_header
 from returns.lookup import MeasureLookup
 from returns.model import Observation, ParsedReturn
@@ -25,8 +26,18 @@ def extension(filename: str) -> str:
     return "." + base.rsplit(".", 1)[1] if "." in base else ""
 
 
-def parse_return(filename: str, data: bytes, catalog: MeasureLookup) -> ParsedReturn:
-    """`catalog` is normally rules.catalog.Catalog; anything with its resolve() will do."""
+def too_many_rows(limit: int) -> str:
+    return (f"too many rows: more than {limit:,} data rows (expected at most {limit:,}, the KPI_ALERTS_MAX_ROWS limit; "
+            "split the return by period)")
+
+
+def parse_return(filename: str, data: bytes, catalog: MeasureLookup, *, now: dt.date | None = None,
+                 max_rows: int | None = None) -> ParsedReturn:
+    """`catalog` is normally rules.catalog.Catalog; anything with its resolve() will do.
+
+    `now` is when the return lands (the caller's clock: a datetime or date): a period after
+    its month is rejected. None checks no such limit (e.g. a file checked on its own).
+    `max_rows`: more data rows than this rejects the return as soon as they are counted."""
     ext = extension(filename)
     reader = reader_for(ext)
     if reader is None:
@@ -34,16 +45,21 @@ def parse_return(filename: str, data: bytes, catalog: MeasureLookup) -> ParsedRe
         raise reject(filename, 0, f"{found} (expected {_expected_types()})")
     sheet = reader.read(filename, data)
     header = match_header(filename, sheet.header_row, sheet.columns)
-    checker = CHECKERS[header.kind](filename, header, catalog)
+    latest = f"{now.year:04d}-{now.month:02d}" if now is not None else None
+    checker = CHECKERS[header.kind](filename, header, catalog, latest)
     observations: list[Observation] = []
     for row, cells in sheet.rows:
+        if max_rows is not None and checker.rows >= max_rows:
+            raise reject(filename, row, too_many_rows(max_rows))
         observation = checker.check(row, cells)
         if observation is not None:
             observations.append(observation)
     if checker.rows == 0:
         raise reject(filename, 0, NO_DATA_ROWS)
-    if checker.problems:
-        raise ReturnRejected(checker.problems)
+    checker.finish()
+    problems = sorted(sheet.problems + checker.problems, key=lambda p: p.row) if sheet.problems else checker.problems
+    if problems:
+        raise ReturnRejected(condense(problems))
     assert checker.provider is not None  # every row had a valid provider, and there is a row
     return ParsedReturn(
         filename=filename,

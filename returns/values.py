@@ -10,7 +10,7 @@ from functools import lru_cache
 
 MIN_YEAR, MAX_YEAR = 1990, 2099  # outside this a 4-digit year is a typo, not a period
 
-PERIOD_EXPECTED = "expected a period as YYYY-MM or Mon-YY (e.g. 2024-03 or Mar-24)"
+PERIOD_EXPECTED = "expected a period as YYYY-MM, Mon-YY or Month YYYY (e.g. 2024-05, May-24 or May 2024)"
 MONEY_EXPECTED = "expected an amount in pounds (e.g. 96720000, 96,720,000, £96.72m, £500k or (1,000))"
 BOOL_EXPECTED = "expected true or false (or yes/no, y/n, 1/0)"
 
@@ -40,14 +40,16 @@ for _number, _name in enumerate(
     MONTHS[_name] = MONTHS[_name[:3]] = _number
 MONTHS["sept"] = 9
 
-_ISO_PERIOD = re.compile(r"(\d{4})-(\d{1,2})")
-_NAMED_PERIOD = re.compile(r"([A-Za-z]+)[-\s]*(\d{2}|\d{4})")
-_GROUPED = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
+# re.ASCII throughout: in a str pattern \d also matches Arabic-Indic, full-width and other
+# digits, which int() and Decimal() then read silently.
+_ISO_PERIOD = re.compile(r"(\d{4})-(\d{1,2})", re.ASCII)
+_NAMED_PERIOD = re.compile(r"([A-Za-z]+)[-\s]*(\d{2}|\d{4})", re.ASCII)
+_GROUPED = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?", re.ASCII)
 _MONEY = re.compile(
     r"(?P<open>\()?\s*(?P<sign>[+-])?\s*£?\s*(?P<sign2>[+-])?\s*"
     r"(?P<num>(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?|\.\d+)"
     r"\s*(?P<unit>bn|m|k)?\s*(?P<close>\))?",
-    re.IGNORECASE,
+    re.IGNORECASE | re.ASCII,
 )
 _MULTIPLIERS = {None: Decimal(1), "k": Decimal(1_000), "m": Decimal(1_000_000), "bn": Decimal(1_000_000_000)}
 _BOOLS = {"true": True, "yes": True, "y": True, "1": True, "false": False, "no": False, "n": False, "0": False}
@@ -71,6 +73,14 @@ def parse_period(text: str) -> str:
     return f"{year:04d}-{month:02d}"
 
 
+def _ascii_digits(text: str) -> None:
+    """A digit other than 0-9 (e.g. Arabic-Indic or full-width) is named, not misread."""
+    for position, char in enumerate(text, start=1):
+        if char.isdigit() and not char.isascii():
+            raise CellError(f"expected digits 0-9, got {got(text)} (character {position} is the non-ASCII digit "
+                            f"U+{ord(char):04X})")
+
+
 def _finite(value: float, text: str) -> float:
     if math.isfinite(value):
         return value
@@ -91,6 +101,7 @@ def parse_number(text: str, *, percent: bool = False) -> float:
                 raise CellError(f"expected a number, got {got(s)}") from None
             value = float(body.replace(",", ""))
         return _finite(value, s)
+    _ascii_digits(s)
     raise CellError(f"expected a number, got {got(s)}")
 
 
@@ -98,6 +109,8 @@ def parse_money(text: str) -> float:
     """GBP as people write it: '£96.72m', '96,720,000', '£500k', '£1.2bn', '-1,000',
     '(1,000)' (accounting negative) -> pounds as float."""
     s = text.strip()
+    if not s.isascii():
+        _ascii_digits(s)
     m = _MONEY.fullmatch(s)
     if m is None or bool(m["open"]) != bool(m["close"]) or sum(bool(x) for x in (m["open"], m["sign"], m["sign2"])) > 1:
         try:

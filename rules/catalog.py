@@ -7,7 +7,7 @@ import datetime as dt
 from dataclasses import dataclass
 from functools import cached_property
 
-from rules.model import Derived, Pack, Rule, Unit
+from rules.model import Derived, Pack, Plausible, Rule, Unit
 from rules.periods import period_start
 
 
@@ -17,6 +17,7 @@ class MeasureInfo:
     kind: str
     unit: Unit
     name: str
+    plausible: Plausible | None = None
 
 
 @dataclass(frozen=True)
@@ -62,11 +63,11 @@ class Catalog:
         out: dict[str, MeasureInfo] = {}
         for pack in self.packs:
             for inp in pack.inputs:
-                out[inp.key] = MeasureInfo(inp.key, inp.kind, inp.unit, inp.name)
+                out[inp.key] = MeasureInfo(inp.key, inp.kind, inp.unit, inp.name, inp.plausible)
             for d in pack.derived:
                 out[d.key] = MeasureInfo(d.key, d.kind, d.unit, d.name)
             for rule in pack.rules:
-                info = MeasureInfo(rule.measure_key, rule.kind, rule.unit, rule.name)
+                info = MeasureInfo(rule.measure_key, rule.kind, rule.unit, rule.name, rule.plausible)
                 if rule.id == rule.measure_key:  # the rule named after the measure names it
                     out[rule.measure_key] = info
                 else:

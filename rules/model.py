@@ -165,6 +165,23 @@ class RuleVersion(_Strict):
         return self
 
 
+class Plausible(_Strict):
+    """The values a return may give for a measure at all, e.g. `{min: 0, max: 100}` for a
+    percentage: a value outside it is a mistake in the return (rejected, the range named),
+    not a rating."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    min: float
+    max: float
+
+    @model_validator(mode="after")
+    def _min_below_max(self) -> Plausible:
+        if not self.min < self.max:
+            raise ValueError(f"plausible min ({self.min:g}) must be below max ({self.max:g})")
+        return self
+
+
 class Comparator(_Strict):
     name: str
     value: float
@@ -185,6 +202,7 @@ class Rule(_Strict):
     comparators: list[Comparator] = Field(default_factory=list)
     for_periods: int = Field(1, ge=1, le=24)
     reminder_days: int | None = Field(None, ge=1)
+    plausible: Plausible | None = None  # values outside it are rejected with the return
     versions: list[RuleVersion] = Field(min_length=1)
     notes: list[str] = Field(default_factory=list)
 
@@ -206,6 +224,7 @@ class Input(_Strict):
     name: str
     kind: ReturnKind
     unit: Unit
+    plausible: Plausible | None = None
 
 
 class Derived(_Strict):

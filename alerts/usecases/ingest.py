@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,12 +21,41 @@ from alerts.events import EvaluationOutcome, Landed
 from alerts.store.landing import get_return, land
 from alerts.usecases.evaluate import load_outcome
 from returns import ReturnRejected, parse_return
+from returns.errors import WHOLE_FILE, ReturnProblem, problem_lines
 from rules.catalog import Catalog
 
 log = logging.getLogger(__name__)
 
 # Evaluate this return id: its outcome when done in-process, None when queued for a worker.
 Dispatch = Callable[[int], EvaluationOutcome | None]
+
+
+@dataclass(frozen=True)
+class ReturnLimits:
+    """How big a return may be (KPI_ALERTS_MAX_RETURN_MB, KPI_ALERTS_MAX_ROWS)."""
+
+    max_mb: float
+    max_rows: int
+
+    @classmethod
+    def configured(cls) -> ReturnLimits:
+        from config import get_settings
+
+        settings = get_settings()
+        return cls(settings.max_return_mb, settings.max_rows)
+
+    @property
+    def max_bytes(self) -> int:
+        return int(self.max_mb * 1024 * 1024)
+
+    def too_large(self, name: str, size: int) -> str | None:
+        """The rejection line for a file of `size` bytes, None when it is within the limit."""
+        if size <= self.max_bytes:
+            return None
+        found = f"{size / 1024 / 1024:,.1f} MB" if size >= 1024 * 1024 else f"{size:,} bytes"
+        message = (f"file too large: {found} (expected at most {self.max_mb:g} MB, the KPI_ALERTS_MAX_RETURN_MB "
+                   "limit; split the return by period)")
+        return str(ReturnProblem(name, 0, WHOLE_FILE, message))
 
 
 @dataclass
@@ -40,11 +70,15 @@ class IngestResult:
 
 
 def ingest_bytes(session: Session, catalog: Catalog, name: str, data: bytes, dispatch: Dispatch,
-                 now: dt.datetime, wait_seconds: float = 60.0) -> IngestResult:
-    try:
-        parsed = parse_return(name, data, catalog)
+                 now: dt.datetime, wait_seconds: float = 60.0, limits: ReturnLimits | None = None) -> IngestResult:
+    limits = limits or ReturnLimits.configured()
+    too_large = limits.too_large(name, len(data))
+    if too_large:
+        return IngestResult(name, errors=[too_large])
+    try:  # `now` is the landing clock: a period after its month is refused
+        parsed = parse_return(name, data, catalog, now=now, max_rows=limits.max_rows)
     except ReturnRejected as exc:
-        return IngestResult(name, errors=[str(p) for p in exc.problems])
+        return IngestResult(name, errors=problem_lines(exc.problems))
     landed = land(session, parsed, now)
     if landed.status == "duplicate":
         stored = get_return(session, landed.return_id)
@@ -77,9 +111,14 @@ def wait_for_evaluation(session: Session, return_id: int, wait_seconds: float, c
 
 
 def ingest_path(session: Session, catalog: Catalog, path: Path, dispatch: Dispatch, now: dt.datetime,
-                wait_seconds: float = 60.0) -> IngestResult:
+                wait_seconds: float = 60.0, limits: ReturnLimits | None = None) -> IngestResult:
+    limits = limits or ReturnLimits.configured()
     try:
-        data = path.read_bytes()
+        with path.open("rb") as f:  # the size before reading: a 2 GB upload is never read in
+            too_large = limits.too_large(str(path), os.fstat(f.fileno()).st_size)
+            if too_large:
+                return IngestResult(str(path), errors=[too_large])
+            data = f.read(limits.max_bytes + 1)  # a file that grew meanwhile is caught by ingest_bytes
     except OSError as exc:
         return IngestResult(str(path), errors=[f"{path}:0:-: cannot read file: {exc.strerror}"])
-    return ingest_bytes(session, catalog, str(path), data, dispatch, now, wait_seconds)
+    return ingest_bytes(session, catalog, str(path), data, dispatch, now, wait_seconds, limits)

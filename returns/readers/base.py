@@ -10,10 +10,10 @@ from __future__ import annotations
 import codecs
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
-from returns.errors import reject
+from returns.errors import WHOLE_FILE, ReturnProblem, reject
 
 Cells = dict[str, str | None]
 RawRow = tuple[int, Cells]  # (row number as a person sees it, {column as written: raw text or None})
@@ -28,6 +28,9 @@ class Sheet:
     header_row: int  # where header problems are reported (0 when the format has no header row)
     columns: list[str]  # header names as written (trimmed), in file order, duplicates kept
     rows: Iterable[RawRow]
+    # Problems a reader finds in a row as it reads it (a short CSV row, a formula without a
+    # value): appended while `rows` is iterated, so read them after it.
+    problems: list[ReturnProblem] = field(default_factory=list)
 
 
 class Reader(ABC):
@@ -56,9 +59,11 @@ def _blank(cell: str | None) -> bool:
     return cell is None or not cell.strip()
 
 
-def tabular(filename: str, rows: Iterator[tuple[int, Sequence[str | None]]]) -> Sheet:
+def tabular(filename: str, rows: Iterator[tuple[int, Sequence[str | None]]], *, full_rows: bool = False) -> Sheet:
     """A grid (CSV, worksheet) -> Sheet: the first non-blank row is the header, wholly
-    blank rows are skipped (spreadsheets leave plenty of them at the end)."""
+    blank rows are skipped (spreadsheets leave plenty of them at the end). `full_rows`: a
+    row must have a cell for every header column (CSV, where a missing comma shifts
+    nothing but silently blanks the last cells; a worksheet simply stops at its last cell)."""
     for header_row, header in rows:  # noqa: B007 - the row the loop stops on is the header
         if not all(_blank(c) for c in header):
             break
@@ -67,6 +72,7 @@ def tabular(filename: str, rows: Iterator[tuple[int, Sequence[str | None]]]) -> 
     names = [(c or "").strip() for c in header]
     width = len(names)
     all_named = all(names)
+    sheet = Sheet(header_row, [n for n in names if n], ())
 
     def records() -> Iterator[RawRow]:
         for number, cells in rows:
@@ -75,6 +81,11 @@ def tabular(filename: str, rows: Iterator[tuple[int, Sequence[str | None]]]) -> 
             if all_named and len(cells) == width:  # the fast, usual case
                 yield number, dict(zip(names, cells, strict=True))
                 continue
+            if full_rows and len(cells) < width:
+                missing = next((n for n in names[len(cells):] if n), WHOLE_FILE)
+                sheet.problems.append(ReturnProblem(
+                    filename, number, missing, f"row has {len(cells)} of the header's {width} cells (expected a "
+                    "cell for every column; leave a cell empty, with its comma, for a value not reported)"))
             record: Cells = {}
             for i, cell in enumerate(cells):
                 name = names[i] if i < width else UNNAMED
@@ -84,4 +95,5 @@ def tabular(filename: str, rows: Iterator[tuple[int, Sequence[str | None]]]) -> 
                     record[UNNAMED] = cell
             yield number, record
 
-    return Sheet(header_row, [n for n in names if n], records())
+    sheet.rows = records()
+    return sheet

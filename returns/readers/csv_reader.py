@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
 
 from returns.errors import reject
 from returns.readers.base import EMPTY_FILE, Reader, Sheet, decode_utf8, tabular
@@ -17,10 +18,14 @@ class CsvReader(Reader):
         if not text.strip():
             raise reject(filename, 0, EMPTY_FILE)
         reader = csv.reader(io.StringIO(text, newline=""))
-        try:
-            # Read it all now so a malformed line is a file problem, not an error mid-validation.
-            # Rows are numbered by record, as Excel shows them.
-            grid = list(enumerate(reader, start=1))
-        except csv.Error as e:
-            raise reject(filename, reader.line_num, f"unreadable CSV: {e} (expected comma-separated text)") from None
-        return tabular(filename, iter(grid))
+
+        def grid() -> Iterator[tuple[int, list[str]]]:
+            # Streamed, so a row limit stops reading early; a malformed line rejects the file
+            # where it is. Rows are numbered by record, as Excel shows them.
+            try:
+                yield from enumerate(reader, start=1)
+            except csv.Error as e:
+                message = f"unreadable CSV: {e} (expected comma-separated text)"
+                raise reject(filename, reader.line_num, message) from None
+
+        return tabular(filename, grid(), full_rows=True)

@@ -14,6 +14,19 @@ NO_ROWS = 'an object without "rows"'
 EXPECTED = 'expected a JSON array of row objects, or an object with a "rows" array'
 
 
+class _Object(dict):
+    """A JSON object that keeps every (key, value) pair as written: json.loads keeps only
+    the last of a key given twice, which would silently drop a value."""
+
+    pairs: list[tuple[str, Any]]
+
+
+def _object(pairs: list[tuple[str, Any]]) -> _Object:
+    obj = _Object(pairs)
+    obj.pairs = pairs
+    return obj
+
+
 class _Number(str):
     """A JSON number kept as its literal text, so 1e400 is reported as written, big
     integers are not converted, and a number is still told apart from a string."""
@@ -51,12 +64,15 @@ class JsonReader(Reader):
         if not text.strip():
             raise reject(filename, 0, EMPTY_FILE)
         try:
-            doc = json.loads(text, parse_int=_Number, parse_float=_Number, parse_constant=_Number)
+            doc = json.loads(text, parse_int=_Number, parse_float=_Number, parse_constant=_Number,
+                             object_pairs_hook=_object)
         except json.JSONDecodeError as e:
             message = f"invalid JSON: {e.msg} at line {e.lineno} column {e.colno} ({EXPECTED})"
             raise reject(filename, e.lineno, message) from None
         except RecursionError:
             raise reject(filename, 0, f"invalid JSON: nested too deeply ({EXPECTED})") from None
+        if isinstance(doc, _Object) and [k for k, _ in doc.pairs].count("rows") > 1:
+            raise reject(filename, 0, f'key "rows" given twice ({EXPECTED}, once)')
         rows = doc.get("rows") if isinstance(doc, dict) else doc
         if not isinstance(rows, list):
             raise reject(filename, 0, f"{EXPECTED}, got {_describe(doc)}")
@@ -72,7 +88,13 @@ class JsonReader(Reader):
                 problems.append(ReturnProblem(filename, i, WHOLE_FILE, f"expected a row object, got {_describe(item)}"))
                 continue
             record: Cells = {}
-            for key, value in item.items():
+            given: set[str] = set()
+            for key, value in item.pairs if isinstance(item, _Object) else item.items():
+                if key in given:
+                    message = f"key {shown(key)} given twice in this row object (expected each key once)"
+                    problems.append(ReturnProblem(filename, i, key.strip() or WHOLE_FILE, message))
+                    continue
+                given.add(key)
                 name = key.strip()
                 if not name:  # a value under no name is reported as a stray cell, like CSV's
                     text = _text(value)

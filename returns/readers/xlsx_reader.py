@@ -1,18 +1,31 @@
-"""XLSX: the first worksheet, cached values rather than formulas (data_only)."""
+"""XLSX: the first worksheet, cached values rather than formulas, streamed.
+
+openpyxl's read-only mode parses the sheet's XML as it goes, but its rows are padded to the
+widest cell and the old reader kept the whole grid: one stray cell in column XFD on every
+row made a 56 KB workbook take 436 MB. Here the sheet is read row by row from openpyxl's
+own sheet parser, keeping only the cells present (those beyond MAX_COLUMNS are folded into
+one stray cell), so memory stays flat whatever the workbook's shape.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import io
 import warnings
+from collections.abc import Iterator
 from typing import Any
 
 import openpyxl
+from openpyxl.cell.read_only import ReadOnlyCell
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet._reader import FORMULA_TAG, WorkSheetParser
 
-from returns.errors import ReturnRejected, reject
+from returns.errors import WHOLE_FILE, ReturnProblem, ReturnRejected, reject
 from returns.readers.base import Reader, Sheet, tabular
 
 NOT_A_WORKBOOK = "not a valid .xlsx workbook (expected an Excel workbook saved as .xlsx)"
+MAX_COLUMNS = 64  # a return has at most 7 columns; anything further right is a stray cell
+NO_CACHED_VALUE = "no-cached-value"
 
 
 def cell_text(cell: Any) -> str | None:
@@ -33,6 +46,17 @@ def cell_text(cell: Any) -> str | None:
     return str(value)
 
 
+class _CachedValues(WorkSheetParser):
+    """openpyxl's parser reading cached values (data_only), which also marks a formula cell
+    whose file holds no cached value: it would otherwise read as a blank, i.e. not reported."""
+
+    def parse_cell(self, element: Any) -> dict[str, Any]:
+        cell = super().parse_cell(element)
+        if cell["value"] is None and element.find(FORMULA_TAG) is not None:
+            cell[NO_CACHED_VALUE] = True
+        return cell
+
+
 class XlsxReader(Reader):
     extensions = (".xlsx",)
 
@@ -48,13 +72,59 @@ class XlsxReader(Reader):
         try:
             if not book.worksheets:
                 raise reject(filename, 0, "workbook has no worksheets (expected the return on the first sheet)")
-            sheet = book.worksheets[0]
-            sheet.reset_dimensions()  # some producers write a wrong <dimension>; read what is there
-            grid = [(n, [cell_text(c) for c in row]) for n, row in enumerate(sheet.iter_rows(min_row=1), start=1)]
+            problems: list[ReturnProblem] = []
+            sheet = tabular(filename, self._rows(filename, book, book.worksheets[0], problems))
+            sheet.problems = problems
+        except ReturnRejected:
+            book.close()
+            raise
+        except Exception:
+            book.close()
+            raise reject(filename, 0, NOT_A_WORKBOOK) from None
+        return sheet
+
+    def _rows(self, filename: str, book: Any, ws: Any,
+              problems: list[ReturnProblem]) -> Iterator[tuple[int, list[str | None]]]:
+        """(row number, cell texts up to the last cell present), read as the XML streams by;
+        the workbook is closed when the rows end (or the reader stops early)."""
+        header: list[str | None] | None = None  # the first row with a value, as tabular() takes it
+        try:
+            with ws._get_source() as src, warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                parser = _CachedValues(src, ws._shared_strings, data_only=True, epoch=book.epoch,
+                                       date_formats=book._date_formats, timedelta_formats=book._timedelta_formats)
+                for number, cells in parser.parse():
+                    texts: list[str | None] = []
+                    for cell in cells:
+                        column = cell["column"]
+                        if column > MAX_COLUMNS:  # fold everything further right into one stray cell
+                            if len(texts) <= MAX_COLUMNS:
+                                texts.extend([None] * (MAX_COLUMNS + 1 - len(texts)))
+                            if texts[MAX_COLUMNS] is None:
+                                texts[MAX_COLUMNS] = self._text(ws, cell)
+                            continue
+                        if len(texts) < column:
+                            texts.extend([None] * (column - len(texts)))
+                        texts[column - 1] = self._text(ws, cell)
+                        if cell.get(NO_CACHED_VALUE):
+                            name = (header[column - 1] or "").strip() if header and column <= len(header) else ""
+                            problems.append(ReturnProblem(
+                                filename, number, name or WHOLE_FILE,
+                                f"formula in cell {get_column_letter(column)}{number} has no saved value (expected "
+                                "values: save the workbook in Excel so the results are stored, or paste values)"))
+                    if header is None and any(t is not None and t.strip() for t in texts):
+                        header = texts
+                    yield number, texts
         except ReturnRejected:
             raise
         except Exception:
             raise reject(filename, 0, NOT_A_WORKBOOK) from None
         finally:
             book.close()
-        return tabular(filename, iter(grid))
+
+    @staticmethod
+    def _text(ws: Any, cell: dict[str, Any]) -> str | None:
+        if cell["value"] is None:
+            return None
+        return cell_text(ReadOnlyCell(ws, cell["row"], cell["column"], cell["value"], cell["data_type"],
+                                      cell["style_id"]))

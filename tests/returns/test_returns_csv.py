@@ -4,6 +4,7 @@
 import pytest
 
 from returns import Observation, ParsedReturn, ReturnProblem, ReturnRejected, parse_return
+from returns.values import PERIOD_EXPECTED
 from tests.returns.catalogs import SMALL
 
 HEADER = "provider,period,indicator,value\n"
@@ -241,13 +242,13 @@ def test_blank_indicator():
 @pytest.mark.parametrize("period", ["2024-13", "May", "2024/05", "13-2024"])
 def test_bad_period(period):
     assert one_problem(HEADER + f"sandwell,{period},PI1,1\n") == (
-        f"r.csv:2:period: expected a period as YYYY-MM or Mon-YY (e.g. 2024-03 or Mar-24), got {period!r}"
+        f"r.csv:2:period: {PERIOD_EXPECTED}, got {period!r}"
     )
 
 
 def test_blank_period():
     assert one_problem(HEADER + "sandwell,,PI1,1\n") == (
-        "r.csv:2:period: expected a period as YYYY-MM or Mon-YY (e.g. 2024-03 or Mar-24), got a blank cell"
+        f"r.csv:2:period: {PERIOD_EXPECTED}, got a blank cell"
     )
 
 
@@ -325,7 +326,7 @@ def test_every_problem_is_collected_in_row_order():
         "r.csv:2:indicator: unknown indicator 'PI99' for period 2024-05 "
         "(expected an indicator key or a contract code in force then)",
         "r.csv:2:value: expected a number, got 'abc'",
-        "r.csv:3:period: expected a period as YYYY-MM or Mon-YY (e.g. 2024-03 or Mar-24), got '2024-13'",
+        f"r.csv:3:period: {PERIOD_EXPECTED}, got '2024-13'",
         "r.csv:4:value: expected a count of 0 or more, got '-1'",
     ]
 

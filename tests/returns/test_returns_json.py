@@ -5,6 +5,7 @@ import json
 import pytest
 
 from returns import Observation, ReturnRejected, parse_return
+from returns.values import PERIOD_EXPECTED
 from tests.returns.catalogs import SMALL
 
 
@@ -98,7 +99,7 @@ def test_row_problems_use_the_object_index_and_the_key_as_written():
     doc = [row(), {"provider": "sandwell", "period": "2024-13", "indicator": "PI99", "Value": "abc"}]
     doc[0]["Value"] = doc[0].pop("value")
     assert problems(doc) == [
-        "r.json:2:period: expected a period as YYYY-MM or Mon-YY (e.g. 2024-03 or Mar-24), got '2024-13'",
+        f"r.json:2:period: {PERIOD_EXPECTED}, got '2024-13'",
         "r.json:2:Value: expected a number, got 'abc'",
     ]
 

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from returns.values import MONTHS, CellError, parse_bool, parse_money, parse_number, parse_period
+from returns.values import MONTHS, PERIOD_EXPECTED, CellError, parse_bool, parse_money, parse_number, parse_period
 
 PROPERTY = settings(database=None, deadline=None, max_examples=200)
 MONTH_NAMES = ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
@@ -37,7 +37,7 @@ def test_parse_period_rejects_with_expected_and_found(text):
     with pytest.raises(CellError) as e:
         parse_period(text)
     found = repr(text.strip()) if text.strip() else "a blank cell"
-    assert str(e.value) == f"expected a period as YYYY-MM or Mon-YY (e.g. 2024-03 or Mar-24), got {found}"
+    assert str(e.value) == f"{PERIOD_EXPECTED}, got {found}"
 
 
 @PROPERTY
@@ -75,7 +75,7 @@ def test_parse_number_percent_sign_only_for_percentages():
         parse_number("85%")
 
 
-@pytest.mark.parametrize("text", ["abc", "1_000", "12abc", "1,23", "٣", "--1", "1.2.3"])
+@pytest.mark.parametrize("text", ["abc", "1_000", "12abc", "1,23", "--1", "1.2.3"])
 def test_parse_number_rejects_non_numbers(text):
     with pytest.raises(CellError) as e:
         parse_number(text)
@@ -185,3 +185,21 @@ def test_cell_parsers_raise_only_cell_errors(text):
     for parse in (parse_period, parse_number, parse_money, parse_bool):
         with contextlib.suppress(CellError):
             parse(text)
+
+
+# Arabic-Indic, extended Arabic-Indic, full-width and Devanagari digits: float(), int() and
+# Decimal() all read them, and a str regex's \d matches them, so money was misread silently.
+@pytest.mark.parametrize(("text", "position", "code"), [
+    ("٣", 1, "0663"), ("£٩٦m", 2, "0669"), ("１２３", 1, "FF11"), ("£1,२००", 4, "0968"), ("۱۲", 1, "06F1"),
+])
+@pytest.mark.parametrize("parser", [parse_number, parse_money])
+def test_non_ascii_digits_are_named_not_misread(parser, text, position, code):
+    with pytest.raises(CellError) as e:
+        parser(text)
+    assert str(e.value) == f"expected digits 0-9, got {text!r} (character {position} is the non-ASCII digit U+{code})"
+
+
+@pytest.mark.parametrize("text", ["٢٠٢٤-٠٥", "May-٢٤", "２０２４-05"])
+def test_period_with_non_ascii_digits_is_refused(text):
+    with pytest.raises(CellError, match="^expected a period as YYYY-MM, Mon-YY or Month YYYY"):
+        parse_period(text)
