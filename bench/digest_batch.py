@@ -33,7 +33,7 @@ from alerts.notify.deliver import deliver_many  # noqa: E402
 from alerts.steps import InProcess  # noqa: E402
 from alerts.store.db import get_engine, session_for  # noqa: E402
 from alerts.store.models import Delivery, Subscriber, Subscription, utcnow  # noqa: E402
-from alerts.usecases.ingest import ingest_bytes  # noqa: E402
+from alerts.usecases.ingest import ReturnLimits, ingest_bytes  # noqa: E402
 from bench.floors import bare_smtp, message  # noqa: E402
 from bench.ingest_national import MONTHS, return_csv, suite_2024  # noqa: E402
 from config import Settings, get_settings, use_settings  # noqa: E402
@@ -47,7 +47,8 @@ def seed(settings: Settings, subscribers: int, rng: random.Random) -> None:
     for i in range(153):
         with session_for(settings.database_url) as s:
             result = ingest_bytes(s, catalog, f"la-{i:03d}.csv", return_csv(f"la-{i:03d}", MONTHS, rules, rng),
-                                  InProcess(get_settings()).evaluate, utcnow())
+                                  InProcess(get_settings()).evaluate, utcnow(),
+                                  limits=ReturnLimits.of(get_settings()))
         assert result.landed, result.errors
     codes = [b.code for b in rules]
     with session_for(settings.database_url) as s:

@@ -24,7 +24,7 @@ from sqlalchemy import event
 
 from alerts.store.db import get_engine, session_for
 from alerts.store.models import utcnow
-from alerts.usecases.ingest import IngestResult, ingest_bytes
+from alerts.usecases.ingest import IngestResult, ReturnLimits, ingest_bytes
 from config import Settings, get_settings, use_settings
 from rules.bands import rate
 from rules.loader import SHIPPED_PACKS, load_catalog
@@ -57,7 +57,7 @@ def ingest(name: str, data: bytes) -> IngestResult:
     settings = get_settings()
     with session_for(settings.database_url) as session:
         return ingest_bytes(session, load_catalog(settings.rules_dir), name, data, InProcess(settings).evaluate,
-                            utcnow())
+                            utcnow(), limits=ReturnLimits.of(settings))
 
 
 def land_all(url: str, files: list[tuple[str, bytes]]) -> tuple[float, float]:

@@ -18,14 +18,15 @@ def ingest_bytes(name: str, data: bytes, wait_seconds: float = 60.0) -> ingest.I
     settings = get_settings()
     with session_for(settings.database_url) as session:
         return ingest.ingest_bytes(session, load_catalog(settings.rules_dir), name, data,
-                                   dispatcher_for(settings).evaluate, utcnow(), wait_seconds)
+                                   dispatcher_for(settings).evaluate, utcnow(), wait_seconds,
+                                   limits=ingest.ReturnLimits.of(settings))
 
 
 def ingest_path(path: Path) -> ingest.IngestResult:
     settings = get_settings()
     with session_for(settings.database_url) as session:
         return ingest.ingest_path(session, load_catalog(settings.rules_dir), path, dispatcher_for(settings).evaluate,
-                                  utcnow())
+                                  utcnow(), limits=ingest.ReturnLimits.of(settings))
 
 
 def as_json(result: ingest.IngestResult) -> dict:

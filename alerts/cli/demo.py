@@ -74,7 +74,7 @@ def _run(console: Console, files: list[Path]) -> dict:
     from alerts.store.db import session_for
     from alerts.store.models import utcnow
     from alerts.store.queries import all_alert_events, current_ratings
-    from alerts.usecases.ingest import ingest_path
+    from alerts.usecases.ingest import ReturnLimits, ingest_path
     from config import get_settings
     from rules.loader import load_catalog
 
@@ -84,7 +84,8 @@ def _run(console: Console, files: list[Path]) -> dict:
         task = progress.add_task("Ingesting example returns", total=len(files))
         for path in files:
             with session_for(settings.database_url) as session:
-                result = ingest_path(session, catalog, path, InProcess(settings).evaluate, utcnow())
+                result = ingest_path(session, catalog, path, InProcess(settings).evaluate, utcnow(),
+                                     limits=ReturnLimits.of(settings))
             if result.errors:
                 for line in result.errors:
                     console.print(line, markup=False)

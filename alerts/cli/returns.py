@@ -27,16 +27,17 @@ def ingest(
     from alerts.steps import dispatcher_for
     from alerts.store.db import session_for
     from alerts.store.models import utcnow
-    from alerts.usecases.ingest import ingest_path
+    from alerts.usecases.ingest import ReturnLimits, ingest_path
     from config import get_settings
 
     settings = get_settings()
     catalog = load_catalog_or_exit()
     evaluate = dispatcher_for(settings).evaluate
+    limits = ReturnLimits.of(settings)
     rejected = unrated = False
     for path in paths:
         with session_for(settings.database_url) as session:
-            result = ingest_path(session, catalog, path, evaluate, utcnow(), wait)
+            result = ingest_path(session, catalog, path, evaluate, utcnow(), wait, limits=limits)
         if result.errors:
             rejected = True
             for line in result.errors:

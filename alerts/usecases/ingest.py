@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlmodel import Session
 
@@ -23,6 +24,9 @@ from alerts.usecases.evaluate import load_outcome
 from returns import ReturnRejected, parse_return
 from returns.errors import WHOLE_FILE, ReturnProblem, problem_lines
 from rules.catalog import Catalog
+
+if TYPE_CHECKING:
+    from config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -38,10 +42,7 @@ class ReturnLimits:
     max_rows: int
 
     @classmethod
-    def configured(cls) -> ReturnLimits:
-        from config import get_settings
-
-        settings = get_settings()
+    def of(cls, settings: Settings) -> ReturnLimits:
         return cls(settings.max_return_mb, settings.max_rows)
 
     @property
@@ -70,8 +71,7 @@ class IngestResult:
 
 
 def ingest_bytes(session: Session, catalog: Catalog, name: str, data: bytes, dispatch: Dispatch,
-                 now: dt.datetime, wait_seconds: float = 60.0, limits: ReturnLimits | None = None) -> IngestResult:
-    limits = limits or ReturnLimits.configured()
+                 now: dt.datetime, wait_seconds: float = 60.0, *, limits: ReturnLimits) -> IngestResult:
     too_large = limits.too_large(name, len(data))
     if too_large:
         return IngestResult(name, errors=[too_large])
@@ -111,8 +111,7 @@ def wait_for_evaluation(session: Session, return_id: int, wait_seconds: float, c
 
 
 def ingest_path(session: Session, catalog: Catalog, path: Path, dispatch: Dispatch, now: dt.datetime,
-                wait_seconds: float = 60.0, limits: ReturnLimits | None = None) -> IngestResult:
-    limits = limits or ReturnLimits.configured()
+                wait_seconds: float = 60.0, *, limits: ReturnLimits) -> IngestResult:
     try:
         with path.open("rb") as f:  # the size before reading: a 2 GB upload is never read in
             too_large = limits.too_large(str(path), os.fstat(f.fileno()).st_size)
@@ -121,4 +120,4 @@ def ingest_path(session: Session, catalog: Catalog, path: Path, dispatch: Dispat
             data = f.read(limits.max_bytes + 1)  # a file that grew meanwhile is caught by ingest_bytes
     except OSError as exc:
         return IngestResult(str(path), errors=[f"{path}:0:-: cannot read file: {exc.strerror}"])
-    return ingest_bytes(session, catalog, str(path), data, dispatch, now, wait_seconds, limits)
+    return ingest_bytes(session, catalog, str(path), data, dispatch, now, wait_seconds, limits=limits)

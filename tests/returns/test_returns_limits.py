@@ -87,7 +87,7 @@ def test_a_file_over_the_limit_is_refused_by_its_size_without_being_read(setting
     start = time.perf_counter()
     with session_for(settings.database_url) as session:
         result = ingest.ingest_path(session, load_catalog(settings.rules_dir), path, lambda _id: None,
-                                    dt.datetime.now(dt.UTC))
+                                    dt.datetime.now(dt.UTC), limits=ingest.ReturnLimits.of(settings))
     assert result.errors == [f"{path}:0:-: file too large: 8,192.0 MB (expected at most 20 MB, the "
                              "KPI_ALERTS_MAX_RETURN_MB limit; split the return by period)"]
     assert time.perf_counter() - start < 1.0
