@@ -9,24 +9,9 @@ import pytest
 from config import Settings, use_settings
 from tests.conftest import kpi_csv
 from tests.ingesting import land_json
+from tests.packs import demo_pack
 
-PACK = """\
-pack: demo
-title: Demo
-rules:
-  - id: demo_kpi
-    name: Demo KPI
-    kind: kpi
-    unit: percent
-    polarity: higher_is_better
-    for_periods: 3
-    versions:
-      - effective_from: 2024-01-01
-        bands:
-          green: [{gte: 85}]
-          amber: [{gt: 70, lt: 85}]
-          red: [{lte: 70}]
-"""
+PACK = demo_pack("    for_periods: 3\n", "2024-01-01")
 
 
 @pytest.fixture

@@ -6,21 +6,9 @@ import textwrap
 from pathlib import Path
 
 from rules.check import check_packs
+from tests.packs import demo_rule
 
-GOOD_RULE = """
-  - id: demo_kpi
-    name: Demo KPI
-    kind: kpi
-    unit: percent
-    polarity: higher_is_better
-    tags: [demo]
-    versions:
-      - effective_from: 2024-04-01
-        bands:
-          green: [{gte: 85}]
-          amber: [{gt: 70, lt: 85}]
-          red: [{lte: 70}]
-"""
+GOOD_RULE = "\n" + demo_rule("    tags: [demo]\n")
 
 
 def write(tmp_path: Path, body: str, name: str = "pack.yaml") -> Path:

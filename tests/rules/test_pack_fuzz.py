@@ -21,26 +21,13 @@ from hypothesis import strategies as st
 
 from rules.check import check_packs
 from rules.loader import SHIPPED_PACKS
+from tests.packs import demo_pack
 
 CPU_BUDGET = 0.1  # seconds of CPU per input
 WALL_BUDGET = 5.0  # a hang (a FIFO, /dev/zero) is caught well before pytest's patience ends
 SHIPPED = {p.name: p.read_bytes() for p in sorted(SHIPPED_PACKS.glob("*.yaml"))}
 GOOD = SHIPPED["finance.yaml"]
-GOOD_RULE = b"""pack: demo
-title: Demo
-rules:
-  - id: demo_kpi
-    name: Demo KPI
-    kind: kpi
-    unit: percent
-    polarity: higher_is_better
-    versions:
-      - effective_from: 2024-04-01
-        bands:
-          green: [{gte: 85}]
-          amber: [{gt: 70, lt: 85}]
-          red: [{lte: 70}]
-"""
+GOOD_RULE = demo_pack().encode()
 
 
 DERIVED = b"pack: demo\ntitle: x\nderived:\n  - {key: d, name: D, kind: kpi, unit: number, expr: "
