@@ -23,11 +23,12 @@ from tests.peers.teams import teams_server  # noqa: F401  (fixture)
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples" / "sandwell-2024-25"
 
-# When the example year lands (a Wednesday, after the year's last return was due), and when a
-# test runs: minutes later, the same ISO week. The clock ticks on from there.
-LANDED_AT = dt.datetime(2025, 6, 18, 9, 0, tzinfo=dt.UTC)
+# When the example year lands (a Wednesday, after its last return, the January 2026 finance
+# position, was due), and when a test runs: minutes later, the same ISO week. The clock ticks
+# on from there.
+LANDED_AT = dt.datetime(2026, 2, 18, 9, 0, tzinfo=dt.UTC)
 NOW = LANDED_AT + dt.timedelta(minutes=10)
-NEXT_WEEK = "2025-W26"  # the digest sent on Monday 23 June 2025 covers the week the year landed
+NEXT_WEEK = "2026-W09"  # the digest sent on Monday 23 February 2026 covers the week the year landed
 
 
 def sqlite_url(path: Path) -> str:
@@ -66,15 +67,10 @@ def landed_year_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     Session-scoped, so it is made before any test's own settings are put in force."""
     from alerts.cli.demo import example_files
     from alerts.store.db import get_engine
-    from alerts.usecases import ingest
-    from returns import parse_return
     from tests.ingesting import ingest_path
 
     path = tmp_path_factory.mktemp("landed") / "year.db"
-    # The year includes finance-2026-01, dated after LANDED_AT (June 2025): ingest refuses a
-    # period after the month a return lands in, so here alone it is parsed without that check.
-    with time_machine.travel(LANDED_AT, tick=True), pytest.MonkeyPatch.context() as patch:
-        patch.setattr(ingest, "parse_return", lambda *args, now, **kwargs: parse_return(*args, **kwargs))
+    with time_machine.travel(LANDED_AT, tick=True):
         use_settings(Settings(database_url=sqlite_url(path), broker_url="", rules_dir=SHIPPED_PACKS))
         try:
             for file in example_files(EXAMPLES):

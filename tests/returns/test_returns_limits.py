@@ -96,11 +96,11 @@ def test_a_file_over_the_limit_is_refused_by_its_size_without_being_read(setting
 # -- the landing clock reaches the parser -------------------------------------------------------------------
 
 def test_ingest_refuses_a_period_after_the_month_it_lands_in(settings, clock):
-    assert NOW.strftime("%Y-%m") == "2025-06"
+    assert NOW.strftime("%Y-%m") == "2026-02"
     result = ingest_bytes("k.csv", kpi_csv([("Apr-99", "PI1", "80")]))
-    assert result.errors == ["k.csv:2:period: period 2099-04 is after this month (2025-06) (expected a month that "
+    assert result.errors == ["k.csv:2:period: period 2099-04 is after this month (2026-02) (expected a month that "
                              "has begun)"]
-    assert not ingest_bytes("k.csv", kpi_csv([("Jun-25", "PI1", "80")])).errors
+    assert not ingest_bytes("k.csv", kpi_csv([("Feb-26", "PI1", "80")])).errors
 
 
 # -- at most 100 problems -----------------------------------------------------------------------------------
