@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from functools import lru_cache
+from urllib.parse import quote, urlencode
 
 from jinja2 import ChoiceLoader, Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup, escape
@@ -32,6 +33,25 @@ def fmt_value(value: float | None, unit: str) -> str:
 
 def gbp(value: float) -> str:
     return f"£{value / 1e6:,.2f}m" if abs(value) >= 1e6 else f"£{value:,.0f}"
+
+
+def pounds(value: float) -> str:
+    """Money with its sign before the pound: £10.19m, -£500,000 -> '-£500,000', £0."""
+    return ("-" if value < 0 else "") + gbp(abs(value))
+
+
+def share(value: float | None) -> str:
+    """A rated percentage that is not a 0-100 `percent` unit (an overspend can be negative): 9.7%."""
+    return "-" if value is None else f"{value:.1f}%"
+
+
+def indicator_url(base_url: str, indicator: str, provider: str, subject: str | None = None) -> str:
+    """The status page of one indicator for one provider: BASE/indicators/KEY?provider=P, with
+    &subject=S for a team or worker row (caseload rules share one measure); '' without a base."""
+    if not base_url:
+        return ""
+    query = {"provider": provider, **({"subject": subject} if subject and subject != provider else {})}
+    return f"{base_url.rstrip('/')}/indicators/{quote(indicator, safe='')}?{urlencode(query, quote_via=quote)}"
 
 
 def md_escape(text: str) -> str:
@@ -95,6 +115,7 @@ def environment() -> Environment:
         undefined=StrictUndefined, autoescape=select_autoescape(["html"], default_for_string=True, default=False),
         trim_blocks=True, lstrip_blocks=True,
     )
-    env.filters.update(value=fmt_value, md=md_escape, band=band_text, gbp=gbp, day=day, thousands=thousands)
-    env.globals.update(chip=chip, bars=bars, arrow=ARROW, rag=RAG)
+    env.filters.update(value=fmt_value, md=md_escape, band=band_text, gbp=gbp, day=day, thousands=thousands,
+                       pounds=pounds, share=share)
+    env.globals.update(chip=chip, bars=bars, arrow=ARROW, rag=RAG, indicator_url=indicator_url)
     return env

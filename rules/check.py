@@ -105,4 +105,14 @@ def _check_across(loaded: list[LoadedPack]) -> list[PackProblem]:
                                        f"derived {d.key}: fallback_for names unknown measure {d.fallback_for!r}"))
             if d.key in expr.names:
                 out.append(PackProblem(str(lp.path), line, f"derived {d.key}: refers to itself"))
+        for i, rule in enumerate(p.rules):
+            if rule.amount is None:
+                continue
+            for key in rule.amount.keys:
+                kind, unit = measure_kind.get(key, (None, None))
+                if kind != rule.kind or unit != "gbp":
+                    found = "unknown" if kind is None else f"{kind}/{unit}"
+                    out.append(PackProblem(str(lp.path), lp.line_of("rules", i, "amount"),
+                                           f"rule {rule.id}: amount names {key!r}, which is {found}; "
+                                           f"expected a {rule.kind}/gbp measure"))
     return out

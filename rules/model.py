@@ -189,6 +189,20 @@ class Comparator(_Strict):
     source: str | None = None
 
 
+class Amount(_Strict):
+    """The money behind a rule rated as a percentage of something (finance): messages lead
+    with it, in pounds, and say what the percentage is of ("forecast overspend £10.19m, 9.7% of
+    funding"). Each key names a `gbp` input or derived measure of the rule's kind."""
+
+    measure: str  # the amount, e.g. forecast_overspend
+    of: str  # what the rated percentage is a share of, e.g. funding
+    also: list[str] = Field(default_factory=list)  # more amounts shown beside it (outturn, contract sum)
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return (self.measure, self.of, *self.also)
+
+
 class Rule(_Strict):
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     name: str
@@ -203,6 +217,7 @@ class Rule(_Strict):
     for_periods: int = Field(1, ge=1, le=24)
     reminder_days: int | None = Field(None, ge=1)
     plausible: Plausible | None = None  # values outside it are rejected with the return
+    amount: Amount | None = None  # the rated value is a percentage of `amount.of`: see Amount
     versions: list[RuleVersion] = Field(min_length=1)
     notes: list[str] = Field(default_factory=list)
 

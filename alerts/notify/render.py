@@ -1,79 +1,66 @@
-"""Render: a group of changes -> subject, HTML email body and a short text body
-(Teams card). Jinja2 with autoescape on for HTML: names from returns are untrusted."""
+"""Render: a group of changes -> one message for its channel, worded once (wording.py).
+
+- email: subject, HTML body (changes.html, Jinja2 with autoescape on: names from returns are
+  untrusted) and its own plain-text part (changes.txt: one block of `Label: value` lines per
+  change), which the email channel sends as the text/plain alternative;
+- teams: subject and the Adaptive Card as JSON (card.py) in `text`; no HTML.
+"""
 
 from __future__ import annotations
 
-from collections import Counter
+import json
 
-from alerts.notify.changes import IMPROVING, SEVERITY, Change
+from alerts.notify.card import card
+from alerts.notify.changes import IMPROVING, Change
 from alerts.notify.channels.base import OutgoingMessage
 from alerts.notify.group import Group
 from alerts.notify.unsubscribe import LINK_MARK
+from alerts.notify.wording import (
+    WORDS,
+    item,
+    lead,
+    not_reported,
+    provider_name,
+    return_periods,
+    subject_line,
+    worst,
+)
 from alerts.templating import RAG, environment
+
+__all__ = ["MAX_SHOWN", "WORDS", "not_reported", "provider_name", "render", "subject_line", "worst"]
 
 # An email lists the worst this many changes and says how many more: a caseload return can move
 # 20,000 workers' alerts, and a 6 MB email helps nobody (the subject still counts them all).
 MAX_SHOWN = 50
-
-WORDS = {"opened": "breached", "escalated": "breached", "deescalated": "improved", "resolved": "back on target",
-         "reminder": "still red"}
-
-
-def provider_name(provider: str) -> str:
-    return provider.replace("-", " ").replace("_", " ").title()
-
-
-def worst(changes: tuple[Change, ...]) -> str:
-    return max((c.to_state for c in changes), key=lambda s: SEVERITY.get(s, 0))
-
-
-def subject_line(changes: tuple[Change, ...]) -> str:
-    """e.g. '[RED] Sandwell: 2 KPIs breached in the 2024-10 return'."""
-    noun = "KPI" if all(c.code for c in changes) else "alert"
-    counts = Counter(WORDS[c.kind] for c in changes)
-    parts = []
-    for word in ("breached", "still red", "improved", "back on target"):
-        if counts[word]:
-            parts.append(f"{counts[word]} {noun}{'s' if counts[word] != 1 else ''} {word}")
-    providers = sorted({c.provider for c in changes})
-    who = provider_name(providers[0]) if len(providers) == 1 else f"{len(providers)} providers"
-    periods = sorted({c.period for c in changes})
-    if all(c.kind == "reminder" for c in changes):
-        where = f"(latest period {periods[-1]})"
-    else:
-        where = f"in the {periods[-1]} return"
-    return f"[{worst(changes).upper()}] {who}: {', '.join(parts)} {where}"
-
-
-def _code_order(item: tuple[str | None, str]) -> tuple:
-    code = item[0] or ""
-    return (int(code[2:]) if code[:2].upper() == "PI" and code[2:].isdigit() else 999, code, item[1])
-
-
-def not_reported(changes: tuple[Change, ...]) -> list[tuple[str | None, str]]:
-    """(code, name) of the KPIs the message's return(s) left unreported, in code order."""
-    return sorted({n for c in changes for n in c.not_reported}, key=_code_order)
 
 
 def _context(group: Group, recipient: str, base_url: str) -> dict:
     # An email's unsubscribe link is a placeholder until it leaves: the deliver step signs a
     # token then and puts its URL in place of LINK_MARK (email only; a Teams card has none).
     link = LINK_MARK if base_url and group.channel == "email" else ""
-    return {"changes": group.changes, "max_shown": MAX_SHOWN, "recipient": recipient, "rag": RAG, "base_url": base_url,
+    changes: tuple[Change, ...] = group.changes
+    several = len({c.provider for c in changes}) > 1
+    return {"changes": changes, "items": [item(c, base_url, show_provider=several) for c in changes[:MAX_SHOWN]],
+            "max_shown": MAX_SHOWN, "recipient": recipient, "rag": RAG, "base_url": base_url.rstrip("/"),
             "improving": IMPROVING, "provider_name": provider_name, "words": WORDS, "unsubscribe_url": link,
-            "not_reported": not_reported(group.changes),
-            "return_periods": ", ".join(sorted({c.period for c in group.changes if c.kind != "reminder"}))}
+            "lead": lead(changes), "worst": worst(changes), "not_reported": not_reported(changes),
+            "return_periods": return_periods(changes)}
 
 
 def render(group: Group, recipient: str, base_url: str = "", headers: dict[str, str] | None = None
            ) -> OutgoingMessage:
+    subject = subject_line(group.changes)
+    if group.channel == "teams":
+        return OutgoingMessage(key=group.key, subject=subject, html="", severity=worst(group.changes),
+                               text=json.dumps(card(group.changes, base_url), ensure_ascii=False),
+                               headers=headers or {})
     env = environment()
     ctx = _context(group, recipient, base_url)
     return OutgoingMessage(
         key=group.key,
-        subject=subject_line(group.changes),
+        subject=subject,
         html=env.get_template("changes.html").render(ctx),
-        text=env.get_template("changes.md").render(ctx),
+        text=env.get_template("changes.txt").render(ctx),
         severity=worst(group.changes),
         headers=headers or {},
     )

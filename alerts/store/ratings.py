@@ -12,11 +12,12 @@ from sqlalchemy.engine import Row
 from sqlmodel import Session
 
 from alerts.events import RatingResult
-from alerts.store.models import Observation, RatingRecord
+from alerts.store.models import Observation, RatingRecord, ReturnRecord
 from rules.evaluate import Evaluation
 
 OBSERVATIONS = Observation.__table__  # type: ignore[attr-defined]
 RATINGS = RatingRecord.__table__  # type: ignore[attr-defined]
+RETURNS = ReturnRecord.__table__  # type: ignore[attr-defined]
 Key = tuple[str, str]
 Point = tuple[str, str, float]  # (period, rating, value)
 
@@ -52,12 +53,28 @@ _OF_RETURN = (select(RATINGS.c.rule_id, RATINGS.c.subject, RATINGS.c.period, RAT
 # the (period, measure) pairs a return gave a value for (a blank cell is stored as NULL: not reported)
 _REPORTED_OF_RETURN = (select(OBSERVATIONS.c.period, OBSERVATIONS.c.measure)
                        .where(OBSERVATIONS.c.return_id == bindparam("return_id"), OBSERVATIONS.c.value.is_not(None)))
+# the current ratings of a provider's periods, with the return that gave each and when it arrived:
+# read by a restatement's evaluation before its own ratings replace them
+_CURRENT_OF_PERIODS = (select(RATINGS.c.rule_id, RATINGS.c.subject, RATINGS.c.period, RATINGS.c.value,
+                              RATINGS.c.rating, RATINGS.c.return_id, RETURNS.c.received_at)
+                       .join_from(RATINGS, RETURNS, RATINGS.c.return_id == RETURNS.c.id)
+                       .where(RATINGS.c.provider == bindparam("provider"), RATINGS.c.kind == bindparam("kind"),
+                              RATINGS.c.period.in_(bindparam("periods", expanding=True)), RATINGS.c.current))
 SUBJECTS_PER_STATEMENT = 10_000  # well under SQLite's 32,766 bound parameters
 
 
 def current_observations(session: Session, provider: str, kind: str, periods: Sequence[str]) -> list[Row]:
     return session.connection().execute(
         _OBSERVATIONS, {"provider": provider, "kind": kind, "periods": list(periods)}).all()
+
+
+def current_ratings(session: Session, provider: str, kind: str, periods: Sequence[str]
+                    ) -> dict[tuple[str, str, str], tuple[int, dt.datetime, float, str | None]]:
+    """(rule, subject, period) -> (return id, its received_at, value, rating) of the ratings in
+    force for these periods: what a restatement is about to replace."""
+    rows = session.connection().execute(_CURRENT_OF_PERIODS, {"provider": provider, "kind": kind,
+                                                              "periods": list(periods)})
+    return {(r.rule_id, r.subject, r.period): (r.return_id, r.received_at, r.value, r.rating) for r in rows}
 
 
 def replace_ratings(session: Session, return_id: int, provider: str, kind: str, periods: Sequence[str],

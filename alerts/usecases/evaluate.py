@@ -16,13 +16,13 @@ from sqlmodel import Session
 
 from alerts.events import EvaluationOutcome, RatingResult
 from alerts.moves import Decision, Key, Point, decide, settled
-from alerts.notify.changes import build_change
+from alerts.notify.changes import Superseded, build_change
 from alerts.notify.pipeline import plan
 from alerts.store import alerts as alert_store
 from alerts.store import ratings as rating_store
 from alerts.store.landing import StoredReturn, get_return, mark_evaluated
 from rules.catalog import Catalog
-from rules.evaluate import evaluate_period
+from rules.evaluate import derive, evaluate_period
 from rules.periods import period_from_index, period_index, period_start
 
 LOOKBACK_MONTHS = 12  # rated periods read before the return's first: covers most runs in one read
@@ -41,15 +41,22 @@ def evaluate_return(session: Session, catalog: Catalog, return_id: int, now: dt.
     missing = unreported(catalog, rec.kind, rec.provider, rec.periods,
                          {(o.period, o.measure) for os in by_period.values() for o in os if o.value is not None})
     evaluations = [e for p in rec.periods for e in evaluate_period(catalog, rec.kind, rec.provider, p, by_period[p])]
+    # a restatement: what the ratings it replaces said, read before they are replaced
+    earlier = (rating_store.current_ratings(session, rec.provider, rec.kind, rec.periods)
+               if rec.status == "restated" else {})
     rating_store.replace_ratings(session, rec.id, rec.provider, rec.kind, rec.periods, evaluations, now)
 
     teams = {(e.rule.id, e.subject): e.team for e in evaluations if e.rating is not None}
     decision, series = _decide(session, catalog, rec, teams)
     transitions = alert_store.apply(session, rec.provider, rec.id, decision, now)
     thresholds = {(e.rule.id, e.subject, e.period): e.thresholds for e in evaluations}
+    measures = amounts_of(catalog, rec.kind, rec.provider, by_period) if transitions else {}
     changes = [build_change(catalog, t.as_row(), series[(t.rule_id, t.subject)],
                             thresholds.get((t.rule_id, t.subject, t.period)),
-                            not_reported=tuple((code, name) for _, code, name in missing)) for t in transitions]
+                            not_reported=tuple((code, name) for _, code, name in missing),
+                            measures=measures.get(t.period),
+                            superseded=superseded(earlier, t.rule_id, t.subject, t.period))
+               for t in transitions]
     deliveries = plan(session, changes, now, base_url)  # the outbox, in the same transaction
     mark_evaluated(session, rec.id, now)
     session.commit()
@@ -57,6 +64,29 @@ def evaluate_return(session: Session, catalog: Catalog, return_id: int, now: dt.
                     for e in evaluations)
     return EvaluationOutcome(return_id, ratings, tuple(transitions), tuple(deliveries),
                              tuple(key for key, _, _ in missing))
+
+
+def superseded(earlier: dict[tuple[str, str, str], tuple[int, dt.datetime, float, str | None]],
+               rule_id: str, subject: str, period: str) -> Superseded | None:
+    """What a restatement replaces for one (rule, subject, period), from the ratings that were in
+    force (`earlier`, empty for a return that restates nothing): the earlier return's value and
+    rating there, or only the most recent earlier return when it had no rating there. Pure."""
+    if not earlier:
+        return None
+    found = earlier.get((rule_id, subject, period))
+    if found is not None:
+        return Superseded(*found)
+    return_id, received = max((r, at) for r, at, _, _ in earlier.values())
+    return Superseded(return_id, received)
+
+
+def amounts_of(catalog: Catalog, kind: str, provider: str, by_period: dict[str, list]
+               ) -> dict[str, dict[str, float | None]]:
+    """Per period, the reported and derived values a message shows in pounds beside a rule rated
+    as a percentage (`amount` in the pack); {} when no rule of the kind has one. Pure."""
+    if not any(b.rule.amount is not None for b in catalog.rules_for(kind, provider)):
+        return {}
+    return {p: derive(catalog, kind, provider, {o.measure: o.value for o in rows}) for p, rows in by_period.items()}
 
 
 def unreported(catalog: Catalog, kind: str, provider: str, periods: Iterable[str],

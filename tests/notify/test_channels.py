@@ -62,13 +62,66 @@ def test_email_arrives_as_multipart_alternative_with_our_headers_verbatim(smtp_s
     assert msg.get_content_type() == "multipart/alternative"
     body = parts(msg)
     assert body["text/html"].strip() == "<p>PI1 is <b>red</b></p>"
-    assert body["text/plain"].strip() == "PI1 is red"  # Apprise's conversion of the HTML
+    assert body["text/plain"] == "**PI1** is red"  # our text part, not Apprise's conversion of the HTML
+    assert [p.get_content_type() for p in msg.iter_parts()] == ["text/plain", "text/html"]  # HTML last: preferred
     assert msg.get_all("X-Notification-Id") == ["n-42:email:jo"]
     assert msg.get_all("List-Unsubscribe") == [UNSUBSCRIBE]
     assert msg.get_all("List-Unsubscribe-Post") == ["List-Unsubscribe=One-Click"]
     assert len(msg.get_all("Message-ID")) == 1
     assert smtp_server.by_notification_id() == {"n-42:email:jo": 1}
     assert 0 < result.elapsed < 5 and "success" in result.detail
+
+
+ALERT_TEXT = ("[RED] Sandwell: 2 KPIs breached in the 2024-10 return.\n\nPI1 Single assessments\n"
+              "Rating: RED, breached (was amber)\nValue: 68.8%\nBands: green \u2265 85; red \u2264 70\n"
+              "Team: Wednesbury & West Bromwich \u2014 \u00fcber <b>not markup</b>\n"
+              "Note: a line longer than seventy-six characters, which quoted-printable wraps softly, " * 3 + "\n"
+              "trailing spaces   \nFrom the start of a line\n.\n")
+
+
+def test_our_text_part_arrives_exactly_beside_our_html_with_the_headers_intact(smtp_server):
+    """Through the real SMTP peer: the text/plain part is our text, byte for byte once decoded
+    (unicode, long lines, trailing spaces, a line 'From ...' and a lone dot), the HTML part ours."""
+    html = "<p>Sandwell: <strong>2 KPIs</strong> breached &mdash; see <a href='https://x.example/s'>status</a></p>"
+    msg = message(key="return-7.s1.email.abc", subject="[RED] Sandwell: 2 KPIs breached", html=html, text=ALERT_TEXT)
+    assert send_email(smtp_server, msg).status == SendStatus.SENT
+    (_, _, got), = smtp_server.wait_for(1)
+    assert got.get_content_type() == "multipart/alternative"
+    plain, rich = got.iter_parts()
+    assert (plain.get_content_type(), rich.get_content_type()) == ("text/plain", "text/html")
+    # quoted-printable keeps line breaks as lines, and lines on the wire end in CRLF (RFC 5322)
+    assert plain.get_content().replace("\r\n", "\n") == ALERT_TEXT and plain.get_content_charset() == "utf-8"
+    assert rich.get_content() == html
+    assert got.get_all("X-Notification-Id") == ["return-7.s1.email.abc"]
+    assert got.get_all("List-Unsubscribe") == [UNSUBSCRIBE]
+    assert got.get_all("List-Unsubscribe-Post") == ["List-Unsubscribe=One-Click"]
+    assert len(got.get_all("Message-ID")) == 1 and got["Subject"] == "[RED] Sandwell: 2 KPIs breached"
+
+
+def test_the_text_part_goes_through_apprise_s_email_plugin_under_our_schema():
+    """The URL is Apprise's mailto:// read by NotifyEmail itself, under kpimailto(s)://."""
+    from alerts.notify.channels.apprise_email import NotifyEmailWithText, own_text_url, register
+
+    register()
+    register()  # once per process, however often it is asked
+    base = email_url("mailtos://kpi:p%40ss@smtp.example.org:587?mode=starttls", "jo@example.org", "a@example.org", {})
+    service = apprise.Apprise.instantiate(own_text_url(base))
+    assert isinstance(service, NotifyEmailWithText)
+    plain = apprise.Apprise.instantiate(base)
+    for attr in ("smtp_host", "port", "secure_mode", "user", "password", "targets", "from_addr", "retry"):
+        assert getattr(service, attr) == getattr(plain, attr), attr
+    assert service.url(privacy=True).startswith("kpimailtos://kpi:****@smtp.example.org/")
+
+
+def test_without_a_text_part_the_plugin_is_apprise_s_own(smtp_server):
+    from alerts.notify.channels.apprise_email import own_text_url, register
+
+    register()
+    notifier = apprise.Apprise()
+    assert notifier.add(own_text_url(email_url(smtp_server.apprise_url, "jo@example.org", "a@example.org", {})))
+    assert notifier.notify(title="Hello", body="<p>PI1 is <b>red</b></p>", body_format=apprise.NotifyFormat.HTML)
+    (_, _, got), = smtp_server.wait_for(1)
+    assert parts(got)["text/plain"].strip() == "PI1 is red"  # Apprise's conversion, as before
 
 
 def test_email_never_sets_a_second_message_id_or_notification_id(smtp_server):
@@ -88,8 +141,7 @@ def test_hostile_text_arrives_as_rendered(smtp_server):
     assert msg["Subject"] == subject  # a header is text: the channel passes it on as given
     assert parts(msg)["text/html"].strip() == html  # still escaped: 0 raw <script in the HTML part
     assert "<script" not in parts(msg)["text/html"]
-    # Apprise's plain part is the HTML's text: entities decoded, so it reads <script> (inert in text/plain).
-    assert "<script>alert(1)</script>" in parts(msg)["text/plain"]
+    assert parts(msg)["text/plain"] == "**PI1** is red"  # the text part is the message's own, as given
 
 
 @pytest.mark.parametrize("reply", ["451 4.3.0 try again later", "550 5.1.1 no such mailbox"])

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import html
+import json
 import random
 from dataclasses import replace
 
@@ -141,24 +143,32 @@ def test_render_escapes_hostile_names_and_shows_the_facts():
     for fact in ("PI1", "68.8%", "2024-10", "≥ 85", "&gt; 70 and &lt; 85", "71.9% (amber, 2024-09)",
                  "7 months (since 2024-04)", "statistical neighbour 80.1%"):
         assert fact in msg.html, fact
-    assert "\\<script\\>" in msg.text and "68.8%" in msg.text
+        assert html.unescape(fact) in msg.text, fact  # the plain-text part: text/plain, shown as written
+    card = json.loads(render(group(route([c], [sub()]), {1: ["teams"]})[0], "Ann <Chair>").text)
+    (box,) = [b for b in card["attachments"][0]["content"]["body"] if b["type"] == "Container"]
+    facts = {f["title"]: f["value"] for f in box["items"][2]["facts"]}
+    assert box["items"][0]["text"] == "PI1 \\<script\\>alert\\(1\\)\\</script\\>"  # markdown-escaped: text
+    assert facts["Team"] == '"\\>\\<img src=x onerror=alert\\(1\\)\\>' and facts["Value"] == "68.8%"
 
 
-def test_a_teams_card_lists_each_change_on_its_own_line():
+def test_a_teams_card_shows_each_change_in_its_own_container_with_one_fact_a_line():
     cs = [change(event_id=i, code=f"PI{i}", months_outside_green=i, outside_green_since="2024-08") for i in (1, 2, 3)]
-    text = render(group(route(cs, [sub()]), {1: ["teams"]})[0], "Ann").text
-    items = [line for line in text.splitlines() if line.startswith("- **")]
-    assert [i.split("**")[1] for i in items] == ["PI1 KPI PI1", "PI2 KPI PI2", "PI3 KPI PI3"]
-    assert items[0].endswith("; outside green 1 month") and items[1].endswith("; outside green 2 months")
+    content = json.loads(render(group(route(cs, [sub()]), {1: ["teams"]})[0], "Ann").text)["attachments"][0]["content"]
+    boxes = [b for b in content["body"] if b["type"] == "Container"]
+    assert [b["items"][0]["text"] for b in boxes] == ["PI1 KPI PI1", "PI2 KPI PI2", "PI3 KPI PI3"]
+    facts = [{f["title"]: f["value"] for f in b["items"][2]["facts"]} for b in boxes]
+    assert [f["Outside green"] for f in facts] == ["1 month (since 2024-08)", "2 months (since 2024-08)",
+                                                    "3 months (since 2024-08)"]
 
 
 def test_an_email_lists_the_worst_50_changes_and_says_how_many_more():
     changes = [worker(event_id=i, subject=f"sandwell/worker/SW-{i:05d}", to="red" if i < 60 else "amber")
                for i in range(20_000)]
     msg = render(group(route(changes, [sub(tags=frozenset({"caseloads"}))]), {1: ["email"]})[0], "Head of service")
-    assert msg.html.count("sandwell/worker/SW-") == 50
+    assert msg.html.count("Worker SW-") == 50 and msg.text.count("\nWorker: SW-") == 50
     assert all(f"SW-{i:05d}" in msg.html for i in range(50))  # the worst first: the red ones
     assert "And 19,950 more changes</strong>, less severe than the 50 above" in msg.html
+    assert "And 19,950 more changes, less severe than the 50 above (kpi-alerts status lists them)." in msg.text
     assert len(msg.html.encode()) < 100_000  # was 5.9 MB for 20,000 workers
     assert msg.subject == "[RED] Sandwell: 20000 alerts breached in the 2024-10 return"  # the subject counts all
 
@@ -169,7 +179,7 @@ def test_notification_email_footer_carries_the_unsubscribe_placeholder_only_with
     msg = render(email, "Ann", "https://alerts.example.org")
     assert (f"You receive this because of your kpi-alerts subscriptions. Unsubscribe: "
             f'<a href="{LINK_MARK}">{LINK_MARK}</a>') in msg.html  # deliver signs and fills it at send time
-    assert LINK_MARK not in msg.text  # the text is the Teams card's; deliver fills links in emails only
+    assert msg.text.endswith(f"Unsubscribe: {LINK_MARK}\n")  # the plain-text part: deliver fills both parts
     card = render(teams, "Ann", "https://alerts.example.org")
     assert LINK_MARK not in card.html + card.text
     plain = render(email, "Ann")  # no base URL: no link to make, nothing left for anyone to fill

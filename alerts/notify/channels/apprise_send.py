@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
+from typing import Any
 
 import apprise
 from apprise.exception import AppriseImproperlyConfigured
@@ -31,18 +33,23 @@ def timeout_problem(settings: Settings) -> str | None:
     return f"send_timeout must be a finite number >= 0, not {settings.send_timeout}"
 
 
-def notify_once(url: str, title: str, body: str, body_format: str, settings: Settings) -> SendResult:
+def notify_once(url: str, title: str, body: str, body_format: str, settings: Settings,
+                configure: Callable[[Any], None] | None = None) -> SendResult:
+    """`configure(service)`: set what a URL cannot carry on the Apprise plugin before it sends
+    (the email's own text part)."""
     started = time.monotonic()
     problem = timeout_problem(settings)
     if problem:
         return config_error(problem)
     notifier = apprise.Apprise()
     try:
-        added = notifier.add(url)
+        service = apprise.Apprise.instantiate(url)
     except Exception as exc:  # noqa: BLE001 - Apprise raises on some malformed URLs
         return config_error(scrub(f"invalid notification URL ({type(exc).__name__})"))
-    if not added:
+    if service is None or not notifier.add(service):
         return config_error("the notification URL was not accepted by Apprise")
+    if configure is not None:
+        configure(service)
     try:
         result = notifier.notify(title=title, body=body, body_format=body_format, timeout=settings.send_timeout)
     except AppriseImproperlyConfigured as exc:

@@ -9,9 +9,11 @@ becomes, for one recipient,
     mailtos://user:pass@smtp.example.org?from=kpi@example.org&to=jo@example.org&retry=0
         &%2BX-Notification-Id=<key>&%2BList-Unsubscribe=...
 
-Apprise builds the multipart/alternative message (plain part converted from our HTML) and
-adds its own Message-ID: ours would make two, so the delivery key travels as X-Notification-Id.
-The digest sender (digest_email.py) reads the same URL through `smtp_endpoint`.
+and is sent as `kpimailtos://...` (`kpimailto://` for `mailto://`): Apprise's email plugin with
+our own plain-text part in place of the one it would convert from the HTML (apprise_email.py
+says why). Apprise builds the multipart/alternative message and adds its own Message-ID: ours
+would make two, so the delivery key travels as X-Notification-Id. The digest sender
+(digest_email.py) reads the same URL through `smtp_endpoint`.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from alerts.notify.channels.apprise_send import config_error, notify_once, timeout_problem
 from alerts.notify.channels.base import AddressError, Channel, OutgoingMessage, Recipient, SendResult
-from alerts.notify.redact import register
+from alerts.notify.redact import register as register_secret
 from config import Settings
 
 SCHEMES = ("mailto", "mailtos")
@@ -98,7 +100,7 @@ def base_url_problem(settings: Settings) -> str | None:
     base = settings.email_url.strip()
     if not base:
         return "KPI_ALERTS_EMAIL_URL is not set"
-    register(base)
+    register_secret(base)
     if base.partition("://")[0].lower() not in SCHEMES:
         return "KPI_ALERTS_EMAIL_URL is not a mailto:// or mailtos:// URL"  # not echoed: secrets
     return None
@@ -141,6 +143,8 @@ class EmailChannel(EmailAddresses, Channel):
     def send(self, recipient: Recipient, message: OutgoingMessage, settings: Settings) -> SendResult:
         import apprise
 
+        from alerts.notify.channels.apprise_email import NotifyEmailWithText, own_text_url, register
+
         problem = timeout_problem(settings) or base_url_problem(settings)
         if problem:
             return config_error(problem)
@@ -152,5 +156,11 @@ class EmailChannel(EmailAddresses, Channel):
             headers = {"X-Notification-Id": message.key} | extra_headers(message)
         except ValueError as exc:
             return config_error(str(exc))
-        url = email_url(settings.email_url, to, settings.email_from, headers)
-        return notify_once(url, message.subject, message.html, apprise.NotifyFormat.HTML, settings)
+        register()
+        url = own_text_url(email_url(settings.email_url, to, settings.email_from, headers))
+        text = message.text or message.subject
+
+        def own_text(service: NotifyEmailWithText) -> None:
+            service.text_part = text
+
+        return notify_once(url, message.subject, message.html, apprise.NotifyFormat.HTML, settings, own_text)

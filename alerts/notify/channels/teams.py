@@ -1,5 +1,16 @@
 """Microsoft Teams through Apprise's workflows:// (Power Automate Workflows: the Office 365
-connector is retired). Apprise posts an Adaptive Card with our title and short body.
+connector is retired). Apprise posts OUR Adaptive Card (render.py, card.py: one fact a line, the
+rating in words and colour, a button to the indicator) through the plugin's `template` option:
+
+- Apprise's own card is a title and one markdown TextBlock (cut at 1,000 characters); a
+  template is a JSON file that Apprise reads, fills and posts as the payload instead;
+- Apprise fills `{{token}}`s in it (app_body, app_title, ... and `:name=value` URL arguments)
+  with each value JSON-escaped inside the string it stands in (`json.dumps(value)[1:-1]`), so a
+  token can only ever be text within a string: a whole card cannot be passed as one token;
+- so each send writes the card, already JSON, to a private temporary file and names it in the
+  URL (`template=PATH`), removed afterwards. Text from returns could hold `{{app_title}}`: every
+  `{{` in the JSON (only ever inside a string: JSON's own syntax never has two in a row) is
+  written `{\\u007b`, which reads back as `{{` but is no token to Apprise.
 
 A subscriber's URL is Apprise's short form or the webhook Teams gives, as it stands:
 
@@ -15,8 +26,12 @@ to is Apprise's answer (its Workflows plugin parses it), for subscribing and sen
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
 import re
-from urllib.parse import unquote, urlsplit, urlunsplit
+import tempfile
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from alerts.notify.channels.apprise_send import config_error, notify_once
 from alerts.notify.channels.base import AddressError, Channel, OutgoingMessage, Recipient, SendResult
@@ -27,18 +42,40 @@ _EXPECTED = ("expected a Teams Workflows webhook: the https://...logic.azure.com
              "or Apprise's workflows:// form")
 
 
-def workflows_url(base: str) -> str:
+def workflows_url(base: str, template: str | None = None) -> str:
     """The URL with `retry=0` (replacing any retry) and, unless the URL says otherwise,
-    `image=no`: Apprise's default card links an image on an outside host. Other parameters
-    (verify=no, api-version, ...) are kept as written."""
+    `image=no`: Apprise's default card links an image on an outside host. With `template` (a
+    file path), Apprise posts that JSON file instead of its own card (any template in the URL is
+    replaced). Other parameters (verify=no, api-version, ...) are kept as written."""
     parts = urlsplit(base.strip())
     kept = [pair for pair in re.split(r"[&;]", parts.query) if pair]
     keys = {unquote(pair.partition("=")[0]).lower() for pair in kept}
-    query = [pair for pair in kept if unquote(pair.partition("=")[0]).lower() != "retry"]
+    replaced = {"retry", "template"} if template else {"retry"}
+    query = [pair for pair in kept if unquote(pair.partition("=")[0]).lower() not in replaced]
     query.append("retry=0")  # Apprise must not retry: the delivery log is the one record
     if "image" not in keys:
         query.append("image=no")
+    if template:
+        query.append(f"template={quote(template, safe='')}")
     return urlunsplit(parts._replace(query="&".join(query), fragment=""))
+
+
+def is_card(text: str) -> bool:
+    """Is the message's text a Workflows message with an Adaptive Card (render.py's), rather than
+    markdown for Apprise's own card?"""
+    if not text.startswith("{"):
+        return False
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        return False
+    return isinstance(doc, dict) and doc.get("type") == "message" and bool(doc.get("attachments"))
+
+
+def as_template(card_json: str) -> str:
+    """The card as an Apprise Workflows template that holds no token: every `{{` (only ever
+    inside a JSON string) is written `{\\u007b`, the same text once parsed."""
+    return card_json.replace("{{", "{\\u007b")
 
 
 def parse_workflows_url(url: str) -> str:
@@ -79,5 +116,16 @@ class TeamsChannel(Channel):
             url = parse_workflows_url(recipient.teams_url or "")
         except AddressError as exc:
             return config_error(str(exc))
-        return notify_once(workflows_url(url), message.subject, message.text, apprise.NotifyFormat.MARKDOWN,
-                           settings)
+        if not is_card(message.text):  # a markdown body (a delivery written before cards): Apprise's own card
+            return notify_once(workflows_url(url), message.subject, message.text, apprise.NotifyFormat.MARKDOWN,
+                               settings)
+        fd, path = tempfile.mkstemp(prefix="kpi-alerts-card-", suffix=".json")  # mode 0600
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(as_template(message.text))
+            # title and body are Apprise's required content; the template is what is posted
+            return notify_once(workflows_url(url, path), message.subject, message.subject,
+                               apprise.NotifyFormat.MARKDOWN, settings)
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(path)

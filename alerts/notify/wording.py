@@ -1,0 +1,301 @@
+"""What an alert message says, worded once for every channel: the subject, the first line and
+each change's facts (label, value), which the email's HTML, its plain-text part and the Teams
+card all show. Pure.
+
+A restatement (a return replacing an earlier one for the same provider, kind and period) says
+so in the subject and the first line, and names every rating it withdraws. A finance rule rated
+as a percentage of its funding (`amount` in the pack) leads with the money in pounds; caseload
+messages count workers and teams, and a worker's row names its team.
+
+`esc` is applied to every name (provider, team and worker names from returns; indicator,
+measure and comparator names from the packs), never to the numbers and words formatted here: the
+identity for HTML and plain text (Jinja autoescapes the HTML), `md_escape` for a Teams card.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from alerts.notify.changes import SEVERITY, Change
+from alerts.templating import band_text, day, fmt_value, indicator_url, pounds, share
+
+Escape = Callable[[str], str]
+
+WORDS = {"opened": "breached", "escalated": "breached", "deescalated": "improved", "resolved": "back on target",
+         "reminder": "still red"}
+_FINANCE = {"opened": "", "escalated": "", "deescalated": ", improved", "resolved": ", back on target",
+            "reminder": ", still red"}
+_CASELOADS = {"opened": "over the ceiling", "escalated": "over the ceiling", "deescalated": "improved",
+              "resolved": "back within the ceiling", "reminder": "still over the ceiling"}
+_TRUST = {"opened": "over target", "escalated": "over target", "deescalated": "improved",
+          "resolved": "back on target", "reminder": "still red"}
+MAX_WITHDRAWN_NAMED = 5  # in the first line; every one is named in its own change's facts
+
+
+def _same(text: str) -> str:
+    return text
+
+
+def provider_name(provider: str) -> str:
+    return provider.replace("-", " ").replace("_", " ").title()
+
+
+def worst(changes: Sequence[Change]) -> str:
+    return max((c.to_state for c in changes), key=lambda s: SEVERITY.get(s, 0))
+
+
+def _lower(name: str) -> str:
+    return name[:1].lower() + name[1:]
+
+
+def _and(items: Sequence[str]) -> str:
+    items = list(items)
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def is_finance(c: Change) -> bool:
+    """A rule rated as a percentage of an amount in pounds (the finance pack's overspends)."""
+    return c.share_of is not None
+
+
+def worker_id(c: Change) -> str | None:
+    marker = f"{c.provider}/worker/"
+    return c.subject[len(marker):] if c.subject.startswith(marker) else None
+
+
+def team_id(c: Change) -> str | None:
+    marker = f"{c.provider}/team/"
+    return c.subject[len(marker):] if c.subject.startswith(marker) else c.team
+
+
+def who(c: Change, esc: Escape = _same) -> str:
+    """The change's subject in words: 'Sandwell', 'Team ai-1', 'Worker SW-0003, team ai-1'."""
+    worker = worker_id(c)
+    if worker is not None:
+        return f"Worker {esc(worker)}" + (f", team {esc(c.team)}" if c.team else "")
+    if c.subject.startswith(f"{c.provider}/team/"):
+        return f"Team {esc(team_id(c) or '')}"
+    return esc(provider_name(c.provider))
+
+
+def ref(c: Change, esc: Escape = _same) -> str:
+    """How a sentence names the change: its code (PI3), else its name, plus whose it is for a
+    team or worker row."""
+    name = c.code or esc(c.name)
+    return name if c.subject == c.provider else f"{name} for {who(c, esc)}"
+
+
+def title(c: Change, esc: Escape = _same) -> str:
+    return f"{c.code} {esc(c.name)}" if c.code else esc(c.name)
+
+
+def value_short(c: Change, value: float | None) -> str:
+    """A value of this change's rule as a number with its unit: 68.8%, 9.7%, 27, £96,720,000."""
+    if value is None:
+        return "-"
+    return share(value) if is_finance(c) else fmt_value(value, c.unit)
+
+
+def finance_phrase(c: Change, short: bool = False, esc: Escape = _same) -> str:
+    """'forecast overspend £10.19m, 9.7% of funding (...)' (short: 'forecast overspend £10.19m
+    (9.7%)'); without the period's amounts, 'forecast overspend 9.7% of funding (...)'."""
+    name, amount = c.amount or (c.name, None)
+    name, of = esc(_lower(name)), esc(_lower(c.share_of or ""))
+    if amount is None:
+        return f"{name} {share(c.value)} of {of}"
+    if short:
+        return f"{name} {pounds(amount)} ({share(c.value)})"
+    return f"{name} {pounds(amount)}, {share(c.value)} of {of}"
+
+
+def value_text(c: Change, esc: Escape = _same) -> str:
+    """The change's value as a message states it: a finance rule's amount in pounds and what it
+    is a share of; a caseload against its ceiling; otherwise the number and its unit."""
+    if is_finance(c):
+        return finance_phrase(c, esc=esc)
+    ceiling = c.thresholds.get("ceiling")
+    if ceiling is not None:
+        return f"{fmt_value(c.value, c.unit)} (ceiling {fmt_value(float(ceiling), c.unit)})"
+    return fmt_value(c.value, c.unit)
+
+
+def rating_text(c: Change) -> str:
+    """'RED, breached (was amber)'."""
+    was = f" (was {c.from_state})" if c.from_state else ""
+    return f"{c.to_state.upper()}, {WORDS[c.kind]}{was}"
+
+
+def bands_text(c: Change, esc: Escape = _same) -> str:
+    bands = "; ".join(f"{band} {band_text(c.thresholds[band])}" for band in ("green", "amber", "red")
+                      if c.thresholds.get(band))
+    if bands and is_finance(c):
+        return f"{bands} (% of {esc(_lower(c.share_of or ''))})"
+    return bands
+
+
+def previously_text(c: Change) -> str | None:
+    if not c.previous_period:
+        return None
+    return f"{value_short(c, c.previous_value)} ({c.previous_rating}, {c.previous_period})"
+
+
+def outside_green_text(c: Change) -> str | None:
+    if not c.months_outside_green:
+        return None
+    return f"{_count(c.months_outside_green, 'month')} (since {c.outside_green_since})"
+
+
+def comparators_text(c: Change, esc: Escape = _same) -> str | None:
+    if not c.comparators:
+        return None
+    return "; ".join(f"{esc(name.replace('_', ' '))} {value_short(c, value)}" + (f" ({as_of})" if as_of else "")
+                     for name, value, as_of in c.comparators)
+
+
+def correction_text(c: Change, esc: Escape = _same) -> str | None:
+    """'PI3 was reported RED at 72%; corrected to 86%, GREEN: the earlier RED is withdrawn'."""
+    if not c.restated:
+        return None
+    now = f"{value_short(c, c.value)}, {c.to_state.upper()}"
+    name = c.code or esc(c.name)
+    if c.superseded_rating is None:
+        return f"{name} had no rating in the earlier return; now {now}"
+    said = f"{name} was reported {c.superseded_rating.upper()} at {value_short(c, c.superseded_value)}"
+    if c.withdrawn:
+        return f"{said}; corrected to {now}: the earlier {c.withdrawn.upper()} is withdrawn"
+    return f"{said}; corrected to {now}, the same rating"
+
+
+@dataclass(frozen=True)
+class Item:
+    """One change as every channel shows it."""
+
+    change: Change
+    title: str  # 'PI1 Single assessments completed within 45 working days' (from the pack)
+    who: str  # escaped with `esc`
+    rating: str  # 'RED'
+    what: str  # 'breached (was amber)'
+    facts: tuple[tuple[str, str], ...]  # (label, value), Rating first; untrusted parts escaped
+    url: str  # the indicator's page, '' without a base URL
+
+    @property
+    def state(self) -> str:
+        return self.change.to_state
+
+
+def item(c: Change, base_url: str = "", esc: Escape = _same, show_provider: bool = False) -> Item:
+    facts: list[tuple[str, str | None]] = [("Rating", rating_text(c)), ("Value", value_text(c, esc)),
+                                           ("Period", c.period)]
+    if show_provider:
+        facts.append(("Provider", esc(provider_name(c.provider))))
+    worker = worker_id(c)
+    if worker is not None:
+        facts += [("Worker", esc(worker)), ("Team", esc(c.team) if c.team else "-")]
+    elif c.subject.startswith(f"{c.provider}/team/"):
+        facts.append(("Team", esc(team_id(c) or "")))
+    facts += [(esc(name), pounds(value)) for name, value in c.money]
+    facts += [("Bands", bands_text(c, esc) or None), ("Previously", previously_text(c)),
+              ("Outside green", outside_green_text(c)), ("Comparators", comparators_text(c, esc)),
+              ("Correction", correction_text(c, esc))]
+    was = f" (was {c.from_state})" if c.from_state else ""
+    return Item(c, title(c, esc), who(c, esc), c.to_state.upper(), f"{WORDS[c.kind]}{was}",
+                tuple((label, value) for label, value in facts if value),
+                indicator_url(base_url, c.indicator, c.provider, c.subject))
+
+
+def _periods(changes: Sequence[Change]) -> list[str]:
+    return sorted({c.period for c in changes})
+
+
+def _caseloads(changes: Sequence[Change]) -> str:
+    """'caseloads over the ceiling for 2 workers and 2 teams, trust-wide average caseload 23 over target'."""
+    counts: dict[str, Counter] = {}
+    trust = []
+    for c in changes:
+        if worker_id(c) is None and not c.subject.startswith(f"{c.provider}/team/"):
+            trust.append(f"trust-wide average caseload {fmt_value(c.value, c.unit)} {_TRUST[c.kind]}")
+        else:
+            counts.setdefault(_CASELOADS[c.kind], Counter())["worker" if worker_id(c) is not None else "team"] += 1
+    parts = [f"{word} for {_and([_count(n[s], s) for s in ('worker', 'team') if n[s]])}"
+             for word in dict.fromkeys(_CASELOADS.values()) if (n := counts.get(word))]
+    return ", ".join(([f"caseloads {', '.join(parts)}"] if parts else []) + trust)
+
+
+def summary(changes: Sequence[Change], esc: Escape = _same) -> str:
+    """What changed, without where: '2 KPIs breached', 'forecast overspend £10.19m (9.7%)',
+    'caseloads over the ceiling for 3 workers'; a restatement of KPIs counts them as changed."""
+    if all(is_finance(c) for c in changes):
+        return ", ".join(finance_phrase(c, short=True, esc=esc) + _FINANCE[c.kind] for c in changes)
+    if all(c.return_kind == "caseload" for c in changes):
+        return _caseloads(changes)
+    noun = "KPI" if all(c.code for c in changes) else "alert"
+    if any(c.restated for c in changes):
+        return f"{_count(len(changes), noun)} changed"
+    counts = Counter(WORDS[c.kind] for c in changes)
+    return ", ".join(_count(counts[word], noun) + f" {word}"
+                     for word in ("breached", "still red", "improved", "back on target") if counts[word])
+
+
+def subject_parts(changes: Sequence[Change], esc: Escape = _same) -> tuple[str, str, str]:
+    """(RAG, who, what): the subject is '[RAG] who: what'."""
+    providers = sorted({c.provider for c in changes})
+    name = esc(provider_name(providers[0])) if len(providers) == 1 else f"{len(providers)} providers"
+    periods = _periods(changes)
+    restated = [c for c in changes if c.restated]
+    if restated:
+        what = f"correction to the {_and(_periods(restated))} return: {summary(changes, esc)}"
+    elif all(c.kind == "reminder" for c in changes):
+        what = f"{summary(changes, esc)} (latest period {periods[-1]})"
+    else:
+        what = f"{summary(changes, esc)} in the {periods[-1]} return"
+    return worst(changes).upper(), name, what
+
+
+def subject_line(changes: Sequence[Change]) -> str:
+    """e.g. '[RED] Sandwell: 2 KPIs breached in the 2024-10 return',
+    '[RED] Sandwell: correction to the 2024-10 return: 2 KPIs changed',
+    '[RED] Sandwell: forecast overspend £10.19m (9.7%) in the 2026-01 return'."""
+    rag, name, what = subject_parts(changes)
+    return f"[{rag}] {name}: {what}"
+
+
+def lead(changes: Sequence[Change], esc: Escape = _same) -> str:
+    """The message's first line. A restatement: which return it corrects, what changed, and the
+    ratings it withdraws; otherwise the subject as a sentence."""
+    _, name, what = subject_parts(changes, esc)
+    restated = [c for c in changes if c.restated]
+    if not restated:
+        return f"{name}: {what}."
+    latest = max(restated, key=lambda c: c.restates_return_id or 0)
+    when = f"the one received {day(latest.restates_received)}" if latest.restates_received else "the earlier one"
+    text = (f"Correction: {name}'s {_and(_periods(restated))} return was restated, replacing {when}; "
+            f"{summary(changes, esc)}.")
+    withdrawn = [c for c in restated if c.withdrawn]
+    if len(withdrawn) == 1:
+        c = withdrawn[0]
+        text += f" The earlier {(c.withdrawn or '').upper()} of {ref(c, esc)} is withdrawn."
+    elif withdrawn:
+        named = [f"{ref(c, esc)} ({(c.withdrawn or '').upper()})" for c in withdrawn[:MAX_WITHDRAWN_NAMED]]
+        more = len(withdrawn) - len(named)
+        text += (f" The earlier ratings of {_and(named + ([f'{more} more'] if more else []))} are withdrawn.")
+    return text
+
+
+def not_reported(changes: Sequence[Change]) -> list[tuple[str | None, str]]:
+    """(code, name) of the KPIs the message's return(s) left unreported, in code order."""
+    return sorted({n for c in changes for n in c.not_reported}, key=_code_order)
+
+
+def _code_order(item: tuple[str | None, str]) -> tuple:
+    code = item[0] or ""
+    return (int(code[2:]) if code[:2].upper() == "PI" and code[2:].isdigit() else 999, code, item[1])
+
+
+def return_periods(changes: Sequence[Change]) -> str:
+    return ", ".join(sorted({c.period for c in changes if c.kind != "reminder"}))
