@@ -24,6 +24,7 @@ from config import Settings, use_settings
 from rules.loader import SHIPPED_PACKS, load_catalog
 from tests.conftest import ROOT, kpi_csv
 from tests.ingesting import ingest_bytes, land_json
+from tests.peers.teams import card
 
 CANARY = "CANARY-S3cr3t"
 
@@ -87,8 +88,9 @@ def test_routing_by_severity_tag_team_and_delivery_mode(env):
     # red: teams ai-1 and cp-1 (workers SW-1, 27 > 26.4, and SW-3, 19 > 18, are red too, but per-worker rows
     # need a team or the caseloads tag); the trust average (23) is amber.
     # team ai-1: worker SW-1 and the team itself; the trust average is not a team subject
-    assert got == {("red@example.org",): "[RED] Sandwell: 2 alerts breached in the 2025-03 return",
-                   ("team@example.org",): "[RED] Sandwell: 2 alerts breached in the 2025-03 return"}
+    assert got == {("red@example.org",): "[RED] Sandwell: caseloads over the ceiling for 2 teams in the 2025-03 return",
+                   ("team@example.org",):
+                       "[RED] Sandwell: caseloads over the ceiling for 1 worker and 1 team in the 2025-03 return"}
     assert not any(to == ["fin@example.org"] or to == ["digest@example.org"] for _, to, _m in smtp.messages)
 
 
@@ -102,10 +104,11 @@ def test_hostile_names_are_escaped_in_email_and_card(env):
     (_, _, msg), = smtp.wait_for(1)
     html = msg.get_body(("html",)).get_content()
     assert "<script" not in html and "<img" not in html and "&lt;script&gt;" in html
-    card = teams.wait_for(1)[0]["json"]["attachments"][0]["content"]["body"]
-    text = next(b["text"] for b in card if b.get("id") == "body")
-    assert "\\<script\\>" in text  # shown as text: markdown cannot turn it into a link or markup
-    assert not re.search(r"(?<!\\)[<>\[\]()]", text.replace("](", "")), text
+    body = card(teams.wait_for(1)[0])["body"]
+    (team,) = [f["value"] for b in body if b["type"] == "Container" for f in b["items"][2]["facts"]
+               if f["title"] == "Team"]
+    assert team == '\\<script\\>alert\\(1\\)\\</script\\>\\>\\<img src=x onerror=alert\\(1\\)\\>"'  # as the CSV reads
+    assert not re.search(r"(?<!\\)[<>\[\]()]", team), team  # text: markdown cannot make it a link or markup
 
 
 def test_teams_card_through_workflows(env):
@@ -114,11 +117,11 @@ def test_teams_card_through_workflows(env):
     ingest_bytes("k.csv", year_2024_10())
     (req,) = teams.wait_for(1)
     assert req["path"].startswith("/workflows/kpialertsworkflow01/triggers/manual/paths/invoke")
-    card = req["json"]["attachments"][0]
-    assert card["contentType"] == "application/vnd.microsoft.card.adaptive"
-    texts = [b["text"] for b in card["content"]["body"] if b["type"] == "TextBlock"]
-    assert texts[0] == "[RED] Sandwell: 2 KPIs breached in the 2024-10 return"
-    assert "PI1" in texts[1] and "68.8%" in texts[1] and "**RED**" in texts[1]
+    body = card(req)["body"]
+    assert body[0]["text"] == "[RED] Sandwell: 2 KPIs breached in the 2024-10 return"
+    pi1 = next(b["items"] for b in body if b["type"] == "Container" and b["items"][0]["text"].startswith("PI1 "))
+    assert pi1[1]["text"] == "RED, breached" and pi1[1]["color"] == "attention"
+    assert {f["title"]: f["value"] for f in pi1[2]["facts"]}["Value"] == "68.8%"
 
 
 def test_smtp_down_then_back_delivers_exactly_once(env):
@@ -320,9 +323,10 @@ def test_a_kpi_the_return_leaves_blank_is_named_in_ingest_json_the_email_and_the
     line = next(x for x in plain.splitlines() if "Not reported" in x)
     assert line == ("Not reported this period (2024-10): the return left 1 indicator blank, so it is not rated: "
                     "PI2 Child in need plan visits on time.")
-    card = teams.wait_for(1)[0]["json"]["attachments"][0]["content"]["body"]
-    text = next(b["text"] for b in card if b.get("id") == "body")
-    assert "Not reported this period, 2024-10:** 1 indicator left blank, not rated: PI2 " in text
+    body = card(teams.wait_for(1)[0])["body"]
+    text = next(b["text"] for b in body if b.get("id") == "not-reported")
+    assert text == ("Not reported this period (2024-10): 1 indicator left blank, not rated: "
+                    "PI2 Child in need plan visits on time")
 
 
 def test_not_reported_lists_every_kpi_of_the_suite_in_force_left_out_and_none_for_other_kinds(env):
