@@ -68,15 +68,13 @@ def card(changes: Sequence[Change], base_url: str = "", max_text: int = MAX_TEXT
                    color=COLOUR.get(rag.lower(), "default"))]
     if any(c.restated for c in changes):  # otherwise the first line is the title's
         body.append(_block(_clip(lead(changes, md_escape), 300), id="lead"))
-    tail = []
     missing = not_reported(changes)
+    gap = ""  # the KPIs the return left blank: counted first, named in the room the changes leave
     if missing:
         periods = return_periods(changes)
-        names = "; ".join(f"{code} {md_escape(n)}" if code else md_escape(n) for code, n in missing)
-        tail.append(_block(_clip(f"Not reported this period{f' ({periods})' if periods else ''}: "
-                                 f"{len(missing)} indicator{'s' if len(missing) != 1 else ''} left blank, not rated: "
-                                 f"{names}", 250), id="not-reported", isSubtle=True))
-    used = sum(text_of(b) for b in body + tail)
+        gap = (f"Not reported this period{f' ({periods})' if periods else ''}: {len(missing)} "
+               f"indicator{'s' if len(missing) != 1 else ''} left blank, not rated")
+    used = sum(text_of(b) for b in body) + len(gap)
     reserve = text_of(_more(len(changes)))
     several = len({c.provider for c in changes}) > 1
     shown = 0
@@ -91,7 +89,13 @@ def card(changes: Sequence[Change], base_url: str = "", max_text: int = MAX_TEXT
         shown += 1
     if shown < len(changes):
         body.append(_more(len(changes) - shown))
-    content: dict = {"$schema": SCHEMA, "type": "AdaptiveCard", "version": "1.4", "body": body + tail,
+        used += text_of(body[-1])
+    if gap:
+        names = "; ".join(f"{code} {md_escape(n)}" if code else md_escape(n) for code, n in missing)
+        room = max_text - used + len(gap)
+        text = f"{gap}: {names}" if len(gap) + 2 + len(names) <= room else _clip(f"{gap}: {names}", room)
+        body.append(_block(text if len(text) > len(gap) + 3 else gap, id="not-reported", isSubtle=True))
+    content: dict = {"$schema": SCHEMA, "type": "AdaptiveCard", "version": "1.4", "body": body,
                      "msteams": {"width": "Full"}}
     if base_url:
         content["actions"] = [{"type": "Action.OpenUrl", "title": "Full status page",

@@ -3,7 +3,9 @@ self-signed certificate) through real Apprise: what arrives, each outcome, and n
 
 from __future__ import annotations
 
+import json
 import logging
+import tempfile
 
 import apprise
 import pytest
@@ -237,6 +239,36 @@ def test_teams_card_arrives_with_title_and_body(teams_server):
     assert set(blocks) == {"title", "body"}  # image=no: no Image element linking an outside host
     assert blocks["title"]["text"] == "PI1 breached" and blocks["title"]["type"] == "TextBlock"
     assert blocks["body"]["text"] == "**PI1** is red\n\n- Sandwell" and blocks["body"]["type"] == "TextBlock"
+
+
+def our_card(text: str = "Sandwell") -> dict:
+    return {"type": "message", "attachments": [{"contentType": "application/vnd.microsoft.card.adaptive",
+                                                "contentUrl": None, "content": {
+        "type": "AdaptiveCard", "version": "1.4", "body": [
+            {"type": "TextBlock", "text": text, "wrap": True},
+            {"type": "FactSet", "facts": [{"title": "Value", "value": "68.8%"}, {"title": "Team", "value": text}]}],
+        "actions": [{"type": "Action.OpenUrl", "title": "Open PI1", "url": "https://x.example/i/PI1?provider=s"}]}}]}
+
+
+@pytest.mark.parametrize("url", ["url", "native_url"])
+def test_our_card_is_posted_as_it_is_through_the_workflows_plugin(teams_server, url, tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where the card's template file is written
+    doc = our_card()
+    result = send_teams(getattr(teams_server, url), message(text=json.dumps(doc)))
+    assert result.status == SendStatus.SENT, result.detail
+    (request,) = teams_server.wait_for(1)
+    assert request["json"] == doc  # our card, not Apprise's title-and-body card
+    assert request["query"]["sig"] == [SIGNATURE]
+    assert not list(tmp_path.iterdir())  # the template file is gone
+
+
+def test_text_that_looks_like_an_apprise_token_arrives_as_written(teams_server):
+    """Apprise fills {{app_title}}, {{app_body}}, ... in a template; a team named like one is text."""
+    hostile = 'Team {{app_title}} {{ app_body }} {{{app_id}}} "quoted" \\ back \u00fcber {{'
+    doc = our_card(hostile)
+    assert send_teams(teams_server.url, message(subject="TITLE", text=json.dumps(doc))).status == SendStatus.SENT
+    (request,) = teams_server.wait_for(1)
+    assert request["json"] == doc and "TITLE" not in json.dumps(request["json"])
 
 
 def test_teams_native_webhook_url_works_too(teams_server):

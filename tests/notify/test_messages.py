@@ -278,3 +278,16 @@ def test_indicator_urls_carry_the_indicator_provider_and_subject_exactly(indicat
     assert query["provider"] == [provider]
     assert query.get("subject") == ([subject] if subject and subject != provider else None)
     assert indicator_url("", indicator, provider) == ""
+
+
+def test_the_card_counts_the_kpis_left_blank_and_names_them_in_the_room_left():
+    blank = tuple((f"PI{i}", f"Indicator number {i} with a long name") for i in range(2, 16))
+    few = card((change(1, "PI1", not_reported=blank[:1]),))["attachments"][0]["content"]["body"]
+    assert few[-1] == {"type": "TextBlock", "id": "not-reported", "isSubtle": True, "wrap": True,
+                       "text": "Not reported this period (2024-10): 1 indicator left blank, not rated: "
+                               "PI2 Indicator number 2 with a long name"}
+    many = [change(i, f"PI{i}", not_reported=blank) for i in range(1, 31)]
+    body = card(tuple(many))["attachments"][0]["content"]["body"]
+    assert sum(text_of(b) for b in body) <= MAX_TEXT and body[-1]["id"] == "not-reported"
+    assert body[-1]["text"].startswith("Not reported this period (2024-10): 14 indicators left blank, not rated")
+    assert any(b.get("id") == "more" for b in body)  # the changes came first; the names got the rest

@@ -325,8 +325,8 @@ def test_a_kpi_the_return_leaves_blank_is_named_in_ingest_json_the_email_and_the
                     "PI2 Child in need plan visits on time.")
     body = card(teams.wait_for(1)[0])["body"]
     text = next(b["text"] for b in body if b.get("id") == "not-reported")
-    assert text == ("Not reported this period (2024-10): 1 indicator left blank, not rated: "
-                    "PI2 Child in need plan visits on time")
+    # counted whatever the room; named in the room the changes leave (the card holds 1,000 characters)
+    assert text.startswith("Not reported this period (2024-10): 1 indicator left blank, not rated: PI2 Child")
 
 
 def test_not_reported_lists_every_kpi_of_the_suite_in_force_left_out_and_none_for_other_kinds(env):

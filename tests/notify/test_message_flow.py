@@ -1,0 +1,135 @@
+"""Issue 10, sections 1 and 4, end to end: returns landed as the command line lands them, the
+messages as the real SMTP peer and the HTTPS Teams stand-in receive them (real Apprise)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from alerts.notify.card import MAX_TEXT, text_of
+from alerts.store.db import session_for
+from alerts.store.models import ReturnRecord
+from alerts.templating import day
+from alerts.usecases.subscriptions import SubscriptionSpec, subscribe
+from config import Settings, use_settings
+from rules.loader import SHIPPED_PACKS, load_catalog
+from tests.conftest import EXAMPLES, kpi_csv
+from tests.ingesting import ingest_path, land_json
+from tests.peers.teams import SIGNATURE, WORKFLOW, card
+
+BASE = "https://alerts.example.org"
+
+
+def settings_for(tmp_path, smtp, base_url: str = "") -> Settings:
+    s = Settings(database_url=f"sqlite:///{tmp_path / 'm.db'}", broker_url="", rules_dir=SHIPPED_PACKS,
+                 email_url=smtp.apprise_url, email_from="kpi-alerts@example.org", send_timeout=5, base_url=base_url,
+                 secret_key="test-key-0123456789")
+    use_settings(s)
+    return s
+
+
+def add(settings: Settings, name: str, email: str | None = None, teams_url: str | None = None, **spec) -> None:  # noqa: ANN003
+    with session_for(settings.database_url) as s:
+        subscribe(s, load_catalog(settings.rules_dir), name, email, teams_url, SubscriptionSpec(**spec))
+
+
+def plain_and_html(msg) -> tuple[str, str]:  # noqa: ANN001 - an EmailMessage
+    plain, html = msg.iter_parts()
+    return plain.get_content().replace("\r\n", "\n"), html.get_content()
+
+
+def boxes(request: dict) -> list[dict]:
+    return [b for b in card(request)["body"] if b["type"] == "Container"]
+
+
+def facts(box: dict) -> dict[str, str]:
+    return {f["title"]: f["value"] for i in box["items"] if i["type"] == "FactSet" for f in i["facts"]}
+
+
+def test_a_restated_return_is_sent_as_a_correction_naming_the_ratings_it_withdraws(tmp_path, smtp_server, teams_server):
+    settings = settings_for(tmp_path, smtp_server)
+    try:
+        add(settings, "Chief executive", "ceo@example.org", teams_server.url)
+        first = land_json("kpi-2024-10.csv", kpi_csv([("2024-10", "PI1", "68.8"), ("2024-10", "PI3", "12")]))
+        assert first["return"]["status"] == "accepted"  # PI1 red (sent), PI3 green
+        smtp_server.wait_for(1)
+        again = land_json("kpi-2024-10-v2.csv", kpi_csv([("2024-10", "PI1", "86"), ("2024-10", "PI3", "25")]))
+        assert again["return"]["status"] == "restated"
+        with session_for(settings.database_url) as s:
+            received = s.execute(select(ReturnRecord.received_at).where(ReturnRecord.id == first["return"]["id"])
+                                 ).scalar_one()
+    finally:
+        use_settings(None)
+    _, _, msg = smtp_server.wait_for(2)[1]
+    assert msg["Subject"] == "[RED] Sandwell: correction to the 2024-10 return: 2 KPIs changed"
+    plain, html = plain_and_html(msg)
+    lead = (f"Correction: Sandwell's 2024-10 return was restated, replacing the one received {day(received)}; "
+            "2 KPIs changed. The earlier ratings of PI3 (GREEN) and PI1 (RED) are withdrawn.")
+    assert plain.splitlines()[0] == lead
+    assert html.index(lead.replace("'", "&#39;")) < html.index("<table")
+    lines = plain.splitlines()
+    assert "Correction: PI1 was reported RED at 68.8%; corrected to 86%, GREEN: the earlier RED is withdrawn" in lines
+    assert "Correction: PI3 was reported GREEN at 12%; corrected to 25%, RED: the earlier GREEN is withdrawn" in lines
+    request = teams_server.wait_for(2)[1]
+    assert card(request)["body"][0]["text"] == msg["Subject"]
+    assert next(b for b in card(request)["body"] if b.get("id") == "lead")["text"] == lead
+    assert [facts(b)["Correction"].split(";")[0] for b in boxes(request)] == ["PI3 was reported GREEN at 12%",
+                                                                               "PI1 was reported RED at 68.8%"]
+
+
+def test_the_example_finance_return_is_in_pounds_in_the_subject_the_email_and_the_card(
+        tmp_path, smtp_server, teams_server, clock):
+    settings = settings_for(tmp_path, smtp_server, BASE)
+    try:
+        add(settings, "Finance lead", "finance@example.org", teams_server.url, tags=["finance"])
+        assert not ingest_path(EXAMPLES / "finance-2026-01.csv").errors
+    finally:
+        use_settings(None)
+    (_, _, msg), = smtp_server.wait_for(1)
+    subject = ("[RED] Sandwell: forecast overspend £10.19m (9.7%), year-to-date overspend £2.64m (2.8%) "
+               "in the 2026-01 return")
+    assert msg["Subject"] == subject
+    plain, html = plain_and_html(msg)
+    lines = plain.splitlines()
+    assert lines[0] == subject.removeprefix("[RED] ") + "."
+    for line in ("Value: forecast overspend £10.19m, 9.7% of funding (contract sum + other income)",
+                 "Funding (contract sum + other income): £105.20m", "Forecast outturn (full-year spend): £115.39m",
+                 "Value: year-to-date overspend £2.64m, 2.8% of year-to-date budget",
+                 "Year-to-date budget: £94.08m", "Year-to-date actual spend: £96.72m",
+                 f"Page: {BASE}/indicators/forecast_overspend_pct?provider=sandwell"):
+        assert line in lines, line
+    assert "forecast overspend £10.19m, 9.7% of funding (contract sum + other income)" in html
+    (request,) = teams_server.wait_for(1)
+    forecast, ytd = boxes(request)
+    assert forecast["items"][1] == {"type": "TextBlock", "text": "RED, breached", "wrap": True, "color": "attention",
+                                    "weight": "Bolder"}
+    assert facts(forecast)["Value"] == "forecast overspend £10.19m, 9.7% of funding \\(contract sum \\+ other income\\)"
+    (button,) = [a for i in forecast["items"] if i["type"] == "ActionSet" for a in i["actions"]]
+    assert button["url"] == f"{BASE}/indicators/forecast_overspend_pct?provider=sandwell"
+    assert SIGNATURE not in html + plain + str(card(request)) and WORKFLOW not in str(card(request))
+
+
+def test_the_example_caseload_return_counts_workers_and_teams_and_each_worker_row_names_its_team(
+        tmp_path, smtp_server, teams_server, clock):
+    settings = settings_for(tmp_path, smtp_server)
+    try:
+        add(settings, "Head of service", "hos@example.org", teams_server.url, tags=["caseloads"])
+        assert not ingest_path(EXAMPLES / "caseload-2025-03.csv").errors
+    finally:
+        use_settings(None)
+    (_, _, msg), = smtp_server.wait_for(1)
+    assert msg["Subject"].startswith("[RED] Sandwell: caseloads over the ceiling for ")
+    assert msg["Subject"].endswith(" workers and 2 teams in the 2025-03 return")
+    plain, html = plain_and_html(msg)
+    block = next(p.splitlines() for p in plain.split("\n\n") if "Worker: SW-0003" in p)
+    assert block[0] == "Caseload per social worker"
+    assert {"Team: tipton-rowley-ai-1", "Value: 27 (ceiling 22)", "Rating: RED, breached"} <= set(block)
+    assert "<td>Worker SW-0003, team tipton-rowley-ai-1</td>" in html
+    (request,) = teams_server.wait_for(1)
+    body = card(request)["body"]
+    assert sum(text_of(b) for b in body) <= MAX_TEXT
+    workers = [facts(b) for b in boxes(request) if "Worker" in facts(b)]
+    assert workers[0]["Worker"] == "SW-0003" and workers[0]["Team"] == "tipton-rowley-ai-1"
+    assert not any(i["type"] == "ActionSet" for b in boxes(request) for i in b["items"])  # no base URL: no buttons
+    more = next(b["text"] for b in body if b.get("id") == "more")
+    assert more.startswith("and ") and more.endswith(" more: see the email or the status page")
+    assert len(boxes(request)) + int(more.split()[1]) == plain.count("\nRating: ")  # the email lists them all
