@@ -143,8 +143,8 @@ def test_sql_lives_under_alerts_store():
 
 
 PURE = ("returns", "rules", "alerts.lifecycle", "alerts.moves", "alerts.events", "alerts.notify.route",
-        "alerts.notify.group", "alerts.notify.filter", "alerts.notify.retry",
-        "alerts.digest.compose")
+        "alerts.notify.group", "alerts.notify.filter", "alerts.notify.retry", "alerts.notify.wording",
+        "alerts.notify.card", "alerts.digest.compose")
 IO = {"sqlalchemy", "sqlmodel", "celery", "apprise", "smtplib", "requests", "redis", "workers", "config"}
 
 

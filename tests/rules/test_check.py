@@ -114,3 +114,34 @@ def test_duplicate_rule_ids_across_packs(tmp_path):
 
 def test_empty_folder(tmp_path):
     assert problems(tmp_path) == [f"{tmp_path}:1: no rule packs (*.yaml) found"]
+
+
+def test_an_amount_names_money_measures_of_the_rule_s_kind(tmp_path):
+    """A rule rated as a percentage of an amount (finance) names gbp measures its pack declares."""
+    body = textwrap.dedent("""\
+        pack: money
+        title: Money
+        inputs:
+          - {key: spend, name: Spend, kind: finance, unit: gbp}
+          - {key: budget, name: Budget, kind: finance, unit: gbp}
+          - {key: staff, name: Staff, kind: finance, unit: count}
+        rules:
+          - id: spend_pct
+            name: Spend against budget
+            kind: finance
+            unit: number
+            polarity: lower_is_better
+            amount: {measure: spend, of: budget, also: [staff, nowhere]}
+            versions:
+              - effective_from: 2024-04-01
+                basis: pack
+                bands:
+                  green: [{lte: 0}]
+                  red: [{gt: 0}]
+        """)
+    path = write(tmp_path, body)
+    assert problems(path) == [
+        f"{path}:13: rule spend_pct: amount names 'staff', which is finance/count; expected a finance/gbp measure",
+        f"{path}:13: rule spend_pct: amount names 'nowhere', which is unknown; expected a finance/gbp measure",
+    ]
+    assert problems(write(tmp_path, body.replace(", also: [staff, nowhere]", ""))) == []
