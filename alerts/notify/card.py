@@ -2,10 +2,11 @@
 
     title      '[RED] Sandwell: 2 KPIs breached in the 2024-10 return', in the worst rating's colour
     lead       a restatement's first line: the return it corrects and the ratings it withdraws
-    per change a Container: its name, the rating in words and colour ('RED, breached (was amber)'
-               in "attention"; "warning" for amber, "good" for green), a FactSet with one fact per
-               line (value, period, team, amounts, bands, previously, outside green, comparators,
-               correction) and, with a base URL, an Action.OpenUrl button to the indicator's page
+    per change a Container: its name (with the team or worker on their rows), the rating in
+               words and colour ('RED, breached (was amber)' in "attention"; "warning" for amber,
+               "good" for green), a FactSet with one fact a line (value, period, amounts, bands,
+               previously, outside green, comparators, correction) and, with a base URL, an
+               Action.OpenUrl button to the indicator's page
     'and N more: see the email or the status page' when the rest would not fit
     the KPIs the return left unreported
 
@@ -47,7 +48,7 @@ def _block(text: str, **style: object) -> dict:
 def container(it: Item) -> dict:
     """One change: name, rating in words and colour, one fact a line, a button to its page."""
     facts = [{"title": label, "value": _clip(value)} for label, value in it.facts if label != "Rating"]
-    items: list[dict] = [_block(_clip(it.title), weight="Bolder"),
+    items: list[dict] = [_block(_clip(it.heading), weight="Bolder"),
                          _block(f"{it.rating}, {it.what}", color=COLOUR.get(it.state, "default"), weight="Bolder"),
                          {"type": "FactSet", "facts": facts}]
     if it.url:

@@ -14,6 +14,7 @@ identity for HTML and plain text (Jinja autoescapes the HTML), `md_escape` for a
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ _CASELOADS = {"opened": "over the ceiling", "escalated": "over the ceiling", "de
               "resolved": "back within the ceiling", "reminder": "still over the ceiling"}
 _TRUST = {"opened": "over target", "escalated": "over target", "deescalated": "improved",
           "resolved": "back on target", "reminder": "still red"}
+_NUMBER = re.compile(r"(-?\d+(?:\.\d+)?)")
 MAX_WITHDRAWN_NAMED = 5  # in the first line; every one is named in its own change's facts
 
 
@@ -131,12 +133,18 @@ def rating_text(c: Change) -> str:
     return f"{c.to_state.upper()}, {WORDS[c.kind]}{was}"
 
 
-def bands_text(c: Change, esc: Escape = _same) -> str:
-    bands = "; ".join(f"{band} {band_text(c.thresholds[band])}" for band in ("green", "amber", "red")
-                      if c.thresholds.get(band))
-    if bands and is_finance(c):
-        return f"{bands} (% of {esc(_lower(c.share_of or ''))})"
-    return bands
+def band_lines(c: Change) -> list[tuple[str, str]]:
+    """(band, its edges as the contract reads them): ('green', '≥ 85'); a finance rule's edges
+    are percentages of its funding ('≤ 0%')."""
+    lines = [(band, band_text(c.thresholds[band])) for band in ("green", "amber", "red") if c.thresholds.get(band)]
+    if is_finance(c):
+        return [(band, _NUMBER.sub(r"\1%", text)) for band, text in lines]
+    return lines
+
+
+def bands_text(c: Change) -> str:
+    """'green ≥ 85; amber > 70 and < 85; red ≤ 70'."""
+    return "; ".join(f"{band} {text}" for band, text in band_lines(c))
 
 
 def previously_text(c: Change) -> str | None:
@@ -178,11 +186,13 @@ class Item:
 
     change: Change
     title: str  # 'PI1 Single assessments completed within 45 working days' (from the pack)
-    who: str  # escaped with `esc`
+    who: str  # 'Sandwell', 'Team ai-1', 'Worker SW-0003, team ai-1'
+    heading: str  # the title, and whose it is for a team or worker row
     rating: str  # 'RED'
     what: str  # 'breached (was amber)'
     facts: tuple[tuple[str, str], ...]  # (label, value), Rating first; untrusted parts escaped
     url: str  # the indicator's page, '' without a base URL
+    bands: tuple[tuple[str, str], ...] = ()  # (band, edges), for a table
 
     @property
     def state(self) -> str:
@@ -194,19 +204,16 @@ def item(c: Change, base_url: str = "", esc: Escape = _same, show_provider: bool
                                            ("Period", c.period)]
     if show_provider:
         facts.append(("Provider", esc(provider_name(c.provider))))
-    worker = worker_id(c)
-    if worker is not None:
-        facts += [("Worker", esc(worker)), ("Team", esc(c.team) if c.team else "-")]
-    elif c.subject.startswith(f"{c.provider}/team/"):
-        facts.append(("Team", esc(team_id(c) or "")))
     facts += [(esc(name), pounds(value)) for name, value in c.money]
-    facts += [("Bands", bands_text(c, esc) or None), ("Previously", previously_text(c)),
+    facts += [("Bands", bands_text(c) or None), ("Previously", previously_text(c)),
               ("Outside green", outside_green_text(c)), ("Comparators", comparators_text(c, esc)),
               ("Correction", correction_text(c, esc))]
     was = f" (was {c.from_state})" if c.from_state else ""
-    return Item(c, title(c, esc), who(c, esc), c.to_state.upper(), f"{WORDS[c.kind]}{was}",
+    named, whose = title(c, esc), who(c, esc)
+    heading = named if c.subject == c.provider else f"{named}: {whose}"
+    return Item(c, named, whose, heading, c.to_state.upper(), f"{WORDS[c.kind]}{was}",
                 tuple((label, value) for label, value in facts if value),
-                indicator_url(base_url, c.indicator, c.provider, c.subject))
+                indicator_url(base_url, c.indicator, c.provider, c.subject), tuple(band_lines(c)))
 
 
 def _periods(changes: Sequence[Change]) -> list[str]:

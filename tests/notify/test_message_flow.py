@@ -120,15 +120,17 @@ def test_the_example_caseload_return_counts_workers_and_teams_and_each_worker_ro
     assert msg["Subject"].startswith("[RED] Sandwell: caseloads over the ceiling for ")
     assert msg["Subject"].endswith(" workers and 2 teams in the 2025-03 return")
     plain, html = plain_and_html(msg)
-    block = next(p.splitlines() for p in plain.split("\n\n") if "Worker: SW-0003" in p)
-    assert block[0] == "Caseload per social worker"
-    assert {"Team: tipton-rowley-ai-1", "Value: 27 (ceiling 22)", "Rating: RED, breached"} <= set(block)
+    block = next(p.splitlines() for p in plain.split("\n\n") if "Worker SW-0003" in p)
+    assert block[:3] == ["Caseload per social worker: Worker SW-0003, team tipton-rowley-ai-1", "Rating: RED, breached",
+                         "Value: 27 (ceiling 22)"]
     assert "<td>Worker SW-0003, team tipton-rowley-ai-1</td>" in html
     (request,) = teams_server.wait_for(1)
     body = card(request)["body"]
     assert sum(text_of(b) for b in body) <= MAX_TEXT
-    workers = [facts(b) for b in boxes(request) if "Worker" in facts(b)]
-    assert workers[0]["Worker"] == "SW-0003" and workers[0]["Team"] == "tipton-rowley-ai-1"
+    first = boxes(request)[0]["items"]
+    assert first[0]["text"] == "Caseload per social worker: Worker SW-0003, team tipton-rowley-ai-1"
+    assert (first[1]["text"], first[1]["color"]) == ("RED, breached", "attention")
+    assert facts(boxes(request)[0])["Value"] == "27 (ceiling 22)"
     assert not any(i["type"] == "ActionSet" for b in boxes(request) for i in b["items"])  # no base URL: no buttons
     more = next(b["text"] for b in body if b.get("id") == "more")
     assert more.startswith("and ") and more.endswith(" more: see the email or the status page")

@@ -135,7 +135,7 @@ def test_finance_messages_lead_with_the_overspend_in_pounds_and_say_what_the_per
     assert "Value: year-to-date overspend £2.64m, 2.8% of year-to-date budget" in lines
     for fact in ("Funding (contract sum + other income): £105.20m", "Forecast outturn (full-year spend): £115.39m",
                  "Contract sum (year): £93.90m", "Other income (grants, partner contributions): £11.30m",
-                 "Bands: green ≤ 0; amber > 0 and ≤ 1; red > 1 (% of funding (contract sum + other income))"):
+                 "Bands: green ≤ 0%; amber > 0% and ≤ 1%; red > 1%"):
         assert fact in lines, fact
     assert "forecast overspend £10.19m, 9.7% of funding (contract sum + other income)" in email.html
     assert "Funding (contract sum + other income): £105.20m" in email.html
@@ -181,11 +181,15 @@ def caseload_changes() -> list:
 def test_caseload_messages_count_workers_and_teams_and_name_each_worker_s_team():
     email, content = email_and_card(caseload_changes(), routes=[sub(tags=frozenset({"caseloads"}))])
     assert email.subject == "[RED] Sandwell: caseloads over the ceiling for 3 workers and 1 team in the 2025-03 return"
-    worker_block = next(b for b in blocks(email.text) if "Worker: SW-0001" in b)
-    assert worker_block[0] == "Caseload per social worker"
-    assert "Team: tipton-rowley-ai-1" in worker_block and "Value: 27 (ceiling 22)" in worker_block
+    worker_block = next(b for b in blocks(email.text) if "Worker SW-0001" in b[0])
+    assert worker_block[0] == "Caseload per social worker: Worker SW-0001, team tipton-rowley-ai-1"
+    assert worker_block[1:3] == ["Rating: RED, breached", "Value: 27 (ceiling 22)"]
     assert "<td>Worker SW-0001, team tipton-rowley-ai-1</td>" in email.html
-    assert facts(containers(content)[0])["Team"] == "tipton-rowley-ai-1"
+    headings = [box["items"][0]["text"] for box in containers(content)]
+    assert headings == ["Caseload per social worker: Worker SW-0001, team tipton-rowley-ai-1",
+                        "Caseload per social worker: Worker SW-0002, team tipton-rowley-ai-1",
+                        "Caseload per social worker: Worker SW-0003, team tipton-rowley-ai-1",
+                        "Average caseload per team: Team tipton-rowley-ai-1"]
     trust = caseload(event_id=5, rule_id="trust_average_caseload", subject="sandwell", team=None, to="amber",
                      value=23.0)
     assert subject_line([trust]) == "[AMBER] Sandwell: trust-wide average caseload 23 over target in the 2025-03 return"
