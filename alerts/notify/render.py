@@ -25,7 +25,7 @@ from alerts.notify.wording import (
     subject_line,
     worst,
 )
-from alerts.templating import RAG, environment
+from alerts.templating import RAG, RAG_TEXT, environment
 
 __all__ = ["MAX_SHOWN", "WORDS", "not_reported", "provider_name", "render", "subject_line", "worst"]
 
@@ -41,7 +41,8 @@ def _context(group: Group, recipient: str, base_url: str) -> dict:
     changes: tuple[Change, ...] = group.changes
     several = len({c.provider for c in changes}) > 1
     return {"changes": changes, "items": [item(c, base_url, show_provider=several) for c in changes[:MAX_SHOWN]],
-            "max_shown": MAX_SHOWN, "recipient": recipient, "rag": RAG, "base_url": base_url.rstrip("/"),
+            "max_shown": MAX_SHOWN, "recipient": recipient, "rag": RAG, "rag_text": RAG_TEXT,
+            "base_url": base_url.rstrip("/"),
             "improving": IMPROVING, "provider_name": provider_name, "words": WORDS, "unsubscribe_url": link,
             "lead": lead(changes), "worst": worst(changes), "not_reported": not_reported(changes),
             "return_periods": return_periods(changes)}

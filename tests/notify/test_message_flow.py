@@ -97,7 +97,7 @@ def test_the_example_finance_return_is_in_pounds_in_the_subject_the_email_and_th
                  "Year-to-date budget: £94.08m", "Year-to-date actual spend: £96.72m",
                  f"Page: {BASE}/indicators/forecast_overspend_pct?provider=sandwell"):
         assert line in lines, line
-    assert "forecast overspend £10.19m, 9.7% of funding (contract sum + other income)" in html
+    assert "Forecast overspend £10.19m, 9.7% of funding (contract sum + other income)" in html
     (request,) = teams_server.wait_for(1)
     forecast, ytd = boxes(request)
     assert forecast["items"][1] == {"type": "TextBlock", "text": "RED, breached", "wrap": True, "color": "attention",

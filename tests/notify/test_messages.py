@@ -137,7 +137,7 @@ def test_finance_messages_lead_with_the_overspend_in_pounds_and_say_what_the_per
                  "Contract sum (year): £93.90m", "Other income (grants, partner contributions): £11.30m",
                  "Bands: green ≤ 0%; amber > 0% and ≤ 1%; red > 1%"):
         assert fact in lines, fact
-    assert "forecast overspend £10.19m, 9.7% of funding (contract sum + other income)" in email.html
+    assert "Forecast overspend £10.19m, 9.7% of funding (contract sum + other income)" in email.html
     assert "Funding (contract sum + other income): £105.20m" in email.html
     forecast = facts(containers(content)[0])
     assert forecast["Value"] == "forecast overspend £10.19m, 9.7% of funding \\(contract sum \\+ other income\\)"
