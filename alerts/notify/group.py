@@ -30,11 +30,16 @@ class Group:
         return Group(self.subscriber_id, self.channel, self.batch, kept)
 
 
+def reminder_batch(week: str) -> str:
+    """The batch of ISO week `week`'s reminders ('reminders-2025-W15'): every red alert due
+    that week, in one message per subscriber and channel; delivery keys start with it."""
+    return f"reminders-{week}"
+
+
 def batch_of(change: Change, reminder_week: str | None = None) -> str:
-    """'return-ID' for a return's changes; 'reminders-2025-W15' for the reminders of ISO week
-    2025-W15 (every red alert due that week in one message per subscriber and channel)."""
+    """'return-ID' for a return's changes; the week's reminder batch for a reminder."""
     if change.kind == "reminder" or change.return_id is None:
-        return f"reminders-{reminder_week or change.period}"
+        return reminder_batch(reminder_week or change.period)
     return f"return-{change.return_id}"
 
 

@@ -22,7 +22,7 @@ from alerts.notify.changes import Change
 from alerts.notify.channels import ALERTS, CHANNELS
 from alerts.notify.channels.base import Recipient
 from alerts.notify.filter import Silence, keep
-from alerts.notify.group import Group, group_stage
+from alerts.notify.group import Group, group_stage, reminder_batch
 from alerts.notify.inputs import Inputs
 from alerts.notify.render import render
 from alerts.notify.route import Route, route_stage
@@ -72,7 +72,7 @@ def load_inputs(session: Session, changes: Sequence[Change], now: dt.datetime, r
     subscriptions, recipients = load_routes(session)
     if not subscriptions:
         return Inputs(now, reminder_week=reminder_week)
-    reminded = outbox.batch_targets(session, f"reminders-{reminder_week}") if reminder_week else frozenset()
+    reminded = outbox.batch_targets(session, reminder_batch(reminder_week)) if reminder_week else frozenset()
     return Inputs(now=now, routes=subscriptions, recipients=recipients, channels=alert_channels(recipients),
                   silences=[Silence(r, s, u) for r, s, u in outbox.silences(session, now)],
                   logged=outbox.load_logged(session, [c.event_id for c in changes]), reminder_week=reminder_week,
