@@ -43,6 +43,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/digest_batch.py
 	$(BIN)/python bench/cli_startup.py
 	$(BIN)/python bench/hostile_inputs.py
+	$(BIN)/python bench/reminders_year.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis *.egg-info

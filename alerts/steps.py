@@ -174,9 +174,12 @@ def digest_chunk(settings: Settings, week: str, subscriber_ids: list[int]) -> di
             "statuses": dict(sent)}
 
 
-def reminders(settings: Settings, dispatcher: Dispatcher) -> int:
-
+def reminders(settings: Settings, dispatcher: Dispatcher, now: dt.datetime | None = None) -> int:
+    """Beat's daily trigger: on the reminder weekday (local), the week's due reminders as one
+    batch, one message per subscriber and channel; on the other days nothing. `now`: the wall
+    clock unless given (a simulated day)."""
     with session_for(settings.database_url) as session:
-        ids = send_reminders(session, load_catalog(settings.rules_dir), utcnow(), settings.base_url)
+        ids = send_reminders(session, load_catalog(settings.rules_dir), now or utcnow(), settings.base_url,
+                             weekday=settings.reminder_weekday, timezone=settings.timezone)
     dispatcher.deliver(ids)
     return len(ids)

@@ -38,6 +38,11 @@ class Change:
     months_outside_green: int = 0
     comparators: tuple[tuple[str, float, str | None], ...] = ()
     not_reported: tuple[tuple[str | None, str], ...] = ()  # (code, name): KPIs the change's return left blank
+    # reminders only: the first period of the red run, the newest period the provider's returns
+    # of the rule's kind have reached, and the latest acknowledgement as (by, local date, note)
+    red_since: str | None = None
+    newest_period: str | None = None
+    acknowledged: tuple[str, str, str | None] | None = None
 
     @property
     def severity(self) -> int:

@@ -45,6 +45,24 @@ def subject_line(changes: tuple[Change, ...]) -> str:
     return f"[{worst(changes).upper()}] {who}: {', '.join(parts)} {where}"
 
 
+def reminder_line(change: Change) -> str:
+    """What a reminder says about one alert, e.g. 'still red since 2024-10, no newer return
+    yet' or 'still red since 2024-10, latest 2025-01', then the latest acknowledgement
+    ('acknowledged by X on 2024-11-20: note'). Plain text: the templates escape it."""
+    since = change.red_since or change.period
+    if change.newest_period and change.newest_period > change.period:  # newer returns left it out
+        tail = f"latest {change.period}; not in the newer returns (up to {change.newest_period})"
+    elif change.period > since:
+        tail = f"latest {change.period}"
+    else:
+        tail = "no newer return yet"
+    line = f"still red since {since}, {tail}"
+    if change.acknowledged:
+        by, on, note = change.acknowledged
+        line += f"; acknowledged by {by} on {on}" + (f": {note}" if note else "")
+    return line
+
+
 def _code_order(item: tuple[str | None, str]) -> tuple:
     code = item[0] or ""
     return (int(code[2:]) if code[:2].upper() == "PI" and code[2:].isdigit() else 999, code, item[1])
@@ -61,6 +79,7 @@ def _context(group: Group, recipient: str, base_url: str) -> dict:
     link = LINK_MARK if base_url and group.channel == "email" else ""
     return {"changes": group.changes, "max_shown": MAX_SHOWN, "recipient": recipient, "rag": RAG, "base_url": base_url,
             "improving": IMPROVING, "provider_name": provider_name, "words": WORDS, "unsubscribe_url": link,
+            "reminder_line": reminder_line, "reminders": all(c.kind == "reminder" for c in group.changes),
             "not_reported": not_reported(group.changes),
             "return_periods": ", ".join(sorted({c.period for c in group.changes if c.kind != "reminder"}))}
 
