@@ -37,8 +37,13 @@ def load_week(session: Session, catalog: Catalog, week: str, timezone: str, as_o
               ) -> WeekData:
     start, end = window(week, timezone)
     cutoff = min(as_of, end) if as_of else end  # what was known when the digest went out
+    landed = store.returns_before(session, cutoff)
+    rated = [(i, provider, kind, periods) for i, provider, kind, periods, at in landed if at and at < cutoff]
+    holder = {(provider, kind, p): i for i, provider, kind, periods in rated for p in periods.split(",")}
     latest: dict[tuple[str, str, str], tuple] = {}
     for row in store.ratings_before(session, cutoff):
+        if holder.get((row.provider, row.kind, row.period), row.return_id) != row.return_id:
+            continue  # superseded by a restatement of its period, which may have left this one out
         latest[(row.rule_id, row.subject, row.period)] = tuple(row)
     series: dict[tuple[str, str], list[tuple]] = defaultdict(list)
     for (rule_id, subject, _period), row in sorted(latest.items(), key=lambda kv: kv[0][2]):
@@ -62,13 +67,14 @@ def load_week(session: Session, catalog: Catalog, week: str, timezone: str, as_o
     events, returns = happenings(session, catalog, start, cutoff)
     finance = [position for r in rows if r.rule_id == "forecast_overspend_pct"
                and (position := finance_of(session, catalog, r)) is not None]
-    kpi_returns = store.kpi_returns_before(session, cutoff)
-    held: dict[str, set[str]] = defaultdict(set)
-    for _id, provider, periods in kpi_returns:
-        held[provider].update(periods.split(","))
+    held: dict[str, set[str]] = defaultdict(set)  # landed, rated or not: a pending return is not overdue
+    for _id, provider, kind, periods, _at in landed:
+        if kind == "kpi":
+            held[provider].update(periods.split(","))
+    kpi_rated = [(i, provider, periods) for i, provider, kind, periods in rated if kind == "kpi"]
     return WeekData(week, start, end, tuple(rows), events, returns,
                     tuple(overdue_returns(catalog, held, cutoff, timezone)), tuple(finance),
-                    tuple(not_reported(session, catalog, kpi_returns, rows)))
+                    tuple(not_reported(session, catalog, kpi_rated, rows)))
 
 
 def load_period(session: Session, catalog: Catalog, week: str, timezone: str, as_of: dt.datetime | None = None,
@@ -118,9 +124,10 @@ def finance_of(session: Session, catalog: Catalog, forecast: Row) -> FinancePosi
 def not_reported(session: Session, catalog: Catalog, kpi_returns: list[tuple[int, str, str]], rows: list[Row]
                  ) -> list[NotReported]:
     """Per provider, the contract KPIs its newest KPI return left blank or out, exactly as
-    `ingest` reports them (alerts.usecases.evaluate.unreported): the return that holds the
-    provider's newest KPI period (the latest of them if it was restated). Only rules of the
-    suite in force for that period, with a contract code; inputs and derived rates never."""
+    `ingest` reports them (alerts.usecases.evaluate.unreported): the rated return that holds
+    the provider's newest KPI period (the latest of them if it was restated). Only rules of the
+    suite in force for that period, with a contract code; inputs and derived rates never.
+    `kpi_returns`: (id, provider, periods) of the rated KPI returns, oldest first."""
     newest: dict[str, tuple[str, int]] = {}  # provider -> (newest period, the latest return holding it)
     for return_id, provider, periods in kpi_returns:  # oldest first
         top = max(periods.split(","))

@@ -20,7 +20,8 @@ from alerts.store.models import AlertEvent, Delivery, Digest, Observation, Ratin
 
 _RATINGS = (
     select(RatingRecord.rule_id, RatingRecord.subject, RatingRecord.provider, RatingRecord.team,
-           RatingRecord.period, RatingRecord.value, RatingRecord.rating, RatingRecord.thresholds)
+           RatingRecord.period, RatingRecord.value, RatingRecord.rating, RatingRecord.thresholds,
+           RatingRecord.kind, RatingRecord.return_id)
     .where(RatingRecord.evaluated_at < bindparam("cutoff"), RatingRecord.rating.is_not(None))  # type: ignore[union-attr]
     .order_by(RatingRecord.id)
 )
@@ -37,9 +38,9 @@ _RETURNS = (select(ReturnRecord.provider, ReturnRecord.kind, ReturnRecord.period
                    ReturnRecord.status)
             .where(ReturnRecord.received_at >= bindparam("start"), ReturnRecord.received_at < bindparam("cutoff"))
             .order_by(ReturnRecord.id))
-_KPI_RETURNS = (select(ReturnRecord.id, ReturnRecord.provider, ReturnRecord.periods)
-                .where(ReturnRecord.kind == "kpi", ReturnRecord.received_at < bindparam("cutoff"))
-                .order_by(ReturnRecord.id))
+_RETURNS_BEFORE = (select(ReturnRecord.id, ReturnRecord.provider, ReturnRecord.kind, ReturnRecord.periods,
+                          ReturnRecord.evaluated_at)
+                   .where(ReturnRecord.received_at < bindparam("cutoff")).order_by(ReturnRecord.id))
 _REPORTED = select(Observation.measure).where(
     Observation.return_id == bindparam("return_id"), Observation.period == bindparam("period"),
     Observation.value.is_not(None))  # type: ignore[union-attr]
@@ -62,7 +63,7 @@ _VERSION = _version_statement()
 
 def ratings_before(session: Session, cutoff: dt.datetime) -> list[DbRow]:
     """Every rated row evaluated before `cutoff`, oldest first: (rule_id, subject, provider,
-    team, period, value, rating, thresholds dict)."""
+    team, period, value, rating, thresholds dict, kind, return_id)."""
     return list(session.execute(_RATINGS, {"cutoff": cutoff}))
 
 
@@ -84,9 +85,9 @@ def returns_between(session: Session, start: dt.datetime, cutoff: dt.datetime
     return [tuple(r) for r in session.execute(_RETURNS, {"start": start, "cutoff": cutoff})]  # type: ignore[misc]
 
 
-def kpi_returns_before(session: Session, cutoff: dt.datetime) -> list[tuple[int, str, str]]:
-    """(id, provider, periods) of the KPI returns received before `cutoff`, oldest first."""
-    return [tuple(r) for r in session.execute(_KPI_RETURNS, {"cutoff": cutoff})]  # type: ignore[misc]
+def returns_before(session: Session, cutoff: dt.datetime) -> list[tuple[int, str, str, str, dt.datetime | None]]:
+    """(id, provider, kind, periods, evaluated_at) of the returns received before `cutoff`, oldest first."""
+    return [tuple(r) for r in session.execute(_RETURNS_BEFORE, {"cutoff": cutoff})]  # type: ignore[misc]
 
 
 def reported_in(session: Session, return_id: int, period: str) -> set[str]:
