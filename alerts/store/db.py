@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from sqlalchemy import Connection, event, inspect
+from sqlalchemy import Connection, MetaData, event, inspect
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.schema import CreateColumn
@@ -53,7 +53,7 @@ def create_schema(engine: Engine, attempts: int = 3) -> None:
                 raise
 
 
-def add_missing_columns(conn: Connection) -> list[str]:
+def add_missing_columns(conn: Connection, metadata: MetaData = SQLModel.metadata) -> list[str]:
     """Add to existing tables the columns the models gained since the database was made
     (`subscribers.digest_cadence`, `digests.reason`): `create_all` makes missing tables but
     never alters one, so a database from an earlier version would fail on the first read.
@@ -68,7 +68,9 @@ def add_missing_columns(conn: Connection) -> list[str]:
     preparer = conn.dialect.identifier_preparer
     if_not_exists = "IF NOT EXISTS " if conn.dialect.name == "postgresql" else ""
     added = []
-    for table in SQLModel.metadata.sorted_tables:
+    for table in metadata.sorted_tables:
+        if not inspector.has_table(table.name):
+            continue
         present = {c["name"] for c in inspector.get_columns(table.name)}
         for column in table.columns:
             if column.name in present:
