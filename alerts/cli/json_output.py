@@ -65,7 +65,7 @@ def subscription_json(s: Subscription, w: Subscriber) -> dict:
             "teams": safe_url(w.teams_url) if w.teams_url else None,
             "indicators": s.indicators, "tags": s.tags, "providers": s.providers,
             "teams_filter": s.teams, "transitions": s.transitions or sorted(ALL_TRANSITIONS),
-            "min_severity": s.min_severity, "delivery": s.delivery}
+            "min_severity": s.min_severity, "delivery": s.delivery, "digest_cadence": w.digest_cadence}
 
 
 def delivery_json(d: Delivery, subscriber: str) -> dict:
