@@ -42,6 +42,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/notify_fanout.py
 	$(BIN)/python bench/digest_batch.py
 	$(BIN)/python bench/cli_startup.py
+	$(BIN)/python bench/hostile_inputs.py
+	$(BIN)/python bench/reminders_year.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis *.egg-info

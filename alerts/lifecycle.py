@@ -11,6 +11,7 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from rules.model import Rating
 from rules.periods import period_index
@@ -92,10 +93,49 @@ def next_state(
     return new, transition(current, new)
 
 
+def _local_day(moment: dt.datetime, zone: ZoneInfo) -> dt.date:
+    return moment.astimezone(zone).date()
+
+
+def reminder_week(now: dt.datetime, weekday: int, timezone: str = "UTC") -> str | None:
+    """The ISO week ('2025-W15') whose reminders go out at `now`, or None when `now` is not on
+    the reminder weekday (0 = Monday) in `timezone`: a week's reminders go in one batch, on
+    one day, whatever runs the step on the other six."""
+    local = now.astimezone(ZoneInfo(timezone))
+    if local.weekday() != weekday:
+        return None
+    year, week, _ = local.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
 def reminder_due(state: str, red_since: dt.datetime | None, last_reminder: dt.datetime | None,
-                 now: dt.datetime, reminder_days: int) -> bool:
-    """A red alert reminds once per `reminder_days` after it turned red (or was last reminded)."""
+                 now: dt.datetime, reminder_days: int, *, landed: dt.datetime | None = None,
+                 acknowledged: dt.datetime | None = None, timezone: str = "UTC") -> bool:
+    """Whether a red alert reminds at `now`. Reminders follow the returns, not a timer:
+
+    - the alert is red, and turned red (`red_since`: its last opened/escalated-to-red event) at
+      least `reminder_days` local calendar days ago;
+    - after a reminder, the next needs a newer return of the rule's kind (kpi, finance or
+      caseload) for the alert's provider: `landed` (the latest such return's landing) is after
+      `last_reminder`. So an alert reminds at most once between two returns, and
+      `reminder_days` is a minimum gap (in local calendar days), not a period;
+    - never in the ISO week (local) of the last reminder;
+    - after an acknowledgement, none until a return lands after it (`landed` > `acknowledged`);
+      that return re-enables one reminder.
+
+    Days are counted as local calendar days, so a reminder sent on Monday at 08:00:05 lets the
+    next one go out on the Monday a week later at 08:00:01. Pure: the caller loads the instants."""
     if state != "red" or red_since is None:
         return False
-    anchor = max(red_since, last_reminder) if last_reminder else red_since
-    return now - anchor >= dt.timedelta(days=reminder_days)
+    zone = ZoneInfo(timezone)
+    today = _local_day(now, zone)
+    if (today - _local_day(red_since, zone)).days < reminder_days:
+        return False
+    if acknowledged is not None and (landed is None or landed <= acknowledged):
+        return False
+    if last_reminder is None:
+        return True
+    last_day = _local_day(last_reminder, zone)
+    if (today - last_day).days < reminder_days or today.isocalendar()[:2] == last_day.isocalendar()[:2]:
+        return False
+    return landed is not None and landed > last_reminder

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
@@ -167,16 +168,19 @@ def digest_chunk(settings: Settings, week: str, subscriber_ids: list[int]) -> di
     is down, stays pending for the sweep (whose deliver step uses the same sender)."""
     with session_for(settings.database_url) as session:
         plan = plan_digests(session, load_catalog(settings.rules_dir), week, settings.timezone, utcnow(),
-                            subscriber_ids, settings.base_url, settings.digest_max_rows)
+                            subscriber_ids, settings.base_url, settings.digest_max_rows, settings.digest_weekday)
         pending = pending_digests(session, week, subscriber_ids)  # a rerun also sends what one before planned
         sent = deliver_many(session, settings, pending, deadline=time.monotonic() + DIGEST_SEND_SECONDS)
     return {"week": week, "queued": len(plan.queued), "skipped": len(plan.skipped), "already": len(plan.already),
-            "statuses": dict(sent)}
+            "statuses": dict(sent), "skipped_because": dict(Counter(plan.reasons.values()))}
 
 
-def reminders(settings: Settings, dispatcher: Dispatcher) -> int:
-
+def reminders(settings: Settings, dispatcher: Dispatcher, now: dt.datetime | None = None) -> int:
+    """Beat's daily trigger: on the reminder weekday (local), the week's due reminders as one
+    batch, one message per subscriber and channel; on the other days nothing. `now`: the wall
+    clock unless given (a simulated day)."""
     with session_for(settings.database_url) as session:
-        ids = send_reminders(session, load_catalog(settings.rules_dir), utcnow(), settings.base_url)
+        ids = send_reminders(session, load_catalog(settings.rules_dir), now or utcnow(), settings.base_url,
+                             weekday=settings.reminder_weekday, timezone=settings.timezone)
     dispatcher.deliver(ids)
     return len(ids)

@@ -43,6 +43,7 @@ class Settings(BaseSettings):
     digest_time: dt.time = dt.time(7, 30)  # local time in `timezone`; KPI_ALERTS_DIGEST_TIME=07:30
     digest_chunk_size: int = Field(500, ge=1)  # subscribers per digest task
     digest_max_rows: int = Field(25, ge=0)  # indicator rows, and alert events, in a digest (worst first); 0 = all
+    reminder_weekday: int = Field(0, ge=0, le=6)  # Monday: the one day a week reminders go out (local time)
     # Limits on one return, checked before it is parsed: a bigger file, or more data rows, is
     # rejected whole with a message naming the limit.
     max_return_mb: float = Field(20.0, gt=0, allow_inf_nan=False)

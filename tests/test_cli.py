@@ -29,7 +29,8 @@ def test_installed_command_ingests_and_rejects(tmp_path):
     assert res.returncode == 0, res.stderr
     obj = json.loads(res.stdout)
     assert list(obj) == ["return", "evaluations", "transitions", "not_reported"] and obj["not_reported"] == []
-    assert set(obj["return"]) == {"id", "provider", "kind", "periods", "status"}
+    assert set(obj["return"]) == {"id", "provider", "kind", "periods", "status", "evaluation", "evaluation_error"}
+    assert (obj["return"]["evaluation"], obj["return"]["evaluation_error"]) == ("done", None)
     assert (obj["return"]["status"], obj["return"]["periods"], len(obj["evaluations"])) == ("accepted", ["2024-04"], 15)
     bad = tmp_path / "bad.csv"
     bad.write_bytes(kpi_csv([("2024-04", "PI1", "abc")]))
@@ -63,7 +64,7 @@ def test_ingest_json_status_history(cli):
     objs = [json.loads(line) for line in res.stdout.splitlines()]
     assert [o["return"]["status"] for o in objs] == ["accepted", "accepted"]
     assert set(objs[0]) == {"return", "evaluations", "transitions", "not_reported"}
-    assert set(objs[0]["return"]) == {"id", "provider", "kind", "periods", "status"}
+    assert set(objs[0]["return"]) == {"id", "provider", "kind", "periods", "status", "evaluation", "evaluation_error"}
     assert objs[0]["return"]["periods"] == ["2024-04"] and len(objs[0]["evaluations"]) == 15
     assert set(objs[0]["evaluations"][0]) == {"rule", "indicator", "code", "suite", "subject", "period", "value",
                                               "rating"}

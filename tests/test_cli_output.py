@@ -219,7 +219,7 @@ def test_subscriber_ids_are_listed_and_taken_by_digest_preview(cli, tmp_path):
     assert cli("subscribe", "Beta", "--email", "b@example.org", "--min-severity", "red").returncode == 0
     rows = json.loads(cli("subscriptions", "--json").stdout)
     assert {"id", "subscriber", "email", "teams", "indicators", "tags", "providers", "teams_filter", "transitions",
-            "min_severity", "delivery", "subscriber_id"} == set(rows[0])
+            "min_severity", "delivery", "subscriber_id", "digest_cadence"} == set(rows[0])
     ids = {r["subscriber"]: r["subscriber_id"] for r in rows}
     assert len(set(ids.values())) == 2 and rows[1]["subscriber_id"] == rows[2]["subscriber_id"]
     table = cli("subscriptions").stdout

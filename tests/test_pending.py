@@ -50,6 +50,8 @@ def test_a_return_whose_evaluation_fails_stays_pending_and_a_re_ingest_rates_it(
     assert "kpi-alerts returns pending" in res.stderr
     failed = json.loads(res.stdout)
     assert (failed["return"]["status"], failed["evaluations"], failed["transitions"]) == ("accepted", [], [])
+    assert failed["return"]["evaluation"] == "pending"
+    assert failed["return"]["evaluation_error"] == "RefusedByTheTest: database is locked"
 
     pending = json.loads(cli("returns", "pending", "--json").stdout)
     assert len(pending) == 1
@@ -67,6 +69,7 @@ def test_a_return_whose_evaluation_fails_stays_pending_and_a_re_ingest_rates_it(
     out = json.loads(again.stdout)
     assert out["return"]["status"] == "accepted" and out["return"]["id"] == p["id"]
     assert len(out["evaluations"]) == 15 and out["transitions"]
+    assert (out["return"]["evaluation"], out["return"]["evaluation_error"]) == ("done", None)
     assert json.loads(cli("returns", "pending", "--json").stdout) == []
     assert "no returns awaiting evaluation" in cli("returns", "pending").stdout
     assert len(json.loads(cli("status", "--json").stdout)) == 15

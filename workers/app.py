@@ -69,6 +69,7 @@ def beat_schedule(weekday: int, at: dt.time) -> dict:
         "weekly-digest": {"task": steps.DIGEST_WEEK,
                           "schedule": crontab(minute=at.minute, hour=at.hour, day_of_week=(weekday + 1) % 7)},
         "sweep-deliveries": {"task": steps.SWEEP, "schedule": 60.0},
+        # daily at 08:00; the step sends only on KPI_ALERTS_REMINDER_WEEKDAY (one batch a week)
         "reminders": {"task": steps.REMINDERS, "schedule": crontab(minute=0, hour=8)},
     }
 

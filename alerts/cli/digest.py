@@ -21,7 +21,7 @@ def digest_preview(
     """Render one subscriber's digest without sending it."""
     from alerts.digest.render import render_digest
     from alerts.digest.run import compose_for
-    from alerts.digest.weeks import week_of
+    from alerts.digest.weeks import is_monthly_week, next_monthly_week, week_of
     from alerts.store.db import session_for
     from alerts.store.models import utcnow
     from config import get_settings
@@ -33,14 +33,18 @@ def digest_preview(
     try:
         with session_for(settings.database_url) as session:
             _who, model = compose_for(session, catalog, settings.timezone, week, subscriber, now,
-                                      settings.digest_max_rows)
+                                      settings.digest_max_rows, settings.digest_weekday)
     except (LookupError, ValueError) as exc:
         raise fail(str(exc.args[0])) from None
     subject, html, text = render_digest(model, settings.base_url)
     out_path.write_text(html, encoding="utf-8")
     text_path = out_path.with_suffix(".txt")  # the plain-text part, beside it
     text_path.write_text(text, encoding="utf-8")
-    say(f"{subject}\nwritten to {out_path} (plain-text part: {text_path})")
+    note = ""
+    if model.monthly and not is_monthly_week(week, settings.digest_weekday):
+        note = (f"\n(a monthly subscriber: no digest goes out in {week}; the next is "
+                f"{next_monthly_week(week, settings.digest_weekday)})")
+    say(f"{subject}\nwritten to {out_path} (plain-text part: {text_path}){note}")
 
 
 @app.command("send")
@@ -50,7 +54,7 @@ def digest_send(
 ) -> None:
     """Send this week's digests now (each subscriber at most once per week)."""
     from alerts.digest.run import compose_week
-    from alerts.digest.weeks import parse_week, week_of
+    from alerts.digest.weeks import next_monthly_week, parse_week, week_of
     from alerts.steps import digest_week, dispatcher_for
     from alerts.store.db import session_for
     from alerts.store.models import utcnow
@@ -66,10 +70,14 @@ def digest_send(
     if dry_run:
         catalog = load_catalog_or_exit()
         with session_for(settings.database_url) as session:
-            digests = compose_week(session, catalog, week, settings.timezone, now)
+            digests = compose_week(session, catalog, week, settings.timezone, now, settings.digest_weekday)
         for sid, d in digests:
-            say(f"{sid} {shown(d.subscriber)}: {shown(d.headline)}{' (all steady)' if d.steady else ''}")
-        say(f"dry run: {len(digests)} digests for {week} composed, nothing sent")
+            if d is None:
+                say(f"{sid}: monthly, not due in {week} (next: {next_monthly_week(week, settings.digest_weekday)})")
+            else:
+                say(f"{sid} {shown(d.subscriber)}: {shown(d.headline)}{' (all steady)' if d.steady else ''}")
+        composed = sum(1 for _, d in digests if d is not None)
+        say(f"dry run: {composed} digests for {week} composed, nothing sent")
         return
     result = digest_week(settings, dispatcher_for(settings), week)
     say(f"digests for {week}: {result if settings.eager else 'queued for the workers'}")

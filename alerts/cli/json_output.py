@@ -37,7 +37,10 @@ def ingest_json(catalog: Catalog, result: IngestResult) -> dict:
                 "evaluations": [], "transitions": [], "not_reported": []}
     landed = result.landed
     ret = {"id": landed.return_id, "provider": landed.provider, "kind": landed.kind,
-           "periods": list(landed.periods), "status": landed.status}
+           "periods": list(landed.periods), "status": landed.status,
+           # "pending": stored, not yet rated (failed, or a worker is still on it): see `returns pending`
+           "evaluation": "done" if result.evaluated else "pending",
+           "evaluation_error": result.evaluation_failed}
     outcome = result.outcome if landed.status != "duplicate" else None
     return {"return": ret,
             "evaluations": [evaluation_json(catalog, r) for r in outcome.ratings] if outcome else [],
@@ -62,7 +65,7 @@ def subscription_json(s: Subscription, w: Subscriber) -> dict:
             "teams": safe_url(w.teams_url) if w.teams_url else None,
             "indicators": s.indicators, "tags": s.tags, "providers": s.providers,
             "teams_filter": s.teams, "transitions": s.transitions or sorted(ALL_TRANSITIONS),
-            "min_severity": s.min_severity, "delivery": s.delivery}
+            "min_severity": s.min_severity, "delivery": s.delivery, "digest_cadence": w.digest_cadence}
 
 
 def delivery_json(d: Delivery, subscriber: str) -> dict:

@@ -52,8 +52,12 @@ def ingest(
             print(json.dumps(data))
         elif result.landed:
             r = data["return"]
-            done = ("evaluation pending" if result.evaluation_failed else
-                    f"{len(data['evaluations'])} ratings, {len(data['transitions'])} alert changes")
+            if result.evaluation_failed:
+                done = "evaluation pending"
+            elif not result.evaluated:
+                done = f"evaluation pending (queued; no worker finished it within {wait:g} s)"
+            else:
+                done = f"{len(data['evaluations'])} ratings, {len(data['transitions'])} alert changes"
             say(f"{path}: {r['status']} return {r['id']} ({r['kind']}, {r['provider']}, "
                 f"{', '.join(r['periods'])}): {done}")
             for t in data["transitions"]:

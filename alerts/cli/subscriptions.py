@@ -30,6 +30,9 @@ def subscribe(
     delivery: Annotated[str, typer.Option(help="immediate, digest or both")] = "immediate",
     empty_digest: Annotated[bool, typer.Option("--empty-digest/--no-empty-digest",
                                                help="Send a short 'all steady' digest in a quiet week")] = True,
+    digest_cadence: Annotated[str | None, typer.Option(help="weekly, or monthly: the first digest day of each "
+                                                            "month (default: the subscriber's, weekly when new)")
+                              ] = None,
     allow_unknown: Annotated[bool, typer.Option("--allow-unknown", help="Allow a provider or team no stored "
                                                 "return has named yet")] = False,
 ) -> None:
@@ -46,9 +49,11 @@ def subscribe(
         spec = SubscriptionSpec(indicators=indicator or [], tags=tag or [], providers=provider or [],
                                 teams=team or [], transitions=transition or [], min_severity=min_severity,
                                 delivery=delivery)  # type: ignore[arg-type]
-        SubscriberSpec(name=name, email=email, teams=teams, subscriptions=[spec])
+        SubscriberSpec(name=name, email=email, teams=teams, subscriptions=[spec],
+                       **({"digest_cadence": digest_cadence} if digest_cadence is not None else {}))
         with session_for(get_settings().database_url) as session:
-            sid = add(session, catalog, name, email, teams, spec, empty_digest, allow_unknown=allow_unknown)
+            sid = add(session, catalog, name, email, teams, spec, empty_digest, allow_unknown=allow_unknown,
+                      digest_cadence=digest_cadence)
     except ValidationError as exc:
         raise fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())) from None
     except SubscriptionError as exc:
@@ -85,11 +90,12 @@ def subscriptions(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--j
         print(json.dumps(rows))
         return
     print_table(("id", "subscriber id", "subscriber", "email", "teams", "indicators", "tags", "providers",
-                 "teams filter", "min", "delivery"),
+                 "teams filter", "min", "delivery", "digest"),
                 [(r["id"], r["subscriber_id"], r["subscriber"], r["email"] or "", r["teams"] or "",
                   ", ".join(r["indicators"]) or "any", ", ".join(r["tags"]) or "any",
                   ", ".join(r["providers"]) or "any", ", ".join(r["teams_filter"]) or "any",
-                  r["min_severity"], r["delivery"]) for r in rows])
+                  r["min_severity"], r["delivery"], r["digest_cadence"] if r["delivery"] != "immediate" else "-")
+                 for r in rows])
 
 
 @listing_app.command("apply")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -14,8 +15,11 @@ from alerts.notify.route import Route
 from rules.periods import period_from_index, period_index
 
 TREND_PERIODS = 12
-NOT_REPORTED_WITHIN = 12  # months: an indicator silent for longer has left the suite, not the return
 DIGEST = "digest"  # a Route's delivery that takes the weekly digest ("both" takes it too)
+FY_START_MONTH = 4  # the UK financial year runs April to March
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+COMPARATOR_LABELS = {"statistical_neighbour_average": "stat. neighbours", "england_average": "England",
+                     "west_midlands_average": "West Midlands"}
 
 
 def position_sentence(counts: Counter | dict, noun: str = "KPIs") -> str:
@@ -42,6 +46,93 @@ class Ack:
     note: str | None
 
 
+def financial_year(period: str) -> tuple[str, str]:
+    """The UK financial year holding `period`: (its first period, its label), e.g. '2025-02'
+    -> ('2024-04', '2024-25')."""
+    year, month = int(period[:4]), int(period[5:7])
+    start = year if month >= FY_START_MONTH else year - 1
+    return f"{start:04d}-{FY_START_MONTH:02d}", f"{start}-{(start + 1) % 100:02d}"
+
+
+def month_name(period: str) -> str:
+    """'2025-02' -> 'Feb'."""
+    return MONTHS[int(period[5:7]) - 1]
+
+
+@dataclass(frozen=True)
+class YearToDate:
+    """One KPI's financial year so far: the months from April to its latest period, and how
+    many of them were rated green, amber and red (a month without a rating: not reported)."""
+
+    year: str  # '2024-25'
+    first: str  # '2024-04'
+    last: str  # the KPI's latest period
+    months: int  # April to `last`, inclusive
+    green: int
+    amber: int
+    red: int
+
+    @property
+    def not_reported(self) -> int:
+        return self.months - self.green - self.amber - self.red
+
+    @property
+    def sentence(self) -> str:
+        """'2024-25 to date (Apr–Feb): 7 of 11 months on target, 3 amber, 1 red' (on target:
+        green; a month without a rating: 'not reported')."""
+        span = month_name(self.first) if self.months == 1 else f"{month_name(self.first)}–{month_name(self.last)}"
+        gap = f", {self.not_reported} not reported" if self.not_reported else ""
+        return (f"{self.year} to date ({span}): {self.green} of {self.months} month{'s' if self.months != 1 else ''} "
+                f"on target, {self.amber} amber, {self.red} red{gap}")
+
+
+def year_to_date(series: tuple[Point, ...]) -> YearToDate | None:
+    """The financial year of the series' latest period, up to it (None for an empty series)."""
+    if not series:
+        return None
+    last = series[-1].period
+    first, label = financial_year(last)
+    bands = Counter(p.rating for p in series if first <= p.period <= last)
+    return YearToDate(label, first, last, period_index(last) - period_index(first) + 1,
+                      bands["green"], bands["amber"], bands["red"])
+
+
+def _as_of_key(as_of: str | None) -> str:
+    """A comparator's date as a sortable period: '2024-03' as is, 'FY2020-21' its March
+    ('2021-03'); undated ones sort first (the pack's oldest source)."""
+    if not as_of:
+        return ""
+    if as_of.upper().startswith("FY") and len(as_of) >= 6 and as_of[2:6].isdigit():
+        return f"{int(as_of[2:6]) + 1:04d}-03"
+    return as_of
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A pack comparator of a KPI: statistical neighbours, England, a region."""
+
+    name: str
+    value: float
+    as_of: str | None = None
+
+    @property
+    def label(self) -> str:
+        return COMPARATOR_LABELS.get(self.name, self.name.removesuffix("_average").replace("_", " "))
+
+
+def latest_comparators(comparators: Iterable[tuple[str, float, str | None]]) -> tuple[Comparison, ...]:
+    """The newest figure of each comparator the pack gives (statistical neighbours first, then
+    England, then the rest in the pack's order): a pack lists older figures beside newer ones."""
+    newest: dict[str, tuple[str, int, Comparison]] = {}
+    for i, (name, value, as_of) in enumerate(comparators):
+        key = (_as_of_key(as_of), i, Comparison(name, value, as_of))
+        if name not in newest or key[:2] > newest[name][:2]:
+            newest[name] = key
+    order = list(COMPARATOR_LABELS)
+    names = sorted(newest, key=lambda n: (order.index(n) if n in order else len(order), newest[n][1]))
+    return tuple(newest[n][2] for n in names)
+
+
 @dataclass(frozen=True)
 class Row:
     """The latest rating of one (rule, subject), with its recent series."""
@@ -59,6 +150,7 @@ class Row:
     thresholds: dict[str, str]
     series: tuple[Point, ...]  # oldest first, the latest last
     ack: Ack | None = None
+    comparators: tuple[Comparison, ...] = ()  # the newest of each (latest_comparators)
 
     @property
     def latest(self) -> Point:
@@ -87,6 +179,12 @@ class Row:
     @property
     def months_outside_green(self) -> int:
         return outside_green([(p.period, p.rating) for p in self.series])[1]
+
+    @property
+    def year_to_date(self) -> YearToDate | None:
+        """Months in each band so far in the financial year of the latest period. The
+        year-to-date position is the latest value (no pack marks a KPI as cumulative)."""
+        return year_to_date(self.series)
 
 
 @dataclass(frozen=True)
@@ -132,6 +230,22 @@ class Overdue:
 
 
 @dataclass(frozen=True)
+class FinanceMonth:
+    """The forecast position one finance return gave."""
+
+    period: str
+    forecast_outturn: float
+    funding: float  # contract sum + other income
+    overspend: float  # negative: an underspend
+    overspend_pct: float
+    rating: str | None
+
+    @property
+    def month(self) -> str:
+        return month_name(self.period)
+
+
+@dataclass(frozen=True)
 class FinancePosition:
     provider: str
     period: str
@@ -140,6 +254,32 @@ class FinancePosition:
     overspend: float
     overspend_pct: float
     rating: str | None
+    ack: Ack | None = None  # of the forecast alert
+    months: tuple[FinanceMonth, ...] = ()  # this financial year's returns up to `period`, oldest first
+
+    @property
+    def year(self) -> str:
+        return financial_year(self.period)[1]
+
+
+@dataclass(frozen=True)
+class NotReported:
+    """A contract KPI the newest KPI return of its provider left blank (or out), shaped so a
+    Route can decide whether a subscriber covers it."""
+
+    rule_id: str
+    indicator: str
+    code: str | None
+    name: str
+    tags: tuple[str, ...]
+    provider: str
+    period: str  # the newest return's period
+    last: str | None = None  # the last period it was rated, if ever
+    team: str | None = None
+
+    @property
+    def subject(self) -> str:
+        return self.provider
 
 
 @dataclass(frozen=True)
@@ -154,6 +294,9 @@ class WeekData:
     returns: tuple[LandedReturn, ...]
     overdue: tuple[Overdue, ...]
     finance: tuple[FinancePosition, ...] = ()
+    not_reported: tuple[NotReported, ...] = ()  # every provider's newest KPI return's blanks
+    cadence: str = "weekly"  # or "monthly": events and returns since the last monthly digest
+    days: tuple[dt.date, dt.date] | None = None  # the calendar days covered (None: the week's)
 
     @cached_property
     def _by_provider(self) -> tuple[dict[str, list[Row]], dict[str, list[WeekEvent]]]:
@@ -191,20 +334,46 @@ class DigestModel:
     counts: Counter = field(default_factory=Counter)
     previous_counts: dict | None = None
     kpi_total: int = 0  # the subscriber's indicators; `kpis` may show fewer (the row cap)
-    not_reported: list[Row] = field(default_factory=list)  # KPIs the provider's newest return left blank
+    not_reported: list[NotReported] = field(default_factory=list)  # KPIs the provider's newest return left blank
     newest_period: str | None = None  # the newest KPI period the digest shows
     newest_by_provider: dict[str, str] = field(default_factory=dict)
     events_total: int = 0  # the week's events for them; `events` may show fewer (the same cap)
+    not_reported_total: int = 0  # `not_reported` may show fewer (the same cap)
+    finance_total: int = 0  # providers' finance positions; `finance_positions` may show fewer
+    cadence: str = "weekly"  # or "monthly"
+    covered_days: tuple[dt.date, dt.date] | None = None  # None: the week's seven days
 
     @property
     def hidden(self) -> int:
         return max(0, self.kpi_total - len(self.kpis))
 
     @property
+    def hidden_not_reported(self) -> int:
+        return max(0, self.not_reported_total - len(self.not_reported))
+
+    @property
+    def not_reported_providers(self) -> int:
+        return len({n.provider for n in self.not_reported})
+
+    @property
+    def hidden_finance(self) -> int:
+        return max(0, self.finance_total - len(self.finance_positions))
+
+    @property
+    def monthly(self) -> bool:
+        return self.cadence == "monthly"
+
+    @property
+    def span(self) -> str:
+        """What one digest covers, in words: 'week' or 'month'."""
+        return "month" if self.monthly else "week"
+
+    @property
     def days(self) -> tuple[dt.date, dt.date]:
         """The first and last day the digest covers, as calendar days: the seven days before the
-        ISO week's Monday, whatever the clocks do (start and end are UTC instants)."""
-        return week_days(self.week)
+        ISO week's Monday, whatever the clocks do (start and end are UTC instants); a monthly
+        digest, the days since the last monthly digest."""
+        return self.covered_days or week_days(self.week)
 
     @property
     def hidden_events(self) -> int:
@@ -247,6 +416,7 @@ class DigestModel:
 
     @property
     def change_since_last_week(self) -> str | None:
+        """Against the last digest's counts (last week's, or last month's for a monthly one)."""
         if self.previous_counts is None:
             return None
         parts = []
@@ -254,12 +424,13 @@ class DigestModel:
             delta = self.counts.get(band, 0) - int(self.previous_counts.get(band, 0))
             if delta:
                 parts.append(f"{delta:+d} {word}")
-        return ", ".join(parts) if parts else "no change since last week's digest"
+        return ", ".join(parts) if parts else f"no change since last {self.span}'s digest"
 
     @property
     def empty(self) -> bool:
-        """No return landed and nothing changed this week: a subscriber who opted out of empty
-        digests gets none (even with alerts still red: last week's digest said so)."""
+        """No return landed and nothing changed this week (this month, for a monthly digest): a
+        subscriber who opted out of empty digests gets none (even with alerts still red: the
+        last digest said so)."""
         return not self.events and not self.returns
 
     @property
@@ -295,16 +466,24 @@ def select_events(events: list[WeekEvent], cap: int) -> list[WeekEvent]:
     return [e for i, e in enumerate(events) if i in keep]
 
 
-def unreported(kpis: list[Row], newest: dict[str, str]) -> list[Row]:
-    """KPI rows whose latest value is older than their provider's newest KPI period: its newest
-    return left them blank (or out). Rows silent for over NOT_REPORTED_WITHIN months are left
-    out: those are indicators of a suite no longer in force, not gaps in the return."""
-    out = []
-    for r in kpis:
-        gap = period_index(newest[r.provider]) - period_index(r.latest.period)
-        if 0 < gap <= NOT_REPORTED_WITHIN:
-            out.append(r)
-    return out
+def code_order(code: str | None) -> int:
+    """PI2 before PI10; no code last."""
+    return int(code[2:]) if code and code[2:].isdigit() else 99
+
+
+def select_not_reported(items: list[NotReported], cap: int) -> list[NotReported]:
+    """At most `cap` (0: all), by provider and code (153 providers' blanks would fill an email)."""
+    items = sorted(items, key=lambda n: (n.provider, code_order(n.code), n.rule_id))
+    return items[:cap] if cap else items
+
+
+def select_finance(positions: list[FinancePosition], cap: int) -> list[FinancePosition]:
+    """At most `cap` providers' finance positions (0: all), red first, then amber, then the
+    rest; shown by provider."""
+    if not cap or len(positions) <= cap:
+        return positions
+    worst = sorted(positions, key=lambda f: (-SEVERITY.get(f.rating or "", -1), f.provider))[:cap]
+    return sorted(worst, key=lambda f: f.provider)
 
 
 def routed(routes: list[Route], week: WeekData) -> tuple[list[Row], list[WeekEvent]]:
@@ -325,19 +504,23 @@ def compose(subscriber: str, routes: list[Route], week: WeekData, previous_count
     caseloads = [r for r in mine if "caseloads" in r.tags and r not in finance
                  and (r.subject == r.provider or r.latest.rating not in (None, "green"))]  # only teams/workers over
     kpis = [r for r in mine if r.code and r not in finance and "caseloads" not in r.tags]
-    kpis.sort(key=lambda r: (r.provider, int(r.code[2:]) if r.code and r.code[2:].isdigit() else 99, r.subject))
+    kpis.sort(key=lambda r: (r.provider, code_order(r.code), r.subject))
     newest: dict[str, str] = {}
     for r in kpis:
         newest[r.provider] = max(newest.get(r.provider, r.latest.period), r.latest.period)
     providers = {r.provider for r in mine} | {p for rt in routes for p in rt.providers}
+    blanks = [n for n in week.not_reported if any(rt.covers(n) for rt in routes)]  # type: ignore[arg-type]
+    positions = [f for f in week.finance if any(r.provider == f.provider for r in finance)]
     return DigestModel(
         subscriber=subscriber, week=week.week, start=week.start, end=week.end, kpis=select_rows(kpis, max_rows),
-        kpi_total=len(kpis), finance=finance, not_reported=unreported(kpis, newest),
+        kpi_total=len(kpis), finance=finance, not_reported=select_not_reported(blanks, max_rows),
+        not_reported_total=len(blanks),
         newest_period=max(newest.values(), default=None), newest_by_provider=newest,
         caseloads=caseloads, events=select_events(sorted(events, key=lambda e: (e.at, -e.severity)), max_rows),
         events_total=len(events),
         returns=[r for r in week.returns if r.provider in providers],
         overdue=[o for o in week.overdue if o.provider in providers],
-        finance_positions=[f for f in week.finance if any(r.provider == f.provider for r in finance)],
+        finance_positions=select_finance(positions, max_rows), finance_total=len(positions),
         counts=Counter(r.latest.rating for r in kpis if r.latest.rating), previous_counts=previous_counts,
+        cadence=week.cadence, covered_days=week.days,
     )

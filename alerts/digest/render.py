@@ -9,9 +9,10 @@ from alerts.templating import environment
 
 
 def digest_subject(d: DigestModel) -> str:
+    kind = "Monthly" if d.monthly else "Weekly"
     if d.steady:
-        return f"Weekly KPI digest {d.week}: all steady ({d.headline})"
-    return f"Weekly KPI digest {d.week}: {d.headline}"
+        return f"{kind} KPI digest {d.week}: all steady ({d.headline})"
+    return f"{kind} KPI digest {d.week}: {d.headline}"
 
 
 RowCache = dict[tuple[str, int, bool], str]

@@ -44,3 +44,55 @@ def window(week: str, timezone: str) -> tuple[dt.datetime, dt.datetime]:
     start = dt.datetime.combine(monday - dt.timedelta(days=7), dt.time.min, tzinfo=zone)
     end = dt.datetime.combine(monday, dt.time.min, tzinfo=zone)
     return start.astimezone(dt.UTC), end.astimezone(dt.UTC)
+
+
+# --- cadence: weekly (every digest day) or monthly (the first digest day of each month) -----
+
+CADENCES = ("weekly", "monthly")
+
+
+def digest_day(week: str, weekday: int) -> dt.date:
+    """The calendar day week W's digest goes out: its `weekday` (0 Monday, as
+    KPI_ALERTS_DIGEST_WEEKDAY), a local date."""
+    year, w = parse_week(week)
+    return dt.date.fromisocalendar(year, w, 1) + dt.timedelta(days=weekday)
+
+
+def is_monthly_week(week: str, weekday: int) -> bool:
+    """Whether week W's digest day is the first digest day of its calendar month (the first
+    such weekday of the month): the week a monthly subscriber's digest goes out."""
+    return digest_day(week, weekday).day <= 7
+
+
+def _shift(week: str, weeks: int) -> str:
+    year, w = parse_week(week)
+    y, nw, _ = (dt.date.fromisocalendar(year, w, 1) + dt.timedelta(weeks=weeks)).isocalendar()
+    return f"{y}-W{nw:02d}"
+
+
+def previous_monthly_week(week: str, weekday: int) -> str:
+    """The latest week before W whose digest day is the first of its month (four or five weeks
+    back when W is one itself)."""
+    back = _shift(week, -1)
+    while not is_monthly_week(back, weekday):
+        back = _shift(back, -1)
+    return back
+
+
+def next_monthly_week(week: str, weekday: int) -> str:
+    """W itself when its digest day is the first of its month, else the next such week."""
+    while not is_monthly_week(week, weekday):
+        week = _shift(week, 1)
+    return week
+
+
+def monthly_window(week: str, weekday: int, timezone: str) -> tuple[dt.datetime, dt.datetime]:
+    """A monthly digest covers the weeks since the last monthly digest: from the end of the
+    window of the previous month's digest week to the end of W's (local midnights), so
+    consecutive monthly digests neither overlap nor leave a gap, as weekly ones do."""
+    return window(previous_monthly_week(week, weekday), timezone)[1], window(week, timezone)[1]
+
+
+def monthly_days(week: str, weekday: int) -> tuple[dt.date, dt.date]:
+    """The first and last calendar day a monthly digest of W covers."""
+    return week_days(previous_monthly_week(week, weekday))[1] + dt.timedelta(days=1), week_days(week)[1]

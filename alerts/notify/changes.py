@@ -53,6 +53,11 @@ class Change:
     share_of: str | None = None
     amount: tuple[str, float | None] | None = None
     money: tuple[tuple[str, float], ...] = ()
+    # reminders only: the first period of the red run, the newest period the provider's returns
+    # of the rule's kind have reached, and the latest acknowledgement as (by, local date, note)
+    red_since: str | None = None
+    newest_period: str | None = None
+    acknowledged: tuple[str, str, str | None] | None = None
 
     @property
     def restated(self) -> bool:

@@ -1,6 +1,8 @@
-"""Stage 3, filter: drop the changes a subscriber must not get (again). One filter, two
-predicates: muted (an active snooze covers the change; ratings are never muted) and already
-sent (the notification log holds the event for this subscriber and channel). Pure."""
+"""Stage 3, filter: drop the changes a subscriber must not get (again). One filter, three
+predicates: muted (an active snooze covers the change; ratings are never muted), already
+sent (the notification log holds the event for this subscriber and channel) and reminded
+this week (the subscriber already has a reminder on this channel in the batch's ISO week: a
+second beat or a manual run sends nobody a second one). Pure."""
 
 from __future__ import annotations
 
@@ -34,7 +36,11 @@ def already_sent(group: Group, change: Change, inputs: Inputs) -> bool:
     return (change.event_id, group.subscriber_id, group.channel) in inputs.logged
 
 
-DROPPED: tuple[Predicate, ...] = (muted, already_sent)
+def reminded_this_week(group: Group, change: Change, inputs: Inputs) -> bool:
+    return change.kind == "reminder" and (group.subscriber_id, group.channel) in inputs.reminded
+
+
+DROPPED: tuple[Predicate, ...] = (muted, already_sent, reminded_this_week)
 
 
 def keep(groups: list[Group], inputs: Inputs, dropped: tuple[Predicate, ...] = DROPPED) -> list[Group]:

@@ -1,4 +1,4 @@
-"""Stage 2, group: one message per subscriber per channel per batch (a return, or a day's
+"""Stage 2, group: one message per subscriber per channel per batch (a return, or a week's
 reminders), listing every change in it, worst first. Pure."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from alerts.notify.inputs import Inputs
 class Group:
     subscriber_id: int
     channel: str
-    batch: str  # 'return-12' or 'reminders-2025-04-08'
+    batch: str  # 'return-12' or 'reminders-2025-W15'
     changes: tuple[Change, ...]
 
     @property
@@ -30,22 +30,29 @@ class Group:
         return Group(self.subscriber_id, self.channel, self.batch, kept)
 
 
-def batch_of(change: Change, reminder_day: str | None = None) -> str:
+def reminder_batch(week: str) -> str:
+    """The batch of ISO week `week`'s reminders ('reminders-2025-W15'): every red alert due
+    that week, in one message per subscriber and channel; delivery keys start with it."""
+    return f"reminders-{week}"
+
+
+def batch_of(change: Change, reminder_week: str | None = None) -> str:
+    """'return-ID' for a return's changes; the week's reminder batch for a reminder."""
     if change.kind == "reminder" or change.return_id is None:
-        return f"reminders-{reminder_day or change.period}"
+        return reminder_batch(reminder_week or change.period)
     return f"return-{change.return_id}"
 
 
-def group(routed: list[tuple[int, Change]], channels: dict[int, list[str]], reminder_day: str | None = None
+def group(routed: list[tuple[int, Change]], channels: dict[int, list[str]], reminder_week: str | None = None
           ) -> list[Group]:
     """`channels`: subscriber id -> the channels it can receive on (email, teams)."""
     buckets: dict[tuple[int, str, str], list[Change]] = defaultdict(list)
     for subscriber_id, change in routed:
         for channel in channels.get(subscriber_id, []):
-            buckets[(subscriber_id, channel, batch_of(change, reminder_day))].append(change)
+            buckets[(subscriber_id, channel, batch_of(change, reminder_week))].append(change)
     return [Group(s, ch, b, tuple(sorted(cs, key=lambda c: c.sort_key))) for (s, ch, b), cs in sorted(buckets.items())]
 
 
 def group_stage(routed: list[tuple[int, Change]], inputs: Inputs) -> list[Group]:
     """The pipeline's stage 2: group over each subscriber's alert channels."""
-    return group(routed, inputs.channels, inputs.reminder_day)
+    return group(routed, inputs.channels, inputs.reminder_week)

@@ -21,5 +21,7 @@ class Inputs:
     channels: dict[int, list[str]] = field(default_factory=dict)  # subscriber id -> its alert channels
     silences: list[Silence] = field(default_factory=list)
     logged: frozenset[tuple[int, int, str]] = frozenset()  # (event id, subscriber id, channel) already sent
-    reminder_day: str | None = None
+    reminder_week: str | None = None  # the ISO week of a reminders batch ('2025-W15')
+    # (subscriber id, channel) already sent a reminder in `reminder_week`: a second run gets none
+    reminded: frozenset[tuple[int, str]] = frozenset()
     delivery: str = "immediate"

@@ -1,6 +1,7 @@
 """The notify pipeline, composed here and only here:
 
-    load inputs (store/outbox) -> route -> group -> filter (muted, already sent) -> render
+    load inputs (store/outbox) -> route -> group -> filter (muted, already sent, reminded this
+    week) -> render
     -> write outbox rows and notification-log rows (store/outbox)
 
 Each stage has one shape, `stage(items, inputs) -> items`, over plain data (`Inputs`); the
@@ -21,7 +22,7 @@ from alerts.notify.changes import Change
 from alerts.notify.channels import ALERTS, CHANNELS
 from alerts.notify.channels.base import Recipient
 from alerts.notify.filter import Silence, keep
-from alerts.notify.group import Group, group_stage
+from alerts.notify.group import Group, group_stage, reminder_batch
 from alerts.notify.inputs import Inputs
 from alerts.notify.render import render
 from alerts.notify.route import Route, route_stage
@@ -64,15 +65,18 @@ def load_routes(session: Session, subscriber_ids: Sequence[int] | None = None
     return routes, recipients
 
 
-def load_inputs(session: Session, changes: Sequence[Change], now: dt.datetime, reminder_day: str | None = None
+def load_inputs(session: Session, changes: Sequence[Change], now: dt.datetime, reminder_week: str | None = None
                 ) -> Inputs:
-    """Everything the stages read, in three statements (store/outbox), as plain data."""
+    """Everything the stages read, in three statements (store/outbox; a fourth for a week's
+    reminders: who already has one), as plain data."""
     subscriptions, recipients = load_routes(session)
     if not subscriptions:
-        return Inputs(now, reminder_day=reminder_day)
+        return Inputs(now, reminder_week=reminder_week)
+    reminded = outbox.batch_targets(session, reminder_batch(reminder_week)) if reminder_week else frozenset()
     return Inputs(now=now, routes=subscriptions, recipients=recipients, channels=alert_channels(recipients),
                   silences=[Silence(r, s, u) for r, s, u in outbox.silences(session, now)],
-                  logged=outbox.load_logged(session, [c.event_id for c in changes]), reminder_day=reminder_day)
+                  logged=outbox.load_logged(session, [c.event_id for c in changes]), reminder_week=reminder_week,
+                  reminded=reminded)
 
 
 def outbox_rows(groups: list[Group], inputs: Inputs, base_url: str = "") -> list[dict]:
@@ -89,11 +93,11 @@ def outbox_rows(groups: list[Group], inputs: Inputs, base_url: str = "") -> list
 
 
 def plan(session: Session, changes: list[Change], now: dt.datetime, base_url: str = "",
-         reminder_day: str | None = None) -> list[int]:
+         reminder_week: str | None = None) -> list[int]:
     """Write deliveries for `changes`; returns their ids (to hand to the deliver task after commit)."""
     if not changes:
         return []
-    inputs = load_inputs(session, changes, now, reminder_day)
+    inputs = load_inputs(session, changes, now, reminder_week)
     groups = compose(changes, inputs)
     ids = outbox.add_deliveries(session, outbox_rows(groups, inputs, base_url))
     outbox.add_log(session, [dict(event_id=c.event_id, subscriber_id=g.subscriber_id, channel=g.channel,

@@ -21,13 +21,14 @@ from alerts.notify.wording import (
     lead,
     not_reported,
     provider_name,
+    reminder_line,
     return_periods,
     subject_line,
     worst,
 )
 from alerts.templating import RAG, RAG_TEXT, environment
 
-__all__ = ["MAX_SHOWN", "WORDS", "not_reported", "provider_name", "render", "subject_line", "worst"]
+__all__ = ["MAX_SHOWN", "WORDS", "not_reported", "provider_name", "reminder_line", "render", "subject_line", "worst"]
 
 # An email lists the worst this many changes and says how many more: a caseload return can move
 # 20,000 workers' alerts, and a 6 MB email helps nobody (the subject still counts them all).
@@ -44,7 +45,8 @@ def _context(group: Group, recipient: str, base_url: str) -> dict:
             "max_shown": MAX_SHOWN, "recipient": recipient, "rag": RAG, "rag_text": RAG_TEXT,
             "base_url": base_url.rstrip("/"),
             "improving": IMPROVING, "provider_name": provider_name, "words": WORDS, "unsubscribe_url": link,
-            "lead": lead(changes), "worst": worst(changes), "not_reported": not_reported(changes),
+            "reminders": all(c.kind == "reminder" for c in changes), "lead": lead(changes), "worst": worst(changes),
+            "not_reported": not_reported(changes),
             "return_periods": return_periods(changes)}
 
 

@@ -166,6 +166,24 @@ def comparators_text(c: Change, esc: Escape = _same) -> str | None:
                      for name, value, as_of in c.comparators)
 
 
+def reminder_line(change: Change, esc: Escape = _same) -> str:
+    """What a reminder says about one alert, e.g. 'still red since 2024-10, no newer return
+    yet' or 'still red since 2024-10, latest 2025-01', then the latest acknowledgement
+    ('acknowledged by X on 2024-11-20: note'). Plain text: the templates escape it."""
+    since = change.red_since or change.period
+    if change.newest_period and change.newest_period > change.period:  # newer returns left it out
+        tail = f"latest {change.period}; not in the newer returns (up to {change.newest_period})"
+    elif change.period > since:
+        tail = f"latest {change.period}"
+    else:
+        tail = "no newer return yet"
+    line = f"still red since {since}, {tail}"
+    if change.acknowledged:
+        by, on, note = change.acknowledged
+        line += f"; acknowledged by {esc(by)} on {on}" + (f": {esc(note)}" if note else "")
+    return line
+
+
 def correction_text(c: Change, esc: Escape = _same) -> str | None:
     """'PI3 was reported RED at 72%; corrected to 86%, GREEN: the earlier RED is withdrawn'."""
     if not c.restated:
@@ -207,7 +225,8 @@ def item(c: Change, base_url: str = "", esc: Escape = _same, show_provider: bool
     facts += [(esc(name), pounds(value)) for name, value in c.money]
     facts += [("Bands", bands_text(c) or None), ("Previously", previously_text(c)),
               ("Outside green", outside_green_text(c)), ("Comparators", comparators_text(c, esc)),
-              ("Correction", correction_text(c, esc))]
+              ("Correction", correction_text(c, esc)),
+              ("Reminder", reminder_line(c, esc) if c.kind == "reminder" else None)]
     was = f" (was {c.from_state})" if c.from_state else ""
     named, whose = title(c, esc), who(c, esc)
     heading = named if c.subject == c.provider else f"{named}: {whose}"

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import Row, bindparam, func, insert, select, update
 from sqlmodel import Session
 
 from alerts.events import AlertTransition
@@ -36,6 +36,9 @@ _LAST_AT = (select(EVENTS.c.alert_id, func.max(EVENTS.c.at))
                    EVENTS.c.kind.in_(bindparam("kinds", expanding=True)),
                    EVENTS.c.to_state == bindparam("to_state"))
             .group_by(EVENTS.c.alert_id))
+_ACKS = (select(EVENTS.c.alert_id, EVENTS.c.at, EVENTS.c.by, EVENTS.c.note)
+         .where(EVENTS.c.alert_id.in_(bindparam("ids", expanding=True)), EVENTS.c.kind == "acknowledged")
+         .order_by(EVENTS.c.at, EVENTS.c.id))
 _OF_RULES = select(Alert).where(Alert.rule_id.in_(bindparam("rule_ids", expanding=True)))  # type: ignore[attr-defined]
 _OF_RULES_SUBJECT = _OF_RULES.where(Alert.subject == bindparam("subject"))
 
@@ -87,6 +90,12 @@ def last_event_at(session: Session, alert_ids: Sequence[int], kinds: Sequence[st
     """Per alert, when it last had an event of one of `kinds` into `to_state`."""
     return dict(session.connection().execute(  # type: ignore[arg-type]
         _LAST_AT, {"ids": list(alert_ids), "kinds": list(kinds), "to_state": to_state}).all())
+
+
+def last_acknowledgements(session: Session, alert_ids: Sequence[int]) -> dict[int, Row]:
+    """Per alert, its latest acknowledgement: a row of alert_id, at, by, note."""
+    rows = session.connection().execute(_ACKS, {"ids": list(alert_ids)}).all()
+    return {r.alert_id: r for r in rows}  # in time order: the last one wins
 
 
 def record_history(session: Session, events: Sequence[dict]) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
-from sqlalchemy import Select, bindparam, func, insert, select
+from sqlalchemy import Select, bindparam, func, insert, or_, select
 from sqlalchemy.engine import Row as DbRow
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
@@ -20,7 +20,8 @@ from alerts.store.models import AlertEvent, Delivery, Digest, Observation, Ratin
 
 _RATINGS = (
     select(RatingRecord.rule_id, RatingRecord.subject, RatingRecord.provider, RatingRecord.team,
-           RatingRecord.period, RatingRecord.value, RatingRecord.rating, RatingRecord.thresholds)
+           RatingRecord.period, RatingRecord.value, RatingRecord.rating, RatingRecord.thresholds,
+           RatingRecord.kind, RatingRecord.return_id)
     .where(RatingRecord.evaluated_at < bindparam("cutoff"), RatingRecord.rating.is_not(None))  # type: ignore[union-attr]
     .order_by(RatingRecord.id)
 )
@@ -37,10 +38,15 @@ _RETURNS = (select(ReturnRecord.provider, ReturnRecord.kind, ReturnRecord.period
                    ReturnRecord.status)
             .where(ReturnRecord.received_at >= bindparam("start"), ReturnRecord.received_at < bindparam("cutoff"))
             .order_by(ReturnRecord.id))
-_KPI_PERIODS = select(ReturnRecord.provider, ReturnRecord.periods).where(ReturnRecord.kind == "kpi")
-_FINANCE = select(Observation.measure, Observation.value).where(
+_RETURNS_BEFORE = (select(ReturnRecord.id, ReturnRecord.provider, ReturnRecord.kind, ReturnRecord.periods,
+                          ReturnRecord.evaluated_at)
+                   .where(ReturnRecord.received_at < bindparam("cutoff")).order_by(ReturnRecord.id))
+_REPORTED = select(Observation.measure).where(
+    Observation.return_id == bindparam("return_id"), Observation.period == bindparam("period"),
+    Observation.value.is_not(None))  # type: ignore[union-attr]
+_FINANCE = select(Observation.period, Observation.measure, Observation.value).where(
     Observation.provider == bindparam("provider"), Observation.kind == "finance",
-    Observation.period == bindparam("period"), Observation.current)
+    Observation.period.in_(bindparam("periods", expanding=True)), Observation.current)  # type: ignore[attr-defined]
 
 
 def _version_statement() -> Select:
@@ -57,7 +63,7 @@ _VERSION = _version_statement()
 
 def ratings_before(session: Session, cutoff: dt.datetime) -> list[DbRow]:
     """Every rated row evaluated before `cutoff`, oldest first: (rule_id, subject, provider,
-    team, period, value, rating, thresholds dict)."""
+    team, period, value, rating, thresholds dict, kind, return_id)."""
     return list(session.execute(_RATINGS, {"cutoff": cutoff}))
 
 
@@ -79,17 +85,23 @@ def returns_between(session: Session, start: dt.datetime, cutoff: dt.datetime
     return [tuple(r) for r in session.execute(_RETURNS, {"start": start, "cutoff": cutoff})]  # type: ignore[misc]
 
 
-def kpi_periods_held(session: Session) -> dict[str, set[str]]:
-    """provider -> the periods its KPI returns have covered."""
-    held: dict[str, set[str]] = {}
-    for provider, periods in session.execute(_KPI_PERIODS):
-        held.setdefault(provider, set()).update(periods.split(","))
-    return held
+def returns_before(session: Session, cutoff: dt.datetime) -> list[tuple[int, str, str, str, dt.datetime | None]]:
+    """(id, provider, kind, periods, evaluated_at) of the returns received before `cutoff`, oldest first."""
+    return [tuple(r) for r in session.execute(_RETURNS_BEFORE, {"cutoff": cutoff})]  # type: ignore[misc]
 
 
-def finance_values(session: Session, provider: str, period: str) -> dict[str, float]:
-    """The current finance observations (measure -> value) of one provider's period."""
-    return dict(session.execute(_FINANCE, {"provider": provider, "period": period}).all())  # type: ignore[arg-type]
+def reported_in(session: Session, return_id: int, period: str) -> set[str]:
+    """The measures a return gave a value for in one of its periods (not its blank cells)."""
+    return set(session.execute(_REPORTED, {"return_id": return_id, "period": period}).scalars())
+
+
+def finance_values_by_period(session: Session, provider: str, periods: list[str]) -> dict[str, dict[str, float]]:
+    """period -> the current finance observations (measure -> value) of one provider's periods."""
+    out: dict[str, dict[str, float]] = {}
+    if periods:
+        for period, measure, value in session.execute(_FINANCE, {"provider": provider, "periods": periods}):
+            out.setdefault(period, {})[measure] = value
+    return out
 
 
 def data_version(session: Session) -> tuple:
@@ -101,11 +113,14 @@ def data_version(session: Session) -> tuple:
 
 # --- the ledger --------------------------------------------------------------------------
 
+EMPTY, NOT_DUE = "empty", "not_due"  # why a ledger row is `skipped`: opted out of an empty one; monthly
+
 _PLANNED = select(Digest.subscriber_id).where(Digest.week == bindparam("week"),
                                               Digest.subscriber_id.in_(bindparam("ids", expanding=True)))  # type: ignore[attr-defined]
 _COUNTS = select(Digest.subscriber_id, Digest.counts).where(
-    Digest.week == bindparam("week"), Digest.subscriber_id.in_(bindparam("ids", expanding=True)))  # type: ignore[attr-defined]
-_SUBSCRIBERS = select(Subscriber.id, Subscriber.name, Subscriber.empty_digest).where(
+    Digest.week == bindparam("week"), Digest.subscriber_id.in_(bindparam("ids", expanding=True)),  # type: ignore[attr-defined]
+    or_(Digest.reason.is_(None), Digest.reason != NOT_DUE))  # type: ignore[union-attr]  # not due: nothing composed
+_SUBSCRIBERS = select(Subscriber.id, Subscriber.name, Subscriber.empty_digest, Subscriber.digest_cadence).where(
     Subscriber.id.in_(bindparam("ids", expanding=True)))  # type: ignore[union-attr]
 _PENDING = (select(Delivery.id).join(Digest, Digest.delivery_id == Delivery.id)
             .where(Digest.week == bindparam("week"), Digest.subscriber_id.in_(bindparam("ids", expanding=True)),  # type: ignore[attr-defined]
@@ -121,13 +136,15 @@ def planned(session: Session, week: str, subscriber_ids: list[int]) -> set[int]:
 
 
 def counts_of(session: Session, week: str, subscriber_ids: list[int]) -> dict[int, dict]:
-    """subscriber id -> the green/amber/red counts their digest of `week` showed."""
+    """subscriber id -> the green/amber/red counts their digest of `week` showed (or would
+    have: an empty one skipped); none for a week a monthly subscriber was not due one."""
     return dict(session.execute(_COUNTS, {"week": week, "ids": subscriber_ids}).all())  # type: ignore[arg-type]
 
 
-def names_and_opt_outs(session: Session, subscriber_ids: list[int]) -> dict[int, tuple[str, bool]]:
-    """subscriber id -> (name, wants an 'all steady' digest when nothing changed)."""
-    return {sid: (name, empty) for sid, name, empty in session.execute(_SUBSCRIBERS, {"ids": subscriber_ids})}
+def names_and_opt_outs(session: Session, subscriber_ids: list[int]) -> dict[int, tuple[str, bool, str]]:
+    """subscriber id -> (name, wants an 'all steady' digest when nothing changed, digest cadence)."""
+    return {sid: (name, empty, cadence)
+            for sid, name, empty, cadence in session.execute(_SUBSCRIBERS, {"ids": subscriber_ids})}
 
 
 def subscriber(session: Session, subscriber_id: int) -> Subscriber | None:

@@ -8,9 +8,10 @@ Statements are built once per process (bind parameters), not per call.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import Row, bindparam, insert, select, update
+from sqlalchemy import Row, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -34,6 +35,11 @@ _COLUMNS = (RETURNS.c.id, RETURNS.c.provider, RETURNS.c.kind, RETURNS.c.periods,
 _GET = select(*_COLUMNS).where(RETURNS.c.id == bindparam("id"))
 _PENDING = select(*_COLUMNS).where(RETURNS.c.evaluated_at.is_(None)).order_by(RETURNS.c.id)
 _MARK_EVALUATED = update(RETURNS).where(RETURNS.c.id == bindparam("b_id")).values(evaluated_at=bindparam("at"))
+# per provider, kind and set of periods: when a return of them was last rated (few rows a provider)
+_LAST_RATED = (select(RETURNS.c.provider, RETURNS.c.kind, RETURNS.c.periods, func.max(RETURNS.c.evaluated_at))
+               .where(RETURNS.c.provider.in_(bindparam("providers", expanding=True)),
+                      RETURNS.c.evaluated_at.is_not(None))
+               .group_by(RETURNS.c.provider, RETURNS.c.kind, RETURNS.c.periods))
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,28 @@ class StoredReturn:
     status: LandStatus = "accepted"  # as it first landed: accepted or restated
     filename: str = ""
     received_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class LatestReturn:
+    """The newest rated return of one kind for one provider, as reminders read it."""
+
+    rated_at: dt.datetime  # when the latest return of the kind (any period, a restatement too) was rated
+    newest_period: str  # the latest period any rated return of the kind has covered
+
+
+def latest_returns(session: Session, providers: Iterable[str]) -> dict[tuple[str, str], LatestReturn]:
+    """(provider, kind) -> its latest rated return. A return counts once it is rated
+    (`evaluated_at`: the moment it lands, unless its evaluation had to wait)."""
+    out: dict[tuple[str, str], LatestReturn] = {}
+    rows = session.connection().execute(_LAST_RATED, {"providers": sorted(set(providers))}).all()
+    for provider, kind, periods, rated_at in rows:
+        newest = periods.split(",")[-1]
+        seen = out.get((provider, kind))
+        if seen is not None:
+            rated_at, newest = max(rated_at, seen.rated_at), max(newest, seen.newest_period)
+        out[(provider, kind)] = LatestReturn(rated_at, newest)
+    return out
 
 
 def _stored(row: Row) -> StoredReturn:

@@ -114,6 +114,8 @@ class Subscriber(SQLModel, table=True):
     email: str | None = None
     teams_url: str | None = None  # an Apprise workflows:// URL: holds a secret signature, never logged
     empty_digest: bool = True  # send a short "all steady" digest when nothing changed
+    # weekly | monthly (the first digest day of each month); the server default fills existing rows
+    digest_cadence: str = Field(default="weekly", sa_column_kwargs={"server_default": "weekly"})
     created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
@@ -204,7 +206,8 @@ class Digest(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     subscriber_id: int = Field(foreign_key="subscribers.id", index=True)
     week: str  # ISO week, e.g. 2025-W12
-    status: str  # queued | skipped (empty and opted out)
+    status: str  # queued | skipped
+    reason: str | None = None  # why skipped: "empty" (opted out of an empty one) | "not_due" (monthly, not this week)
     delivery_id: int | None = Field(default=None, foreign_key="deliveries.id")
     # green/amber/red of the subscriber's KPIs: next week's "since last week"
     counts: dict[str, int] = Field(default_factory=dict, sa_type=JSON)

@@ -26,6 +26,8 @@ _LOGGED = select(_LOG.c.event_id, _LOG.c.subscriber_id, _LOG.c.channel).where(
 _DELIVERIES = Delivery.__table__
 _ADD_DELIVERIES = insert(_DELIVERIES).returning(_DELIVERIES.c.id, sort_by_parameter_order=True)
 _ADD_LOG = insert(_LOG)
+_BATCH_TARGETS = select(_DELIVERIES.c.subscriber_id, _DELIVERIES.c.channel).where(
+    _DELIVERIES.c.key.like(bindparam("pattern"), escape="\\")).distinct()
 
 
 def subscriptions(session: Session, subscriber_ids: Sequence[int] | None = None) -> list[Row[Any]]:
@@ -45,6 +47,14 @@ def silences(session: Session, now: dt.datetime) -> list[Row[Any]]:
 def load_logged(session: Session, event_ids: Sequence[int]) -> frozenset[tuple[int, int, str]]:
     """(event id, subscriber id, channel) of these events already in the notification log."""
     return frozenset((e, s, c) for e, s, c in session.execute(_LOGGED, {"events": list(event_ids)}).all())
+
+
+def batch_targets(session: Session, batch: str) -> frozenset[tuple[int, str]]:
+    """(subscriber id, channel) of the deliveries already planned in `batch` (a delivery key
+    starts with its batch: 'reminders-2025-W15.s3.email.<hash>'), whatever their status."""
+    escaped = batch.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    rows = session.execute(_BATCH_TARGETS, {"pattern": f"{escaped}.%"}).all()
+    return frozenset((s, c) for s, c in rows)
 
 
 def add_deliveries(session: Session, rows: list[dict]) -> list[int]:

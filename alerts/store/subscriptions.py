@@ -12,14 +12,17 @@ FIELDS = ("indicators", "tags", "providers", "teams", "transitions", "min_severi
 
 
 def upsert_subscriber(session: Session, name: str, email: str | None, teams_url: str | None,
-                      empty_digest: bool | None) -> int:
-    """The subscriber called `name`, created or given these addresses; its id."""
+                      empty_digest: bool | None, digest_cadence: str | None = None) -> int:
+    """The subscriber called `name`, created or given these addresses; its id. `empty_digest`
+    and `digest_cadence` are kept as they are when None."""
     who = session.execute(select(Subscriber).where(Subscriber.name == name)).scalar_one_or_none()
     if who is None:
         who = Subscriber(name=name)
     who.email, who.teams_url = email, teams_url
     if empty_digest is not None:
         who.empty_digest = empty_digest
+    if digest_cadence is not None:
+        who.digest_cadence = digest_cadence
     session.add(who)
     session.flush()
     return who.id  # type: ignore[return-value]

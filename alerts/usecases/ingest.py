@@ -68,6 +68,9 @@ class IngestResult:
     # The return is stored but its evaluation failed (why): it stays pending (`returns
     # pending`), and ingesting the same bytes again re-runs it.
     evaluation_failed: str | None = None
+    # False while the return awaits evaluation: it failed, or a worker had not finished it
+    # within the wait (`ingest --json` says "evaluation": "pending").
+    evaluated: bool = True
 
 
 def ingest_bytes(session: Session, catalog: Catalog, name: str, data: bytes, dispatch: Dispatch,
@@ -92,22 +95,24 @@ def ingest_bytes(session: Session, catalog: Catalog, name: str, data: bytes, dis
     except Exception as exc:  # the return stays stored and pending; the caller says so
         log.info("evaluation of return %s failed; it stays pending", landed.return_id, exc_info=True)
         reason = (str(exc).splitlines() or [""])[0][:200]  # one line, never a statement's parameters
-        return IngestResult(name, landed, evaluation_failed=f"{type(exc).__name__}: {reason}")
+        return IngestResult(name, landed, evaluation_failed=f"{type(exc).__name__}: {reason}", evaluated=False)
     if outcome is None:  # a worker evaluates it: wait with a deadline, then read what it stored
-        outcome = wait_for_evaluation(session, landed.return_id, wait_seconds, catalog)
+        finished = wait_for_evaluation(session, landed.return_id, wait_seconds)
+        return IngestResult(name, landed, load_outcome(session, landed.return_id, catalog), evaluated=finished)
     return IngestResult(name, landed, outcome)
 
 
-def wait_for_evaluation(session: Session, return_id: int, wait_seconds: float, catalog: Catalog | None = None
-                        ) -> EvaluationOutcome:
+def wait_for_evaluation(session: Session, return_id: int, wait_seconds: float) -> bool:
+    """Poll until a worker has evaluated the return or `wait_seconds` pass: whether it did."""
     deadline = time.monotonic() + wait_seconds
-    while time.monotonic() < deadline:
+    while True:
         session.rollback()  # end the read transaction: see the worker's commit
         rec = get_return(session, return_id)
         if rec is not None and rec.evaluated_at is not None:
-            break
+            return True
+        if time.monotonic() >= deadline:
+            return False
         time.sleep(0.1)
-    return load_outcome(session, return_id, catalog)
 
 
 def ingest_path(session: Session, catalog: Catalog, path: Path, dispatch: Dispatch, now: dt.datetime,

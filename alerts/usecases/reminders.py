@@ -1,44 +1,74 @@
-"""Reminders: an alert still red `reminder_days` after it turned red (or after the last
-reminder) produces a `reminder` event, once per interval. The trigger is scheduled by beat;
-the decision is the pure function `reminder_due`."""
+"""Reminders follow the data's rhythm, not a timer.
+
+Once a week, on the reminder weekday (`KPI_ALERTS_REMINDER_WEEKDAY`, Monday by default, local
+time; beat may run the step every day: a run on another day does nothing), every red alert
+that `reminder_due` (alerts/lifecycle.py, pure) finds due gets a `reminder` event, and the
+week's reminders are planned as ONE batch, 'reminders-2025-W15': one message per subscriber
+and channel listing every red alert they follow. An alert is due when it has been red for at
+least `reminder_days` (the pack's minimum gap), and, after a reminder or an acknowledgement,
+only once a newer return of its rule's kind (kpi, finance, caseload) has been rated for its
+provider: at most one reminder between two returns, none after an acknowledgement until the
+next return. The filter stage's `reminded_this_week` drops a reminder for a subscriber and
+channel that already has one in that ISO week (a second beat, a manual run).
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
-from alerts.lifecycle import reminder_due
+from alerts.lifecycle import reminder_due, reminder_week
 from alerts.notify.changes import build_change
 from alerts.notify.pipeline import plan
 from alerts.store import alerts as alert_store
+from alerts.store.landing import latest_returns
 from alerts.store.ratings import series_of_rules
 from rules.catalog import Catalog
 
+DEFAULT_REMINDER_DAYS = 7
 
-def send_reminders(session: Session, catalog: Catalog, now: dt.datetime, base_url: str = "") -> list[int]:
-    """Write reminder events for due alerts and plan their notifications; returns delivery ids."""
+
+def send_reminders(session: Session, catalog: Catalog, now: dt.datetime, base_url: str = "", *,
+                   weekday: int = 0, timezone: str = "Europe/London") -> list[int]:
+    """Write reminder events for the alerts due at `now` and plan their notifications; returns
+    delivery ids. Nothing at all (not a statement) unless `now` is on `weekday` in `timezone`."""
+    week = reminder_week(now, weekday, timezone)
+    if week is None:
+        return []
     red = alert_store.red_alerts(session)
     if not red:
         return []
     ids = [a.id for a in red]
-    last = alert_store.last_event_at(session, ids, ("opened", "escalated"), "red")  # type: ignore[arg-type]
+    red_at = alert_store.last_event_at(session, ids, ("opened", "escalated"), "red")  # type: ignore[arg-type]
     reminded = alert_store.last_event_at(session, ids, ("reminder",), "red")  # type: ignore[arg-type]
-    events = []
+    acks = alert_store.last_acknowledgements(session, ids)  # type: ignore[arg-type]
+    latest = latest_returns(session, {a.provider for a in red})
+    events, extra = [], []
     for a in red:
         bound = catalog.rules_by_id.get(a.rule_id)
-        days = bound.reminder_days if bound else 7
-        if reminder_due(a.state, last.get(a.id), reminded.get(a.id), now, days):  # type: ignore[arg-type]
+        days = bound.reminder_days if bound else DEFAULT_REMINDER_DAYS
+        newest = latest.get((a.provider, bound.rule.kind)) if bound else None
+        ack = acks.get(a.id)  # type: ignore[arg-type]
+        if reminder_due(a.state, red_at.get(a.id), reminded.get(a.id), now, days,  # type: ignore[arg-type]
+                        landed=newest.rated_at if newest else None, acknowledged=ack.at if ack else None,
+                        timezone=timezone):
             events.append(dict(alert_id=a.id, return_id=None, rule_id=a.rule_id, subject=a.subject,
                                provider=a.provider, team=a.team, from_state="red", to_state="red", kind="reminder",
                                period=a.period, value=a.value, at=now))
+            on = ack.at.astimezone(ZoneInfo(timezone)).date().isoformat() if ack else ""
+            extra.append(dict(red_since=a.since_period, newest_period=newest.newest_period if newest else None,
+                              acknowledged=(ack.by or "someone", on, ack.note) if ack else None))
     if not events:
         return []
     for ev, eid in zip(events, alert_store.record_returning_ids(session, events), strict=True):
         ev["id"] = eid
     series, thresholds = series_of_rules(session, {e["rule_id"] for e in events})
-    changes = [build_change(catalog, e, series.get((e["rule_id"], e["subject"]), []),
-                            thresholds.get((e["rule_id"], e["subject"], e["period"]))) for e in events]
-    delivery_ids = plan(session, changes, now, base_url, reminder_day=now.date().isoformat())
+    changes = [dataclasses.replace(build_change(catalog, e, series.get((e["rule_id"], e["subject"]), []),
+                                                thresholds.get((e["rule_id"], e["subject"], e["period"]))), **x)
+               for e, x in zip(events, extra, strict=True)]
+    delivery_ids = plan(session, changes, now, base_url, reminder_week=week)
     session.commit()
     return delivery_ids

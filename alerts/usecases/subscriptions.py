@@ -51,6 +51,7 @@ class SubscriberSpec(BaseModel):
     email: str | None = None
     teams: str | None = None
     empty_digest: bool = True  # False: no "all steady" digest in a quiet week
+    digest_cadence: Literal["weekly", "monthly"] = "weekly"  # monthly: the first digest day of each month
     allow_unknown: bool | None = None  # providers and teams no return has named yet (None: the file's)
     subscriptions: list[SubscriptionSpec] = Field(default_factory=lambda: [SubscriptionSpec()])
 
@@ -107,19 +108,22 @@ def check_scope(session: Session, spec: SubscriptionSpec, hint: str) -> None:
 
 
 def _subscriber(session: Session, name: str, email: str | None, teams: str | None,
-                empty_digest: bool | None = None) -> int:
+                empty_digest: bool | None = None, digest_cadence: str | None = None) -> int:
     if not (email or teams):
         raise SubscriptionError(f"subscriber {name!r} needs an email address or a Teams Workflows URL")
-    return store.upsert_subscriber(session, name, email, teams, empty_digest)
+    return store.upsert_subscriber(session, name, email, teams, empty_digest, digest_cadence)
 
 
 def subscribe(session: Session, catalog: Catalog, name: str, email: str | None, teams: str | None,
-              spec: SubscriptionSpec, empty_digest: bool | None = None, allow_unknown: bool = True) -> int:
-    """`allow_unknown=False` (the CLI's default) refuses providers and teams no return has named."""
+              spec: SubscriptionSpec, empty_digest: bool | None = None, allow_unknown: bool = True,
+              digest_cadence: str | None = None) -> int:
+    """`allow_unknown=False` (the CLI's default) refuses providers and teams no return has named.
+    `digest_cadence` None keeps the subscriber's (weekly for a new one)."""
     check_spec(catalog, spec)
     if not allow_unknown:
         check_scope(session, spec, "give --allow-unknown to subscribe to one no return has named yet")
-    sid = store.add_subscription(session, _subscriber(session, name, email, teams, empty_digest), spec.row_values())
+    sid = store.add_subscription(session, _subscriber(session, name, email, teams, empty_digest, digest_cadence),
+                                 spec.row_values())
     session.commit()
     return sid
 
@@ -177,7 +181,7 @@ def apply(session: Session, catalog: Catalog, path: Path) -> ApplyReport:
             if not allow_unknown:
                 check_scope(session, sub, f"{path}: subscriber {spec.name!r}: set `allow_unknown: true` for it "
                                           f"(or the file) to name one no return has named yet")
-        sid = _subscriber(session, spec.name, spec.email, spec.teams, spec.empty_digest)
+        sid = _subscriber(session, spec.name, spec.email, spec.teams, spec.empty_digest, spec.digest_cadence)
         unmatched = store.subscriptions_of(session, sid)
         for values in (s.row_values() for s in spec.subscriptions):
             match = next((h for h in unmatched if h[1] == values), None)

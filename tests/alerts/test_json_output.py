@@ -22,7 +22,8 @@ OUTCOME = EvaluationOutcome(
 
 def test_an_accepted_return():
     assert json.dumps(ingest_json(CATALOG, IngestResult("k.csv", LANDED, OUTCOME))) == (
-        '{"return": {"id": 7, "provider": "sandwell", "kind": "kpi", "periods": ["2024-10"], "status": "accepted"}, '
+        '{"return": {"id": 7, "provider": "sandwell", "kind": "kpi", "periods": ["2024-10"], "status": "accepted", '
+        '"evaluation": "done", "evaluation_error": null}, '
         '"evaluations": [{"rule": "single_assessments_45wd", "indicator": "single_assessments_45wd", "code": "PI1", '
         '"suite": "2024", "subject": "sandwell", "period": "2024-10", "value": 68.8, "rating": "red"}, '
         '{"rule": "forecast_overspend_pct", "indicator": "forecast_overspend_pct", "code": null, "suite": null, '
@@ -36,10 +37,21 @@ def test_a_duplicate_and_a_rejected_file():
     dup = Landed(7, "duplicate", "sandwell", "kpi", ("2024-10",))
     assert json.dumps(ingest_json(CATALOG, IngestResult("k.csv", dup, OUTCOME))) == (
         '{"return": {"id": 7, "provider": "sandwell", "kind": "kpi", "periods": ["2024-10"], '
-        '"status": "duplicate"}, "evaluations": [], "transitions": [], "not_reported": []}')
+        '"status": "duplicate", "evaluation": "done", "evaluation_error": null}, "evaluations": [], "transitions": [], '
+        '"not_reported": []}')
     bad = IngestResult("bad.csv", errors=["bad.csv:3:period: not a month"])
     assert json.dumps(ingest_json(CATALOG, bad)) == (
         '{"return": {"file": "bad.csv", "status": "rejected"}, "errors": ["bad.csv:3:period: not a month"], '
         '"evaluations": [], "transitions": [], "not_reported": []}')
     finance = Landed(8, "accepted", "sandwell", "finance", ("2024-10",))
     assert ingest_json(CATALOG, IngestResult("f.csv", finance, OUTCOME))["not_reported"] == []
+
+
+def test_a_return_stored_but_not_rated_says_so():
+    failed = IngestResult("k.csv", LANDED, evaluation_failed="OperationalError: database is locked", evaluated=False)
+    out = ingest_json(CATALOG, failed)
+    assert (out["return"]["evaluation"], out["return"]["evaluation_error"]) == (
+        "pending", "OperationalError: database is locked")
+    assert out["evaluations"] == [] and out["transitions"] == []
+    queued = ingest_json(CATALOG, IngestResult("k.csv", LANDED, OUTCOME, evaluated=False))
+    assert (queued["return"]["evaluation"], queued["return"]["evaluation_error"]) == ("pending", None)

@@ -57,3 +57,25 @@ def test_worker_evaluates_returns_landed_by_the_cli(tmp_path, redis, smtp_server
     assert "kpi_alerts.evaluate_return" in worker_log and "succeeded" in worker_log  # the worker did it, not the CLI
     assert "kpi_alerts.deliver" in worker_log
     assert len(smtp_server.messages) == 1
+
+
+def test_a_return_no_worker_has_evaluated_is_marked_pending(tmp_path, redis):
+    """Broker up, no worker yet: the return is stored and queued, `ingest --json` says its
+    evaluation is pending (not "0 ratings" as if it had been rated), and `returns pending` lists it."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KPI_ALERTS_")}
+    env.update({"KPI_ALERTS_DATABASE_URL": f"sqlite:///{tmp_path / 'broker.db'}", "KPI_ALERTS_BROKER_URL": redis.url})
+
+    def kpi_alerts(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([str(BIN / "kpi-alerts"), *args], cwd=tmp_path, env=env, capture_output=True,
+                              text=True, timeout=60)
+
+    res = kpi_alerts("ingest", "--json", "--wait", "0.3", str(EXAMPLES / "kpi-2024-10.csv"))
+    assert res.returncode == 0, res.stderr  # queued is not a failure: a worker will rate it
+    out = json.loads(res.stdout)
+    assert (out["return"]["status"], out["return"]["evaluation"], out["return"]["evaluation_error"]) == (
+        "accepted", "pending", None)
+    assert out["evaluations"] == [] and out["transitions"] == []
+    text = kpi_alerts("ingest", "--wait", "0.3", str(EXAMPLES / "kpi-2024-11.csv"))
+    assert "evaluation pending (queued; no worker finished it within 0.3 s)" in text.stdout
+    pending = json.loads(kpi_alerts("returns", "pending", "--json").stdout)
+    assert [p["periods"] for p in pending] == [["2024-10"], ["2024-11"]]

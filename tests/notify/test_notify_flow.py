@@ -18,7 +18,6 @@ from alerts.store.db import session_for
 from alerts.store.deliveries import due, recover_stale, requeue
 from alerts.store.models import Alert, AlertEvent, Delivery, DeliveryAttempt, RatingRecord, utcnow
 from alerts.usecases.acks import acknowledge, snooze
-from alerts.usecases.reminders import send_reminders
 from alerts.usecases.subscriptions import SubscriptionSpec, subscribe
 from config import Settings, use_settings
 from rules.loader import SHIPPED_PACKS, load_catalog
@@ -264,24 +263,6 @@ def test_ack_is_kept_in_the_alert_history(env):
         acknowledge(s, alert_id, "Head of service", "Recovery plan agreed at OPB", utcnow())
         ev = s.execute(select(AlertEvent).where(AlertEvent.kind == "acknowledged")).scalar_one()
     assert (ev.by, ev.note, ev.to_state) == ("Head of service", "Recovery plan agreed at OPB", "red")
-
-
-def test_reminder_once_per_interval(env):
-    settings, smtp, _ = env
-    add(settings, "Lead", "lead@example.org", transitions=["reminder"])
-    ingest_bytes("oct.csv", year_2024_10())  # PI1 red, PI2 amber; no message: only reminders wanted
-    catalog = load_catalog(settings.rules_dir)
-    start = utcnow()
-    with session_for(settings.database_url) as s:
-        assert send_reminders(s, catalog, start + dt.timedelta(days=6)) == []
-        first = send_reminders(s, catalog, start + dt.timedelta(days=7, minutes=1))
-        assert len(first) == 1
-        assert send_reminders(s, catalog, start + dt.timedelta(days=8)) == []
-        assert len(send_reminders(s, catalog, start + dt.timedelta(days=14, minutes=2))) == 1
-        for did in first:
-            deliver(s, settings, did, start + dt.timedelta(days=8))
-    (_, _, msg), = smtp.wait_for(1)
-    assert msg["Subject"] == "[RED] Sandwell: 1 KPI still red (latest period 2024-10)"
 
 
 def test_secrets_never_reach_logs_results_or_the_delivery_log(env, caplog):

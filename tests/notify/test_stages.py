@@ -1,4 +1,4 @@
-"""The pure notify stages: route, group, mute, dedup, render; backoff and reminders."""
+"""The pure notify stages: route, group, mute, dedup, render; backoff; a week's reminders."""
 
 from __future__ import annotations
 
@@ -12,13 +12,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from alerts.lifecycle import reminder_due
 from alerts.notify.changes import Change
-from alerts.notify.filter import Silence, already_sent, keep, muted
+from alerts.notify.filter import Silence, already_sent, keep, muted, reminded_this_week
 from alerts.notify.group import group
 from alerts.notify.inputs import Inputs
 from alerts.notify.pipeline import compose
-from alerts.notify.render import render, subject_line
+from alerts.notify.render import reminder_line, render, subject_line
 from alerts.notify.retry import backoff_seconds
 from alerts.notify.route import Route, route
 from alerts.notify.unsubscribe import LINK_MARK
@@ -123,6 +122,64 @@ def test_the_pipeline_is_route_group_then_one_filter_with_both_predicates():
         (1, "email", ["PI2", "PI3"]), (2, "teams", ["PI3"])]  # PI1 muted for all; PI2 already sent to 2
 
 
+def reminder(event_id=1, code="PI1", **kw) -> Change:
+    return change(event_id, code, kind="reminder", frm="red", return_id=None, **kw)
+
+
+def test_a_weeks_reminders_are_one_message_per_subscriber_and_channel():
+    cs = [reminder(1, "PI1"), reminder(2, "PI3"), reminder(3, "PI13")]
+    groups = group(route(cs, [sub()]), {1: ["email", "teams"]}, "2025-W15")
+    assert [(g.channel, g.batch, len(g.changes)) for g in groups] == [
+        ("email", "reminders-2025-W15", 3), ("teams", "reminders-2025-W15", 3)]
+    assert groups[0].key.startswith("reminders-2025-W15.s1.email.")
+
+
+def test_a_subscriber_reminded_this_week_gets_no_second_reminder_on_that_channel():
+    cs = [reminder(4, "PI1"), change(5, "PI2")]  # a reminder, and a return's change in its own batch
+    routed = route(cs, [sub(1, 1), sub(2, 2)])
+    groups = group(routed, {1: ["email", "teams"], 2: ["email"]}, "2025-W15")
+    kept = keep(groups, Inputs(NOW, reminded=frozenset({(1, "email")})), (reminded_this_week,))
+    assert {(g.subscriber_id, g.channel, g.batch) for g in groups} - {
+        (g.subscriber_id, g.channel, g.batch) for g in kept} == {(1, "email", "reminders-2025-W15")}
+    inputs = Inputs(NOW, routes=[sub(1, 1)], channels={1: ["email"]}, reminder_week="2025-W15",
+                    reminded=frozenset({(1, "email")}))
+    assert [g.batch for g in compose(cs, inputs)] == ["return-7"]  # the composed pipeline drops it too
+
+
+@pytest.mark.parametrize(("kw", "line"), [
+    (dict(red_since="2024-10"), "still red since 2024-10, no newer return yet"),
+    (dict(red_since="2024-10", period="2025-01"), "still red since 2024-10, latest 2025-01"),
+    (dict(red_since="2024-10", period="2025-01", newest_period="2025-01"), "still red since 2024-10, latest 2025-01"),
+    (dict(red_since="2024-10", newest_period="2024-12"),
+     "still red since 2024-10, latest 2024-10; not in the newer returns (up to 2024-12)"),
+    (dict(red_since="2024-10", acknowledged=("Head of service", "2024-11-20", "Recovery plan agreed at OPB")),
+     "still red since 2024-10, no newer return yet; acknowledged by Head of service on 2024-11-20: "
+     "Recovery plan agreed at OPB"),
+    (dict(red_since="2024-10", acknowledged=("Jo", "2024-11-20", None)),
+     "still red since 2024-10, no newer return yet; acknowledged by Jo on 2024-11-20"),
+])
+def test_a_reminder_says_since_when_and_what_newer_returns_showed(kw, line):
+    assert reminder_line(reminder(**kw)) == line
+
+
+def test_a_reminder_email_and_card_say_what_they_are_and_escape_the_note():
+    cs = [reminder(1, "PI1", red_since="2024-10", period="2025-01",
+                   acknowledged=("Jo <b>", "2025-01-20", "plan [here](http://x)")),
+          reminder(2, "PI3", red_since="2024-11")]
+    email, card = (render(g, "Ann") for g in group(route(cs, [sub()]), {1: ["email", "teams"]}, "2025-W15"))
+    assert email.subject == "[RED] Sandwell: 2 KPIs still red (latest period 2025-01)"
+    assert "A reminder: 2 of the alerts you subscribe to are still red" in email.html
+    assert "still red since 2024-10, latest 2025-01; acknowledged by Jo &lt;b&gt; on 2025-01-20" in email.html
+    assert "still red since 2024-11, no newer return yet" in email.html and "<b>" not in email.html
+    assert "A return has just changed" not in email.html
+    boxes = [b for b in json.loads(card.text)["attachments"][0]["content"]["body"] if b["type"] == "Container"]
+    reminders = [{f["title"]: f["value"] for f in b["items"][2]["facts"]}["Reminder"] for b in boxes]
+    assert reminders == [r"still red since 2024-10, latest 2025-01; acknowledged by Jo \<b\> on 2025-01-20: "
+                         r"plan \[here\]\(http://x\)", "still red since 2024-11, no newer return yet"]
+    assert "Reminder: still red since 2024-11, no newer return yet" in email.text.splitlines()
+    assert email.text.splitlines()[4].startswith("A reminder: 2 of the alerts you subscribe to are still red.")
+
+
 def test_subject_lines():
     assert subject_line((change(1, "PI1"), change(2, "PI2", to="amber"))) == \
         "[RED] Sandwell: 2 KPIs breached in the 2024-10 return"
@@ -215,17 +272,6 @@ def test_backoff_never_exceeds_the_cap_and_never_falls_below_half_the_base(attem
 def test_default_backoff_spends_half_to_one_hour_over_eight_attempts():
     for at, total in ((1.0, 3600), (0.0, 1800)):
         assert sum(backoff_seconds(n, 60, 900, _Edge(at)) for n in range(1, 8)) == total  # the 7 waits of 8
-
-
-@pytest.mark.parametrize(
-    ("state", "since_days", "last_days", "due"),
-    [("red", 7, None, True), ("red", 6, None, False), ("amber", 30, None, False), ("red", 20, 3, False),
-     ("red", 20, 7, True)],
-)
-def test_reminder_due(state, since_days, last_days, due):
-    since = NOW - dt.timedelta(days=since_days)
-    last = NOW - dt.timedelta(days=last_days) if last_days is not None else None
-    assert reminder_due(state, since, last, NOW, 7) is due
 
 
 def test_group_is_per_return():
