@@ -25,7 +25,8 @@ from alerts.notify.changes import build_change
 from alerts.notify.pipeline import plan
 from alerts.store import alerts as alert_store
 from alerts.store.landing import latest_returns
-from alerts.store.ratings import series_of_rules
+from alerts.store.ratings import current_observations, series_of_rules
+from alerts.usecases.evaluate import amounts_of
 from rules.catalog import Catalog
 
 DEFAULT_REMINDER_DAYS = 7
@@ -66,9 +67,23 @@ def send_reminders(session: Session, catalog: Catalog, now: dt.datetime, base_ur
     for ev, eid in zip(events, alert_store.record_returning_ids(session, events), strict=True):
         ev["id"] = eid
     series, thresholds = series_of_rules(session, {e["rule_id"] for e in events})
+    amounts = _amounts(session, catalog, events)
     changes = [dataclasses.replace(build_change(catalog, e, series.get((e["rule_id"], e["subject"]), []),
-                                                thresholds.get((e["rule_id"], e["subject"], e["period"]))), **x)
+                                                thresholds.get((e["rule_id"], e["subject"], e["period"])),
+                                                measures=amounts.get((e["provider"], e["period"]))), **x)
                for e, x in zip(events, extra, strict=True)]
     delivery_ids = plan(session, changes, now, base_url, reminder_week=week)
     session.commit()
     return delivery_ids
+
+
+def _amounts(session: Session, catalog: Catalog, events: list[dict]) -> dict[tuple[str, str], dict]:
+    """(provider, period) -> the values of that period, for the reminders of rules rated as a
+    percentage of an amount (a reminder says the overspend in pounds too); one read per period."""
+    wanted = {(e["provider"], b.rule.kind, e["period"]) for e in events
+              if (b := catalog.rules_by_id.get(e["rule_id"])) is not None and b.rule.amount is not None}
+    out: dict[tuple[str, str], dict] = {}
+    for provider, kind, period in sorted(wanted):
+        rows = current_observations(session, provider, kind, [period])
+        out[(provider, period)] = amounts_of(catalog, kind, provider, {period: list(rows)}).get(period, {})
+    return out

@@ -3,9 +3,14 @@ messages as the real SMTP peer and the HTTPS Teams stand-in receive them (real A
 
 from __future__ import annotations
 
+import datetime as dt
+
+import time_machine
 from sqlalchemy import select
 
+from alerts import steps
 from alerts.notify.card import MAX_TEXT, text_of
+from alerts.steps import dispatcher_for
 from alerts.store.db import session_for
 from alerts.store.models import ReturnRecord
 from alerts.templating import day
@@ -135,3 +140,21 @@ def test_the_example_caseload_return_counts_workers_and_teams_and_each_worker_ro
     more = next(b["text"] for b in body if b.get("id") == "more")
     assert more.startswith("and ") and more.endswith(" more: see the email or the status page")
     assert len(boxes(request)) + int(more.split()[1]) == plain.count("\nRating: ")  # the email lists them all
+
+
+def test_a_finance_reminder_says_the_overspend_in_pounds_too(tmp_path, smtp_server):
+    settings = settings_for(tmp_path, smtp_server)
+    try:
+        add(settings, "Finance lead", "finance@example.org", tags=["finance"], transitions=["reminder"])
+        with time_machine.travel(dt.datetime(2026, 2, 18, 9, 0, tzinfo=dt.UTC), tick=True):  # a Wednesday
+            assert not ingest_path(EXAMPLES / "finance-2026-01.csv").errors  # red: no message, reminders only
+        with time_machine.travel(dt.datetime(2026, 3, 2, 8, 0, tzinfo=dt.UTC), tick=True):  # a Monday, 12 days on
+            assert steps.reminders(settings, dispatcher_for(settings))
+    finally:
+        use_settings(None)
+    (_, _, msg), = smtp_server.wait_for(1)
+    assert msg["Subject"] == ("[RED] Sandwell: forecast overspend £10.19m (9.7%), still red, year-to-date overspend "
+                              "£2.64m (2.8%), still red (latest period 2026-01)")
+    plain, _ = plain_and_html(msg)
+    assert "Value: forecast overspend £10.19m, 9.7% of funding (contract sum + other income)" in plain.splitlines()
+    assert "Funding (contract sum + other income): £105.20m" in plain.splitlines()
