@@ -263,6 +263,23 @@ def test_the_card_body_holds_at_most_1000_characters_and_says_how_many_more(n, t
     assert shown + (int(more[0]["text"].split()[1].replace(",", "")) if more else 0) == n
     assert bool(more) is (shown < n)
     assert shown >= 1 or len(team) > 60  # a change fits unless its names are long
+    assert len(json.dumps(content, ensure_ascii=False).encode()) < 35_000  # Apprise's template size limit
+
+
+# names as returns and packs may hold them: any text without control characters (the parser refuses those)
+printable = st.text(st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp")), min_size=1, max_size=60)
+
+
+@given(st.lists(st.tuples(printable, printable), min_size=1, max_size=60))
+def test_the_plain_text_part_reads_as_label_value_lines_whatever_the_names(rows):
+    cs = [caseload(event_id=i, subject=f"sandwell/worker/{w}", team=t, name=f"Caseload {t}", to="red",
+                   thresholds={"ceiling": 22.0, "green": "<= 22", "red": "> 22"}) for i, (w, t) in enumerate(rows)]
+    email, _ = email_and_card(cs, routes=[sub(tags=frozenset({"caseloads"}))])
+    changes = [p for p in blocks(email.text) if len(p) > 1 and p[1].startswith("Rating: ")]
+    assert len(changes) == min(len(rows), 50)
+    for p in changes:
+        assert [line.split(": ", 1)[0] for line in p[1:]] == ["Rating", "Value", "Period", "Bands", "Page"]
+        assert p[1:4] == ["Rating: RED, breached", "Value: 68.8 (ceiling 22)", "Period: 2025-03"]
 
 
 def test_the_card_is_a_workflows_message():
