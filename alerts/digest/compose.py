@@ -407,9 +407,18 @@ class DigestModel:
         return f"Latest data: {self.newest_period} — {n} month{'s' if n != 1 else ''} old; newer returns are overdue"
 
     @property
+    def no_data(self) -> bool:
+        """Nothing rated to show: no return for the subscriber's indicators had landed by the
+        cut-off (a new service, a new subscription). Not 'no KPIs on target, none in failure'."""
+        return not (self.kpis or self.finance or self.caseloads)
+
+    @property
     def headline(self) -> str:
         """The position, or when the newest data is older than the last month due, that first:
         an old position is never headlined as the current one."""
+        if self.no_data:
+            last = self.days[-1]
+            return f"No data yet: no return for your indicators had landed by {last:%a} {last.day} {last:%b %Y}"
         if self.stale:
             return f"{self.stale}. Position at {self.newest_period}: {self.position}"
         return self.position
@@ -437,7 +446,7 @@ class DigestModel:
     def steady(self) -> bool:
         """Nothing changed this week and nothing is red: the short 'all steady' digest."""
         red = any(r.latest.rating == "red" for r in (*self.kpis, *self.finance, *self.caseloads))
-        return not self.events and not red
+        return not self.events and not red and not self.no_data
 
 
 def select_rows(rows: list[Row], cap: int) -> list[Row]:

@@ -326,3 +326,20 @@ def test_the_digest_says_which_kpis_the_newest_return_left_blank_and_that_it_is_
     assert line.startswith("Not reported this period: PI5 ")
     assert "(not in the 2025-04 return; last reported 2025-03)" in line
     assert "Not reported this period:</strong> PI5 " in html
+
+
+def test_a_digest_before_any_return_says_there_is_no_data_not_none_in_failure(demo):
+    """The week before the demo's returns landed: nothing to rate yet. The digest says so; it
+    does not headline 'No KPIs on target, none within tolerance, none in failure' as a position."""
+    settings, _ = demo
+    sid = add(settings, "New", "new@example.org", delivery="digest")
+    before = NOW - dt.timedelta(days=14)
+    week = week_of(before, settings.timezone)
+    with session_for(settings.database_url) as s:
+        d = compose_for(s, load_catalog(settings.rules_dir), settings.timezone, week, sid, before)[1]
+    assert d.no_data and not d.steady and not d.kpis
+    last = d.days[-1]
+    assert d.headline == f"No data yet: no return for your indicators had landed by {last:%a} {last.day} {last:%b %Y}"
+    subject, html, text = render_digest(d)
+    assert subject == f"Weekly KPI digest {week}: {d.headline}"
+    assert "none in failure" not in subject + html + text and "all steady" not in subject + text
