@@ -77,6 +77,45 @@ def decide(teams: Mapping[Key, str | None], alerts: Mapping[Key, AlertState],
     return Decision(tuple(created), tuple(updated), tuple(moves))
 
 
+STATE_CHANGES = ("opened", "escalated", "deescalated", "resolved")  # the events a message announces
+
+
+@dataclass(frozen=True)
+class Correction:
+    """A restatement changed a period's rating that an earlier message announced, and the alert
+    did not move (a newer period holds its state): the message must still withdraw the rating.
+    Recorded as an alert event of kind `corrected` (from: the rating announced, to: the new one)."""
+
+    rule_id: str
+    subject: str
+    team: str | None
+    period: str
+    from_state: str
+    to_state: str
+    value: float
+    alert_id: int
+    alert_state: str  # the alert's state, unchanged
+
+
+def corrections(earlier: Mapping[tuple[str, str, str], str | None], rated: Mapping[tuple[str, str, str], tuple],
+                moved: set[Key], alerts: Mapping[Key, AlertState],
+                announced: set[tuple[int, str, str]]) -> list[Correction]:
+    """`earlier`: (rule, subject, period) -> the rating the restatement replaces; `rated`: the same
+    keys -> (value, new rating, team); `moved`: keys whose alert moves on this return (their
+    message says the correction already); `announced`: (alert id, period, rating) that an
+    earlier transition named. A rating corrected to no rating (a blank) is the not-reported
+    list's matter, not a correction."""
+    out = []
+    for (rule_id, subject, period), (value, rating, team) in sorted(rated.items()):
+        was = earlier.get((rule_id, subject, period))
+        alert = alerts.get((rule_id, subject))
+        if (rating is None or was is None or was == rating or (rule_id, subject) in moved or alert is None
+                or (alert.alert_id, period, was) not in announced):
+            continue
+        out.append(Correction(rule_id, subject, team, period, was, rating, value, alert.alert_id, alert.state))
+    return out
+
+
 def settled(points: Sequence[Point], start: str) -> bool:
     """Whether `points`, every rated period from `start` on, are enough for a new or moving
     alert: the runs that give its `since` and its months outside green begin after `start`

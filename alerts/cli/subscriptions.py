@@ -24,8 +24,8 @@ def subscribe(
     tag: Annotated[list[str] | None, typer.Option(help="Theme tag, e.g. finance; repeatable")] = None,
     provider: Annotated[list[str] | None, typer.Option(help="Provider; repeatable")] = None,
     team: Annotated[list[str] | None, typer.Option(help="Team; repeatable")] = None,
-    transition: Annotated[list[str] | None, typer.Option(help="opened, escalated, deescalated, resolved, "
-                                                                 "reminder; repeatable (default all)")] = None,
+    transition: Annotated[list[str] | None, typer.Option(
+        help="opened, escalated, deescalated, resolved, reminder, corrected; repeatable (default all)")] = None,
     min_severity: Annotated[str, typer.Option(help="amber or red")] = "amber",
     delivery: Annotated[str, typer.Option(help="immediate, digest or both")] = "immediate",
     empty_digest: Annotated[bool, typer.Option("--empty-digest/--no-empty-digest",

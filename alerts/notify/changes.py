@@ -25,7 +25,7 @@ class Change:
     provider: str
     subject: str
     team: str | None
-    kind: str  # opened | escalated | deescalated | resolved | reminder
+    kind: str  # opened | escalated | deescalated | resolved | reminder | corrected
     from_state: str | None
     to_state: str
     period: str
@@ -58,6 +58,10 @@ class Change:
     red_since: str | None = None
     newest_period: str | None = None
     acknowledged: tuple[str, str, str | None] | None = None
+    # corrected only (a restatement changed an announced rating, the alert did not move): the
+    # alert's state, unchanged, and the latest period it stands on
+    alert_state: str | None = None
+    alert_period: str | None = None
 
     @property
     def restated(self) -> bool:
@@ -134,4 +138,5 @@ def build_change(catalog: Catalog, event: dict, series: Sequence[tuple[str, str,
         superseded_value=superseded.value if superseded else None,
         superseded_rating=superseded.rating if superseded else None,
         share_of=share_of, amount=amount, money=money,
+        alert_state=event.get("alert_state"), alert_period=event.get("alert_period"),
     )

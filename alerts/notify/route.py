@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from alerts.notify.changes import SEVERITY, Change
 from alerts.notify.inputs import Inputs
 
-ALL_TRANSITIONS = frozenset({"opened", "escalated", "deescalated", "resolved", "reminder"})
+# `corrected`: a restatement changed a rating an earlier message announced, and no alert moved
+ALL_TRANSITIONS = frozenset({"opened", "escalated", "deescalated", "resolved", "reminder", "corrected"})
 CASELOADS = "caseloads"  # the tag a subscription names to take per-worker caseload rows
 
 

@@ -25,13 +25,13 @@ from alerts.templating import band_text, day, fmt_value, indicator_url, pounds, 
 Escape = Callable[[str], str]
 
 WORDS = {"opened": "breached", "escalated": "breached", "deescalated": "improved", "resolved": "back on target",
-         "reminder": "still red"}
+         "reminder": "still red", "corrected": "corrected"}
 _FINANCE = {"opened": "", "escalated": "", "deescalated": ", improved", "resolved": ", back on target",
-            "reminder": ", still red"}
+            "reminder": ", still red", "corrected": ", corrected"}
 _CASELOADS = {"opened": "over the ceiling", "escalated": "over the ceiling", "deescalated": "improved",
-              "resolved": "back within the ceiling", "reminder": "still over the ceiling"}
+              "resolved": "back within the ceiling", "reminder": "still over the ceiling", "corrected": "corrected"}
 _TRUST = {"opened": "over target", "escalated": "over target", "deescalated": "improved",
-          "resolved": "back on target", "reminder": "still red"}
+          "resolved": "back on target", "reminder": "still red", "corrected": "corrected"}
 _NUMBER = re.compile(r"(-?\d+(?:\.\d+)?)")
 MAX_WITHDRAWN_NAMED = 5  # in the first line; every one is named in its own change's facts
 
@@ -44,8 +44,14 @@ def provider_name(provider: str) -> str:
     return provider.replace("-", " ").replace("_", " ").title()
 
 
+def standing(c: Change) -> str:
+    """The state a message shows for a change: the new state, or for a correction that moved no
+    alert, the alert's state (a withdrawn RED under an alert that stays AMBER is an AMBER matter)."""
+    return c.alert_state if c.kind == "corrected" and c.alert_state else c.to_state
+
+
 def worst(changes: Sequence[Change]) -> str:
-    return max((c.to_state for c in changes), key=lambda s: SEVERITY.get(s, 0))
+    return max((standing(c) for c in changes), key=lambda s: SEVERITY.get(s, 0))
 
 
 def _lower(name: str) -> str:
@@ -128,7 +134,9 @@ def value_text(c: Change, esc: Escape = _same) -> str:
 
 
 def rating_text(c: Change) -> str:
-    """'RED, breached (was amber)'."""
+    """'RED, breached (was amber)'; a correction: 'GREEN, corrected (was reported red)'."""
+    if c.kind == "corrected":
+        return f"{c.to_state.upper()}, corrected (was reported {c.from_state})"
     was = f" (was {c.from_state})" if c.from_state else ""
     return f"{c.to_state.upper()}, {WORDS[c.kind]}{was}"
 
@@ -194,7 +202,10 @@ def correction_text(c: Change, esc: Escape = _same) -> str | None:
         return f"{name} had no rating in the earlier return; now {now}"
     said = f"{name} was reported {c.superseded_rating.upper()} at {value_short(c, c.superseded_value)}"
     if c.withdrawn:
-        return f"{said}; corrected to {now}: the earlier {c.withdrawn.upper()} is withdrawn"
+        line = f"{said}; corrected to {now}: the earlier {c.withdrawn.upper()} is withdrawn"
+        if c.kind == "corrected" and c.alert_state:  # the alert stands on a newer period
+            line += f"; the alert stays {c.alert_state.upper()} (latest {c.alert_period or c.period})"
+        return line
     return f"{said}; corrected to {now}, the same rating"
 
 
@@ -227,7 +238,7 @@ def item(c: Change, base_url: str = "", esc: Escape = _same, show_provider: bool
               ("Outside green", outside_green_text(c)), ("Comparators", comparators_text(c, esc)),
               ("Correction", correction_text(c, esc)),
               ("Reminder", reminder_line(c, esc) if c.kind == "reminder" else None)]
-    was = f" (was {c.from_state})" if c.from_state else ""
+    was = f" (was{' reported' if c.kind == 'corrected' else ''} {c.from_state})" if c.from_state else ""
     named, whose = title(c, esc), who(c, esc)
     heading = named if c.subject == c.provider else f"{named}: {whose}"
     return Item(c, named, whose, heading, c.to_state.upper(), f"{WORDS[c.kind]}{was}",

@@ -11,7 +11,7 @@ from sqlalchemy import Row, bindparam, func, insert, select, update
 from sqlmodel import Session
 
 from alerts.events import AlertTransition
-from alerts.moves import AlertRow, AlertState, Decision, Key
+from alerts.moves import STATE_CHANGES, AlertRow, AlertState, Correction, Decision, Key
 from alerts.store.models import Alert, AlertEvent, Snooze
 
 ALERTS = Alert.__table__  # type: ignore[attr-defined]
@@ -39,6 +39,10 @@ _LAST_AT = (select(EVENTS.c.alert_id, func.max(EVENTS.c.at))
 _ACKS = (select(EVENTS.c.alert_id, EVENTS.c.at, EVENTS.c.by, EVENTS.c.note)
          .where(EVENTS.c.alert_id.in_(bindparam("ids", expanding=True)), EVENTS.c.kind == "acknowledged")
          .order_by(EVENTS.c.at, EVENTS.c.id))
+_ANNOUNCED = (select(EVENTS.c.alert_id, EVENTS.c.period, EVENTS.c.to_state)
+              .where(EVENTS.c.alert_id.in_(bindparam("ids", expanding=True)),
+                     EVENTS.c.period.in_(bindparam("periods", expanding=True)),
+                     EVENTS.c.kind.in_(STATE_CHANGES)))
 _OF_RULES = select(Alert).where(Alert.rule_id.in_(bindparam("rule_ids", expanding=True)))  # type: ignore[attr-defined]
 _OF_RULES_SUBJECT = _OF_RULES.where(Alert.subject == bindparam("subject"))
 
@@ -102,6 +106,25 @@ def record_history(session: Session, events: Sequence[dict]) -> None:
     """Events that need no id back (acknowledged, snoozed)."""
     if events:
         session.connection().execute(_INSERT_EVENTS, list(events))
+
+
+def announced(session: Session, alert_ids: Iterable[int], periods: Iterable[str]) -> set[tuple[int, str, str]]:
+    """(alert id, period, rating) that a state-changing event of these alerts named for these periods."""
+    ids, ps = sorted(set(alert_ids)), sorted(set(periods))
+    if not ids or not ps:
+        return set()
+    return {(r.alert_id, r.period, r.to_state) for r in session.connection().execute(_ANNOUNCED, {"ids": ids,
+                                                                                              "periods": ps})}
+
+
+def record_corrections(session: Session, provider: str, return_id: int, found: Sequence[Correction],
+                       now: dt.datetime) -> None:
+    """Write `corrected` events (the alert rows do not change)."""
+    if found:
+        session.connection().execute(_INSERT_EVENTS, [
+            dict(alert_id=c.alert_id, return_id=return_id, rule_id=c.rule_id, subject=c.subject, provider=provider,
+                 team=c.team, from_state=c.from_state, to_state=c.to_state, kind="corrected", period=c.period,
+                 value=c.value, at=now) for c in found])
 
 
 def record_returning_ids(session: Session, events: Sequence[dict]) -> list[int]:

@@ -96,7 +96,7 @@ class AlertEvent(SQLModel, table=True):
     team: str | None = None
     from_state: str | None
     to_state: str
-    kind: str  # opened | escalated | deescalated | resolved | reminder | acknowledged | snoozed
+    kind: str  # opened | escalated | deescalated | resolved | reminder | corrected | acknowledged | snoozed
     period: str
     value: float
     by: str | None = None  # who acknowledged or snoozed
@@ -127,7 +127,7 @@ class Subscription(SQLModel, table=True):
     tags: list[str] = Field(default_factory=list, sa_type=JSON)
     providers: list[str] = Field(default_factory=list, sa_type=JSON)
     teams: list[str] = Field(default_factory=list, sa_type=JSON)
-    # empty = all of opened, escalated, deescalated, resolved, reminder
+    # empty = all of opened, escalated, deescalated, resolved, reminder, corrected
     transitions: list[str] = Field(default_factory=list, sa_type=JSON)
     min_severity: str = "amber"  # amber | red
     delivery: str = "immediate"  # immediate | digest | both

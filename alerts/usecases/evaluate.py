@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from sqlmodel import Session
 
 from alerts.events import EvaluationOutcome, RatingResult
-from alerts.moves import Decision, Key, Point, decide, settled
+from alerts.moves import Decision, Key, Point, corrections, decide, settled
 from alerts.notify.changes import Superseded, build_change
 from alerts.notify.pipeline import plan
 from alerts.store import alerts as alert_store
@@ -49,9 +49,16 @@ def evaluate_return(session: Session, catalog: Catalog, return_id: int, now: dt.
     teams = {(e.rule.id, e.subject): e.team for e in evaluations if e.rating is not None}
     decision, series = _decide(session, catalog, rec, teams)
     transitions = alert_store.apply(session, rec.provider, rec.id, decision, now)
+    if earlier:  # a restatement: withdraw announced ratings even where no alert moves
+        _record_corrections(session, rec, earlier, evaluations, decision, now)
+        transitions = alert_store.events_of_return(session, rec.id)
     thresholds = {(e.rule.id, e.subject, e.period): e.thresholds for e in evaluations}
     measures = amounts_of(catalog, rec.kind, rec.provider, by_period) if transitions else {}
-    changes = [build_change(catalog, t.as_row(), series[(t.rule_id, t.subject)],
+    standing = {(a.rule_id, a.subject): dict(alert_state=a.state, alert_period=a.period)
+                for a in (*decision.created, *decision.updated)}
+    changes = [build_change(catalog, {**t.as_row(), **(standing.get((t.rule_id, t.subject), {})
+                                                       if t.kind == "corrected" else {})},
+                            series[(t.rule_id, t.subject)],
                             thresholds.get((t.rule_id, t.subject, t.period)),
                             not_reported=tuple((code, name) for _, code, name in missing),
                             measures=measures.get(t.period),
@@ -64,6 +71,22 @@ def evaluate_return(session: Session, catalog: Catalog, return_id: int, now: dt.
                     for e in evaluations)
     return EvaluationOutcome(return_id, ratings, tuple(transitions), tuple(deliveries),
                              tuple(key for key, _, _ in missing))
+
+
+def _record_corrections(session: Session, rec: StoredReturn, earlier: dict, evaluations: list,
+                        decision: Decision, now: dt.datetime) -> None:
+    """`corrected` events for announced ratings the restatement changed where no alert moved."""
+    rated = {(e.rule.id, e.subject, e.period): (e.value, e.rating.value if e.rating else None, e.team)
+             for e in evaluations}
+    was = {key: found[3] for key, found in earlier.items()}
+    changed = {k for k, (_, rating, _) in rated.items() if rating is not None and was.get(k) not in (None, rating)}
+    if not changed:
+        return
+    alerts = alert_store.states(session, rec.provider, {r for r, _, _ in changed})
+    ids = [alerts[(r, s)].alert_id for r, s, _ in changed if (r, s) in alerts]
+    found = corrections(was, {k: rated[k] for k in changed}, {(m.rule_id, m.subject) for m in decision.moves},
+                        alerts, alert_store.announced(session, ids, rec.periods))
+    alert_store.record_corrections(session, rec.provider, rec.id, found, now)
 
 
 def superseded(earlier: dict[tuple[str, str, str], tuple[int, dt.datetime, float, str | None]],

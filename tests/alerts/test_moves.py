@@ -105,3 +105,21 @@ def test_a_window_and_settled_give_the_whole_history_decision(pts, current, for_
     if KEY in d.moved_or_new and settled(window, start):  # and the message's run is in view too
         assert outside_green([p[:2] for p in window]) == outside_green([p[:2] for p in pts])
         assert len(window) >= 2 and window[-2] == pts[-2]  # the previous rated period
+
+
+def test_corrections_withdraw_only_announced_ratings_of_alerts_that_did_not_move():
+    from alerts.moves import Correction, corrections
+
+    alerts = {("pi1", "s"): AlertState(1, "amber", "2024-10"), ("pi3", "s"): AlertState(3, "amber", "2024-09")}
+    earlier = {("pi1", "s", "2024-10"): "red", ("pi3", "s", "2024-10"): "green", ("pi5", "s", "2024-10"): "red",
+               ("pi1", "s", "2024-09"): "amber"}
+    rated = {("pi1", "s", "2024-10"): (86.0, "green", None),   # announced RED, now GREEN: corrected
+             ("pi3", "s", "2024-10"): (25.0, "red", None),     # GREEN never announced for this period
+             ("pi5", "s", "2024-10"): (10.0, "green", None),   # no alert (never opened)
+             ("pi1", "s", "2024-09"): (71.0, "amber", None)}   # the same rating: nothing to withdraw
+    announced = {(1, "2024-10", "red"), (1, "2024-09", "amber"), (3, "2024-08", "amber")}
+    assert corrections(earlier, rated, set(), alerts, announced) == [
+        Correction("pi1", "s", None, "2024-10", "red", "green", 86.0, 1, "amber")]
+    assert corrections(earlier, rated, {("pi1", "s")}, alerts, announced) == []  # its move's message says it
+    blank = {**rated, ("pi1", "s", "2024-10"): (0.0, None, None)}
+    assert corrections(earlier, blank, set(), alerts, announced) == []  # a blank is "not reported", not a rating

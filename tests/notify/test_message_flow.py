@@ -81,6 +81,44 @@ def test_a_restated_return_is_sent_as_a_correction_naming_the_ratings_it_withdra
                                                                                "PI1 was reported RED at 68.8%"]
 
 
+def test_restating_an_older_period_withdraws_the_rating_a_message_announced_though_no_alert_moves(
+        tmp_path, smtp_server, teams_server):
+    """October's return made PI1 RED (announced); November's made it AMBER. October is then
+    restated with PI1 at 86%: the alert stays AMBER (November holds it), yet the RED sent for
+    October was wrong. A red subscriber is told it is withdrawn; nobody hears of what was
+    never announced (PI3's October GREEN, restated to another GREEN value)."""
+    settings = settings_for(tmp_path, smtp_server)
+    try:
+        add(settings, "Commissioning lead", "lead@example.org", teams_server.url, min_severity="red")
+        land_json("kpi-2024-10.csv", kpi_csv([("2024-10", "PI1", "68.8"), ("2024-10", "PI3", "12")]))
+        land_json("kpi-2024-11.csv", kpi_csv([("2024-11", "PI1", "73.5"), ("2024-11", "PI3", "12")]))
+        assert [m["Subject"] for _, _, m in smtp_server.wait_for(2)] == [
+            "[RED] Sandwell: 1 KPI breached in the 2024-10 return",
+            "[AMBER] Sandwell: 1 KPI improved in the 2024-11 return"]
+        again = land_json("kpi-2024-10-v2.csv", kpi_csv([("2024-10", "PI1", "86"), ("2024-10", "PI3", "13")]))
+    finally:
+        use_settings(None)
+    assert again["return"]["status"] == "restated"
+    assert again["transitions"] == [{"rule": "single_assessments_45wd", "subject": "sandwell", "from": "red",
+                                     "to": "green", "kind": "corrected", "period": "2024-10"}]
+    _, to, msg = smtp_server.wait_for(3)[2]
+    assert to == ["lead@example.org"]
+    assert msg["Subject"] == "[AMBER] Sandwell: correction to the 2024-10 return: 1 KPI changed"
+    plain, _ = plain_and_html(msg)
+    assert plain.splitlines()[0].endswith("1 KPI changed. The earlier RED of PI1 is withdrawn.")
+    lines = plain.splitlines()
+    assert "Rating: GREEN, corrected (was reported red)" in lines
+    assert ("Correction: PI1 was reported RED at 68.8%; corrected to 86%, GREEN: the earlier RED is withdrawn; "
+            "the alert stays AMBER (latest 2024-11)") in lines
+    assert "PI3" not in plain
+    request = teams_server.wait_for(3)[2]
+    assert card(request)["body"][0]["text"] == msg["Subject"]
+    (box,) = boxes(request)
+    assert facts(box)["Correction"] == ("PI1 was reported RED at 68.8%; corrected to 86%, GREEN: the earlier RED "
+                                        "is withdrawn; the alert stays AMBER (latest 2024-11)")
+    assert len(smtp_server.messages) == 3  # one correction, nothing else
+
+
 def test_the_example_finance_return_is_in_pounds_in_the_subject_the_email_and_the_card(
         tmp_path, smtp_server, teams_server, clock):
     settings = settings_for(tmp_path, smtp_server, BASE)
