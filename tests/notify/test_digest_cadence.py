@@ -90,11 +90,17 @@ def ledger(settings) -> dict[tuple[int, str], tuple[str, str | None]]:
                                                                   Digest.reason))}
 
 
-def test_a_monthly_subscriber_is_skipped_until_the_months_first_digest_day_then_hears_about_the_month(demo):
-    settings, _ = demo
+def weekly_and_monthly(settings) -> tuple[int, int]:  # noqa: ANN001
+    """Two digest subscribers to everything: ids of a weekly one and of a monthly one."""
     weekly = add_subscriber(settings, "Weekly", "w@example.org", delivery="digest")
     monthly = add_subscriber(settings, "Monthly", "m@example.org", delivery="digest")
     set_cadence(settings, monthly, "monthly")
+    return weekly, monthly
+
+
+def test_a_monthly_subscriber_is_skipped_until_the_months_first_digest_day_then_hears_about_the_month(demo):
+    settings, _ = demo
+    weekly, monthly = weekly_and_monthly(settings)
     catalog = load_catalog(settings.rules_dir)
     with session_for(settings.database_url) as s:
         plan = plan_digests(s, catalog, NEXT_WEEK, settings.timezone, monday(NEXT_WEEK, settings))
@@ -170,9 +176,7 @@ def test_a_sunday_digest_goes_to_monthly_subscribers_in_the_week_of_the_first_su
 
 def test_dry_run_marks_the_monthly_subscribers_not_due(demo):
     settings, _ = demo
-    weekly = add_subscriber(settings, "Weekly", "w@example.org", delivery="digest")
-    monthly = add_subscriber(settings, "Monthly", "m@example.org", delivery="digest")
-    set_cadence(settings, monthly, "monthly")
+    weekly, monthly = weekly_and_monthly(settings)
     catalog = load_catalog(settings.rules_dir)
     with session_for(settings.database_url) as s:
         out = dict(compose_week(s, catalog, NEXT_WEEK, settings.timezone, monday(NEXT_WEEK, settings)))
