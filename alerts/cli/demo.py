@@ -74,6 +74,7 @@ def _run(console: Console, files: list[Path]) -> dict:
     from alerts.store.db import session_for
     from alerts.store.models import utcnow
     from alerts.store.queries import all_alert_events, current_ratings
+    from alerts.templating import fmt_value, share
     from alerts.usecases.ingest import ReturnLimits, ingest_path
     from config import get_settings
     from rules.loader import load_catalog
@@ -148,8 +149,13 @@ def _run(console: Console, files: list[Path]) -> dict:
             name = catalog.rules_by_id[rule_id].rule.name
             if len(rows) == 1:
                 r = rows[0]
-                console.print(f"  {name} ({r.period}): {fmt(r.value)} -> [{CELL[r.rating]}]{r.rating}[/]",
-                              highlight=False)
+                rule = catalog.rules_by_id[rule_id].rule
+                shown = fmt_value(r.value, rule.unit)
+                if rule.amount is not None:  # a percentage of an amount in pounds: say of what
+                    of = catalog.measures.get(rule.amount.of)
+                    what = of.name if of else rule.amount.of
+                    shown = f"{share(r.value)} of {what[:1].lower()}{what[1:]}"
+                console.print(f"  {name} ({r.period}): {shown} -> [{CELL[r.rating]}]{r.rating}[/]", highlight=False)
             else:
                 console.print(f"  {name} ({rows[0].period}): {len(rows)} rated, "
                               f"{counts['green']} green, {counts['amber']} amber, {counts['red']} red",
