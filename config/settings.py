@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     # rejected whole with a message naming the limit.
     max_return_mb: float = Field(20.0, gt=0, allow_inf_nan=False)
     max_rows: int = Field(200_000, ge=1)
+    # Largest upload `POST /api/returns` takes (the form's file): a bigger body is refused with
+    # 413 by its Content-Length, or as soon as that much has arrived, never read whole.
+    max_upload_mb: float = Field(20.0, gt=0, allow_inf_nan=False)
 
     @field_validator("timezone")
     @classmethod

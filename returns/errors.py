@@ -23,14 +23,16 @@ class ReturnProblem:
 
 
 class ReturnRejected(Exception):
-    """The return was rejected; `.problems` lists every reason."""
+    """The return was rejected; `.problems` lists every reason, `.kind` the kind its header
+    named (None when no header was recognised)."""
 
-    def __init__(self, problems: Iterable[ReturnProblem]):
+    def __init__(self, problems: Iterable[ReturnProblem], kind: str | None = None):
         self.problems: list[ReturnProblem] = list(problems)
+        self.kind = kind
         super().__init__("\n".join(str(p) for p in self.problems))
 
     def __reduce__(self):  # pickle (e.g. a Celery result) with the problems, not the joined text
-        return (type(self), (self.problems,))
+        return (type(self), (self.problems, self.kind))
 
 
 SHOWN_PROBLEMS = 100  # a report lists at most this many, then says how many more

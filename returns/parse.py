@@ -7,11 +7,11 @@ import datetime as dt
 import hashlib
 
 from returns.errors import ReturnRejected, condense, reject
-from returns.kinds import CHECKERS, match_header
+from returns.kinds import CHECKERS, Header, match_header
 from returns.lookup import MeasureLookup
 from returns.model import Observation, ParsedReturn
 from returns.readers import READERS, reader_for
-from returns.readers.base import NO_DATA_ROWS
+from returns.readers.base import NO_DATA_ROWS, Sheet
 from returns.values import shown
 
 
@@ -45,6 +45,15 @@ def parse_return(filename: str, data: bytes, catalog: MeasureLookup, *, now: dt.
         raise reject(filename, 0, f"{found} (expected {_expected_types()})")
     sheet = reader.read(filename, data)
     header = match_header(filename, sheet.header_row, sheet.columns)
+    try:
+        return _checked(filename, data, sheet, header, catalog, now, max_rows)
+    except ReturnRejected as exc:
+        exc.kind = header.kind  # the kind the header named: counted by kind (the API's metrics)
+        raise
+
+
+def _checked(filename: str, data: bytes, sheet: Sheet, header: Header, catalog: MeasureLookup,
+             now: dt.date | None, max_rows: int | None) -> ParsedReturn:
     latest = f"{now.year:04d}-{now.month:02d}" if now is not None else None
     checker = CHECKERS[header.kind](filename, header, catalog, latest)
     observations: list[Observation] = []

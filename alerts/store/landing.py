@@ -88,7 +88,8 @@ def _duplicate(session: Session, sha256: str) -> Landed | None:
     return Landed(row.id, "duplicate", row.provider, row.kind, tuple(row.periods.split(",")))
 
 
-def land(session: Session, parsed: ParsedReturn, now: dt.datetime) -> Landed:
+def land(session: Session, parsed: ParsedReturn, now: dt.datetime, token_id: int | None = None) -> Landed:
+    """`token_id`: the API token that uploaded it (None from the command line)."""
     found = _duplicate(session, parsed.sha256)
     if found is not None:
         return found
@@ -100,7 +101,7 @@ def land(session: Session, parsed: ParsedReturn, now: dt.datetime) -> Landed:
         return_id = conn.execute(_INSERT_RETURN, dict(
             provider=parsed.provider, kind=parsed.kind, periods=",".join(parsed.periods), filename=parsed.filename,
             sha256=parsed.sha256, status=status, rows=len(parsed.observations), received_at=now,
-            evaluated_at=None)).scalar_one()
+            evaluated_at=None, token_id=token_id)).scalar_one()
         rows = [dict(return_id=return_id, provider=parsed.provider, kind=parsed.kind, period=o.period,
                      measure=o.measure, value=o.value, team=o.team, service=o.service, worker=o.worker,
                      asye=o.asye, current=True) for o in parsed.observations]

@@ -29,6 +29,8 @@ class ReturnRecord(SQLModel, table=True):
     rows: int
     received_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     evaluated_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The API token that uploaded it (`POST /api/returns`); None: landed by the command line.
+    token_id: int | None = Field(default=None, foreign_key="api_tokens.id")
 
 
 class Observation(SQLModel, table=True):
@@ -220,3 +222,20 @@ class InstallSecret(SQLModel, table=True):
     __tablename__ = "install_secrets"
     name: str = Field(primary_key=True)
     value: str
+
+
+# --- the HTTP API (issue 11) ------------------------------------------------------------
+
+
+class ApiToken(SQLModel, table=True):
+    """A bearer token for `POST /api/returns`. Only its SHA-256 is kept (the token is 256 random
+    bits, so a plain hash is enough): the token itself is shown once, when it is made. Revoked
+    tokens stay, as the record of which token landed which return."""
+
+    __tablename__ = "api_tokens"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True)
+    token_sha256: str = Field(unique=True)
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    last_used_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    revoked_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)

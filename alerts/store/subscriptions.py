@@ -39,6 +39,15 @@ def delete_subscription(session: Session, subscription_id: int) -> bool:
     return bool(session.execute(delete(Subscription).where(Subscription.id == subscription_id)).rowcount)
 
 
+def delete_subscriptions_of(session: Session, subscriber_id: int) -> int:
+    """Remove every subscription of one subscriber (the one-click unsubscribe); how many."""
+    return session.execute(delete(Subscription).where(Subscription.subscriber_id == subscriber_id)).rowcount
+
+
+def subscriber_name(session: Session, subscriber_id: int) -> str | None:
+    return session.execute(select(Subscriber.name).where(Subscriber.id == subscriber_id)).scalar_one_or_none()
+
+
 def subscriptions_of(session: Session, subscriber_id: int) -> list[tuple[int, dict]]:
     """(id, values) of each of a subscriber's subscriptions, values keyed by FIELDS."""
     rows = session.execute(select(Subscription).where(Subscription.subscriber_id == subscriber_id)).scalars()

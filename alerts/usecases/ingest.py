@@ -71,18 +71,22 @@ class IngestResult:
     # False while the return awaits evaluation: it failed, or a worker had not finished it
     # within the wait (`ingest --json` says "evaluation": "pending").
     evaluated: bool = True
+    # The kind a rejected return's header named (None: no header recognised), for counting.
+    rejected_kind: str | None = None
 
 
 def ingest_bytes(session: Session, catalog: Catalog, name: str, data: bytes, dispatch: Dispatch,
-                 now: dt.datetime, wait_seconds: float = 60.0, *, limits: ReturnLimits) -> IngestResult:
+                 now: dt.datetime, wait_seconds: float = 60.0, *, limits: ReturnLimits,
+                 token_id: int | None = None) -> IngestResult:
+    """`token_id`: the API token uploading it, recorded with the return (None: the command line)."""
     too_large = limits.too_large(name, len(data))
     if too_large:
         return IngestResult(name, errors=[too_large])
     try:  # `now` is the landing clock: a period after its month is refused
         parsed = parse_return(name, data, catalog, now=now, max_rows=limits.max_rows)
     except ReturnRejected as exc:
-        return IngestResult(name, errors=problem_lines(exc.problems))
-    landed = land(session, parsed, now)
+        return IngestResult(name, errors=problem_lines(exc.problems), rejected_kind=exc.kind)
+    landed = land(session, parsed, now, token_id)
     if landed.status == "duplicate":
         stored = get_return(session, landed.return_id)
         if stored is None or stored.evaluated_at is not None:

@@ -134,6 +134,19 @@ def unsubscribe(session: Session, subscription_id: int) -> bool:
     return removed
 
 
+def unsubscribe_subscriber(session: Session, subscriber_id: int) -> int:
+    """The one-click unsubscribe (RFC 8058): every subscription of the subscriber goes, so no
+    further alert or digest is planned for them; the subscriber stays (as a name, with the
+    delivery log). How many subscriptions were removed (0 when already none)."""
+    removed = store.delete_subscriptions_of(session, subscriber_id)
+    session.commit()
+    return removed
+
+
+def subscriber_name(session: Session, subscriber_id: int) -> str | None:
+    return store.subscriber_name(session, subscriber_id)
+
+
 @dataclass
 class ApplyReport:
     added: int = 0

@@ -1,0 +1,52 @@
+"""The app factory: `create_app(settings)` -> a FastAPI app (OpenAPI at /docs)."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from alerts.api import broker, health, metrics, returns, unsubscribe
+from alerts.api.limits import ENVELOPE, BodyLimit, too_large_detail
+from alerts.api.metrics import Metrics
+from alerts.api.state import ApiState
+from alerts.steps import dispatcher_for
+from alerts.store import db
+from config import Settings
+from rules.loader import load_catalog
+
+log = logging.getLogger(__name__)
+
+
+def prepare_database(url: str) -> None:
+    """The schema as every process gets it today (create_schema, from get_engine), then, once
+    migrations exist, a refusal to serve a database not at the latest revision."""
+    db.get_engine(url)
+    require_latest = getattr(db, "require_latest", None)  # added with the Alembic migrations
+    if require_latest is not None:
+        require_latest(url)
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """Raises PackError for rule packs with problems (`kpi-alerts serve` reports them and
+    exits): the service never runs on a pack that fails `rules check`."""
+    catalog = load_catalog(settings.rules_dir)
+    prepare_database(settings.database_url)
+    app = FastAPI(title="kpi-alerts", version="0.1.0",
+                  description="Returns land over HTTP; one-click unsubscribe; health and metrics.")
+    app.state.api = ApiState(settings=settings, catalog=catalog, dispatcher=dispatcher_for(settings),
+                             metrics=Metrics(), broker=broker.client(settings.broker_url))
+    for module in (returns, unsubscribe, health, metrics):
+        app.include_router(module.router)
+    limit = int(settings.max_upload_mb * 1024 * 1024) + ENVELOPE
+    app.add_middleware(BodyLimit, uploads={returns.PATH: (limit, too_large_detail(settings.max_upload_mb))})
+
+    @app.exception_handler(RequestValidationError)
+    async def _bad_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        """A malformed request is 400 with a plain message; 422 means a rejected return."""
+        problems = [f"{'.'.join(str(p) for p in e.get('loc', ()) )}: {e.get('msg', 'invalid')}" for e in exc.errors()]
+        return JSONResponse({"detail": "; ".join(problems) or "bad request"}, status_code=400)
+
+    return app

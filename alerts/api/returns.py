@@ -1,0 +1,109 @@
+"""`POST /api/returns`: a return uploaded as the multipart form field `file`, with a bearer
+token. Landed by the one ingest use case the command line uses (parse -> land in one
+transaction -> dispatch the evaluation), in the threadpool: it blocks on the database.
+
+201 `ingest --json`'s object once stored (`accepted` or `restated`; `?wait=S` waits up to S
+seconds for a worker's evaluation; in-process it is evaluated before the answer anyway);
+200 the same object for a byte-identical duplicate; 422 `{"errors": [...]}` for a rejected
+return, nothing stored; 401 no valid token; 413 over KPI_ALERTS_MAX_UPLOAD_MB; 415 not CSV,
+XLSX or JSON; 400 a request that is not a form with a `file`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+
+from alerts.api.auth import bearer_token
+from alerts.api.filetypes import ACCEPTED, clean_filename, unsupported
+from alerts.api.limits import TooLarge, too_large_detail
+from alerts.api.state import ApiState, state_of
+from alerts.cli.json_output import ingest_json
+from alerts.store.db import session_for
+from alerts.store.models import utcnow
+from alerts.store.tokens import TokenMatch
+from alerts.usecases.ingest import IngestResult, ReturnLimits, ingest_bytes
+
+router = APIRouter(tags=["returns"])
+
+MAX_WAIT = 300.0  # seconds a request may wait for a worker's evaluation
+PATH = "/api/returns"
+
+_EXAMPLE = {"return": {"id": 7, "provider": "sandwell", "kind": "kpi", "periods": ["2024-10"], "status": "accepted",
+                       "evaluation": "done", "evaluation_error": None},
+            "evaluations": [{"rule": "single_assessments_45wd", "indicator": "single_assessments_45wd",
+                             "code": "PI1", "suite": "2024", "subject": "sandwell", "period": "2024-10",
+                             "value": 68.8, "rating": "red"}],
+            "transitions": [{"rule": "single_assessments_45wd", "subject": "sandwell", "from": "amber",
+                             "to": "red", "kind": "escalated", "period": "2024-10"}],
+            "not_reported": ["cwd_assessment_updated_12m"]}
+
+
+def _detail(example: str) -> dict:
+    return {"application/json": {"example": {"detail": example}}}
+
+
+RESPONSES: dict[int | str, dict] = {
+    201: {"description": "Stored (`accepted` or `restated`): the object `kpi-alerts ingest --json` prints",
+          "content": {"application/json": {"example": _EXAMPLE}}},
+    200: {"description": "A byte-identical duplicate: nothing changed (empty lists)"},
+    400: {"description": "Not a multipart form with a `file` field, or a bad `wait`"},
+    401: {"description": "No valid token", "content": _detail("invalid or revoked API token")},
+    413: {"description": "Over KPI_ALERTS_MAX_UPLOAD_MB", "content": _detail(too_large_detail(20))},
+    415: {"description": "None of CSV, XLSX, JSON", "content": _detail(f"expected {ACCEPTED}")},
+    422: {"description": "Rejected: every problem as FILE:ROW:COLUMN: message; nothing stored",
+          "content": {"application/json": {"example": {"errors": [
+              "kpi-2024-05.csv:7:value: expected a number, got 'abc'"]}}}},
+}
+REQUEST_BODY = {"required": True, "content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["file"],
+    "properties": {"file": {"type": "string", "format": "binary",
+                            "description": f"The return: {ACCEPTED}"}}}}}}
+
+
+def _ingest(state: ApiState, name: str, data: bytes, wait: float, token_id: int) -> IngestResult:
+    settings = state.settings
+    with session_for(settings.database_url) as session:
+        return ingest_bytes(session, state.catalog, name, data, state.dispatcher.evaluate, utcnow(), wait,
+                            limits=ReturnLimits.of(settings), token_id=token_id)
+
+
+@router.post(PATH, status_code=201, summary="Upload a return", responses=RESPONSES,
+             openapi_extra={"requestBody": REQUEST_BODY})
+async def upload_return(
+    request: Request,
+    token: Annotated[TokenMatch, Depends(bearer_token)],
+    wait: Annotated[float, Query(ge=0, le=MAX_WAIT, allow_inf_nan=False,
+                                 description="Seconds to wait for a worker's evaluation (broker mode)")] = 0.0,
+) -> JSONResponse:
+    state = state_of(request)
+    limit = int(state.settings.max_upload_mb * 1024 * 1024)
+    content_type = request.headers.get("content-type", "")
+    if not content_type.lower().startswith("multipart/form-data"):
+        raise HTTPException(415, f"send the return as multipart/form-data, in the field 'file' ({ACCEPTED})")
+    form = await request.form(max_files=1, max_fields=10)  # BodyLimit stops it at the limit (413)
+    try:
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise HTTPException(400, "no file: send the return in the multipart form field 'file'")
+        data = await upload.read(limit + 1)
+        name = clean_filename(upload.filename)
+    finally:
+        await form.close()
+    if len(data) > limit:
+        raise TooLarge(too_large_detail(state.settings.max_upload_mb))
+    why = unsupported(name, data)
+    if why:
+        raise HTTPException(415, why)
+    result = await run_in_threadpool(_ingest, state, name, data, wait, token.id)
+    if result.landed is None:
+        state.metrics.rejected.labels(result.rejected_kind or "unknown").inc()
+        return JSONResponse({"errors": result.errors}, status_code=422)
+    body = ingest_json(state.catalog, result)
+    status = body["return"]["status"]
+    state.metrics.landed.labels(result.landed.kind, status).inc()
+    return JSONResponse(body, status_code=200 if status == "duplicate" else 201)

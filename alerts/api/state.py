@@ -1,0 +1,27 @@
+"""What every request of one app shares: settings, the catalogue, the dispatcher, metrics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from fastapi import Request
+
+if TYPE_CHECKING:
+    from alerts.api.metrics import Metrics
+    from alerts.steps import Dispatcher
+    from config import Settings
+    from rules.catalog import Catalog
+
+
+@dataclass
+class ApiState:
+    settings: Settings
+    catalog: Catalog
+    dispatcher: Dispatcher
+    metrics: Metrics
+    broker: Any = field(default=None)  # a redis.Redis for health and queue depth, None without a broker
+
+
+def state_of(request: Request) -> ApiState:
+    return request.app.state.api

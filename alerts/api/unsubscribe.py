@@ -1,0 +1,116 @@
+"""The one-click unsubscribe every email links to (`BASE/unsubscribe?token=T`; RFC 8058).
+
+- `POST /unsubscribe?token=T` with the form body `List-Unsubscribe=One-Click` (what a mail
+  client sends for `List-Unsubscribe-Post`, and what the page's button sends): every
+  subscription of the token's subscriber is removed; 200. No cookie, no login, no redirect.
+- `GET /unsubscribe?token=T`: a page with that button. It changes nothing by itself: mail
+  scanners and link previews follow links.
+- A tampered, malformed or expired token: 400, nothing changes.
+
+The token is verified by alerts/notify/unsubscribe.py (itsdangerous, the install's key). It
+is a credential in the URL, so the pages are never cached, never framed and send no
+Referer, and the access log masks it (alerts/cli/serve.py).
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse
+from starlette.concurrency import run_in_threadpool
+
+from alerts.api.state import state_of
+from alerts.notify.unsubscribe import BadToken, UnsubscribeClaim, verify_token
+from alerts.store.db import session_for
+from alerts.store.models import utcnow
+from alerts.store.secrets import signing_key
+from alerts.usecases.subscriptions import subscriber_name, unsubscribe_subscriber
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["unsubscribe"])
+
+ONE_CLICK = ("List-Unsubscribe", "One-Click")
+HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY",
+           "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+                                      "frame-ancestors 'none'",
+           "X-Content-Type-Options": "nosniff"}
+TokenParam = Annotated[str, Query(description="The signed token from the email's link", max_length=2000)]
+
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="robots" content="noindex"><title>{title}</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:36em;margin:3em auto;padding:0 1em;color:#222}}
+button{{font-size:1em;padding:.5em 1.2em}}</style></head>
+<body><h1>{title}</h1>
+{body}
+</body></html>
+"""
+
+
+def page(title: str, body: str, status: int = 200) -> HTMLResponse:
+    return HTMLResponse(_PAGE.format(title=html.escape(title), body=body), status_code=status, headers=HEADERS)
+
+
+def bad_token(reason: str) -> HTMLResponse:
+    return page("This unsubscribe link does not work",
+                f"<p>{html.escape(reason.capitalize())}. Nothing was changed.</p>"
+                "<p>Use the unsubscribe link in a newer kpi-alerts email.</p>", 400)
+
+
+def _claim(request: Request, token: str) -> tuple[UnsubscribeClaim, str | None]:
+    """The token's claim and its subscriber's name (None: no longer on record). BadToken else."""
+    settings = state_of(request).settings
+    with session_for(settings.database_url) as session:
+        claim = verify_token(signing_key(session, settings), token, utcnow())
+        return claim, subscriber_name(session, claim.subscriber_id)
+
+
+@router.get("/unsubscribe", response_class=HTMLResponse, summary="The unsubscribe page (changes nothing)",
+            responses={400: {"description": "Tampered or expired token"}})
+def unsubscribe_page(request: Request, token: TokenParam) -> HTMLResponse:
+    try:
+        _, name = _claim(request, token)
+    except BadToken as exc:
+        return bad_token(str(exc))
+    who = f" ({html.escape(name)})" if name else ""
+    action = html.escape(f"?token={token}", quote=True)  # the token alphabet needs no escaping: belt and braces
+    return page("Unsubscribe from kpi-alerts",
+                f"<p>Stop every kpi-alerts email to this subscriber{who}: alerts, reminders and digests.</p>"
+                f'<form method="post" action="{action}">'
+                f'<input type="hidden" name="{ONE_CLICK[0]}" value="{ONE_CLICK[1]}">'
+                "<button type=\"submit\">Unsubscribe</button></form>"
+                "<p>Nothing has changed yet: only the button unsubscribes.</p>")
+
+
+@router.post("/unsubscribe", response_class=HTMLResponse, summary="One-click unsubscribe (RFC 8058)",
+             openapi_extra={"requestBody": {"required": True, "content": {
+                 "application/x-www-form-urlencoded": {"schema": {
+                     "type": "object", "required": ["List-Unsubscribe"],
+                     "properties": {"List-Unsubscribe": {"type": "string", "enum": ["One-Click"]}}}}}}},
+             responses={400: {"description": "Tampered or expired token, or not the one-click body"}})
+async def unsubscribe_one_click(request: Request, token: TokenParam) -> HTMLResponse:
+    form = await request.form(max_files=0, max_fields=10)
+    try:
+        one_click = form.get(ONE_CLICK[0]) == ONE_CLICK[1]
+    finally:
+        await form.close()
+    if not one_click:
+        return page("Not unsubscribed", "<p>Expected the form body <code>List-Unsubscribe=One-Click</code> "
+                                        "(RFC 8058). Nothing was changed.</p>", 400)
+    try:
+        removed = await run_in_threadpool(_remove, request, token)
+    except BadToken as exc:
+        return bad_token(str(exc))
+    log.info("unsubscribe: %d subscriptions removed for subscriber %s", removed[0], removed[1])
+    return page("You are unsubscribed",
+                "<p>kpi-alerts will send no more alerts, reminders or digests to this subscriber.</p>")
+
+
+def _remove(request: Request, token: str) -> tuple[int, int]:
+    settings = state_of(request).settings
+    with session_for(settings.database_url) as session:
+        claim = verify_token(signing_key(session, settings), token, utcnow())
+        return unsubscribe_subscriber(session, claim.subscriber_id), claim.subscriber_id
