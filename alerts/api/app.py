@@ -8,10 +8,15 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from alerts.api import broker, health, metrics, returns, unsubscribe
+from alerts.api.broker import client as broker_client
+from alerts.api.health import router as health
 from alerts.api.limits import ENVELOPE, BodyLimit, too_large_detail
 from alerts.api.metrics import Metrics
+from alerts.api.metrics import router as metrics
+from alerts.api.returns import PATH as UPLOAD_PATH
+from alerts.api.returns import router as returns
 from alerts.api.state import ApiState
+from alerts.api.unsubscribe import router as unsubscribe
 from alerts.steps import dispatcher_for
 from alerts.store import db
 from config import Settings
@@ -37,11 +42,11 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="kpi-alerts", version="0.1.0",
                   description="Returns land over HTTP; one-click unsubscribe; health and metrics.")
     app.state.api = ApiState(settings=settings, catalog=catalog, dispatcher=dispatcher_for(settings),
-                             metrics=Metrics(), broker=broker.client(settings.broker_url))
-    for module in (returns, unsubscribe, health, metrics):
-        app.include_router(module.router)
+                             metrics=Metrics(), broker=broker_client(settings.broker_url))
+    for router in (returns, unsubscribe, health, metrics):
+        app.include_router(router)
     limit = int(settings.max_upload_mb * 1024 * 1024) + ENVELOPE
-    app.add_middleware(BodyLimit, uploads={returns.PATH: (limit, too_large_detail(settings.max_upload_mb))})
+    app.add_middleware(BodyLimit, uploads={UPLOAD_PATH: (limit, too_large_detail(settings.max_upload_mb))})
 
     @app.exception_handler(RequestValidationError)
     async def _bad_request(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -9,7 +9,7 @@ import logging
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from alerts.api import broker
+from alerts.api.broker import ping as ping_broker
 from alerts.api.state import state_of
 from alerts.store.db import session_for
 from alerts.store.monitoring import ping
@@ -38,7 +38,7 @@ def healthz(request: Request) -> JSONResponse:
             body["broker"] = "not checked (only a Redis broker is)"
         else:
             try:
-                broker.ping(state.broker)
+                ping_broker(state.broker)
                 body["broker"] = "ok"
             except Exception as exc:
                 log.warning("healthz: broker unreachable (%s)", type(exc).__name__)

@@ -31,7 +31,7 @@ from prometheus_client import (
     generate_latest,
 )
 
-from alerts.api import broker
+from alerts.api.broker import QUEUES, queue_depths
 from alerts.api.state import state_of
 from alerts.store.db import session_for
 from alerts.store.models import utcnow
@@ -107,10 +107,10 @@ class Metrics:
                 self.latency.observe(max(0.0, (evaluated - received).total_seconds()))
             if rated:
                 self._since = rated[-1][1]
-        depths = dict.fromkeys(broker.QUEUES, 0)
+        depths = dict.fromkeys(QUEUES, 0)
         if redis_client is not None:
             try:
-                depths = broker.queue_depths(redis_client)
+                depths = queue_depths(redis_client)
             except Exception as exc:
                 log.warning("metrics: the broker could not be read (%s)", type(exc).__name__)
                 self.scrape_errors.labels("broker").inc()

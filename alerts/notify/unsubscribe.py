@@ -4,7 +4,7 @@ The token is itsdangerous' URL-safe signed serialisation (HMAC-SHA256 under the 
 secret key, constant-time verification) of the subscriber and an expiry; the expiry is ours,
 so the clock is passed in. Tokens made before itsdangerous (kpi-alerts' own v1 format) are
 refused: a subscriber clicks the link of a newer email. The endpoint that consumes it (a POST
-that never redirects; a GET changes nothing) arrives with the HTTP issue.
+that never redirects; a GET changes nothing) is alerts/api/unsubscribe.py.
 """
 
 from __future__ import annotations

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
+import sys
 from pathlib import Path
 
 from tests.peers import free_port, poll
@@ -35,3 +37,71 @@ class RedisServer:
     def stop(self) -> None:
         self.proc.terminate()
         self.proc.wait(timeout=10)
+
+
+BIN = Path(sys.executable).parent
+
+
+def clean_env(**settings: str) -> dict[str, str]:
+    """The environment without any KPI_ALERTS_* of the caller's, plus these settings (by field name)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KPI_ALERTS_")}
+    env.update({f"KPI_ALERTS_{k.upper()}": v for k, v in settings.items()})
+    return env
+
+
+class ApiServer:
+    """`kpi-alerts serve` on a free loopback port, as a real uvicorn process; its log in `log`."""
+
+    def __init__(self, workdir: Path, env: dict[str, str], port: int | None = None):
+        self.port = port or free_port()
+        self.log = workdir / f"serve-{self.port}.log"
+        self._out = self.log.open("w")
+        self.proc = subprocess.Popen(
+            [str(BIN / "kpi-alerts"), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+            cwd=workdir, env=env, stdout=self._out, stderr=subprocess.STDOUT)
+        try:
+            poll(self._ready, 30, f"kpi-alerts serve on port {self.port}")
+        except BaseException:
+            self.stop()
+            raise
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _ready(self) -> bool:
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"kpi-alerts serve exited {self.proc.returncode}:\n{self.log.read_text()}")
+        return port_open(self.port)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+        self._out.close()
+
+
+class CeleryWorker:
+    """`celery -A workers.app worker` (solo pool), its log in `log`."""
+
+    def __init__(self, workdir: Path, env: dict[str, str], root: Path, name: str = "worker"):
+        self.log = workdir / f"{name}.log"
+        self._out = self.log.open("w")
+        self.proc = subprocess.Popen(
+            [str(BIN / "celery"), "-A", "workers.app", "worker", "--pool=solo", "--concurrency=1", "--loglevel=INFO",
+             "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"{name}@%h"],
+            cwd=root, env=env, stdout=self._out, stderr=subprocess.STDOUT)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+        self._out.close()

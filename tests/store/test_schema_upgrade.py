@@ -101,3 +101,32 @@ def test_a_column_that_cannot_be_added_without_a_migration_is_refused_by_name(tm
     with engine.begin() as conn:
         assert add_missing_columns(conn, fine) == ["things.note"]
     engine.dispose()
+
+
+def test_an_old_database_gains_api_tokens_and_returns_token_id(tmp_path):
+    """The HTTP API's schema (issue 11) on a database from before it: the table is created, the
+    nullable `returns.token_id` added (the returns already stored keep NULL: no token landed them)."""
+    from alerts.store.models import ReturnRecord
+
+    path = tmp_path / "old.db"
+    old = MetaData()
+    for table in SQLModel.metadata.sorted_tables:
+        if table.name == "returns":
+            Table("returns", old, *[c._copy() for c in table.columns if c.name != "token_id"])
+        elif table.name != "api_tokens":
+            table.to_metadata(old)
+    engine = create_engine(sqlite_url(path))
+    old.create_all(engine)
+    engine.dispose()
+    with sqlite3.connect(path) as db:
+        db.execute("INSERT INTO returns (id, provider, kind, periods, filename, sha256, status, rows, received_at) "
+                   "VALUES (1, 'sandwell', 'kpi', '2024-10', 'kpi.csv', 'abc', 'accepted', 1, "
+                   "'2025-01-01 00:00:00.000000')")
+    db.close()
+    assert "token_id" not in columns(path, "returns")
+    engine = get_engine(sqlite_url(path))
+    assert columns(path, "returns")["token_id"] == ("INTEGER", 0, None)
+    assert "token_sha256" in columns(path, "api_tokens")
+    with Session(engine) as s:
+        assert s.execute(select(ReturnRecord.filename, ReturnRecord.token_id)).one() == ("kpi.csv", None)
+    engine.dispose()
