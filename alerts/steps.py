@@ -29,6 +29,8 @@ from alerts.store.db import session_for
 from alerts.store.deliveries import due, next_attempt_at, pending_digests, recover_stale
 from alerts.store.models import utcnow
 from alerts.usecases.evaluate import evaluate_return
+from alerts.usecases.inbox import InboxOutcome, scan_inbox
+from alerts.usecases.ingest import ReturnLimits, ingest_bytes
 from alerts.usecases.reminders import send_reminders
 from config import Settings
 from rules.loader import load_catalog
@@ -39,6 +41,8 @@ SWEEP = "kpi_alerts.sweep_deliveries"
 DIGEST_WEEK = "kpi_alerts.digest_week"
 DIGEST_CHUNK = "kpi_alerts.digest_chunk"
 REMINDERS = "kpi_alerts.reminders"
+INBOX_SCAN = "kpi_alerts.inbox_scan"
+RETURNS_CHECK = "kpi_alerts.returns_check"
 
 log = logging.getLogger(__name__)
 
@@ -184,3 +188,20 @@ def reminders(settings: Settings, dispatcher: Dispatcher, now: dt.datetime | Non
                              weekday=settings.reminder_weekday, timezone=settings.timezone)
     dispatcher.deliver(ids)
     return len(ids)
+
+
+def inbox_scan(settings: Settings, dispatcher: Dispatcher, wait: bool = False) -> list[InboxOutcome]:
+    """One scan of KPI_ALERTS_INBOX_DIR (nothing without one): every settled file landed as
+    `ingest` lands it, then moved to done/ or rejected/ (alerts/usecases/inbox.py). Beat's scans
+    are each other's second look; `wait` (a one-off scan) looks again itself. In broker mode the
+    evaluation is queued, never waited for."""
+    if settings.inbox_dir is None:
+        return []
+    catalog = load_catalog(settings.rules_dir)
+    limits = ReturnLimits.of(settings)
+
+    def land(name: str, data: bytes):  # noqa: ANN202
+        with session_for(settings.database_url) as session:
+            return ingest_bytes(session, catalog, name, data, dispatcher.evaluate, utcnow(), 0.0, limits=limits)
+
+    return scan_inbox(settings.inbox_dir, land, limits=limits, settle_seconds=settings.inbox_settle_seconds, wait=wait)

@@ -38,6 +38,8 @@ def make_app() -> Celery:
         task_ignore_result=True,
         beat_schedule=beat_schedule(settings.digest_weekday, settings.digest_time),
     )
+    if settings.inbox_dir is not None:  # the inbox folder, every KPI_ALERTS_INBOX_SCAN_SECONDS
+        app.conf.beat_schedule["inbox-scan"] = {"task": steps.INBOX_SCAN, "schedule": settings.inbox_scan_seconds}
     return app
 
 
