@@ -29,6 +29,7 @@ from alerts.store.db import session_for
 from alerts.store.deliveries import due, next_attempt_at, pending_digests, recover_stale
 from alerts.store.models import utcnow
 from alerts.usecases.evaluate import evaluate_return
+from alerts.usecases.expected import check_returns
 from alerts.usecases.inbox import InboxOutcome, scan_inbox
 from alerts.usecases.ingest import ReturnLimits, ingest_bytes
 from alerts.usecases.reminders import send_reminders
@@ -128,7 +129,8 @@ def evaluate(settings: Settings, dispatcher: Dispatcher, return_id: int) -> Eval
     """Rate a landed return and move its alerts; then hand the outbox rows it wrote (committed
     with the transitions) to the deliver step."""
     with session_for(settings.database_url) as session:
-        outcome = evaluate_return(session, load_catalog(settings.rules_dir), return_id, utcnow(), settings.base_url)
+        outcome = evaluate_return(session, load_catalog(settings.rules_dir), return_id, utcnow(), settings.base_url,
+                                  settings.timezone)
     dispatcher.deliver(outcome.deliveries)
     return outcome
 
@@ -205,3 +207,13 @@ def inbox_scan(settings: Settings, dispatcher: Dispatcher, wait: bool = False) -
             return ingest_bytes(session, catalog, name, data, dispatcher.evaluate, utcnow(), 0.0, limits=limits)
 
     return scan_inbox(settings.inbox_dir, land, limits=limits, settle_seconds=settings.inbox_settle_seconds, wait=wait)
+
+
+def returns_check(settings: Settings, dispatcher: Dispatcher, now: dt.datetime | None = None) -> int:
+    """Beat's daily trigger: a missing return opens its provider's return_overdue_<kind> alert
+    (idempotent: a second run, or a second beat, opens nothing twice); then the deliver step."""
+    with session_for(settings.database_url) as session:
+        ids = check_returns(session, load_catalog(settings.rules_dir), now or utcnow(), settings.timezone,
+                            settings.base_url)
+    dispatcher.deliver(ids)
+    return len(ids)

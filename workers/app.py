@@ -73,6 +73,8 @@ def beat_schedule(weekday: int, at: dt.time) -> dict:
         "sweep-deliveries": {"task": steps.SWEEP, "schedule": 60.0},
         # daily at 08:00; the step sends only on KPI_ALERTS_REMINDER_WEEKDAY (one batch a week)
         "reminders": {"task": steps.REMINDERS, "schedule": crontab(minute=0, hour=8)},
+        # daily at 06:00: a return missing past its due day and grace opens its alert (idempotent)
+        "returns-check": {"task": steps.RETURNS_CHECK, "schedule": crontab(minute=0, hour=6)},
     }
 
 

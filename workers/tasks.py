@@ -57,3 +57,9 @@ def reminders_task() -> int:
 def inbox_scan_task() -> dict:
     settings = get_settings()
     return dict(Counter(o.status for o in steps.inbox_scan(settings, _next(settings))))
+
+
+@app.task(name=steps.RETURNS_CHECK)
+def returns_check_task() -> int:
+    settings = get_settings()
+    return steps.returns_check(settings, _next(settings))
