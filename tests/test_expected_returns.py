@@ -277,3 +277,16 @@ def test_returns_calendar_table_and_json(cli, tmp_path):
     assert cli("returns", "calendar", "--provider", "walsall", "--as-of", "2024-12-10").stdout.startswith(
         "no returns expected")
     assert cli("returns", "calendar", "--as-of", "21/12/2024").returncode == 2
+
+
+def test_the_digest_lists_the_missing_return_and_its_alert(env):
+    from alerts.digest.load import load_week
+
+    settings, _ = env
+    land(OCT_LANDS, "oct.csv", [("2024-10", "PI1", "90")])
+    check(settings, at(D(2024, 12, 21)))  # a Saturday: the digest of 2024-W52 covers that week
+    with session_for(settings.database_url) as s:
+        week = load_week(s, load_catalog(SHIPPED_PACKS), "2024-W52", "Europe/London")
+    assert [(e.rule_id, e.kind, e.tags) for e in week.events] == [("return_overdue_kpi", "opened", ("returns",))]
+    assert [(o.provider, o.kind, o.period, o.due, o.earlier) for o in week.overdue] == [
+        ("sandwell", "kpi", "2024-11", D(2024, 12, 15), 0)]
