@@ -29,6 +29,9 @@ from alerts.store.db import session_for
 from alerts.store.deliveries import due, next_attempt_at, pending_digests, recover_stale
 from alerts.store.models import utcnow
 from alerts.usecases.evaluate import evaluate_return
+from alerts.usecases.expected import check_returns
+from alerts.usecases.inbox import InboxOutcome, scan_inbox
+from alerts.usecases.ingest import ReturnLimits, ingest_bytes
 from alerts.usecases.reminders import send_reminders
 from config import Settings
 from rules.loader import load_catalog
@@ -39,6 +42,8 @@ SWEEP = "kpi_alerts.sweep_deliveries"
 DIGEST_WEEK = "kpi_alerts.digest_week"
 DIGEST_CHUNK = "kpi_alerts.digest_chunk"
 REMINDERS = "kpi_alerts.reminders"
+INBOX_SCAN = "kpi_alerts.inbox_scan"
+RETURNS_CHECK = "kpi_alerts.returns_check"
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +129,8 @@ def evaluate(settings: Settings, dispatcher: Dispatcher, return_id: int) -> Eval
     """Rate a landed return and move its alerts; then hand the outbox rows it wrote (committed
     with the transitions) to the deliver step."""
     with session_for(settings.database_url) as session:
-        outcome = evaluate_return(session, load_catalog(settings.rules_dir), return_id, utcnow(), settings.base_url)
+        outcome = evaluate_return(session, load_catalog(settings.rules_dir), return_id, utcnow(), settings.base_url,
+                                  settings.timezone)
     dispatcher.deliver(outcome.deliveries)
     return outcome
 
@@ -182,5 +188,32 @@ def reminders(settings: Settings, dispatcher: Dispatcher, now: dt.datetime | Non
     with session_for(settings.database_url) as session:
         ids = send_reminders(session, load_catalog(settings.rules_dir), now or utcnow(), settings.base_url,
                              weekday=settings.reminder_weekday, timezone=settings.timezone)
+    dispatcher.deliver(ids)
+    return len(ids)
+
+
+def inbox_scan(settings: Settings, dispatcher: Dispatcher, wait: bool = False) -> list[InboxOutcome]:
+    """One scan of KPI_ALERTS_INBOX_DIR (nothing without one): every settled file landed as
+    `ingest` lands it, then moved to done/ or rejected/ (alerts/usecases/inbox.py). Beat's scans
+    are each other's second look; `wait` (a one-off scan) looks again itself. In broker mode the
+    evaluation is queued, never waited for."""
+    if settings.inbox_dir is None:
+        return []
+    catalog = load_catalog(settings.rules_dir)
+    limits = ReturnLimits.of(settings)
+
+    def land(name: str, data: bytes):  # noqa: ANN202
+        with session_for(settings.database_url) as session:
+            return ingest_bytes(session, catalog, name, data, dispatcher.evaluate, utcnow(), 0.0, limits=limits)
+
+    return scan_inbox(settings.inbox_dir, land, limits=limits, settle_seconds=settings.inbox_settle_seconds, wait=wait)
+
+
+def returns_check(settings: Settings, dispatcher: Dispatcher, now: dt.datetime | None = None) -> int:
+    """Beat's daily trigger: a missing return opens its provider's return_overdue_<kind> alert
+    (idempotent: a second run, or a second beat, opens nothing twice); then the deliver step."""
+    with session_for(settings.database_url) as session:
+        ids = check_returns(session, load_catalog(settings.rules_dir), now or utcnow(), settings.timezone,
+                            settings.base_url)
     dispatcher.deliver(ids)
     return len(ids)

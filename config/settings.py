@@ -51,6 +51,11 @@ class Settings(BaseSettings):
     # Largest upload `POST /api/returns` takes (the form's file): a bigger body is refused with
     # 413 by its Content-Length, or as soon as that much has arrived, never read whole.
     max_upload_mb: float = Field(20.0, gt=0, allow_inf_nan=False)
+    # The inbox folder (a shared drive or SFTP drop): unset, no inbox. Beat scans it every
+    # inbox_scan_seconds; a file is taken once two looks inbox_settle_seconds apart agree.
+    inbox_dir: Path | None = None
+    inbox_scan_seconds: float = Field(30.0, gt=0, allow_inf_nan=False)
+    inbox_settle_seconds: float = Field(5.0, ge=0, le=3600, allow_inf_nan=False)
 
     @field_validator("timezone")
     @classmethod
@@ -62,6 +67,12 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown time zone {v!r} (expected an IANA name such as Europe/London)") from None
         return v
+
+    @field_validator("inbox_dir", mode="before")
+    @classmethod
+    def _blank_is_no_inbox(cls, v: object) -> object:
+        """KPI_ALERTS_INBOX_DIR= (empty) means no inbox, never the working directory."""
+        return None if isinstance(v, str) and not v.strip() else v
 
     @field_validator("send_timeout")
     @classmethod

@@ -67,6 +67,8 @@ class Catalog:
             for d in pack.derived:
                 out[d.key] = MeasureInfo(d.key, d.kind, d.unit, d.name)
             for rule in pack.rules:
+                if rule.rated_by == "calendar":  # not a measure: nothing a return may carry
+                    continue
                 info = MeasureInfo(rule.measure_key, rule.kind, rule.unit, rule.name, rule.plausible)
                 if rule.id == rule.measure_key:  # the rule named after the measure names it
                     out[rule.measure_key] = info
@@ -117,7 +119,14 @@ class Catalog:
         return sorted({code for pack, code, _ in self._codes if pack.in_force(day)})
 
     def rules_for(self, kind: str, provider: str) -> list[BoundRule]:
-        return [b for b in self.rules if b.rule.kind == kind and b.pack.applies_to_provider(provider)]
+        """The rules a return of `kind` from `provider` is rated against (never a calendar rule)."""
+        return [b for b in self.rules if b.rule.kind == kind and b.rule.rated_by == "return"
+                and b.pack.applies_to_provider(provider)]
+
+    @cached_property
+    def calendar_rules(self) -> dict[str, BoundRule]:
+        """kind -> its `return_overdue_<kind>` rule (the alert a missing return opens)."""
+        return {b.rule.kind: b for b in self.rules if b.rule.rated_by == "calendar"}
 
     def derived_for(self, kind: str, provider: str) -> list[tuple[Pack, Derived]]:
         return [(p, d) for p, d in self.derived if d.kind == kind and p.applies_to_provider(provider)]

@@ -35,6 +35,7 @@ def _check_pack(lp: LoadedPack) -> list[PackProblem]:
     pack, name = lp.pack, str(lp.path)
     out: list[PackProblem] = []
     for i, rule in enumerate(pack.rules):
+        out += _check_calendar_rule(lp, i)
         for j, version in enumerate(rule.versions):
             if version.bands is not None:
                 for p in coverage_problems(version.bands):
@@ -57,8 +58,41 @@ def _check_pack(lp: LoadedPack) -> list[PackProblem]:
     return out
 
 
+CALENDAR_PREFIX = "return_overdue_"
+
+
+def _check_calendar_rule(lp: LoadedPack, i: int) -> list[PackProblem]:
+    """The expected-returns calendar's rules are `return_overdue_<kind>`, one per kind, and
+    nothing a return carries: no code, plausible range or amount, the provider as subject."""
+    rule, name, line = lp.pack.rules[i], str(lp.path), lp.line_of("rules", i, "id")
+    if rule.rated_by != "calendar":
+        if rule.id.startswith(CALENDAR_PREFIX):
+            return [PackProblem(name, line, f"rule {rule.id}: ids starting {CALENDAR_PREFIX} are the expected-returns "
+                                            "calendar's: add `rated_by: calendar`, or rename it")]
+        return []
+    out = []
+    if rule.id != f"{CALENDAR_PREFIX}{rule.kind}":
+        out.append(PackProblem(name, line, f"rule {rule.id}: a calendar rule is named {CALENDAR_PREFIX}{rule.kind} "
+                                           f"(after its kind, {rule.kind})"))
+    extra = [k for k in ("code", "plausible", "amount") if getattr(rule, k) is not None]
+    if rule.scope != "provider":
+        extra.append("scope")
+    if extra:
+        out.append(PackProblem(name, line, f"rule {rule.id}: a calendar rule has no {', '.join(extra)} "
+                                           "(it rates the returns missing, per provider)"))
+    return out
+
+
 def _check_across(loaded: list[LoadedPack]) -> list[PackProblem]:
     out: list[PackProblem] = []
+    # With calendar rules in the set, every kind a pack expects needs one (a pack checked alone,
+    # without rules/packs/returns.yaml, only shows the calendar: nothing opens an alert).
+    calendar = {r.kind for lp in loaded for r in lp.pack.rules if r.rated_by == "calendar"}
+    for lp in loaded if calendar else ():
+        for kind in sorted((lp.pack.settings.returns or {}).keys() - calendar):
+            out.append(PackProblem(str(lp.path), lp.line_of("settings", "returns", kind),
+                                   f"settings.returns.{kind}: no rule {CALENDAR_PREFIX}{kind} (rated_by: calendar) "
+                                   "for a missing return to open"))
     rule_ids: dict[str, str] = {}
     measure_kind: dict[str, tuple[str, str]] = {}
     codes: dict[tuple[str, str], str] = {}

@@ -205,6 +205,10 @@ class Amount(_Strict):
 
 class Rule(_Strict):
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    # `return`: rated from a return's values. `calendar`: the expected-returns calendar's rule
+    # `return_overdue_<kind>` (rules/calendar.py): never rated from a return, never a measure a
+    # return may carry; its value is the number of that kind's returns missing.
+    rated_by: Literal["return", "calendar"] = "return"
     name: str
     kind: ReturnKind
     measure: str | None = None  # the measure rated; defaults to the rule id
@@ -255,9 +259,28 @@ class Derived(_Strict):
     fallback_for: str | None = None
 
 
+class ReturnDue(_Strict):
+    """When a return of one kind is due: by `due_day` of the month after its period (on that day,
+    local time, is in time), and `grace_days` more before it is missing."""
+
+    due_day: int = Field(ge=1, le=28)
+    grace_days: int = Field(0, ge=0, le=60)
+
+
 class PackSettings(_Strict):
     reminder_days: int = Field(7, ge=1)
     return_due_day: int = Field(15, ge=1, le=28)  # KPI return expected by this day of the next month
+    # The returns this pack expects, per kind: `returns: {kpi: {due_day: 15, grace_days: 5}}`.
+    # Without it, a contract suite's pack expects its KPI return by `return_due_day`, no grace.
+    returns: dict[ReturnKind, ReturnDue] | None = None
+
+    @model_validator(mode="after")
+    def _one_kpi_due_day(self) -> PackSettings:
+        kpi = (self.returns or {}).get("kpi")
+        if kpi is not None and "return_due_day" in self.model_fields_set and kpi.due_day != self.return_due_day:
+            raise ValueError(f"return_due_day {self.return_due_day} and returns.kpi.due_day {kpi.due_day} "
+                             "disagree: give returns.kpi only")
+        return self
 
 
 class Pack(_Strict):
@@ -274,6 +297,13 @@ class Pack(_Strict):
     derived: list[Derived] = Field(default_factory=list)
     rules: list[Rule] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
+
+    @property
+    def expected_returns(self) -> dict[str, ReturnDue]:
+        """kind -> when its return is due, for the returns this pack expects (see PackSettings)."""
+        if self.settings.returns is not None:
+            return dict(self.settings.returns)
+        return {"kpi": ReturnDue(due_day=self.settings.return_due_day)} if self.suite else {}
 
     def applies_to_provider(self, provider: str) -> bool:
         return not self.providers or provider in self.providers

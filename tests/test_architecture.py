@@ -142,9 +142,9 @@ def test_sql_lives_under_alerts_store():
     assert offenders == {}
 
 
-PURE = ("returns", "rules", "alerts.lifecycle", "alerts.moves", "alerts.events", "alerts.notify.route",
-        "alerts.notify.group", "alerts.notify.filter", "alerts.notify.retry", "alerts.notify.wording",
-        "alerts.notify.card", "alerts.digest.compose")
+PURE = ("returns", "rules", "alerts.lifecycle", "alerts.moves", "alerts.overdue", "alerts.events",
+        "alerts.notify.route", "alerts.notify.group", "alerts.notify.filter", "alerts.notify.retry",
+        "alerts.notify.wording", "alerts.notify.card", "alerts.digest.compose")
 IO = {"sqlalchemy", "sqlmodel", "celery", "apprise", "smtplib", "requests", "redis", "workers", "config"}
 
 

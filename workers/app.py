@@ -38,6 +38,8 @@ def make_app() -> Celery:
         task_ignore_result=True,
         beat_schedule=beat_schedule(settings.digest_weekday, settings.digest_time),
     )
+    if settings.inbox_dir is not None:  # the inbox folder, every KPI_ALERTS_INBOX_SCAN_SECONDS
+        app.conf.beat_schedule["inbox-scan"] = {"task": steps.INBOX_SCAN, "schedule": settings.inbox_scan_seconds}
     return app
 
 
@@ -71,6 +73,8 @@ def beat_schedule(weekday: int, at: dt.time) -> dict:
         "sweep-deliveries": {"task": steps.SWEEP, "schedule": 60.0},
         # daily at 08:00; the step sends only on KPI_ALERTS_REMINDER_WEEKDAY (one batch a week)
         "reminders": {"task": steps.REMINDERS, "schedule": crontab(minute=0, hour=8)},
+        # daily at 06:00: a return missing past its due day and grace opens its alert (idempotent)
+        "returns-check": {"task": steps.RETURNS_CHECK, "schedule": crontab(minute=0, hour=6)},
     }
 
 

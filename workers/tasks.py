@@ -3,6 +3,8 @@ hands what comes next back to the workers (ids only)."""
 
 from __future__ import annotations
 
+from collections import Counter
+
 from alerts import steps
 from alerts.events import EvaluationOutcome
 from config import Settings, get_settings
@@ -49,3 +51,15 @@ def digest_chunk_task(week: str, subscriber_ids: list[int]) -> dict:
 def reminders_task() -> int:
     settings = get_settings()
     return steps.reminders(settings, _next(settings))
+
+
+@app.task(name=steps.INBOX_SCAN)
+def inbox_scan_task() -> dict:
+    settings = get_settings()
+    return dict(Counter(o.status for o in steps.inbox_scan(settings, _next(settings))))
+
+
+@app.task(name=steps.RETURNS_CHECK)
+def returns_check_task() -> int:
+    settings = get_settings()
+    return steps.returns_check(settings, _next(settings))

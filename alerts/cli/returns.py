@@ -11,7 +11,8 @@ import typer
 from alerts.cli.common import RATING_STYLE, cell, fail, load_catalog_or_exit, print_table, say, shown
 
 app = typer.Typer()
-returns_app = typer.Typer(help="Stored returns: those awaiting evaluation.", no_args_is_help=True)
+returns_app = typer.Typer(help="Stored returns: those awaiting evaluation; the expected-returns calendar.",
+                          no_args_is_help=True)
 app.add_typer(returns_app, name="returns")
 
 
@@ -88,6 +89,47 @@ def returns_pending(as_json: Annotated[bool, typer.Option("--json")] = False) ->
     print_table(("id", "provider", "kind", "periods", "status", "file", "received"),
                 [(str(r["id"]), r["provider"], r["kind"], ", ".join(r["periods"]), r["status"], r["file"],
                   r["received_at"] or "") for r in rows])
+
+
+@returns_app.command("calendar")
+def returns_calendar(
+    provider: Annotated[str | None, typer.Option(help="Only this provider")] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="The day to read it on, YYYY-MM-DD (default: today)")
+                     ] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Expected returns: one row per provider, kind and period, with its due day and status
+    (not_due, submitted, late, missing) as of a day (local time)."""
+    import datetime as dt
+
+    from alerts.store.db import session_for
+    from alerts.store.expected import landed
+    from alerts.store.models import utcnow
+    from config import get_settings
+    from rules.calendar import calendar, local_day
+
+    settings = get_settings()
+    try:
+        day = dt.date.fromisoformat(as_of) if as_of else local_day(utcnow(), settings.timezone)
+    except ValueError:
+        raise fail(f"--as-of: expected a date as YYYY-MM-DD, got {as_of!r}") from None
+    catalog = load_catalog_or_exit()
+    with session_for(settings.database_url) as session:
+        held = landed(session, provider)
+    rows = calendar(catalog, held, day, settings.timezone, providers=[provider] if provider else None)
+    data = [{"provider": r.provider, "kind": r.kind, "period": r.period, "due": r.due.isoformat(),
+             "missing_after": r.missing_after.isoformat(), "status": r.status,
+             "landed_at": r.landed_at.isoformat() if r.landed_at else None} for r in rows]
+    if as_json:
+        print(json.dumps(data))
+        return
+    if not data:
+        say(f"no returns expected as of {day.isoformat()}")
+        return
+    style = {"missing": "red", "late": "yellow", "submitted": "green", "not_due": "dim"}
+    print_table(("provider", "kind", "period", "due", "status", "landed_at"),
+                [(r["provider"], r["kind"], r["period"], r["due"], cell(r["status"], style[r["status"]]),
+                  r["landed_at"] or "") for r in data])
 
 
 @app.command()

@@ -224,9 +224,18 @@ class LandedReturn:
 
 @dataclass(frozen=True)
 class Overdue:
+    """A provider's newest missing return of one kind (rules/calendar.py), and how many older
+    ones of the kind are missing too."""
+
     provider: str
     period: str
     due: dt.date
+    kind: str = "kpi"
+    earlier: int = 0
+
+    @property
+    def kind_name(self) -> str:
+        return {"kpi": "KPI", "finance": "finance", "caseload": "caseload"}.get(self.kind, self.kind)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from dataclasses import replace
-from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
@@ -27,10 +26,12 @@ from alerts.digest.compose import (
 from alerts.digest.weeks import monthly_days, monthly_window, window
 from alerts.notify.route import ALL_TRANSITIONS
 from alerts.store import digests as store
+from alerts.store import expected as expected_store
 from alerts.usecases.evaluate import unreported
+from rules.calendar import Landed, calendar, local_day, missing_periods
 from rules.catalog import Catalog
 from rules.evaluate import derive
-from rules.periods import period_from_index, period_index, period_start
+from rules.periods import period_start
 
 
 def load_week(session: Session, catalog: Catalog, week: str, timezone: str, as_of: dt.datetime | None = None
@@ -67,13 +68,9 @@ def load_week(session: Session, catalog: Catalog, week: str, timezone: str, as_o
     events, returns = happenings(session, catalog, start, cutoff)
     finance = [position for r in rows if r.rule_id == "forecast_overspend_pct"
                and (position := finance_of(session, catalog, r)) is not None]
-    held: dict[str, set[str]] = defaultdict(set)  # landed, rated or not: a pending return is not overdue
-    for _id, provider, kind, periods, _at in landed:
-        if kind == "kpi":
-            held[provider].update(periods.split(","))
     kpi_rated = [(i, provider, periods) for i, provider, kind, periods in rated if kind == "kpi"]
     return WeekData(week, start, end, tuple(rows), events, returns,
-                    tuple(overdue_returns(catalog, held, cutoff, timezone)), tuple(finance),
+                    tuple(overdue_returns(catalog, landed_before(session, cutoff), cutoff, timezone)), tuple(finance),
                     tuple(not_reported(session, catalog, kpi_rated, rows)))
 
 
@@ -158,16 +155,28 @@ def finance_position(catalog: Catalog, provider: str, values: dict[str, float]
     return v["forecast_outturn"], v["funding"], v["forecast_overspend"], v["forecast_overspend_pct"]
 
 
-def overdue_returns(catalog: Catalog, held: dict[str, set[str]], now: dt.datetime, timezone: str) -> list[Overdue]:
-    """A provider's KPI return for last month is overdue once the pack's due day has passed.
-    `held`: provider -> the periods its KPI returns covered."""
-    today = now.astimezone(ZoneInfo(timezone)).date()
-    due_day = min((p.settings.return_due_day for p in catalog.packs if p.suite and p.in_force(today)), default=15)
-    expected = period_from_index(period_index(f"{today.year:04d}-{today.month:02d}") - 1)
-    due = dt.date(today.year, today.month, due_day)
-    if today <= due:
-        return []
-    return [Overdue(p, expected, due) for p in sorted(held) if expected not in held[p]]
+def landed_before(session: Session, cutoff: dt.datetime) -> dict[tuple[str, str], dict[str, dt.datetime]]:
+    """(provider, kind) -> period -> when its first return landed, for the returns landed
+    (rated or not: a pending return is not overdue) before `cutoff`."""
+    out: dict[tuple[str, str], dict[str, dt.datetime]] = {}
+    for key, periods in expected_store.landed(session).items():
+        held = {p: at for p, at in periods.items() if at < cutoff}
+        if held:
+            out[key] = held
+    return out
+
+
+def overdue_returns(catalog: Catalog, landed: Landed, now: dt.datetime, timezone: str) -> list[Overdue]:
+    """The returns missing at `now` by the expected-returns calendar (rules/calendar.py: the
+    packs' due day and grace passed, nothing landed): per provider and kind the newest one, with
+    how many older ones are missing too."""
+    today = local_day(now - dt.timedelta(microseconds=1), timezone)  # a cutoff at midnight is the day before's end
+    rows = calendar(catalog, landed, today, timezone)
+    out = []
+    for (provider, kind), periods in sorted(missing_periods(rows).items()):
+        due = next(r.due for r in rows if (r.provider, r.kind, r.period) == (provider, kind, periods[-1]))
+        out.append(Overdue(provider, periods[-1], due, kind, len(periods) - 1))
+    return out
 
 
 class WeekCache:

@@ -62,6 +62,14 @@ class Change:
     # alert's state, unchanged, and the latest period it stands on
     alert_state: str | None = None
     alert_period: str | None = None
+    # the expected-returns calendar's alerts (return_overdue_<kind>) only: the return's kind, the
+    # deadline of `period` (due, and the last day of grace), the first period missing; `batch`
+    # groups one check's changes into one message per subscriber and channel
+    overdue_kind: str | None = None
+    due: dt.date | None = None
+    missing_after: dt.date | None = None
+    missing_since: str | None = None
+    batch: str | None = None
 
     @property
     def restated(self) -> bool:
@@ -139,4 +147,5 @@ def build_change(catalog: Catalog, event: dict, series: Sequence[tuple[str, str,
         superseded_rating=superseded.rating if superseded else None,
         share_of=share_of, amount=amount, money=money,
         alert_state=event.get("alert_state"), alert_period=event.get("alert_period"),
+        overdue_kind=rule.kind if rule is not None and rule.rated_by == "calendar" else None,
     )

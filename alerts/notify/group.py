@@ -37,7 +37,10 @@ def reminder_batch(week: str) -> str:
 
 
 def batch_of(change: Change, reminder_week: str | None = None) -> str:
-    """'return-ID' for a return's changes; the week's reminder batch for a reminder."""
+    """'return-ID' for a return's changes; the week's reminder batch for a reminder; a change's
+    own batch when it names one (a returns check: 'returns-check-2025-05-21')."""
+    if change.batch:
+        return change.batch
     if change.kind == "reminder" or change.return_id is None:
         return reminder_batch(reminder_week or change.period)
     return f"return-{change.return_id}"

@@ -67,6 +67,39 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
+_OVERDUE = {"opened": "missing", "escalated": "missing", "deescalated": "still missing", "resolved": "received",
+            "reminder": "still missing", "corrected": "missing"}
+
+
+def is_overdue(c: Change) -> bool:
+    """An alert of the expected-returns calendar (`return_overdue_<kind>`): a missing return."""
+    return c.overdue_kind is not None
+
+
+def overdue_phrase(c: Change) -> str:
+    """'KPI return for 2025-03 missing', '... (3 missing since 2025-01)', '... received'."""
+    kind = {"kpi": "KPI", "finance": "finance", "caseload": "caseload"}.get(c.overdue_kind or "", "")
+    text = f"{kind} return for {c.period} {_OVERDUE.get(c.kind, c.kind)}"
+    many = c.kind != "resolved" and c.value > 1 and c.missing_since and c.missing_since != c.period
+    return f"{text} ({int(c.value)} missing since {c.missing_since})" if many else text
+
+
+def overdue_value(c: Change) -> str:
+    if c.kind == "resolved":
+        return "none missing"
+    n = int(c.value)
+    since = c.missing_since or c.period
+    return f"{_count(n, 'return')} missing" + (f" ({since} to {c.period})" if since != c.period else f" ({c.period})")
+
+
+def overdue_due(c: Change) -> str | None:
+    """'Thu 15 May 2025; missing after Tue 20 May 2025'."""
+    if c.due is None:
+        return None
+    grace = f"; missing after {day(c.missing_after)}" if c.missing_after and c.missing_after != c.due else ""
+    return f"{day(c.due)}{grace}"
+
+
 def is_finance(c: Change) -> bool:
     """A rule rated as a percentage of an amount in pounds (the finance pack's overspends)."""
     return c.share_of is not None
@@ -135,6 +168,8 @@ def value_text(c: Change, esc: Escape = _same) -> str:
 
 def rating_text(c: Change) -> str:
     """'RED, breached (was amber)'; a correction: 'GREEN, corrected (was reported red)'."""
+    if is_overdue(c):
+        return f"{c.to_state.upper()}, {_OVERDUE.get(c.kind, c.kind)}"
     if c.kind == "corrected":
         return f"{c.to_state.upper()}, corrected (was reported {c.from_state})"
     was = f" (was {c.from_state})" if c.from_state else ""
@@ -229,6 +264,8 @@ class Item:
 
 
 def item(c: Change, base_url: str = "", esc: Escape = _same, show_provider: bool = False) -> Item:
+    if is_overdue(c):
+        return _overdue_item(c, base_url, esc, show_provider)
     facts: list[tuple[str, str | None]] = [("Rating", rating_text(c)), ("Value", value_text(c, esc)),
                                            ("Period", c.period)]
     if show_provider:
@@ -244,6 +281,18 @@ def item(c: Change, base_url: str = "", esc: Escape = _same, show_provider: bool
     return Item(c, named, whose, heading, c.to_state.upper(), f"{WORDS[c.kind]}{was}",
                 tuple((label, value) for label, value in facts if value),
                 indicator_url(base_url, c.indicator, c.provider, c.subject), tuple(band_lines(c)))
+
+
+def _overdue_item(c: Change, base_url: str, esc: Escape, show_provider: bool) -> Item:
+    facts = [("Rating", rating_text(c)), ("Value", overdue_value(c)), ("Period", c.period),
+             ("Due", overdue_due(c))]
+    if show_provider:
+        facts.append(("Provider", esc(provider_name(c.provider))))
+    if c.kind == "reminder":
+        facts.append(("Reminder", reminder_line(c, esc)))
+    named = title(c, esc)
+    return Item(c, named, who(c, esc), named, c.to_state.upper(), _OVERDUE.get(c.kind, c.kind),
+                tuple((label, value) for label, value in facts if value), "", ())
 
 
 def _periods(changes: Sequence[Change]) -> list[str]:
@@ -267,6 +316,10 @@ def _caseloads(changes: Sequence[Change]) -> str:
 def summary(changes: Sequence[Change], esc: Escape = _same) -> str:
     """What changed, without where: '2 KPIs breached', 'forecast overspend £10.19m (9.7%)',
     'caseloads over the ceiling for 3 workers'; a restatement of KPIs counts them as changed."""
+    missing = [c for c in changes if is_overdue(c)]
+    if missing:
+        rest = [c for c in changes if not is_overdue(c)]
+        return ", ".join(([summary(rest, esc)] if rest else []) + [overdue_phrase(c) for c in missing])
     if all(is_finance(c) for c in changes):
         return ", ".join(finance_phrase(c, short=True, esc=esc) + _FINANCE[c.kind] for c in changes)
     if all(c.return_kind == "caseload" for c in changes):
@@ -285,7 +338,9 @@ def subject_parts(changes: Sequence[Change], esc: Escape = _same) -> tuple[str, 
     name = esc(provider_name(providers[0])) if len(providers) == 1 else f"{len(providers)} providers"
     periods = _periods(changes)
     restated = [c for c in changes if c.restated]
-    if restated:
+    if all(is_overdue(c) for c in changes):  # a returns check: no return to name
+        what = summary(changes, esc)
+    elif restated:
         what = f"correction to the {_and(_periods(restated))} return: {summary(changes, esc)}"
     elif all(c.kind == "reminder" for c in changes):
         what = f"{summary(changes, esc)} (latest period {periods[-1]})"

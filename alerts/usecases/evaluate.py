@@ -21,6 +21,7 @@ from alerts.notify.pipeline import plan
 from alerts.store import alerts as alert_store
 from alerts.store import ratings as rating_store
 from alerts.store.landing import StoredReturn, get_return, mark_evaluated
+from alerts.usecases.expected import resolve_on_landing
 from rules.catalog import Catalog
 from rules.evaluate import derive, evaluate_period
 from rules.periods import period_from_index, period_index, period_start
@@ -29,7 +30,7 @@ LOOKBACK_MONTHS = 12  # rated periods read before the return's first: covers mos
 
 
 def evaluate_return(session: Session, catalog: Catalog, return_id: int, now: dt.datetime,
-                    base_url: str = "") -> EvaluationOutcome:
+                    base_url: str = "", timezone: str = "Europe/London") -> EvaluationOutcome:
     rec = get_return(session, return_id)
     if rec is None:
         raise LookupError(f"no return with id {return_id}")
@@ -52,6 +53,11 @@ def evaluate_return(session: Session, catalog: Catalog, return_id: int, now: dt.
     if earlier:  # a restatement: withdraw announced ratings even where no alert moves
         _record_corrections(session, rec, earlier, evaluations, decision, now)
         transitions = alert_store.events_of_return(session, rec.id)
+    # the return may be one the calendar found missing: its return_overdue_<kind> alert resolves
+    overdue = resolve_on_landing(session, catalog, rec.provider, rec.kind, rec.id, now, timezone)
+    if overdue:
+        transitions = alert_store.events_of_return(session, rec.id)
+    calendar_events = {c.event_id for c in overdue}
     thresholds = {(e.rule.id, e.subject, e.period): e.thresholds for e in evaluations}
     measures = amounts_of(catalog, rec.kind, rec.provider, by_period) if transitions else {}
     standing = {(a.rule_id, a.subject): dict(alert_state=a.state, alert_period=a.period)
@@ -63,7 +69,7 @@ def evaluate_return(session: Session, catalog: Catalog, return_id: int, now: dt.
                             not_reported=tuple((code, name) for _, code, name in missing),
                             measures=measures.get(t.period),
                             superseded=superseded(earlier, t.rule_id, t.subject, t.period))
-               for t in transitions]
+               for t in transitions if t.id not in calendar_events] + overdue
     deliveries = plan(session, changes, now, base_url)  # the outbox, in the same transaction
     mark_evaluated(session, rec.id, now)
     session.commit()
