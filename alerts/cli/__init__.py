@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from alerts.cli import acks, deliveries, demo, digest, returns, rules, subscriptions
+from alerts.cli import acks, db, deliveries, demo, digest, returns, rules, subscriptions
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Event-driven alerts on contract KPI returns.")
 app.add_typer(returns.app)
@@ -19,6 +19,7 @@ app.add_typer(deliveries.app, name="deliveries")
 app.add_typer(acks.app)
 app.add_typer(digest.app, name="digest")
 app.add_typer(demo.app)
+app.add_typer(db.app, name="db")
 
 
 @app.callback()
