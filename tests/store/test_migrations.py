@@ -209,3 +209,16 @@ def test_an_empty_database_is_refused_with_a_broker_set(tmp_path):
             require_latest(url)
     finally:
         use_settings(None)
+
+
+def test_an_old_database_lacking_whole_tables_gains_them(tmp_path):
+    """A database from before the digest issue had no `digests` table and no install secrets."""
+    url = sqlite_url(tmp_path / "older.db")
+    old_database(url)
+    with sqlite3.connect(tmp_path / "older.db") as db:
+        db.execute("DROP TABLE digests")
+        db.execute("DROP TABLE install_secrets")
+    db.close()
+    assert schema.upgrade_url(url) == (None, HEAD)
+    assert differences(url) == []
+    assert columns(tmp_path / "older.db", "subscribers")["digest_cadence"] == ("VARCHAR", 1, "'weekly'")
