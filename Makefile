@@ -27,10 +27,12 @@ lock:
 demo: $(STAMP)
 	$(BIN)/kpi-alerts demo
 
-# Real services the tests start on loopback ports (Debian packages).
+# Real services the tests start on loopback ports (Debian packages). PostgreSQL: only the
+# binaries are used (the suite runs initdb + pg_ctl in a temporary folder, tests/peers/postgres.py).
 services:
-	@command -v redis-server >/dev/null && command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq redis-server chromium >/dev/null; }
+	@command -v redis-server >/dev/null && command -v chromium >/dev/null && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+		{ $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq redis-server chromium postgresql >/dev/null; }
 
 test: $(STAMP) services
 	$(BIN)/ruff check .

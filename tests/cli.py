@@ -27,8 +27,10 @@ class Ran:
 Cli = Callable[..., Ran]
 
 
-def make_cli(database: Path) -> Cli:
-    base = {"database_url": f"sqlite:///{database}", "broker_url": "", "rules_dir": SHIPPED_PACKS}
+def make_cli(database: Path | str) -> Cli:
+    """On a SQLite file (a Path) or any database URL."""
+    url = database if isinstance(database, str) else f"sqlite:///{database}"
+    base = {"database_url": url, "broker_url": "", "rules_dir": SHIPPED_PACKS}
 
     def cli(*args: str, **settings: object) -> Ran:
         use_settings(Settings(**{**base, **settings}))  # type: ignore[arg-type]

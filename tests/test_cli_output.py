@@ -64,7 +64,7 @@ def test_shown_escapes_terminal_sequences_visibly():
     assert shown("a\x1b[31mb\r\n\x9b\u202e") == "a\\x1b[31mb\\r\\n\\x9b\\u202e"
 
 
-def land_hostile_caseload(tmp_path) -> None:
+def land_hostile_caseload(new_database) -> None:
     """A caseload return whose team and worker hold terminal escapes, stored as it was before
     returns refused such names (so listings meet them in databases that hold them)."""
     from alerts.steps import InProcess
@@ -75,7 +75,7 @@ def land_hostile_caseload(tmp_path) -> None:
     from returns.model import Observation, ParsedReturn
     from rules.loader import SHIPPED_PACKS
 
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 'cli.db'}", broker_url="", rules_dir=SHIPPED_PACKS)
+    settings = Settings(database_url=new_database('cli.db'), broker_url="", rules_dir=SHIPPED_PACKS)
     obs = (Observation("2025-03", "caseload", 31.0, 2, HOSTILE_TEAM, "assessment_intervention", HOSTILE_WORKER,
                        False),)
     parsed = ParsedReturn("hostile.csv", "caseload", "sandwell", ("2025-03",), obs, hashlib.sha256(b"h").hexdigest())
@@ -84,8 +84,8 @@ def land_hostile_caseload(tmp_path) -> None:
     InProcess(settings).evaluate(landed.return_id)
 
 
-def test_status_and_history_show_escape_sequences_as_text_and_json_stays_exact(cli, tmp_path):
-    land_hostile_caseload(tmp_path)
+def test_status_and_history_show_escape_sequences_as_text_and_json_stays_exact(cli, new_database):
+    land_hostile_caseload(new_database)
     status, history = cli("status").stdout, cli("history", "worker_caseload").stdout
     for out in (status, history):
         assert "\x1b" not in out and "\x9b" not in out and "\r" not in out and "\x07" not in out
@@ -98,8 +98,8 @@ def test_status_and_history_show_escape_sequences_as_text_and_json_stays_exact(c
     assert any(HOSTILE_WORKER in r["subject"] for r in hist)
 
 
-def test_lines_naming_a_subject_show_it_escaped(cli, tmp_path):
-    land_hostile_caseload(tmp_path)
+def test_lines_naming_a_subject_show_it_escaped(cli, new_database):
+    land_hostile_caseload(new_database)
     worker = next(r for r in json.loads(cli("status", "--json").stdout) if r["rule"] == "worker_caseload")
     res = cli("ack", str(worker["alert_id"]), "--by", "Head\x1b[2J")
     assert res.returncode == 0 and "\x1b" not in res.stdout and "\r" not in res.stdout

@@ -22,9 +22,10 @@ class RefusedByTheTest(RuntimeError):
 
 
 @contextmanager
-def ratings_refused(tmp_path, times: int | None = None) -> Iterator[list[str]]:
-    """Every INSERT into ratings fails (the first `times` ones if given) while inside."""
-    engine = get_engine(f"sqlite:///{tmp_path / 'cli.db'}")
+def ratings_refused(new_database, times: int | None = None) -> Iterator[list[str]]:
+    """Every INSERT into ratings fails (the first `times` ones if given) while inside (the
+    `cli` fixture's database)."""
+    engine = get_engine(new_database("cli.db"))
     refused: list[str] = []
 
     def hook(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
@@ -39,10 +40,10 @@ def ratings_refused(tmp_path, times: int | None = None) -> Iterator[list[str]]:
         event.remove(engine, "before_cursor_execute", hook)
 
 
-def test_a_return_whose_evaluation_fails_stays_pending_and_a_re_ingest_rates_it(cli, tmp_path):
+def test_a_return_whose_evaluation_fails_stays_pending_and_a_re_ingest_rates_it(cli, new_database):
     path = str(EXAMPLES / "kpi-2024-10.csv")
     assert json.loads(cli("returns", "pending", "--json").stdout) == []
-    with ratings_refused(tmp_path) as refused:
+    with ratings_refused(new_database) as refused:
         res = cli("ingest", "--json", path)
     assert len(refused) == 2  # tried, and retried once
     assert res.returncode == 1
@@ -78,20 +79,20 @@ def test_a_return_whose_evaluation_fails_stays_pending_and_a_re_ingest_rates_it(
     assert (dup["return"]["status"], dup["evaluations"], dup["transitions"]) == ("duplicate", [], [])
 
 
-def test_a_restated_return_left_pending_keeps_its_status_when_re_run(cli, tmp_path):
+def test_a_restated_return_left_pending_keeps_its_status_when_re_run(cli, tmp_path, new_database):
     first = EXAMPLES / "kpi-2024-10.csv"
     assert cli("ingest", str(first)).returncode == 0
     restated = tmp_path / "kpi-2024-10-restated.csv"
     restated.write_bytes(first.read_bytes().replace(b"68.8", b"70.1"))
-    with ratings_refused(tmp_path):
+    with ratings_refused(new_database):
         assert cli("ingest", str(restated)).returncode == 1
     assert [p["status"] for p in json.loads(cli("returns", "pending", "--json").stdout)] == ["restated"]
     out = json.loads(cli("ingest", "--json", str(restated)).stdout)
     assert out["return"]["status"] == "restated" and len(out["evaluations"]) == 15
 
 
-def test_the_in_process_dispatcher_retries_a_failed_evaluation_once(cli, tmp_path):
-    with ratings_refused(tmp_path, times=1) as refused:
+def test_the_in_process_dispatcher_retries_a_failed_evaluation_once(cli, new_database):
+    with ratings_refused(new_database, times=1) as refused:
         res = cli("ingest", "--json", str(EXAMPLES / "kpi-2024-10.csv"))
     assert len(refused) == 1
     assert res.returncode == 0, res.stderr

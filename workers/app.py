@@ -60,8 +60,24 @@ def check_rule_packs(**_: Any) -> None:
         raise SystemExit(78) from None
 
 
-signals.worker_init.connect(check_rule_packs, weak=False)
-signals.beat_init.connect(check_rule_packs, weak=False)
+def check_database(**_: Any) -> None:
+    """Workers and beat refuse to start on a database that is not at the latest schema revision
+    (nothing upgrades by itself with a broker set: `kpi-alerts db upgrade`, the compose `migrate`
+    service): the reason on stderr, then exit 78 (EX_CONFIG)."""
+    from alerts.store.db import require_latest
+    from alerts.store.schema import SchemaNotCurrent
+
+    err = sys.__stderr__ or sys.stderr
+    try:
+        require_latest(get_settings().database_url)
+    except SchemaNotCurrent as exc:
+        print(f"kpi-alerts: refusing to start: {exc}", file=err, flush=True)
+        raise SystemExit(78) from None
+
+
+for _signal in (signals.worker_init, signals.beat_init):
+    _signal.connect(check_rule_packs, weak=False)
+    _signal.connect(check_database, weak=False)
 
 
 def beat_schedule(weekday: int, at: dt.time) -> dict:

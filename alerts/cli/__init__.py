@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from alerts.cli import acks, deliveries, demo, digest, inbox, returns, rules, serve, subscriptions, tokens
+from alerts.cli import acks, db, deliveries, demo, digest, inbox, returns, rules, serve, subscriptions, tokens
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Event-driven alerts on contract KPI returns.")
 app.add_typer(returns.app)
@@ -22,6 +22,7 @@ app.add_typer(inbox.app, name="inbox")
 app.add_typer(demo.app)
 app.add_typer(serve.app)
 app.add_typer(tokens.app, name="tokens")
+app.add_typer(db.app, name="db")
 
 
 @app.callback()
@@ -34,4 +35,14 @@ def _before_every_command() -> None:
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except Exception as exc:
+        # alerts.store.schema.SchemaNotCurrent, matched by name so `--help` imports no database
+        # code: a database behind the code is a message saying what to run, not a traceback
+        if type(exc).__name__ != "SchemaNotCurrent":
+            raise
+        import sys
+
+        print(f"kpi-alerts: {exc}", file=sys.stderr)
+        raise SystemExit(78) from None

@@ -19,11 +19,16 @@ _DELIVERIES = Delivery.__table__
 _ATTEMPTS = DeliveryAttempt.__table__
 _D, _A = _DELIVERIES.c, _ATTEMPTS.c
 
-_CLAIM = (update(_DELIVERIES)
-          .where(_D.id == bindparam("delivery"), _D.status == "pending", _D.next_attempt_at <= bindparam("now"))
-          .values(status="sending", attempts=_D.attempts + 1, claimed_at=bindparam("now"))
-          .returning(_D.attempts, _D.subscriber_id, _D.channel, _D.key, _D.subject, _D.body_html, _D.body_text,
-                     _D.severity))
+_CLAIMABLE = (_D.id == bindparam("delivery"), _D.status == "pending", _D.next_attempt_at <= bindparam("now"))
+_CLAIMED = dict(status="sending", attempts=_D.attempts + 1, claimed_at=bindparam("now"))
+_CLAIMED_ROW = (_D.attempts, _D.subscriber_id, _D.channel, _D.key, _D.subject, _D.body_html, _D.body_text, _D.severity)
+# SQLite: one writer at a time, so the guarded UPDATE is the claim. PostgreSQL: the row is
+# locked FOR UPDATE SKIP LOCKED first, so a second worker passes over a delivery another is
+# claiming at that moment instead of waiting for its transaction (and then finding it taken).
+_CLAIM = update(_DELIVERIES).where(*_CLAIMABLE).values(**_CLAIMED).returning(*_CLAIMED_ROW)
+_CLAIM_SKIP_LOCKED = (update(_DELIVERIES)
+                      .where(_D.id.in_(select(_D.id).where(*_CLAIMABLE).with_for_update(skip_locked=True)))
+                      .values(**_CLAIMED).returning(*_CLAIMED_ROW))
 _START = insert(_ATTEMPTS).returning(_A.id)
 _FINISH = (update(_ATTEMPTS).where(_A.id == bindparam("attempt_row"))
            .values(finished_at=bindparam("finished"), outcome=bindparam("result"), detail=bindparam("text")))
@@ -55,8 +60,10 @@ STALE_ERROR = ("the worker stopped during the send: it may have gone; "
 
 def claim(session: Session, delivery_id: int, now: dt.datetime) -> tuple[Row[Any], int] | None:
     """pending -> sending, one attempt more, the attempt recorded: (the delivery's row, the
-    attempt's id); None when it is not due (or not pending)."""
-    row = session.execute(_CLAIM, {"delivery": delivery_id, "now": now}).one_or_none()
+    attempt's id); None when it is not due, not pending, or (PostgreSQL) being claimed by
+    another transaction right now."""
+    claim_it = _CLAIM_SKIP_LOCKED if session.get_bind().dialect.name == "postgresql" else _CLAIM
+    row = session.execute(claim_it, {"delivery": delivery_id, "now": now}).one_or_none()
     if row is None:
         return None
     attempt_id = session.execute(_START, {"delivery_id": delivery_id, "attempt": row.attempts,

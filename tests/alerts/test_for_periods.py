@@ -15,11 +15,11 @@ PACK = demo_pack("    for_periods: 3\n", "2024-01-01")
 
 
 @pytest.fixture
-def demo_pack(tmp_path):
+def demo_pack(tmp_path, new_database):
     rules = tmp_path / "rules"
     rules.mkdir()
     (rules / "demo.yaml").write_text(textwrap.dedent(PACK))
-    use_settings(Settings(database_url=f"sqlite:///{tmp_path / 't.db'}", broker_url="", rules_dir=rules))
+    use_settings(Settings(database_url=new_database('t.db'), broker_url="", rules_dir=rules))
     yield
     use_settings(None)
 
@@ -52,12 +52,12 @@ def test_late_month_completes_a_streak(demo_pack):
     assert [t["kind"] for t in late["transitions"]] == ["opened"]
 
 
-def test_a_pack_scoped_to_providers_rates_only_them(tmp_path):
+def test_a_pack_scoped_to_providers_rates_only_them(tmp_path, new_database):
     rules = tmp_path / "scoped"
     rules.mkdir()
     scoped = textwrap.dedent(PACK).replace("title: Demo\n", "title: Demo\nproviders: [dudley]\n")
     (rules / "demo.yaml").write_text(scoped)
-    use_settings(Settings(database_url=f"sqlite:///{tmp_path / 's.db'}", broker_url="", rules_dir=rules))
+    use_settings(Settings(database_url=new_database('s.db'), broker_url="", rules_dir=rules))
     try:
         dudley = land_json("d.csv", kpi_csv([("2024-04", "demo_kpi", "60")], provider="dudley"))
         assert [e["rating"] for e in dudley["evaluations"]] == ["red"]

@@ -38,13 +38,13 @@ def statements_for(settings, workers: int) -> tuple[int, int]:
     return created, len(seen)
 
 
-def test_statement_count_does_not_grow_with_alert_events(tmp_path):
+def test_statement_count_does_not_grow_with_alert_events(new_database):
     from config import Settings, use_settings
     from rules.loader import SHIPPED_PACKS
 
     counts = []
     for workers in (100, 1000):
-        s = Settings(database_url=f"sqlite:///{tmp_path / f'w{workers}.db'}", broker_url="",
+        s = Settings(database_url=new_database(f'w{workers}.db'), broker_url="",
                      rules_dir=SHIPPED_PACKS)
         use_settings(s)
         try:

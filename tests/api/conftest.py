@@ -40,11 +40,13 @@ def new_token(settings: Settings, name: str) -> str:
 def make_api(make_settings: Callable[..., Settings]) -> Iterator[Callable[..., Api]]:
     """make_api(**settings fields): a fresh app on its own database (make_settings), with a token."""
     from alerts.api import create_app
+    from alerts.store.schema import upgrade_url
 
     clients: list[TestClient] = []
 
     def make(db: str = "api.db", **fields: object) -> Api:
         settings = make_settings(db, **fields)
+        upgrade_url(settings.database_url)  # as `kpi-alerts db upgrade` does before a server starts
         client = TestClient(create_app(settings), raise_server_exceptions=True)
         clients.append(client)
         return Api(client, settings, new_token(settings, f"test-{len(clients)}"))

@@ -28,6 +28,9 @@ def test_worker_evaluates_returns_landed_by_the_cli(tmp_path, redis, smtp_server
     env = {k: v for k, v in os.environ.items() if not k.startswith("KPI_ALERTS_")}
     env.update({"KPI_ALERTS_DATABASE_URL": f"sqlite:///{tmp_path / 'broker.db'}", "KPI_ALERTS_BROKER_URL": redis.url,
                 "KPI_ALERTS_EMAIL_URL": smtp_server.apprise_url, "KPI_ALERTS_EMAIL_FROM": "kpi@example.org"})
+    migrated = subprocess.run([str(BIN / "kpi-alerts"), "db", "upgrade"], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=60)  # with a broker nothing upgrades by itself
+    assert migrated.returncode == 0, migrated.stderr
     subscribed = subprocess.run([str(BIN / "kpi-alerts"), "subscribe", "Lead", "--email", "lead@example.org"],
                                 cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
     assert subscribed.returncode == 0, subscribed.stderr
@@ -69,6 +72,7 @@ def test_a_return_no_worker_has_evaluated_is_marked_pending(tmp_path, redis):
         return subprocess.run([str(BIN / "kpi-alerts"), *args], cwd=tmp_path, env=env, capture_output=True,
                               text=True, timeout=60)
 
+    assert kpi_alerts("db", "upgrade").returncode == 0  # with a broker nothing upgrades by itself
     res = kpi_alerts("ingest", "--json", "--wait", "0.3", str(EXAMPLES / "kpi-2024-10.csv"))
     assert res.returncode == 0, res.stderr  # queued is not a failure: a worker will rate it
     out = json.loads(res.stdout)

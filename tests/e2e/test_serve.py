@@ -150,6 +150,7 @@ def test_broker_mode_wait_and_health(tmp_path, smtp_server):
                     email_url=smtp_server.apprise_url, email_from="kpi@example.org")
     server = worker = None
     try:
+        assert kpi_alerts(tmp_path, env, "db", "upgrade").returncode == 0  # production: nothing upgrades by itself
         token = kpi_alerts(tmp_path, env, "tokens", "create", "uploader").stdout.strip()
         assert kpi_alerts(tmp_path, env, "subscribe", "Lead", "--email", "lead@example.org").returncode == 0
         server = ApiServer(tmp_path, env)

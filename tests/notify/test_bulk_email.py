@@ -29,9 +29,9 @@ PASSWORD = "CANARY-S3cr3t"
 JO = Recipient("Jo Bloggs", "jo@example.org", None)
 
 
-def setup(tmp_path, peer: SMTPPeer, n: int, send_timeout: float = 5, channel: str = "digest"
+def setup(new_database, peer: SMTPPeer, n: int, send_timeout: float = 5, channel: str = "digest"
           ) -> tuple[Settings, list[int]]:
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 'bulk.db'}", broker_url="",
+    settings = Settings(database_url=new_database('bulk.db'), broker_url="",
                         email_url=peer.apprise_url, email_from="kpi-alerts@example.org",
                         base_url="https://kpi.example.org", secret_key="test-secret", send_timeout=send_timeout)
     use_settings(settings)
@@ -64,8 +64,8 @@ def peer():
         yield p
 
 
-def test_a_chunk_goes_over_one_session_each_message_once_with_both_parts(tmp_path, peer):
-    settings, ids = setup(tmp_path, peer, 5)
+def test_a_chunk_goes_over_one_session_each_message_once_with_both_parts(new_database, peer):
+    settings, ids = setup(new_database, peer, 5)
     with session_for(settings.database_url) as s:
         counts = deliver_many(s, settings, ids)
     assert counts == {"sent": 5}
@@ -91,8 +91,8 @@ def test_a_chunk_goes_over_one_session_each_message_once_with_both_parts(tmp_pat
             assert verify_token(signing_key(s, settings), link.group(2), utcnow()).subscriber_id == i
 
 
-def test_one_refused_message_does_not_stop_the_chunk_and_is_retried_once(tmp_path, peer):
-    settings, ids = setup(tmp_path, peer, 4)
+def test_one_refused_message_does_not_stop_the_chunk_and_is_retried_once(new_database, peer):
+    settings, ids = setup(new_database, peer, 4)
     peer.script = ["250 OK", "451 try again later", "550 mailbox unavailable"]
     with session_for(settings.database_url) as s:
         counts = deliver_many(s, settings, ids)
@@ -111,8 +111,8 @@ def test_one_refused_message_does_not_stop_the_chunk_and_is_retried_once(tmp_pat
     assert any("451" in d for d in detail) and any("550" in d for d in detail)
 
 
-def test_server_down_stops_the_chunk_and_leaves_the_rest_untouched(tmp_path, peer):
-    settings, ids = setup(tmp_path, peer, 5)
+def test_server_down_stops_the_chunk_and_leaves_the_rest_untouched(new_database, peer):
+    settings, ids = setup(new_database, peer, 5)
     peer.stop()
     with session_for(settings.database_url) as s:
         counts = deliver_many(s, settings, ids)
@@ -127,8 +127,8 @@ def test_server_down_stops_the_chunk_and_leaves_the_rest_untouched(tmp_path, pee
     assert sorted(peer.by_notification_id().values()) == [1] * 5
 
 
-def test_a_session_the_server_dropped_is_reopened_without_failing_the_message(tmp_path, peer):
-    settings, _ = setup(tmp_path, peer, 0)
+def test_a_session_the_server_dropped_is_reopened_without_failing_the_message(new_database, peer):
+    settings, _ = setup(new_database, peer, 0)
     message = OutgoingMessage(key="k-1", subject="s", html="<p>h</p>", text="t", severity="red")
     with DigestEmail(settings) as bulk:
         assert bulk.send(JO, message, settings).status == SendStatus.SENT
@@ -139,8 +139,8 @@ def test_a_session_the_server_dropped_is_reopened_without_failing_the_message(tm
     assert peer.sessions == 2
 
 
-def test_a_stall_during_data_is_unknown_never_resent_and_the_chunk_goes_on(tmp_path, peer):
-    settings, ids = setup(tmp_path, peer, 3, send_timeout=0.5)
+def test_a_stall_during_data_is_unknown_never_resent_and_the_chunk_goes_on(new_database, peer):
+    settings, ids = setup(new_database, peer, 3, send_timeout=0.5)
     peer.script = ["stall 2"]  # the server holds the reply to DATA beyond our timeout
     with session_for(settings.database_url) as s:
         counts = deliver_many(s, settings, ids)
@@ -162,11 +162,11 @@ class _DiesAfterSending(DigestEmail):
         os._exit(137)
 
 
-def test_crash_after_a_send_loses_nothing_and_sends_nothing_twice(tmp_path, peer):
+def test_crash_after_a_send_loses_nothing_and_sends_nothing_twice(new_database, peer):
     """A worker that dies mid-chunk: the claimed one becomes unknown, the rest go on the rerun."""
     import multiprocessing as mp
 
-    settings, ids = setup(tmp_path, peer, 4)
+    settings, ids = setup(new_database, peer, 4)
 
     def run() -> None:
         get_engine(settings.database_url).dispose(close=False)  # the parent's pooled connections stay the parent's
@@ -186,9 +186,9 @@ def test_crash_after_a_send_loses_nothing_and_sends_nothing_twice(tmp_path, peer
     assert sorted(peer.by_notification_id().values()) == [1] * 4
 
 
-def test_login_once_per_chunk_and_the_password_never_shows(tmp_path, caplog):
+def test_login_once_per_chunk_and_the_password_never_shows(new_database, caplog):
     with SMTPPeer(auth=("kpi", PASSWORD)) as peer:
-        settings, ids = setup(tmp_path, peer, 3)
+        settings, ids = setup(new_database, peer, 3)
         caplog.set_level(logging.DEBUG)
         with session_for(settings.database_url) as s:
             assert deliver_many(s, settings, ids) == {"sent": 3}
@@ -204,8 +204,8 @@ def test_login_once_per_chunk_and_the_password_never_shows(tmp_path, caplog):
     assert PASSWORD not in caplog.text + result.detail + stored
 
 
-def test_a_header_with_a_line_break_is_refused_not_sent(tmp_path, peer):
-    settings, _ = setup(tmp_path, peer, 0)
+def test_a_header_with_a_line_break_is_refused_not_sent(new_database, peer):
+    settings, _ = setup(new_database, peer, 0)
     evil = OutgoingMessage("k", "s", "<p>h</p>", "t", "red",
                            headers={"List-Unsubscribe": "<x>\r\nBcc: all@example.org"})
     with DigestEmail(settings) as bulk:
@@ -221,17 +221,17 @@ def test_build_message_is_multipart_alternative_with_stable_ids():
     assert [p.get_content_type() for p in msg.iter_parts()] == ["text/plain", "text/html"]
 
 
-def test_no_usable_email_url_is_a_config_error_per_delivery(tmp_path, peer):
-    settings, ids = setup(tmp_path, peer, 2)
+def test_no_usable_email_url_is_a_config_error_per_delivery(new_database, peer):
+    settings, ids = setup(new_database, peer, 2)
     broken = settings.model_copy(update={"email_url": ""})
     with session_for(settings.database_url) as s:
         assert deliver_many(s, broken, ids) == {"failed": 2}
     assert peer.attempts == 0
 
 
-def test_an_alert_email_still_goes_through_apprise(tmp_path, peer):
+def test_an_alert_email_still_goes_through_apprise(new_database, peer):
     """A delivery on the email channel (an alert) is one Apprise call, first attempt or retry."""
-    settings, ids = setup(tmp_path, peer, 1, channel="email")
+    settings, ids = setup(new_database, peer, 1, channel="email")
     with session_for(settings.database_url) as s:
         assert deliver(s, settings, ids[0]) == "sent"
     (_, _, msg), = peer.wait_for(1)
@@ -276,9 +276,9 @@ def test_a_part_with_a_line_over_998_octets_is_encoded_the_rest_stays_8bit(peer)
     assert parts["text/html"][1] == long_line + "\n"
 
 
-def test_each_outcome_is_committed_before_the_next_message_leaves(tmp_path, peer):
+def test_each_outcome_is_committed_before_the_next_message_leaves(new_database, peer):
     """One commit per delivery: the previous outcome and this claim, both before this send."""
-    settings, ids = setup(tmp_path, peer, 3)
+    settings, ids = setup(new_database, peer, 3)
     seen: list[list[str]] = []
     peer.on_data = lambda envelope: seen.append(statuses(settings))  # another connection, mid-send
     with session_for(settings.database_url) as s:
@@ -292,10 +292,10 @@ def _without_token(text: str) -> str:
     return re.sub(r"token=[\w.-]+", "token=T", text)
 
 
-def test_a_digest_retried_by_hand_is_the_same_message_as_its_first_attempt(tmp_path, peer):
+def test_a_digest_retried_by_hand_is_the_same_message_as_its_first_attempt(new_database, peer):
     """Defect 1: an unknown outcome re-queued (`deliveries retry ID`) and sent by deliver() goes
     through the digest sender again: same Message-ID, same text part, same headers."""
-    settings, ids = setup(tmp_path, peer, 1, send_timeout=0.5)
+    settings, ids = setup(new_database, peer, 1, send_timeout=0.5)
     peer.script = ["stall 2"]  # the server holds the reply beyond our timeout: unknown
     first: list[bytes] = []
     peer.on_data = lambda envelope: first.append(envelope.original_content or envelope.content)
@@ -315,9 +315,9 @@ def test_a_digest_retried_by_hand_is_the_same_message_as_its_first_attempt(tmp_p
     assert "Digest for <Member 1>" in retried.get_body(("plain",)).get_content()  # its own text, not converted HTML
 
 
-def test_a_digest_whose_first_send_failed_is_retried_by_the_digest_sender(tmp_path, peer):
+def test_a_digest_whose_first_send_failed_is_retried_by_the_digest_sender(new_database, peer):
     """Defect 1: the sweep's retry (deliver(), one delivery) is the message the chunk sends."""
-    settings, ids = setup(tmp_path, peer, 2)
+    settings, ids = setup(new_database, peer, 2)
     peer.script = ["451 try again later"]
     with session_for(settings.database_url) as s:
         assert deliver_many(s, settings, ids) == {"pending": 1, "sent": 1}

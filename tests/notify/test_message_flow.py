@@ -24,8 +24,8 @@ from tests.peers.teams import SIGNATURE, WORKFLOW, card
 BASE = "https://alerts.example.org"
 
 
-def settings_for(tmp_path, smtp, base_url: str = "") -> Settings:
-    s = Settings(database_url=f"sqlite:///{tmp_path / 'm.db'}", broker_url="", rules_dir=SHIPPED_PACKS,
+def settings_for(new_database, smtp, base_url: str = "") -> Settings:
+    s = Settings(database_url=new_database('m.db'), broker_url="", rules_dir=SHIPPED_PACKS,
                  email_url=smtp.apprise_url, email_from="kpi-alerts@example.org", send_timeout=5, base_url=base_url,
                  secret_key="test-key-0123456789")
     use_settings(s)
@@ -50,8 +50,9 @@ def facts(box: dict) -> dict[str, str]:
     return {f["title"]: f["value"] for i in box["items"] if i["type"] == "FactSet" for f in i["facts"]}
 
 
-def test_a_restated_return_is_sent_as_a_correction_naming_the_ratings_it_withdraws(tmp_path, smtp_server, teams_server):
-    settings = settings_for(tmp_path, smtp_server)
+def test_a_restated_return_is_sent_as_a_correction_naming_the_ratings_it_withdraws(new_database, smtp_server,
+                                                                                   teams_server):
+    settings = settings_for(new_database, smtp_server)
     try:
         add(settings, "Chief executive", "ceo@example.org", teams_server.url)
         first = land_json("kpi-2024-10.csv", kpi_csv([("2024-10", "PI1", "68.8"), ("2024-10", "PI3", "12")]))
@@ -81,13 +82,13 @@ def test_a_restated_return_is_sent_as_a_correction_naming_the_ratings_it_withdra
                                                                                "PI1 was reported RED at 68.8%"]
 
 
-def test_restating_an_older_period_withdraws_the_rating_a_message_announced_though_no_alert_moves(
-        tmp_path, smtp_server, teams_server):
+def test_restating_an_older_period_withdraws_the_rating_a_message_announced_though_no_alert_moves(new_database,
+        smtp_server, teams_server):
     """October's return made PI1 RED (announced); November's made it AMBER. October is then
     restated with PI1 at 86%: the alert stays AMBER (November holds it), yet the RED sent for
     October was wrong. A red subscriber is told it is withdrawn; nobody hears of what was
     never announced (PI3's October GREEN, restated to another GREEN value)."""
-    settings = settings_for(tmp_path, smtp_server)
+    settings = settings_for(new_database, smtp_server)
     try:
         add(settings, "Commissioning lead", "lead@example.org", teams_server.url, min_severity="red")
         land_json("kpi-2024-10.csv", kpi_csv([("2024-10", "PI1", "68.8"), ("2024-10", "PI3", "12")]))
@@ -119,9 +120,9 @@ def test_restating_an_older_period_withdraws_the_rating_a_message_announced_thou
     assert len(smtp_server.messages) == 3  # one correction, nothing else
 
 
-def test_the_example_finance_return_is_in_pounds_in_the_subject_the_email_and_the_card(
-        tmp_path, smtp_server, teams_server, clock):
-    settings = settings_for(tmp_path, smtp_server, BASE)
+def test_the_example_finance_return_is_in_pounds_in_the_subject_the_email_and_the_card(new_database,
+        smtp_server, teams_server, clock):
+    settings = settings_for(new_database, smtp_server, BASE)
     try:
         add(settings, "Finance lead", "finance@example.org", teams_server.url, tags=["finance"])
         assert not ingest_path(EXAMPLES / "finance-2026-01.csv").errors
@@ -151,9 +152,9 @@ def test_the_example_finance_return_is_in_pounds_in_the_subject_the_email_and_th
     assert SIGNATURE not in html + plain + str(card(request)) and WORKFLOW not in str(card(request))
 
 
-def test_the_example_caseload_return_counts_workers_and_teams_and_each_worker_row_names_its_team(
-        tmp_path, smtp_server, teams_server, clock):
-    settings = settings_for(tmp_path, smtp_server)
+def test_the_example_caseload_return_counts_workers_and_teams_and_each_worker_row_names_its_team(new_database,
+        smtp_server, teams_server, clock):
+    settings = settings_for(new_database, smtp_server)
     try:
         add(settings, "Head of service", "hos@example.org", teams_server.url, tags=["caseloads"])
         assert not ingest_path(EXAMPLES / "caseload-2025-03.csv").errors
@@ -180,8 +181,8 @@ def test_the_example_caseload_return_counts_workers_and_teams_and_each_worker_ro
     assert len(boxes(request)) + int(more.split()[1]) == plain.count("\nRating: ")  # the email lists them all
 
 
-def test_a_finance_reminder_says_the_overspend_in_pounds_too(tmp_path, smtp_server):
-    settings = settings_for(tmp_path, smtp_server)
+def test_a_finance_reminder_says_the_overspend_in_pounds_too(new_database, smtp_server):
+    settings = settings_for(new_database, smtp_server)
     try:
         add(settings, "Finance lead", "finance@example.org", tags=["finance"], transitions=["reminder"])
         with time_machine.travel(dt.datetime(2026, 2, 18, 9, 0, tzinfo=dt.UTC), tick=True):  # a Wednesday

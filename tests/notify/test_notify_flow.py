@@ -29,8 +29,8 @@ CANARY = "CANARY-S3cr3t"
 
 
 @pytest.fixture
-def env(tmp_path, smtp_server, teams_server):
-    s = Settings(database_url=f"sqlite:///{tmp_path / 'n.db'}", broker_url="", rules_dir=SHIPPED_PACKS,
+def env(new_database, smtp_server, teams_server):
+    s = Settings(database_url=new_database('n.db'), broker_url="", rules_dir=SHIPPED_PACKS,
                  email_url=smtp_server.apprise_url, email_from="kpi-alerts@example.org", send_timeout=5,
                  delivery_backoff_base=1, delivery_backoff_max=2)
     use_settings(s)

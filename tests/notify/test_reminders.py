@@ -27,8 +27,8 @@ DAY = dt.timedelta(days=1)
 
 
 @pytest.fixture
-def env(tmp_path, smtp_server):
-    s = Settings(database_url=f"sqlite:///{tmp_path / 'r.db'}", broker_url="", rules_dir=SHIPPED_PACKS,
+def env(new_database, smtp_server):
+    s = Settings(database_url=new_database('r.db'), broker_url="", rules_dir=SHIPPED_PACKS,
                  email_url=smtp_server.apprise_url, email_from="kpi-alerts@example.org", send_timeout=5)
     use_settings(s)
     yield s, smtp_server

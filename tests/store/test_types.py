@@ -4,7 +4,6 @@ columns; rows written as text by earlier versions read back the same way (no mig
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import pytest
 from sqlalchemy import JSON, DateTime, insert, select, text
@@ -14,14 +13,13 @@ from sqlmodel import Session, SQLModel
 from alerts.store.db import get_engine
 from alerts.store.models import Delivery, Digest, RatingRecord, ReturnRecord, Snooze, Subscriber, Subscription
 from alerts.store.types import UTCDateTime
-from tests.conftest import sqlite_url
 
 PLUS_TWO = dt.timezone(dt.timedelta(hours=2))
 
 
 @pytest.fixture
-def session(tmp_path: Path):
-    with Session(get_engine(sqlite_url(tmp_path / "types.db")), expire_on_commit=True) as s:
+def session(new_database):
+    with Session(get_engine(new_database("types.db")), expire_on_commit=True) as s:
         yield s
 
 
@@ -33,7 +31,7 @@ def _return(session: Session, **fields: object) -> int:
     return r.id  # type: ignore[return-value]
 
 
-def test_a_datetime_read_back_from_sqlite_is_aware_utc_and_equal_to_what_was_written(session: Session) -> None:
+def test_a_datetime_read_back_is_aware_utc_and_equal_to_what_was_written(session: Session, backend: str) -> None:
     written = dt.datetime(2025, 3, 30, 2, 30, 15, 123456, tzinfo=PLUS_TWO)  # not UTC on purpose
     rid = _return(session, received_at=written)
     session.expunge_all()
@@ -42,10 +40,11 @@ def test_a_datetime_read_back_from_sqlite_is_aware_utc_and_equal_to_what_was_wri
         assert read == written
         assert read.tzinfo is dt.UTC
         assert read == dt.datetime(2025, 3, 30, 0, 30, 15, 123456, tzinfo=dt.UTC)
-    # kept as UTC without an offset, the text earlier versions wrote: old files read the same
-    assert session.execute(text("SELECT received_at FROM returns")).scalar_one() == "2025-03-30 00:30:15.123456"
+    if backend == "sqlite":  # kept as UTC without an offset, the text earlier versions wrote: old files read the same
+        assert session.execute(text("SELECT received_at FROM returns")).scalar_one() == "2025-03-30 00:30:15.123456"
 
 
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # SQLite keeps text; PostgreSQL timestamptz
 def test_a_row_written_without_an_offset_by_an_earlier_version_reads_back_as_utc(session: Session) -> None:
     session.execute(text("INSERT INTO returns (provider, kind, periods, filename, sha256, status, rows, received_at)"
                          " VALUES ('p', 'kpi', '2024-04', 'f.csv', 'y', 'accepted', 1, '2024-05-01 08:00:00.000000')"))
@@ -75,7 +74,7 @@ def test_a_naive_datetime_is_refused_at_bind_time(session: Session) -> None:
     assert UTCDateTime().process_bind_param(None, session.bind.dialect) is None  # type: ignore[union-attr]
 
 
-def test_json_columns_round_trip_lists_and_dicts(session: Session) -> None:
+def test_json_columns_round_trip_lists_and_dicts(session: Session, backend: str) -> None:
     who = Subscriber(name="someone", email="someone@example.org")
     session.add(who)
     session.flush()
@@ -101,9 +100,11 @@ def test_json_columns_round_trip_lists_and_dicts(session: Session) -> None:
         "amber": "> 70 and < 85", "ceiling": 12.5, "green": ">= 85", "red": "<= 70"}
     assert session.execute(select(Delivery.events)).scalar_one() == [3, 1, 2]  # order kept
     assert session.execute(select(Digest.counts)).scalar_one() == {"green": 3, "amber": 0, "red": 1}
-    # stored as the JSON text earlier versions wrote (so their files read the same)
-    assert session.execute(text("SELECT events FROM deliveries")).scalar_one() == "[3, 1, 2]"
-    assert session.execute(text("SELECT providers FROM subscriptions")).scalar_one() == "[]"
+    if backend == "sqlite":  # stored as the JSON text earlier versions wrote (so their files read the same)
+        assert session.execute(text("SELECT events FROM deliveries")).scalar_one() == "[3, 1, 2]"
+        assert session.execute(text("SELECT providers FROM subscriptions")).scalar_one() == "[]"
+    else:  # json columns, kept as written (order too)
+        assert session.execute(text("SELECT events::text FROM deliveries")).scalar_one() == "[3, 1, 2]"
 
 
 def test_every_instant_is_utc_datetime_and_no_json_is_kept_in_text() -> None:
