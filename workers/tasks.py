@@ -49,3 +49,9 @@ def digest_chunk_task(week: str, subscriber_ids: list[int]) -> dict:
 def reminders_task() -> int:
     settings = get_settings()
     return steps.reminders(settings, _next(settings))
+
+
+@app.task(name=steps.RELAY)
+def relay_task() -> int:
+    settings = get_settings()
+    return steps.relay(settings, None if settings.eager else steps.ToWorkers(settings, app.send_task))

@@ -29,6 +29,9 @@ class ReturnRecord(SQLModel, table=True):
     rows: int
     received_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     evaluated_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Broker mode: when its evaluate task was last handed to the broker (None: not yet, or the
+    # broker was down). The relay publishes those awaiting evaluation that are None or stale.
+    published_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class Observation(SQLModel, table=True):
