@@ -173,7 +173,8 @@ def test_ingest_with_the_broker_down_answers_at_once_with_the_evaluation_pending
 
 def _counts(settings: Settings, return_id: int) -> tuple[int, int, int]:
     with session_for(settings.database_url) as s:
-        return (s.execute(select(func.count()).select_from(RatingRecord).where(RatingRecord.return_id == return_id)).scalar_one(),
+        return (s.execute(select(func.count()).select_from(RatingRecord)
+                          .where(RatingRecord.return_id == return_id)).scalar_one(),
                 s.execute(select(func.count()).select_from(AlertEvent)
                           .where(AlertEvent.return_id == return_id)).scalar_one(),
                 s.execute(select(func.count()).select_from(Delivery)).scalar_one())

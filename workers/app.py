@@ -4,7 +4,6 @@ but Python."""
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import sys
 from typing import Any
