@@ -57,9 +57,12 @@ RELAY = "kpi_alerts.relay"
 QUEUES = ("evaluate", "deliver", "digest")
 ROUTES = {EVALUATE: "evaluate", RELAY: "evaluate", DELIVER: "deliver", SWEEP: "deliver",
           DIGEST_WEEK: "digest", DIGEST_CHUNK: "digest", REMINDERS: "digest"}
-# Publishing gives up fast when the broker is unreachable (a refused connection: about 0.5 s;
-# a host that does not answer: the connect timeout, twice): the relay publishes it later.
+# Publishing gives up fast when the broker is unreachable (a refused connection: about 0.2 s;
+# a host that does not answer: the connect timeout; a Redis that accepts and never answers, as a
+# stopped process does: the publisher's read timeout): the relay publishes it later.
 PUBLISH_CONNECT_TIMEOUT = 2.0
+PUBLISH_READ_TIMEOUT = 2.0  # `ingest` and the API; workers keep a longer one (their reads may block)
+WORKER_READ_TIMEOUT = 10.0
 PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0.2, "interval_step": 0.2, "interval_max": 0.2}
 RELAY_BATCH = 1000  # returns claimed per statement by one relay run
 
@@ -68,10 +71,10 @@ log = logging.getLogger(__name__)
 DIGEST_SEND_SECONDS = 180  # of a chunk task's 240 s soft time limit: planning comes first
 
 
-def broker_conf(settings: Settings) -> dict[str, Any]:
+def broker_conf(settings: Settings, publisher: bool = False) -> dict[str, Any]:
     """The Celery settings of every process that talks to the broker: the workers' and beat's app
-    (workers/app.py adds its own) and the publisher of `ingest` and the API. Plain data: the
-    embedded default never loads Celery."""
+    (workers/app.py adds its own) and the publisher of `ingest` and the API (`publisher`: a short
+    read timeout). Plain data: the embedded default never loads Celery."""
     return dict(
         broker_url=settings.broker_url or "memory://",
         task_serializer="json",
@@ -82,7 +85,8 @@ def broker_conf(settings: Settings) -> dict[str, Any]:
         task_publish_retry_policy=PUBLISH_RETRY_POLICY,
         # set explicitly: every countdown stays at most a quarter of it (config.MAX_BROKER_COUNTDOWN)
         broker_transport_options={"visibility_timeout": BROKER_VISIBILITY_TIMEOUT,
-                                  "socket_connect_timeout": PUBLISH_CONNECT_TIMEOUT, "socket_timeout": 10.0},
+                                  "socket_connect_timeout": PUBLISH_CONNECT_TIMEOUT,
+                                  "socket_timeout": PUBLISH_READ_TIMEOUT if publisher else WORKER_READ_TIMEOUT},
     )
 
 
@@ -205,7 +209,7 @@ def _producer(settings: Settings) -> Any:
     from celery import Celery  # only when publishing: the embedded default never loads Celery
 
     app = Celery("kpi_alerts", set_as_current=False)
-    app.conf.update(broker_conf(settings))
+    app.conf.update(broker_conf(settings, publisher=True))
     return app
 
 

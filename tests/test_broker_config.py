@@ -35,10 +35,13 @@ def test_every_step_has_its_queue_and_a_worker_takes_all_three():
 
 def test_the_publisher_of_ingest_routes_and_times_out_as_the_workers_do():
     producer = steps._producer(Settings(_env_file=None, broker_url="redis://127.0.0.1:1/0"))
-    for key in ("task_routes", "broker_transport_options", "task_publish_retry_policy", "broker_connection_timeout",
-                "task_serializer"):
+    for key in ("task_routes", "task_publish_retry_policy", "broker_connection_timeout", "task_serializer"):
         assert producer.conf[key] == app.conf[key], key
-    assert producer.conf.task_publish_retry_policy["max_retries"] <= 1  # ingest never hangs on a dead broker
+    published, worker = producer.conf.broker_transport_options, app.conf.broker_transport_options
+    assert published["visibility_timeout"] == worker["visibility_timeout"] == BROKER_VISIBILITY_TIMEOUT
+    # ingest never hangs on a dead or stopped broker: one retry, short connect and read timeouts
+    assert producer.conf.task_publish_retry_policy["max_retries"] <= 1
+    assert published["socket_connect_timeout"] <= 2 and published["socket_timeout"] <= 2
 
 
 def test_at_least_once_with_idempotent_tasks():

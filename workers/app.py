@@ -47,7 +47,8 @@ def make_app() -> Celery:
         redbeat_redis_url=settings.broker_url or None,
         redbeat_key_prefix="kpi-alerts:redbeat:",
         redbeat_lock_key="kpi-alerts:redbeat:lock",
-        redbeat_redis_options={"socket_connect_timeout": steps.PUBLISH_CONNECT_TIMEOUT, "socket_timeout": 10.0,
+        redbeat_redis_options={"socket_connect_timeout": steps.PUBLISH_CONNECT_TIMEOUT,
+                               "socket_timeout": steps.WORKER_READ_TIMEOUT,
                                "retry_period": 60},  # Redis briefly away: beat retries for a minute
         beat_max_loop_interval=BEAT_LOOP_SECONDS,
         redbeat_lock_timeout=BEAT_LOCK_SECONDS,

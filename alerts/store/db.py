@@ -55,7 +55,8 @@ def create_schema(engine: Engine, attempts: int = 3) -> None:
 
 def add_missing_columns(conn: Connection, metadata: MetaData = SQLModel.metadata) -> list[str]:
     """Add to existing tables the columns the models gained since the database was made
-    (`subscribers.digest_cadence`, `digests.reason`): `create_all` makes missing tables but
+    (`subscribers.digest_cadence`, `digests.reason`,
+    `returns.published_at`): `create_all` makes missing tables but
     never alters one, so a database from an earlier version would fail on the first read.
 
     A stopgap: there are no migrations yet, and Alembic replaces this with the production-path

@@ -14,19 +14,23 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, SQLModel
 
 from alerts.store.db import add_missing_columns, create_schema, get_engine
-from alerts.store.models import Digest, Subscriber
+from alerts.store.models import Digest, ReturnRecord, Subscriber
 from tests.conftest import sqlite_url
 
 
 def old_database(path: Path) -> None:
-    """The schema as it was before `subscribers.digest_cadence` and `digests.reason`, holding a
-    subscriber and a ledger row."""
+    """The schema as it was before `subscribers.digest_cadence`, `digests.reason` and
+    `returns.published_at`, holding a subscriber, a ledger row and a return awaiting evaluation."""
     engine = create_engine(sqlite_url(path))
     SQLModel.metadata.create_all(engine)
     engine.dispose()
     with sqlite3.connect(path) as db:
         db.execute("ALTER TABLE subscribers DROP COLUMN digest_cadence")
         db.execute("ALTER TABLE digests DROP COLUMN reason")
+        db.execute("ALTER TABLE returns DROP COLUMN published_at")
+        db.execute("INSERT INTO returns (id, provider, kind, periods, filename, sha256, status, rows, received_at) "
+                   "VALUES (1, 'sandwell', 'kpi', '2024-10', 'kpi.csv', 'x', 'accepted', 1, "
+                   "'2025-01-01 00:00:00.000000')")
         db.execute("INSERT INTO subscribers (id, name, email, empty_digest, created_at) "
                    "VALUES (1, 'Old', 'old@example.org', 0, '2025-01-01 00:00:00.000000')")
         db.execute("INSERT INTO digests (subscriber_id, week, status, counts, created_at) "
@@ -51,10 +55,12 @@ def test_an_old_database_gains_the_new_columns_and_keeps_its_rows(tmp_path):
     engine = get_engine(sqlite_url(path))  # create_schema runs here
     assert columns(path, "subscribers")["digest_cadence"] == ("VARCHAR", 1, "'weekly'")  # NOT NULL, filled
     assert columns(path, "digests")["reason"] == ("VARCHAR", 0, None)
+    assert columns(path, "returns")["published_at"][1:] == (0, None)  # nullable: never published yet
     with Session(engine) as s:
         old = s.execute(select(Subscriber)).scalar_one()
         assert (old.name, old.empty_digest, old.digest_cadence) == ("Old", False, "weekly")
         assert s.execute(select(Digest.status, Digest.reason)).one() == ("skipped", None)
+        assert s.execute(select(ReturnRecord.id, ReturnRecord.published_at)).one() == (1, None)  # for the relay
         s.add(Subscriber(name="New", email="new@example.org", digest_cadence="monthly"))
         s.commit()
         assert sorted(s.execute(select(Subscriber.name, Subscriber.digest_cadence)).all()) == [
