@@ -52,7 +52,10 @@ def test_at_least_once_with_idempotent_tasks():
 
 
 def test_one_scheduler_holds_a_lock_that_outlasts_its_loop():
-    assert app.conf.beat_scheduler == "redbeat.RedBeatScheduler"
+    from celery.utils.imports import symbol_by_name
+    from redbeat import RedBeatScheduler
+
+    assert issubclass(symbol_by_name(app.conf.beat_scheduler), RedBeatScheduler)
     assert app.conf.redbeat_lock_timeout >= 3 * app.conf.beat_max_loop_interval  # else LockNotOwned
     assert app.conf.redbeat_lock_timeout == app_module.BEAT_LOCK_SECONDS
 

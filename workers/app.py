@@ -11,6 +11,7 @@ from typing import Any
 from celery import Celery, signals
 from celery.schedules import crontab
 from kombu import Queue
+from redbeat import RedBeatScheduler
 
 from alerts import steps
 from config import Settings, get_settings
@@ -43,7 +44,7 @@ def make_app() -> Celery:
         # Exactly one effective scheduler: beat keeps its schedule in Redis and ticks only while
         # it holds RedBeat's lock, so a second beat started by mistake waits (and takes over within
         # BEAT_LOCK_SECONDS of the first dying). The tasks are idempotent besides (ledgers, keys).
-        beat_scheduler="redbeat.RedBeatScheduler",
+        beat_scheduler="workers.app:Scheduler",  # RedBeat, after the rule-pack check
         redbeat_redis_url=settings.broker_url or None,
         redbeat_key_prefix="kpi-alerts:redbeat:",
         redbeat_lock_key="kpi-alerts:redbeat:lock",
@@ -79,6 +80,16 @@ def check_rule_packs(**_: Any) -> None:
 
 signals.worker_init.connect(check_rule_packs, weak=False)
 signals.beat_init.connect(check_rule_packs, weak=False)
+
+
+class Scheduler(RedBeatScheduler):
+    """RedBeat's scheduler (its lock: one effective beat), made only once the rule packs pass:
+    beat builds its scheduler, which reads and writes the schedule in Redis, before `beat_init`,
+    so a failing pack is refused (exit 78) before the broker is needed."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        check_rule_packs()
+        super().__init__(*args, **kwargs)
 
 
 def beat_schedule(settings: Settings) -> dict:
