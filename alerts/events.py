@@ -78,3 +78,12 @@ class EvaluationOutcome:
     def __repr__(self) -> str:  # Celery logs task results: keep it one short line
         return (f"EvaluationOutcome(return {self.return_id}: {len(self.ratings)} ratings, "
                 f"{len(self.transitions)} transitions)")
+
+
+@dataclass(frozen=True)
+class Deferred:
+    """An evaluation that could not be handed to the workers now (the broker is unreachable):
+    the return stays stored and pending, and the relay publishes it once the broker is back."""
+
+    return_id: int
+    reason: str  # one line, e.g. "OperationalError: Error 111 connecting to 127.0.0.1:6379"

@@ -5,7 +5,16 @@ handed to a `Dispatcher`:
 
 - `InProcess` (the embedded default, no broker): the next step runs here and now;
 - `ToWorkers` (KPI_ALERTS_BROKER_URL set): the next step is published to the Celery workers by
-  task name; `workers/tasks.py` registers these same steps under these same names.
+  task name, on its queue (`ROUTES`); `workers/tasks.py` registers these same steps under these
+  same names.
+
+Never depend on the broker being up: a return is landed, and so marked awaiting evaluation, in
+one transaction; its evaluate task is published after the commit. When the broker is down the
+publication fails fast (`PUBLISH_RETRY_POLICY`, `PUBLISH_CONNECT_TIMEOUT`), the caller gets a
+`Deferred` instead of an exception, and the relay (`relay`: a beat task every
+KPI_ALERTS_RELAY_SECONDS, and the start of every worker) publishes every return still awaiting
+evaluation, recording when (`returns.published_at`); it also re-publishes one published
+KPI_ALERTS_RELAY_STALE_SECONDS ago that no worker has finished (a worker killed whole).
 
 So the command line, the use cases and the steps never import `workers`, and there is one
 way each step runs, whichever process runs it.
@@ -22,11 +31,12 @@ from typing import Any, Protocol
 
 from alerts.digest.run import digest_audience, plan_digests
 from alerts.digest.weeks import week_of
-from alerts.events import EvaluationOutcome
+from alerts.events import Deferred, EvaluationOutcome
 from alerts.notify.deliver import deliver as attempt
 from alerts.notify.deliver import deliver_many
 from alerts.store.db import session_for
 from alerts.store.deliveries import due, next_attempt_at, pending_digests, recover_stale
+from alerts.store.landing import claim_publication, release_publication
 from alerts.store.models import utcnow
 from alerts.usecases.evaluate import evaluate_return
 from alerts.usecases.expected import check_returns
@@ -34,6 +44,7 @@ from alerts.usecases.inbox import InboxOutcome, scan_inbox
 from alerts.usecases.ingest import ReturnLimits, ingest_bytes
 from alerts.usecases.reminders import send_reminders
 from config import Settings
+from config.settings import BROKER_VISIBILITY_TIMEOUT
 from rules.loader import load_catalog
 
 EVALUATE = "kpi_alerts.evaluate_return"
@@ -44,15 +55,55 @@ DIGEST_CHUNK = "kpi_alerts.digest_chunk"
 REMINDERS = "kpi_alerts.reminders"
 INBOX_SCAN = "kpi_alerts.inbox_scan"
 RETURNS_CHECK = "kpi_alerts.returns_check"
+RELAY = "kpi_alerts.relay"
+
+# Three queues, so a digest batch never delays a breach notification: a worker consumes all
+# three unless told otherwise (`celery -A workers.app worker -Q evaluate,deliver,digest`).
+QUEUES = ("evaluate", "deliver", "digest")
+ROUTES = {EVALUATE: "evaluate", RELAY: "evaluate", DELIVER: "deliver", SWEEP: "deliver",
+          DIGEST_WEEK: "digest", DIGEST_CHUNK: "digest", REMINDERS: "digest",
+          INBOX_SCAN: "evaluate", RETURNS_CHECK: "digest"}
+# Publishing gives up fast when the broker is unreachable (a refused connection: about 0.2 s;
+# a host that does not answer: the connect timeout; a Redis that accepts and never answers, as a
+# stopped process does: the publisher's read timeout): the relay publishes it later.
+PUBLISH_CONNECT_TIMEOUT = 2.0
+PUBLISH_READ_TIMEOUT = 2.0  # `ingest` and the API; workers keep a longer one (their reads may block)
+WORKER_READ_TIMEOUT = 10.0
+PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0.2, "interval_step": 0.2, "interval_max": 0.2}
+RELAY_BATCH = 1000  # returns claimed per statement by one relay run
 
 log = logging.getLogger(__name__)
 
 DIGEST_SEND_SECONDS = 180  # of a chunk task's 240 s soft time limit: planning comes first
 
 
+def broker_conf(settings: Settings, publisher: bool = False) -> dict[str, Any]:
+    """The Celery settings of every process that talks to the broker: the workers' and beat's app
+    (workers/app.py adds its own) and the publisher of `ingest` and the API (`publisher`: a short
+    read timeout). Plain data: the embedded default never loads Celery."""
+    return dict(
+        broker_url=settings.broker_url or "memory://",
+        task_serializer="json",
+        accept_content=["json"],
+        task_default_queue=QUEUES[0],
+        task_routes={name: {"queue": queue} for name, queue in ROUTES.items()},
+        broker_connection_timeout=PUBLISH_CONNECT_TIMEOUT,
+        task_publish_retry_policy=PUBLISH_RETRY_POLICY,
+        # set explicitly: every countdown stays at most a quarter of it (config.MAX_BROKER_COUNTDOWN)
+        broker_transport_options={"visibility_timeout": BROKER_VISIBILITY_TIMEOUT,
+                                  "socket_connect_timeout": PUBLISH_CONNECT_TIMEOUT,
+                                  "socket_timeout": PUBLISH_READ_TIMEOUT if publisher else WORKER_READ_TIMEOUT},
+    )
+
+
+def _one_line(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:200]}"
+
+
 class Dispatcher(Protocol):
-    def evaluate(self, return_id: int) -> EvaluationOutcome | None:
-        """The outcome when evaluated here; None when a worker will (the caller waits)."""
+    def evaluate(self, return_id: int) -> EvaluationOutcome | Deferred | None:
+        """The outcome when evaluated here; None when a worker will (the caller waits);
+        Deferred when the broker could not take it now (the relay will publish it)."""
     def deliver(self, delivery_ids: Sequence[int]) -> None: ...
 
     def deliver_later(self, delivery_id: int, wait_seconds: float) -> None:
@@ -91,14 +142,64 @@ class ToWorkers:
     broker holds no personal data or secrets."""
     def __init__(self, settings: Settings, send_task: Callable[..., Any] | None = None):
         self.settings = settings
-        self._send = send_task or _producer(settings.broker_url).send_task
+        self._send = send_task or _producer(settings).send_task
 
-    def evaluate(self, return_id: int) -> None:
-        self._send(EVALUATE, args=(return_id,))
+    def evaluate(self, return_id: int) -> Deferred | None:
+        """Publish the return's evaluation (landed and committed before): None once published, or
+        when a relay has just claimed it; Deferred when the broker is unreachable. Never raises
+        for the broker: the return stays pending and the relay publishes it."""
+        now = utcnow()
+        with session_for(self.settings.database_url) as session:
+            claimed = claim_publication(session, now, self._stale_cutoff(now), return_id=return_id)
+            if not claimed:
+                return None
+            failed = self._publish(session, claimed)
+        return Deferred(return_id, failed) if failed else None
+
+    def publish_pending(self) -> int:
+        """The relay's work: publish every return awaiting evaluation that was never published or
+        whose publication went stale; how many were published. Stops at the first broker error
+        (the rest stay for the next run)."""
+        total = 0
+        while True:
+            now = utcnow()
+            with session_for(self.settings.database_url) as session:
+                claimed = claim_publication(session, now, self._stale_cutoff(now), RELAY_BATCH)
+                if not claimed:
+                    return total
+                failed = self._publish(session, claimed)
+            if failed:
+                log.warning("relay: the broker is unreachable (%s); %d return(s) stay pending", failed, len(claimed))
+                return total
+            total += len(claimed)
+            if len(claimed) < RELAY_BATCH:
+                return total
+
+    def _stale_cutoff(self, now: dt.datetime) -> dt.datetime:
+        return now - dt.timedelta(seconds=self.settings.relay_stale_seconds)
+
+    def _publish(self, session: Any, return_ids: list[int]) -> str | None:
+        """Send the claimed evaluations; on a broker error release those not sent (published_at
+        back to NULL) and say why, in one line."""
+        for i, return_id in enumerate(return_ids):
+            try:
+                self._send(EVALUATE, args=(return_id,))
+            except Exception as exc:  # whatever stops publishing, the return stays pending for the relay
+                log.info("publishing the evaluation of return %s failed", return_id, exc_info=True)
+                release_publication(session, return_ids[i:])
+                return _one_line(exc)
+        return None
 
     def deliver(self, delivery_ids: Sequence[int]) -> None:
+        """The rows are in the outbox already: one the broker does not take now is sent by the
+        sweep (beat, every minute) once it is back."""
         for delivery_id in delivery_ids:
-            self._send(DELIVER, args=(delivery_id,))
+            try:
+                self._send(DELIVER, args=(delivery_id,))
+            except Exception as exc:
+                log.warning("delivery %s not handed to the workers (%s); the sweep sends it", delivery_id,
+                            _one_line(exc))
+                return
 
     def deliver_later(self, delivery_id: int, wait_seconds: float) -> None:
         # Capped far below the broker's visibility timeout, so Redis never re-runs it early;
@@ -110,11 +211,11 @@ class ToWorkers:
         self._send(DIGEST_CHUNK, args=(week, subscriber_ids))
 
 
-def _producer(broker_url: str) -> Any:
+def _producer(settings: Settings) -> Any:
     from celery import Celery  # only when publishing: the embedded default never loads Celery
 
-    app = Celery("kpi_alerts", broker=broker_url, set_as_current=False)
-    app.conf.update(task_serializer="json", accept_content=["json"])
+    app = Celery("kpi_alerts", set_as_current=False)
+    app.conf.update(broker_conf(settings, publisher=True))
     return app
 
 
@@ -179,6 +280,13 @@ def digest_chunk(settings: Settings, week: str, subscriber_ids: list[int]) -> di
         sent = deliver_many(session, settings, pending, deadline=time.monotonic() + DIGEST_SEND_SECONDS)
     return {"week": week, "queued": len(plan.queued), "skipped": len(plan.skipped), "already": len(plan.already),
             "statuses": dict(sent), "skipped_because": dict(Counter(plan.reasons.values()))}
+
+
+def relay(settings: Settings, to_workers: ToWorkers | None) -> int:
+    """Beat's relay (every KPI_ALERTS_RELAY_SECONDS) and every worker's first act: publish the
+    returns awaiting evaluation (see the module docstring). Without a broker there is nothing
+    to relay (None): the embedded default evaluates as it lands."""
+    return 0 if to_workers is None else to_workers.publish_pending()
 
 
 def reminders(settings: Settings, dispatcher: Dispatcher, now: dt.datetime | None = None) -> int:

@@ -15,6 +15,12 @@ from rules.loader import SHIPPED_PACKS
 
 # Celery's soft time limit per task (workers/app.py): one send must end well inside it.
 TASK_SOFT_TIME_LIMIT = 240
+# Redis redelivers an unacknowledged message after this many seconds (workers/app.py sets it
+# explicitly). A countdown or retry delay longer than it makes Redis re-run the task "again and
+# again in a loop", so every delay the code asks the broker for stays at most a quarter of it
+# (tests/test_broker_config.py); longer waits live in the database (deliveries.next_attempt_at).
+BROKER_VISIBILITY_TIMEOUT = 3600
+MAX_BROKER_COUNTDOWN = BROKER_VISIBILITY_TIMEOUT / 4
 _HH_MM = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)")
 
 
@@ -36,7 +42,7 @@ class Settings(BaseSettings):
     send_timeout: float = 30.0  # seconds per Apprise call; a timeout is an unknown outcome
     delivery_max_attempts: int = 8
     delivery_backoff_base: float = 60.0  # seconds; doubles each attempt (equal jitter): 8 attempts over ~1 h
-    delivery_backoff_max: float = 900.0  # cap per wait: stays well below the broker visibility timeout
+    delivery_backoff_max: float = 900.0  # cap per wait: at most a quarter of the broker visibility timeout
     # Signs unsubscribe links; empty: a random key is made and kept in the database.
     secret_key: str = ""
     digest_weekday: int = Field(0, ge=0, le=6)  # Monday
@@ -56,6 +62,12 @@ class Settings(BaseSettings):
     inbox_dir: Path | None = None
     inbox_scan_seconds: float = Field(30.0, gt=0, allow_inf_nan=False)
     inbox_settle_seconds: float = Field(5.0, ge=0, le=3600, allow_inf_nan=False)
+    # Broker mode: the relay (a beat task, and the start of every worker) publishes every return
+    # still awaiting evaluation, so a Redis outage at landing delays work and loses none. It runs
+    # every `relay_seconds`, and re-publishes a return published `relay_stale_seconds` ago that
+    # no worker has finished (a worker killed whole); keep that above the task time limit (300 s).
+    relay_seconds: float = Field(5.0, gt=0, allow_inf_nan=False)
+    relay_stale_seconds: float = Field(600.0, gt=0, allow_inf_nan=False)
 
     @field_validator("timezone")
     @classmethod
@@ -80,6 +92,14 @@ class Settings(BaseSettings):
         if not (math.isfinite(v) and 0 < v < TASK_SOFT_TIME_LIMIT):
             raise ValueError(f"KPI_ALERTS_SEND_TIMEOUT must be a number of seconds above 0 and below the task "
                              f"time limit ({TASK_SOFT_TIME_LIMIT} s), not {v}")
+        return v
+
+    @field_validator("delivery_backoff_max")
+    @classmethod
+    def _below_visibility_timeout(cls, v: float) -> float:
+        if not (math.isfinite(v) and 0 <= v <= MAX_BROKER_COUNTDOWN):
+            raise ValueError(f"KPI_ALERTS_DELIVERY_BACKOFF_MAX must be a number of seconds from 0 to "
+                             f"{MAX_BROKER_COUNTDOWN:g} (a quarter of the broker's visibility timeout), not {v}")
         return v
 
     @field_validator("digest_time", mode="before")

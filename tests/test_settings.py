@@ -33,7 +33,8 @@ def test_a_bad_digest_time_names_the_variable(monkeypatch, value):
 
 
 def test_beat_sends_the_digest_at_the_configured_time():
-    schedule = beat_schedule(2, dt.time(6, 5))["weekly-digest"]["schedule"]
+    schedule = beat_schedule(Settings(_env_file=None, digest_weekday=2, digest_time="06:05"))["weekly-digest"][
+        "schedule"]
     assert (schedule.hour, schedule.minute, schedule.day_of_week) == ({6}, {5}, {3})  # crontab: Sunday is 0
 
 

@@ -4,16 +4,20 @@ but Python."""
 
 from __future__ import annotations
 
-import datetime as dt
+import logging
 import sys
 from typing import Any
 
 from celery import Celery, signals
 from celery.schedules import crontab
+from kombu import Queue
+from redbeat import RedBeatScheduler
 
 from alerts import steps
-from config import get_settings
+from config import Settings, get_settings
 from config.settings import TASK_SOFT_TIME_LIMIT
+
+log = logging.getLogger(__name__)
 
 
 def make_app() -> Celery:
@@ -23,10 +27,11 @@ def make_app() -> Celery:
     install_log_redaction([settings.email_url, settings.broker_url])  # passwords never reach worker logs
     app = Celery("kpi_alerts", include=["workers.tasks"])
     app.conf.update(
-        broker_url=settings.broker_url or "memory://",
+        # broker URL, serializer, routes (evaluate / deliver / digest), publish timeouts and the
+        # visibility timeout: the same as the publisher of `ingest` and the API (alerts/steps.py)
+        steps.broker_conf(settings),
+        task_queues=[Queue(name, routing_key=name) for name in steps.QUEUES],  # a bare worker takes all three
         timezone=settings.timezone,
-        task_serializer="json",
-        accept_content=["json"],
         # At-least-once with idempotent tasks (see ../README "Reliability"): ack after the
         # task returns, requeue if the worker dies, one message at a time per process.
         task_acks_late=True,
@@ -34,13 +39,26 @@ def make_app() -> Celery:
         worker_prefetch_multiplier=1,
         task_time_limit=TASK_SOFT_TIME_LIMIT + 60,
         task_soft_time_limit=TASK_SOFT_TIME_LIMIT,  # Settings keeps send_timeout below it
-        broker_transport_options={"visibility_timeout": 3600},
         task_ignore_result=True,
-        beat_schedule=beat_schedule(settings.digest_weekday, settings.digest_time),
+        beat_schedule=beat_schedule(settings),
+        # Exactly one effective scheduler: beat keeps its schedule in Redis and ticks only while
+        # it holds RedBeat's lock, so a second beat started by mistake waits (and takes over within
+        # BEAT_LOCK_SECONDS of the first dying). The tasks are idempotent besides (ledgers, keys).
+        beat_scheduler="workers.app:Scheduler",  # RedBeat, after the rule-pack check
+        redbeat_redis_url=settings.broker_url or None,
+        redbeat_key_prefix="kpi-alerts:redbeat:",
+        redbeat_lock_key="kpi-alerts:redbeat:lock",
+        redbeat_redis_options={"socket_connect_timeout": steps.PUBLISH_CONNECT_TIMEOUT,
+                               "socket_timeout": steps.WORKER_READ_TIMEOUT,
+                               "retry_period": 60},  # Redis briefly away: beat retries for a minute
+        beat_max_loop_interval=BEAT_LOOP_SECONDS,
+        redbeat_lock_timeout=BEAT_LOCK_SECONDS,
     )
-    if settings.inbox_dir is not None:  # the inbox folder, every KPI_ALERTS_INBOX_SCAN_SECONDS
-        app.conf.beat_schedule["inbox-scan"] = {"task": steps.INBOX_SCAN, "schedule": settings.inbox_scan_seconds}
     return app
+
+
+BEAT_LOOP_SECONDS = 5  # the longest beat sleeps between ticks; the standby retries the lock as often
+BEAT_LOCK_SECONDS = 5 * BEAT_LOOP_SECONDS  # RedBeat's lock outlasts several loops (else LockNotOwned)
 
 
 def check_rule_packs(**_: Any) -> None:
@@ -80,18 +98,57 @@ for _signal in (signals.worker_init, signals.beat_init):
     _signal.connect(check_database, weak=False)
 
 
-def beat_schedule(weekday: int, at: dt.time) -> dict:
+class Scheduler(RedBeatScheduler):
+    """RedBeat's scheduler (its lock: one effective beat), made only once the rule packs pass:
+    beat builds its scheduler, which reads and writes the schedule in Redis, before `beat_init`,
+    so a failing pack is refused (exit 78) before the broker is needed."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        check_rule_packs()
+        super().__init__(*args, **kwargs)
+
+
+def beat_schedule(settings: Settings) -> dict:
     """Times are local (app timezone = KPI_ALERTS_TIMEZONE): Celery keeps 07:30 at 07:30
-    across the clock changes. Duplicates are harmless: every task is idempotent (ledgers)."""
-    return {
+    across the clock changes. Duplicates are harmless: every task is idempotent (ledgers). An
+    interval task's message expires after its interval: a backlog never piles up copies."""
+    at, weekday, relay = settings.digest_time, settings.digest_weekday, settings.relay_seconds
+    schedule = {
         "weekly-digest": {"task": steps.DIGEST_WEEK,
                           "schedule": crontab(minute=at.minute, hour=at.hour, day_of_week=(weekday + 1) % 7)},
-        "sweep-deliveries": {"task": steps.SWEEP, "schedule": 60.0},
+        "sweep-deliveries": {"task": steps.SWEEP, "schedule": 60.0, "options": {"expires": 60.0}},
         # daily at 08:00; the step sends only on KPI_ALERTS_REMINDER_WEEKDAY (one batch a week)
         "reminders": {"task": steps.REMINDERS, "schedule": crontab(minute=0, hour=8)},
         # daily at 06:00: a return missing past its due day and grace opens its alert (idempotent)
         "returns-check": {"task": steps.RETURNS_CHECK, "schedule": crontab(minute=0, hour=6)},
+        "relay": {"task": steps.RELAY, "schedule": relay, "options": {"expires": max(relay, 1.0)}},
     }
+    if settings.inbox_dir is not None:  # the inbox folder, every KPI_ALERTS_INBOX_SCAN_SECONDS
+        schedule["inbox-scan"] = {"task": steps.INBOX_SCAN, "schedule": settings.inbox_scan_seconds}
+    return schedule
+
+
+def relay_at_start(sender: Any = None, **_: Any) -> None:
+    """A worker's first act: publish every return still awaiting evaluation (the broker was down
+    when it landed, or a worker died with it). A failure is logged, never fatal: beat's relay runs
+    every few seconds. The engine is disposed after, so pool processes forked later never share
+    its connections."""
+    from alerts.store.db import get_engine
+
+    settings = get_settings()
+    if settings.eager:
+        return
+    try:
+        published = steps.relay(settings, steps.ToWorkers(settings, app.send_task))
+        if published:
+            log.info("relay: published %d return(s) awaiting evaluation", published)
+    except Exception:
+        log.warning("relay at worker start failed; beat's relay retries", exc_info=True)
+    finally:
+        get_engine(settings.database_url).dispose()
+
+
+signals.worker_ready.connect(relay_at_start, weak=False)
 
 
 app = make_app()

@@ -63,3 +63,9 @@ def inbox_scan_task() -> dict:
 def returns_check_task() -> int:
     settings = get_settings()
     return steps.returns_check(settings, _next(settings))
+
+
+@app.task(name=steps.RELAY)
+def relay_task() -> int:
+    settings = get_settings()
+    return steps.relay(settings, None if settings.eager else steps.ToWorkers(settings, app.send_task))

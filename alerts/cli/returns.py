@@ -48,6 +48,10 @@ def ingest(
             say(f"{path}: return {result.landed.return_id} is stored but its evaluation failed "
                 f"({result.evaluation_failed}); it is pending (kpi-alerts returns pending): "
                 f"ingest the same file again to retry", stderr=True)
+        if result.deferred and result.landed:
+            say(f"{path}: return {result.landed.return_id} is stored; the broker is unreachable "
+                f"({result.deferred}), so its evaluation is queued for the relay, which hands it to a worker "
+                f"once the broker is back (kpi-alerts returns pending lists it until then)", stderr=True)
         data = ingest_json(catalog, result)
         if as_json:
             print(json.dumps(data))
@@ -55,6 +59,8 @@ def ingest(
             r = data["return"]
             if result.evaluation_failed:
                 done = "evaluation pending"
+            elif result.deferred:
+                done = "evaluation pending (queued for the relay: the broker is unreachable)"
             elif not result.evaluated:
                 done = f"evaluation pending (queued; no worker finished it within {wait:g} s)"
             else:

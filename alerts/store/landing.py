@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import Row, bindparam, func, insert, select, update
+from sqlalchemy import Row, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -34,7 +34,25 @@ _COLUMNS = (RETURNS.c.id, RETURNS.c.provider, RETURNS.c.kind, RETURNS.c.periods,
             RETURNS.c.status, RETURNS.c.filename, RETURNS.c.received_at)
 _GET = select(*_COLUMNS).where(RETURNS.c.id == bindparam("id"))
 _PENDING = select(*_COLUMNS).where(RETURNS.c.evaluated_at.is_(None)).order_by(RETURNS.c.id)
-_MARK_EVALUATED = update(RETURNS).where(RETURNS.c.id == bindparam("b_id")).values(evaluated_at=bindparam("at"))
+# The evaluation's claim, the first statement of its transaction: of two evaluations of one
+# return only the one whose UPDATE finds it unevaluated goes on (PostgreSQL: the second waits on
+# the row lock, then finds evaluated_at set; SQLite: the write lock serialises them). The mark
+# is visible only when the whole evaluation commits.
+_CLAIM_EVALUATION = (update(RETURNS).where(RETURNS.c.id == bindparam("b_id"), RETURNS.c.evaluated_at.is_(None))
+                     .values(evaluated_at=bindparam("at")))
+# Publication (broker mode), claimed the same way so two relays never publish one return twice:
+# awaiting evaluation and never published, or published before the cutoff (no worker finished it).
+_AWAITING = and_(RETURNS.c.evaluated_at.is_(None),
+                 or_(RETURNS.c.published_at.is_(None), RETURNS.c.published_at < bindparam("cutoff")))
+_CLAIM_PUBLICATION = (update(RETURNS)
+                      .where(RETURNS.c.id.in_(select(RETURNS.c.id).where(_AWAITING).order_by(RETURNS.c.id)
+                                              .limit(bindparam("limit")).scalar_subquery()), _AWAITING)
+                      .values(published_at=bindparam("at")).returning(RETURNS.c.id))
+_CLAIM_PUBLICATION_OF = (update(RETURNS).where(RETURNS.c.id == bindparam("b_id"), _AWAITING)
+                         .values(published_at=bindparam("at")).returning(RETURNS.c.id))
+_UNPUBLISHED = (update(RETURNS).where(RETURNS.c.id.in_(bindparam("ids", expanding=True)),
+                                      RETURNS.c.evaluated_at.is_(None))
+                .values(published_at=None))
 # per provider, kind and set of periods: when a return of them was last rated (few rows a provider)
 _LAST_RATED = (select(RETURNS.c.provider, RETURNS.c.kind, RETURNS.c.periods, func.max(RETURNS.c.evaluated_at))
                .where(RETURNS.c.provider.in_(bindparam("providers", expanding=True)),
@@ -130,5 +148,31 @@ def pending_returns(session: Session) -> list[StoredReturn]:
     return [_stored(row) for row in session.connection().execute(_PENDING)]
 
 
-def mark_evaluated(session: Session, return_id: int, now: dt.datetime) -> None:
-    session.connection().execute(_MARK_EVALUATED, {"b_id": return_id, "at": now})
+def claim_evaluation(session: Session, return_id: int, now: dt.datetime) -> bool:
+    """Mark the return evaluated at `now` as the first write of its evaluation's transaction:
+    False when it is (or, once a concurrent evaluation commits, was) evaluated already, or does
+    not exist. Nothing else is written unless it returns True; the caller commits or rolls back."""
+    return session.connection().execute(_CLAIM_EVALUATION, {"b_id": return_id, "at": now}).rowcount == 1
+
+
+def claim_publication(session: Session, now: dt.datetime, cutoff: dt.datetime, limit: int = 1000,
+                      return_id: int | None = None) -> list[int]:
+    """Returns to publish now, marked published at `now` and committed before anything is sent:
+    those awaiting evaluation never published (the broker was down at landing) or published
+    before `cutoff` and still not evaluated. Only `return_id` when given. Concurrent relays
+    never claim the same return (the UPDATE re-checks its condition under the row lock)."""
+    params = {"at": now, "cutoff": cutoff}
+    if return_id is None:
+        rows = session.connection().execute(_CLAIM_PUBLICATION, {**params, "limit": limit})
+    else:
+        rows = session.connection().execute(_CLAIM_PUBLICATION_OF, {**params, "b_id": return_id})
+    ids = sorted(rows.scalars())
+    session.commit()
+    return ids
+
+
+def release_publication(session: Session, return_ids: list[int]) -> None:
+    """Claimed but not sent (the broker went away): the next relay publishes them. Commits."""
+    if return_ids:
+        session.connection().execute(_UNPUBLISHED, {"ids": list(return_ids)})
+    session.commit()

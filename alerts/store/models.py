@@ -31,6 +31,9 @@ class ReturnRecord(SQLModel, table=True):
     evaluated_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     # The API token that uploaded it (`POST /api/returns`); None: landed by the command line.
     token_id: int | None = Field(default=None, foreign_key="api_tokens.id")
+    # Broker mode: when its evaluate task was last handed to the broker (None: not yet, or the
+    # broker was down). The relay publishes those awaiting evaluation that are None or stale.
+    published_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class Observation(SQLModel, table=True):

@@ -3,7 +3,10 @@
 Round trips do not grow with the number of rows, and reads do not grow with the age of the
 service: the alert decision reads the rated periods from a year before the return on (older
 ones only for the few new or moving alerts whose run reaches further back). Idempotent: a
-return already evaluated returns its stored outcome (a redelivered task does nothing twice).
+return already evaluated returns its stored outcome (a redelivered task does nothing twice), and
+of two evaluations of one return running at once (the relay re-published it while a slow worker
+still had it) only the one whose claim (`claim_evaluation`, the first write of its transaction)
+finds it unevaluated writes anything; the other returns the stored outcome.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from alerts.notify.changes import Superseded, build_change
 from alerts.notify.pipeline import plan
 from alerts.store import alerts as alert_store
 from alerts.store import ratings as rating_store
-from alerts.store.landing import StoredReturn, get_return, mark_evaluated
+from alerts.store.landing import StoredReturn, claim_evaluation, get_return
 from alerts.usecases.expected import resolve_on_landing
 from rules.catalog import Catalog
 from rules.evaluate import derive, evaluate_period
@@ -35,6 +38,10 @@ def evaluate_return(session: Session, catalog: Catalog, return_id: int, now: dt.
     if rec is None:
         raise LookupError(f"no return with id {return_id}")
     if rec.evaluated_at is not None:
+        return load_outcome(session, return_id, catalog)
+    session.rollback()  # end the read: the claim below is the first statement of the writing transaction
+    if not claim_evaluation(session, return_id, now):  # a concurrent evaluation of it committed first
+        session.rollback()
         return load_outcome(session, return_id, catalog)
     by_period = defaultdict(list)
     for o in rating_store.current_observations(session, rec.provider, rec.kind, rec.periods):
@@ -71,8 +78,7 @@ def evaluate_return(session: Session, catalog: Catalog, return_id: int, now: dt.
                             superseded=superseded(earlier, t.rule_id, t.subject, t.period))
                for t in transitions if t.id not in calendar_events] + overdue
     deliveries = plan(session, changes, now, base_url)  # the outbox, in the same transaction
-    mark_evaluated(session, rec.id, now)
-    session.commit()
+    session.commit()  # ratings, alerts, outbox and the claim's evaluated_at: all or nothing
     ratings = tuple(RatingResult(e.rule.id, e.subject, e.period, e.value, e.rating.value if e.rating else None)
                     for e in evaluations)
     return EvaluationOutcome(return_id, ratings, tuple(transitions), tuple(deliveries),

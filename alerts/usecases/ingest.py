@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from sqlmodel import Session
 
-from alerts.events import EvaluationOutcome, Landed
+from alerts.events import Deferred, EvaluationOutcome, Landed
 from alerts.store.landing import get_return, land
 from alerts.usecases.evaluate import load_outcome
 from returns import ReturnRejected, parse_return
@@ -30,8 +30,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Evaluate this return id: its outcome when done in-process, None when queued for a worker.
-Dispatch = Callable[[int], EvaluationOutcome | None]
+# Evaluate this return id: its outcome when done in-process, None when queued for a worker,
+# Deferred when the broker could not take it (the relay publishes it once the broker is back).
+Dispatch = Callable[[int], EvaluationOutcome | Deferred | None]
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,9 @@ class IngestResult:
     evaluated: bool = True
     # The kind a rejected return's header named (None: no header recognised), for counting.
     rejected_kind: str | None = None
+    # Broker mode, broker unreachable: the return is stored and pending, and the relay publishes
+    # its evaluation once the broker is back (why it could not be published now). Not a failure.
+    deferred: str | None = None
 
 
 def ingest_bytes(session: Session, catalog: Catalog, name: str, data: bytes, dispatch: Dispatch,
@@ -100,6 +104,8 @@ def ingest_bytes(session: Session, catalog: Catalog, name: str, data: bytes, dis
         log.info("evaluation of return %s failed; it stays pending", landed.return_id, exc_info=True)
         reason = (str(exc).splitlines() or [""])[0][:200]  # one line, never a statement's parameters
         return IngestResult(name, landed, evaluation_failed=f"{type(exc).__name__}: {reason}", evaluated=False)
+    if isinstance(outcome, Deferred):  # stored and pending: the relay hands it to a worker later
+        return IngestResult(name, landed, evaluated=False, deferred=outcome.reason)
     if outcome is None:  # a worker evaluates it: wait with a deadline, then read what it stored
         finished = wait_for_evaluation(session, landed.return_id, wait_seconds)
         return IngestResult(name, landed, load_outcome(session, landed.return_id, catalog), evaluated=finished)

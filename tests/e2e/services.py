@@ -18,11 +18,13 @@ def port_open(port: int) -> bool:
 
 
 class RedisServer:
-    def __init__(self, workdir: Path):
+    """`port`: a given one (a restart on the same address, as after an outage), else a free one."""
+
+    def __init__(self, workdir: Path, port: int | None = None):
         exe = shutil.which("redis-server")
         if exe is None:
             raise RuntimeError("redis-server is not installed (make test installs it: apt-get install redis-server)")
-        self.port = free_port()
+        self.port = port or free_port()
         self.proc = subprocess.Popen(
             [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(workdir), "--save", "",
              "--appendonly", "yes", "--maxmemory-policy", "noeviction"],

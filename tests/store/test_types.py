@@ -113,8 +113,8 @@ def test_every_instant_is_utc_datetime_and_no_json_is_kept_in_text() -> None:
     columns = [(t.name, c) for t in SQLModel.metadata.sorted_tables for c in t.columns]
     instants = {(t, c.name) for t, c in columns if type(c.type) is UTCDateTime}  # ours, not sqlmodel's default
     dated = {(t, c.name) for t, c in columns if isinstance(getattr(c.type, "impl", c.type), DateTime)}
-    # (api_tokens added created_at, last_used_at and revoked_at)
-    assert dated == instants and ("deliveries", "next_attempt_at") in instants and len(instants) == 19
+    # (api_tokens added created_at, last_used_at and revoked_at; returns.published_at)
+    assert dated == instants and ("deliveries", "next_attempt_at") in instants and len(instants) == 20
     for table, column in [("subscriptions", "indicators"), ("subscriptions", "tags"), ("subscriptions", "providers"),
                           ("subscriptions", "teams"), ("subscriptions", "transitions"), ("ratings", "thresholds"),
                           ("deliveries", "events"), ("digests", "counts")]:
