@@ -20,6 +20,7 @@ from alerts.events import Deferred
 from alerts.store.db import session_for
 from alerts.store.landing import claim_evaluation, claim_publication, get_return, pending_returns
 from alerts.store.models import AlertEvent, Delivery, RatingRecord, ReturnRecord, utcnow
+from alerts.store.schema import upgrade_url
 from alerts.usecases import ingest
 from alerts.usecases.evaluate import evaluate_return
 from config import Settings
@@ -59,7 +60,9 @@ class Broker:
 
 @pytest.fixture
 def broker_settings(make_settings) -> Settings:
-    return make_settings(broker_url="redis://127.0.0.1:1/0", relay_stale_seconds=300)
+    settings = make_settings(broker_url="redis://127.0.0.1:1/0", relay_stale_seconds=300)
+    upgrade_url(settings.database_url)  # with a broker set nothing upgrades by itself: `kpi-alerts db upgrade`
+    return settings
 
 
 def published_at(settings: Settings, return_id: int) -> dt.datetime | None:
@@ -156,6 +159,7 @@ def test_concurrent_relays_never_claim_the_same_return(broker_settings):
 def test_ingest_with_the_broker_down_answers_at_once_with_the_evaluation_pending(make_settings):
     """A real Celery publisher on a loopback port nobody listens on: no exception, no wait."""
     s = make_settings(broker_url=f"redis://127.0.0.1:{free_port()}/0")
+    upgrade_url(s.database_url)
     started = time.monotonic()
     with session_for(s.database_url) as session:
         result = ingest.ingest_bytes(session, load_catalog(s.rules_dir), "kpi.csv", kpi_csv(BREACH),

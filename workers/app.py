@@ -101,10 +101,11 @@ for _signal in (signals.worker_init, signals.beat_init):
 class Scheduler(RedBeatScheduler):
     """RedBeat's scheduler (its lock: one effective beat), made only once the rule packs pass:
     beat builds its scheduler, which reads and writes the schedule in Redis, before `beat_init`,
-    so a failing pack is refused (exit 78) before the broker is needed."""
+    so a failing pack, or a database behind the code, is refused (exit 78) before the broker is needed."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         check_rule_packs()
+        check_database()
         super().__init__(*args, **kwargs)
 
 

@@ -48,6 +48,14 @@ _CLAIM_PUBLICATION = (update(RETURNS)
                       .where(RETURNS.c.id.in_(select(RETURNS.c.id).where(_AWAITING).order_by(RETURNS.c.id)
                                               .limit(bindparam("limit")).scalar_subquery()), _AWAITING)
                       .values(published_at=bindparam("at")).returning(RETURNS.c.id))
+# PostgreSQL: the candidates are picked and locked FOR UPDATE SKIP LOCKED first, then claimed by
+# id, in one transaction: concurrent relays take disjoint sets. (As one UPDATE ... IN (SELECT
+# ... LIMIT ... SKIP LOCKED) PostgreSQL may run the subquery more than once and claim more than
+# the limit; without SKIP LOCKED two relays claimed the same return: tests/test_relay.py.)
+_PICK_PUBLICATION = (select(RETURNS.c.id).where(_AWAITING).order_by(RETURNS.c.id).limit(bindparam("limit"))
+                     .with_for_update(skip_locked=True))
+_CLAIM_PICKED = (update(RETURNS).where(RETURNS.c.id.in_(bindparam("ids", expanding=True)))
+                 .values(published_at=bindparam("at")).returning(RETURNS.c.id))
 _CLAIM_PUBLICATION_OF = (update(RETURNS).where(RETURNS.c.id == bindparam("b_id"), _AWAITING)
                          .values(published_at=bindparam("at")).returning(RETURNS.c.id))
 _UNPUBLISHED = (update(RETURNS).where(RETURNS.c.id.in_(bindparam("ids", expanding=True)),
@@ -160,13 +168,19 @@ def claim_publication(session: Session, now: dt.datetime, cutoff: dt.datetime, l
     """Returns to publish now, marked published at `now` and committed before anything is sent:
     those awaiting evaluation never published (the broker was down at landing) or published
     before `cutoff` and still not evaluated. Only `return_id` when given. Concurrent relays
-    never claim the same return (the UPDATE re-checks its condition under the row lock)."""
+    never claim the same return (SQLite: one writer; PostgreSQL: SKIP LOCKED candidates, and
+    the UPDATE re-checks its condition under the row lock)."""
     params = {"at": now, "cutoff": cutoff}
     if return_id is None:
-        rows = session.connection().execute(_CLAIM_PUBLICATION, {**params, "limit": limit})
+        conn = session.connection()
+        if conn.dialect.name == "postgresql":
+            picked = list(conn.execute(_PICK_PUBLICATION, {"cutoff": cutoff, "limit": limit}).scalars())
+            rows = conn.execute(_CLAIM_PICKED, {"at": now, "ids": picked}) if picked else None
+        else:
+            rows = conn.execute(_CLAIM_PUBLICATION, {**params, "limit": limit})
     else:
         rows = session.connection().execute(_CLAIM_PUBLICATION_OF, {**params, "b_id": return_id})
-    ids = sorted(rows.scalars())
+    ids = sorted(rows.scalars()) if rows is not None else []
     session.commit()
     return ids
 

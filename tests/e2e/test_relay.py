@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from alerts.store.schema import upgrade_url
 from tests.conftest import EXAMPLES, ROOT, sqlite_url
 from tests.e2e.services import RedisServer
 from tests.peers import free_port, poll
@@ -75,6 +76,7 @@ def environment(tmp_path: Path, broker_url: str, smtp_server=None, db: Path | No
                 "KPI_ALERTS_EMAIL_FROM": "kpi@example.org", **more})
     if smtp_server is not None:
         env["KPI_ALERTS_EMAIL_URL"] = smtp_server.apprise_url
+    upgrade_url(env["KPI_ALERTS_DATABASE_URL"])  # what `kpi-alerts db upgrade` does before the servers start
     return env
 
 
