@@ -46,6 +46,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/cli_startup.py
 	$(BIN)/python bench/hostile_inputs.py
 	$(BIN)/python bench/reminders_year.py
+	$(BIN)/python bench/e2e_latency.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis *.egg-info
