@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import replace
 
 from sqlmodel import Session
 
@@ -38,11 +39,11 @@ def evaluate_return(session: Session, catalog: Catalog, return_id: int, now: dt.
     if rec is None:
         raise LookupError(f"no return with id {return_id}")
     if rec.evaluated_at is not None:
-        return load_outcome(session, return_id, catalog)
+        return replace(load_outcome(session, return_id, catalog), already_done=True)
     session.rollback()  # end the read: the claim below is the first statement of the writing transaction
     if not claim_evaluation(session, return_id, now):  # a concurrent evaluation of it committed first
         session.rollback()
-        return load_outcome(session, return_id, catalog)
+        return replace(load_outcome(session, return_id, catalog), already_done=True)
     by_period = defaultdict(list)
     for o in rating_store.current_observations(session, rec.provider, rec.kind, rec.periods):
         by_period[o.period].append(o)

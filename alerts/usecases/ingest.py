@@ -91,11 +91,13 @@ def ingest_bytes(session: Session, catalog: Catalog, name: str, data: bytes, dis
     except ReturnRejected as exc:
         return IngestResult(name, errors=problem_lines(exc.problems), rejected_kind=exc.kind)
     landed = land(session, parsed, now, token_id)
-    if landed.status == "duplicate":
+    duplicate = landed if landed.status == "duplicate" else None
+    if duplicate is not None:
         stored = get_return(session, landed.return_id)
         if stored is None or stored.evaluated_at is not None:
             return IngestResult(name, landed)
-        # stored, never rated (a process stopped, an evaluation failed): evaluate it now
+        # stored, not rated yet (a process stopped, an evaluation failed, or the first upload's
+        # evaluation is still running): evaluate it now
         landed = Landed(landed.return_id, stored.status, landed.provider, landed.kind, landed.periods)
         session.rollback()  # end the read transaction before the evaluation writes
     try:
@@ -109,6 +111,8 @@ def ingest_bytes(session: Session, catalog: Catalog, name: str, data: bytes, dis
     if outcome is None:  # a worker evaluates it: wait with a deadline, then read what it stored
         finished = wait_for_evaluation(session, landed.return_id, wait_seconds)
         return IngestResult(name, landed, load_outcome(session, landed.return_id, catalog), evaluated=finished)
+    if duplicate is not None and outcome.already_done:  # the first upload's evaluation finished it
+        return IngestResult(name, duplicate)
     return IngestResult(name, landed, outcome)
 
 
