@@ -17,6 +17,17 @@ def port_open(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
+def stop_process(proc: subprocess.Popen, patience: float) -> None:
+    """SIGTERM, then SIGKILL after `patience` seconds; returns once it has exited."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=patience)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+
+
 class RedisServer:
     """`port`: a given one (a restart on the same address, as after an outage), else a free one."""
 
@@ -77,13 +88,7 @@ class ApiServer:
         return port_open(self.port)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
+        stop_process(self.proc, 15)
         self._out.close()
 
 
@@ -99,11 +104,5 @@ class CeleryWorker:
             cwd=root, env=env, stdout=self._out, stderr=subprocess.STDOUT)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
+        stop_process(self.proc, 30)
         self._out.close()

@@ -17,7 +17,7 @@ import httpx2
 import pytest
 
 from tests.conftest import EXAMPLES, ROOT
-from tests.e2e.services import BIN, ApiServer, RedisServer, clean_env
+from tests.e2e.services import BIN, ApiServer, CeleryWorker, RedisServer, clean_env
 from tests.peers import free_port, poll
 from tests.peers.smtp import SMTPPeer
 
@@ -125,28 +125,6 @@ def test_the_same_return_uploaded_20_times_at_once_is_stored_once_and_emailed_on
         pytest.xfail(f"concurrent duplicates answered {dict(codes)}, not one 201 and nineteen 200")
 
 
-class Celery:
-    """A Celery worker (solo pool, all three queues), its log in `log`; stopped by PID."""
-
-    def __init__(self, tmp_path: Path, env: dict[str, str], name: str = "worker"):
-        self.log = tmp_path / f"{name}.log"
-        self._out = self.log.open("w")
-        self.proc = subprocess.Popen(
-            [str(BIN / "celery"), "-A", "workers.app", "worker", "-Q", "evaluate,deliver,digest", "--pool=solo",
-             "--concurrency=1", "--loglevel=INFO", "--without-gossip", "--without-mingle", "--without-heartbeat",
-             "-n", f"{name}@%h"], cwd=ROOT, env=env, stdout=self._out, stderr=subprocess.STDOUT)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        self._out.close()
-
-
 def test_smtp_down_for_a_while_then_back_the_email_is_delivered_once(tmp_path):
     """Broker mode: the worker's first attempt is refused (nothing listens on the SMTP port), the
     delivery stays pending and is retried by the worker's own countdown (the backoff shortened
@@ -163,7 +141,7 @@ def test_smtp_down_for_a_while_then_back_the_email_is_delivered_once(tmp_path):
         upgraded = kpi_alerts(tmp_path, env, "db", "upgrade")  # with a broker nothing upgrades by itself
         assert upgraded.returncode == 0, upgraded.stderr
         assert kpi_alerts(tmp_path, env, "subscribe", "Lead", "--email", "lead@example.org").returncode == 0
-        worker = Celery(tmp_path, env)
+        worker = CeleryWorker(tmp_path, env, ROOT)  # a bare worker consumes all three queues
         landed = kpi_alerts(tmp_path, env, "ingest", "--json", "--wait", "60", str(RETURN))
         assert landed.returncode == 0, landed.stderr
         assert json.loads(landed.stdout)["return"]["evaluation"] == "done"
