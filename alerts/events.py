@@ -74,9 +74,6 @@ class EvaluationOutcome:
     deliveries: tuple[int, ...] = ()  # outbox rows written with the transitions, to send after commit
     # measure keys of the suite in force that a KPI return left blank or out, sorted (issue 10)
     not_reported: tuple[str, ...] = ()
-    # True when the return had been evaluated by someone else (this call only read the outcome):
-    # a concurrent duplicate upload is then answered "duplicate", not as the one that rated it
-    already_done: bool = False
 
     def __repr__(self) -> str:  # Celery logs task results: keep it one short line
         return (f"EvaluationOutcome(return {self.return_id}: {len(self.ratings)} ratings, "

@@ -101,9 +101,10 @@ def _one_line(exc: BaseException) -> str:
 
 
 class Dispatcher(Protocol):
-    def evaluate(self, return_id: int) -> EvaluationOutcome | Deferred | None:
+    def evaluate(self, return_id: int, claimed: bool = False) -> EvaluationOutcome | Deferred | None:
         """The outcome when evaluated here; None when a worker will (the caller waits);
-        Deferred when the broker could not take it now (the relay will publish it)."""
+        Deferred when the broker could not take it now (the relay will publish it).
+        `claimed`: landed marked handed on (alerts/usecases/ingest.py `Dispatch`)."""
     def deliver(self, delivery_ids: Sequence[int]) -> None: ...
 
     def deliver_later(self, delivery_id: int, wait_seconds: float) -> None:
@@ -116,16 +117,25 @@ class InProcess:
     def __init__(self, settings: Settings):
         self.settings = settings
 
-    def evaluate(self, return_id: int) -> EvaluationOutcome:
+    def evaluate(self, return_id: int, claimed: bool = False) -> EvaluationOutcome:
         """Retried once (a transient failure: a locked database, a dropped connection); a
-        second failure is raised, and the return stays pending (`kpi-alerts returns pending`)
-        for the next ingest of the same bytes. Only a finished evaluation marks it evaluated."""
+        second failure is raised, and the return stays pending (`kpi-alerts returns pending`),
+        released (no longer in flight) for the next ingest of the same bytes. Only a finished
+        evaluation marks it evaluated."""
         try:
             return evaluate(self.settings, self, return_id)
         except Exception as exc:
             log.warning("evaluation of return %s failed (%s); retrying once", return_id, type(exc).__name__)
             log.debug("the failed evaluation of return %s", return_id, exc_info=True)
-        return evaluate(self.settings, self, return_id)
+        try:
+            return evaluate(self.settings, self, return_id)
+        except Exception:
+            try:  # no longer in flight: the next ingest of the same bytes evaluates it at once
+                with session_for(self.settings.database_url) as session:
+                    release_publication(session, [return_id])
+            except Exception:  # noqa: BLE001 - the evaluation's own error is the one to report
+                log.warning("return %s could not be released after its failed evaluation", return_id)
+            raise
 
     def deliver(self, delivery_ids: Sequence[int]) -> None:
         for delivery_id in delivery_ids:
@@ -144,16 +154,18 @@ class ToWorkers:
         self.settings = settings
         self._send = send_task or _producer(settings).send_task
 
-    def evaluate(self, return_id: int) -> Deferred | None:
+    def evaluate(self, return_id: int, claimed: bool = False) -> Deferred | None:
         """Publish the return's evaluation (landed and committed before): None once published, or
         when a relay has just claimed it; Deferred when the broker is unreachable. Never raises
-        for the broker: the return stays pending and the relay publishes it."""
+        for the broker: the return stays pending and the relay publishes it. `claimed`: marked
+        published by its landing already; otherwise claimed here first."""
         now = utcnow()
         with session_for(self.settings.database_url) as session:
-            claimed = claim_publication(session, now, self._stale_cutoff(now), return_id=return_id)
-            if not claimed:
+            ids = [return_id] if claimed else claim_publication(session, now, self._stale_cutoff(now),
+                                                                 return_id=return_id)
+            if not ids:
                 return None
-            failed = self._publish(session, claimed)
+            failed = self._publish(session, ids)
         return Deferred(return_id, failed) if failed else None
 
     def publish_pending(self) -> int:
@@ -312,7 +324,8 @@ def inbox_scan(settings: Settings, dispatcher: Dispatcher, wait: bool = False) -
 
     def land(name: str, data: bytes):  # noqa: ANN202
         with session_for(settings.database_url) as session:
-            return ingest_bytes(session, catalog, name, data, dispatcher.evaluate, utcnow(), 0.0, limits=limits)
+            return ingest_bytes(session, catalog, name, data, dispatcher.evaluate, utcnow(), 0.0, limits=limits,
+                                in_flight_seconds=settings.relay_stale_seconds)
 
     return scan_inbox(settings.inbox_dir, land, limits=limits, settle_seconds=settings.inbox_settle_seconds, wait=wait)
 

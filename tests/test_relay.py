@@ -18,7 +18,7 @@ from sqlalchemy import func, select, update
 from alerts import steps
 from alerts.events import Deferred
 from alerts.store.db import session_for
-from alerts.store.landing import claim_evaluation, claim_publication, get_return, pending_returns
+from alerts.store.landing import claim_oldest_evaluation, claim_publication, get_return, pending_returns
 from alerts.store.models import AlertEvent, Delivery, RatingRecord, ReturnRecord, utcnow
 from alerts.store.schema import upgrade_url
 from alerts.usecases import ingest
@@ -33,11 +33,13 @@ BREACH = [("2024-10", "PI1", "60"), ("2024-10", "PI2", "50")]
 
 def land_unevaluated(settings: Settings, rows: list[tuple[str, str, str]] | None = None) -> int:
     """Land a return as a broker-mode ingest does, with its publication refused: its id."""
+    down = Broker()
+    down.down = True
     with session_for(settings.database_url) as session:
         result = ingest.ingest_bytes(session, load_catalog(settings.rules_dir), f"kpi-{time.monotonic_ns()}.csv",
-                                     kpi_csv(rows or BREACH), lambda rid: Deferred(rid, "refused by the test"),
+                                     kpi_csv(rows or BREACH), steps.ToWorkers(settings, down).evaluate,
                                      utcnow(), limits=ingest.ReturnLimits.of(settings))
-    assert result.landed is not None and result.deferred == "refused by the test"
+    assert result.landed is not None and result.deferred == "ConnectionRefusedError: [Errno 111] Connection refused"
     return result.landed.return_id
 
 
@@ -101,9 +103,9 @@ def test_a_published_evaluation_is_recorded(broker_settings):
 
 
 def test_the_relay_publishes_what_awaits_evaluation_once_and_re_publishes_what_went_stale(broker_settings):
-    first, second, third = (land_unevaluated(broker_settings, [("2024-10", "PI1", v)]) for v in ("60", "61", "62"))
-    with session_for(broker_settings.database_url) as s:
-        evaluate_return(s, load_catalog(broker_settings.rules_dir), third, utcnow())  # rated already
+    third, first, second = (land_unevaluated(broker_settings, [("2024-10", "PI1", v)]) for v in ("60", "61", "62"))
+    with session_for(broker_settings.database_url) as s:  # rated already (the oldest: it alone)
+        evaluate_return(s, load_catalog(broker_settings.rules_dir), third, utcnow())
     broker = Broker()
     to = steps.ToWorkers(broker_settings, broker)
     assert steps.relay(broker_settings, to) == 2
@@ -213,7 +215,7 @@ def test_an_evaluation_that_finds_its_return_claimed_writes_nothing(broker_setti
     waits on it and, once that commits, returns the stored outcome without writing."""
     return_id = land_unevaluated(broker_settings)
     holder = session_for(broker_settings.database_url)
-    assert claim_evaluation(holder, return_id, utcnow())
+    assert claim_oldest_evaluation(holder, get_return(holder, return_id), utcnow()) == return_id
     done: list = []
     second = threading.Thread(target=lambda: done.append(
         evaluate_return(session_for(broker_settings.database_url), load_catalog(broker_settings.rules_dir),
@@ -228,4 +230,4 @@ def test_an_evaluation_that_finds_its_return_claimed_writes_nothing(broker_setti
     assert _counts(broker_settings, return_id)[:2] == (0, 0)
     with session_for(broker_settings.database_url) as s:
         assert get_return(s, return_id).evaluated_at is not None
-        assert claim_evaluation(s, return_id, utcnow()) is False
+        assert claim_oldest_evaluation(s, get_return(s, return_id), utcnow()) is None

@@ -38,7 +38,8 @@ def ingest(
     rejected = unrated = False
     for path in paths:
         with session_for(settings.database_url) as session:
-            result = ingest_path(session, catalog, path, evaluate, utcnow(), wait, limits=limits)
+            result = ingest_path(session, catalog, path, evaluate, utcnow(), wait, limits=limits,
+                                 in_flight_seconds=settings.relay_stale_seconds)
         if result.errors:
             rejected = True
             for line in result.errors:

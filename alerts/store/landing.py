@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import Row, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import Row, and_, bindparam, func, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -31,15 +31,23 @@ _SUPERSEDE = (update(OBSERVATIONS)
 _INSERT_RETURN = insert(RETURNS).returning(RETURNS.c.id)
 _INSERT_OBSERVATIONS = insert(OBSERVATIONS)
 _COLUMNS = (RETURNS.c.id, RETURNS.c.provider, RETURNS.c.kind, RETURNS.c.periods, RETURNS.c.evaluated_at,
-            RETURNS.c.status, RETURNS.c.filename, RETURNS.c.received_at)
+            RETURNS.c.status, RETURNS.c.filename, RETURNS.c.received_at, RETURNS.c.published_at)
 _GET = select(*_COLUMNS).where(RETURNS.c.id == bindparam("id"))
 _PENDING = select(*_COLUMNS).where(RETURNS.c.evaluated_at.is_(None)).order_by(RETURNS.c.id)
-# The evaluation's claim, the first statement of its transaction: of two evaluations of one
-# return only the one whose UPDATE finds it unevaluated goes on (PostgreSQL: the second waits on
-# the row lock, then finds evaluated_at set; SQLite: the write lock serialises them). The mark
-# is visible only when the whole evaluation commits.
-_CLAIM_EVALUATION = (update(RETURNS).where(RETURNS.c.id == bindparam("b_id"), RETURNS.c.evaluated_at.is_(None))
-                     .values(evaluated_at=bindparam("at")))
+# Returns of one provider and kind are evaluated in the order they were stored (returns.id), as a
+# sequential run would: the claim takes the oldest unevaluated one up to the return asked for.
+# PostgreSQL: a concurrent evaluation's claim of that oldest one is uncommitted, so the
+# subquery still finds it and the UPDATE waits on its row lock, then finds it evaluated and
+# claims nothing (the caller looks again); a newer one is never claimed before an older one.
+_OLDEST_UNEVALUATED = (select(func.min(RETURNS.c.id))
+                       .where(RETURNS.c.provider == bindparam("b_provider"), RETURNS.c.kind == bindparam("b_kind"),
+                              RETURNS.c.evaluated_at.is_(None), RETURNS.c.id <= bindparam("b_id"))
+                       .scalar_subquery())
+_CLAIM_OLDEST = (update(RETURNS).where(RETURNS.c.id == _OLDEST_UNEVALUATED, RETURNS.c.evaluated_at.is_(None))
+                 .values(evaluated_at=bindparam("at")).returning(RETURNS.c.id))
+# landing's clock never runs backwards within a provider and kind (see `land`)
+_LAST_RECEIVED = select(func.max(RETURNS.c.received_at)).where(
+    RETURNS.c.provider == bindparam("provider"), RETURNS.c.kind == bindparam("kind"))
 # Publication (broker mode), claimed the same way so two relays never publish one return twice:
 # awaiting evaluation and never published, or published before the cutoff (no worker finished it).
 _AWAITING = and_(RETURNS.c.evaluated_at.is_(None),
@@ -78,6 +86,8 @@ class StoredReturn:
     status: LandStatus = "accepted"  # as it first landed: accepted or restated
     filename: str = ""
     received_at: dt.datetime | None = None
+    # when its evaluation was last handed on (at landing, by the relay); None: never, or released
+    published_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -104,7 +114,7 @@ def latest_returns(session: Session, providers: Iterable[str]) -> dict[tuple[str
 
 def _stored(row: Row) -> StoredReturn:
     return StoredReturn(row.id, row.provider, row.kind, tuple(row.periods.split(",")), row.evaluated_at,
-                        row.status, row.filename, row.received_at)
+                        row.status, row.filename, row.received_at, row.published_at)
 
 
 def _duplicate(session: Session, sha256: str) -> Landed | None:
@@ -114,20 +124,33 @@ def _duplicate(session: Session, sha256: str) -> Landed | None:
     return Landed(row.id, "duplicate", row.provider, row.kind, tuple(row.periods.split(",")))
 
 
-def land(session: Session, parsed: ParsedReturn, now: dt.datetime, token_id: int | None = None) -> Landed:
-    """`token_id`: the API token that uploaded it (None from the command line)."""
+def land(session: Session, parsed: ParsedReturn, now: dt.datetime, token_id: int | None = None,
+         handed_on: bool = False) -> Landed:
+    """`token_id`: the API token that uploaded it (None from the command line). `handed_on`: the
+    caller evaluates it (or publishes its evaluation) right after this commit, so it is marked
+    in flight (`published_at`): a duplicate arriving meanwhile waits for that evaluation rather
+    than starting its own, and the relay leaves it alone until it goes stale.
+
+    Landings of one provider and kind are serialised (SQLite: the write lock; PostgreSQL: an
+    advisory lock), so store order (returns.id), which return is a restatement, and
+    `received_at` (never earlier than the one stored before it) all agree."""
     found = _duplicate(session, parsed.sha256)
     if found is not None:
         return found
     conn = session.connection()
     try:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+                         {"key": f"land/{parsed.provider}/{parsed.kind}"})
         superseded = conn.execute(_SUPERSEDE, {"b_provider": parsed.provider, "b_kind": parsed.kind,
                                                "b_periods": list(parsed.periods)}).rowcount
         status: LandStatus = "restated" if superseded else "accepted"
+        last = conn.execute(_LAST_RECEIVED, {"provider": parsed.provider, "kind": parsed.kind}).scalar()
+        received = max(now, last) if last is not None else now
         return_id = conn.execute(_INSERT_RETURN, dict(
             provider=parsed.provider, kind=parsed.kind, periods=",".join(parsed.periods), filename=parsed.filename,
-            sha256=parsed.sha256, status=status, rows=len(parsed.observations), received_at=now,
-            evaluated_at=None, token_id=token_id)).scalar_one()
+            sha256=parsed.sha256, status=status, rows=len(parsed.observations), received_at=received,
+            evaluated_at=None, token_id=token_id, published_at=now if handed_on else None)).scalar_one()
         rows = [dict(return_id=return_id, provider=parsed.provider, kind=parsed.kind, period=o.period,
                      measure=o.measure, value=o.value, team=o.team, service=o.service, worker=o.worker,
                      asye=o.asye, current=True) for o in parsed.observations]
@@ -156,11 +179,13 @@ def pending_returns(session: Session) -> list[StoredReturn]:
     return [_stored(row) for row in session.connection().execute(_PENDING)]
 
 
-def claim_evaluation(session: Session, return_id: int, now: dt.datetime) -> bool:
-    """Mark the return evaluated at `now` as the first write of its evaluation's transaction:
-    False when it is (or, once a concurrent evaluation commits, was) evaluated already, or does
-    not exist. Nothing else is written unless it returns True; the caller commits or rolls back."""
-    return session.connection().execute(_CLAIM_EVALUATION, {"b_id": return_id, "at": now}).rowcount == 1
+def claim_oldest_evaluation(session: Session, rec: StoredReturn, now: dt.datetime) -> int | None:
+    """Claim, as the first write of an evaluation's transaction, the oldest unevaluated return of
+    `rec`'s provider and kind stored no later than it (`rec` itself, or one stored before it that
+    must be rated first): its id, or None when a concurrent evaluation claimed it first (look
+    again) or none is left. The caller commits or rolls back."""
+    return session.connection().execute(_CLAIM_OLDEST, {"b_provider": rec.provider, "b_kind": rec.kind,
+                                                        "b_id": rec.id, "at": now}).scalar()
 
 
 def claim_publication(session: Session, now: dt.datetime, cutoff: dt.datetime, limit: int = 1000,

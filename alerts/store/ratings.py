@@ -26,6 +26,10 @@ _OBSERVATIONS = select(
     OBSERVATIONS.c.service, OBSERVATIONS.c.worker, OBSERVATIONS.c.asye,
 ).where(OBSERVATIONS.c.provider == bindparam("provider"), OBSERVATIONS.c.kind == bindparam("kind"),
         OBSERVATIONS.c.period.in_(bindparam("periods", expanding=True)), OBSERVATIONS.c.current)
+_OBSERVATIONS_OF_RETURN = select(
+    OBSERVATIONS.c.period, OBSERVATIONS.c.measure, OBSERVATIONS.c.value, OBSERVATIONS.c.team,
+    OBSERVATIONS.c.service, OBSERVATIONS.c.worker, OBSERVATIONS.c.asye,
+).where(OBSERVATIONS.c.return_id == bindparam("return_id"))
 _SUPERSEDE = (update(RATINGS)
               .where(RATINGS.c.provider == bindparam("b_provider"), RATINGS.c.kind == bindparam("b_kind"),
                      RATINGS.c.period.in_(bindparam("b_periods", expanding=True)), RATINGS.c.current)
@@ -66,6 +70,12 @@ SUBJECTS_PER_STATEMENT = 10_000  # well under SQLite's 32,766 bound parameters
 def current_observations(session: Session, provider: str, kind: str, periods: Sequence[str]) -> list[Row]:
     return session.connection().execute(
         _OBSERVATIONS, {"provider": provider, "kind": kind, "periods": list(periods)}).all()
+
+
+def observations_of_return(session: Session, return_id: int) -> list[Row]:
+    """What one return reported (an evaluation rates its own return's rows: by the time it runs
+    a later restatement may have made other rows current)."""
+    return session.connection().execute(_OBSERVATIONS_OF_RETURN, {"return_id": return_id}).all()
 
 
 def current_ratings(session: Session, provider: str, kind: str, periods: Sequence[str]

@@ -5,8 +5,14 @@ service: the alert decision reads the rated periods from a year before the retur
 ones only for the few new or moving alerts whose run reaches further back). Idempotent: a
 return already evaluated returns its stored outcome (a redelivered task does nothing twice), and
 of two evaluations of one return running at once (the relay re-published it while a slow worker
-still had it) only the one whose claim (`claim_evaluation`, the first write of its transaction)
-finds it unevaluated writes anything; the other returns the stored outcome.
+still had it) only the one whose claim (`claim_oldest_evaluation`, the first write of its
+transaction) finds it unevaluated writes anything; the other returns the stored outcome.
+
+Order: a return rates its own observations, and the returns of one provider and kind are rated
+in the order they were stored, whatever order their evaluations run in (two uploads racing, a
+relay re-publishing an old one): evaluating a return first evaluates any stored before it that
+still await evaluation. So the outcome is the sequential run's: the later-stored submission's
+ratings are current, and each return's transitions are its own.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from alerts.notify.changes import Superseded, build_change
 from alerts.notify.pipeline import plan
 from alerts.store import alerts as alert_store
 from alerts.store import ratings as rating_store
-from alerts.store.landing import StoredReturn, claim_evaluation, get_return
+from alerts.store.landing import StoredReturn, claim_oldest_evaluation, get_return
 from alerts.usecases.expected import resolve_on_landing
 from rules.catalog import Catalog
 from rules.evaluate import derive, evaluate_period
@@ -35,17 +41,37 @@ LOOKBACK_MONTHS = 12  # rated periods read before the return's first: covers mos
 
 def evaluate_return(session: Session, catalog: Catalog, return_id: int, now: dt.datetime,
                     base_url: str = "", timezone: str = "Europe/London") -> EvaluationOutcome:
+    """Evaluate the return, after any of its provider and kind stored before it that still await
+    evaluation (each in its own transaction, oldest first: the order a sequential run would
+    rate them). The outcome is this return's; its deliveries include the earlier ones'."""
     rec = get_return(session, return_id)
     if rec is None:
         raise LookupError(f"no return with id {return_id}")
-    if rec.evaluated_at is not None:
-        return replace(load_outcome(session, return_id, catalog), already_done=True)
-    session.rollback()  # end the read: the claim below is the first statement of the writing transaction
-    if not claim_evaluation(session, return_id, now):  # a concurrent evaluation of it committed first
-        session.rollback()
-        return replace(load_outcome(session, return_id, catalog), already_done=True)
+    earlier_deliveries: list[int] = []
+    while rec.evaluated_at is None:
+        session.rollback()  # end the read: the claim below is the first statement of the writing transaction
+        claimed = claim_oldest_evaluation(session, rec, now)
+        if claimed is None:  # a concurrent evaluation committed first: look again
+            session.rollback()
+        else:
+            stored = rec if claimed == rec.id else get_return(session, claimed)
+            assert stored is not None  # claimed under its row lock: it exists
+            outcome = _evaluate_claimed(session, catalog, stored, now, base_url, timezone)
+            if claimed == rec.id:
+                return replace(outcome, deliveries=(*earlier_deliveries, *outcome.deliveries))
+            earlier_deliveries.extend(outcome.deliveries)
+        found = get_return(session, return_id)
+        assert found is not None  # returns are never deleted
+        rec = found
+    # evaluated by a concurrent evaluation (or before): read back what it stored
+    return replace(load_outcome(session, return_id, catalog), deliveries=tuple(earlier_deliveries))
+
+
+def _evaluate_claimed(session: Session, catalog: Catalog, rec: StoredReturn, now: dt.datetime,
+                      base_url: str, timezone: str) -> EvaluationOutcome:
+    """Rate one claimed return's own observations, move alerts, plan the outbox; commit."""
     by_period = defaultdict(list)
-    for o in rating_store.current_observations(session, rec.provider, rec.kind, rec.periods):
+    for o in rating_store.observations_of_return(session, rec.id):
         by_period[o.period].append(o)
     missing = unreported(catalog, rec.kind, rec.provider, rec.periods,
                          {(o.period, o.measure) for os in by_period.values() for o in os if o.value is not None})
@@ -82,7 +108,7 @@ def evaluate_return(session: Session, catalog: Catalog, return_id: int, now: dt.
     session.commit()  # ratings, alerts, outbox and the claim's evaluated_at: all or nothing
     ratings = tuple(RatingResult(e.rule.id, e.subject, e.period, e.value, e.rating.value if e.rating else None)
                     for e in evaluations)
-    return EvaluationOutcome(return_id, ratings, tuple(transitions), tuple(deliveries),
+    return EvaluationOutcome(rec.id, ratings, tuple(transitions), tuple(deliveries),
                              tuple(key for key, _, _ in missing))
 
 

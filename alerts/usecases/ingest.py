@@ -11,10 +11,9 @@ import datetime as dt
 import logging
 import os
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from sqlmodel import Session
 
@@ -30,9 +29,15 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Evaluate this return id: its outcome when done in-process, None when queued for a worker,
-# Deferred when the broker could not take it (the relay publishes it once the broker is back).
-Dispatch = Callable[[int], EvaluationOutcome | Deferred | None]
+
+
+class Dispatch(Protocol):
+    """Evaluate this return id: its outcome when done in-process, None when queued for a worker,
+    Deferred when the broker could not take it (the relay publishes it once the broker is back).
+    `claimed`: landing marked it handed on already (`land(handed_on=True)`), so it is this
+    caller's to hand on, without claiming it again."""
+
+    def __call__(self, return_id: int, claimed: bool = False) -> EvaluationOutcome | Deferred | None: ...
 
 
 @dataclass(frozen=True)
@@ -81,8 +86,15 @@ class IngestResult:
 
 def ingest_bytes(session: Session, catalog: Catalog, name: str, data: bytes, dispatch: Dispatch,
                  now: dt.datetime, wait_seconds: float = 60.0, *, limits: ReturnLimits,
-                 token_id: int | None = None) -> IngestResult:
-    """`token_id`: the API token uploading it, recorded with the return (None: the command line)."""
+                 token_id: int | None = None, in_flight_seconds: float = 600.0) -> IngestResult:
+    """`token_id`: the API token uploading it, recorded with the return (None: the command line).
+
+    A byte-identical duplicate is answered `duplicate` and changes nothing. When the stored copy
+    is not rated yet its evaluation is either in flight (handed on less than
+    `in_flight_seconds` ago, KPI_ALERTS_RELAY_STALE_SECONDS: the first upload is still being
+    evaluated, or a worker has it), so the duplicate waits for it up to `wait_seconds`, or
+    stuck (its evaluation failed and was released, or went stale), so the duplicate evaluates it
+    now and answers with the status it landed with (README: "Every landed return gets rated")."""
     too_large = limits.too_large(name, len(data))
     if too_large:
         return IngestResult(name, errors=[too_large])
@@ -90,18 +102,19 @@ def ingest_bytes(session: Session, catalog: Catalog, name: str, data: bytes, dis
         parsed = parse_return(name, data, catalog, now=now, max_rows=limits.max_rows)
     except ReturnRejected as exc:
         return IngestResult(name, errors=problem_lines(exc.problems), rejected_kind=exc.kind)
-    landed = land(session, parsed, now, token_id)
+    landed = land(session, parsed, now, token_id, handed_on=True)
     duplicate = landed if landed.status == "duplicate" else None
     if duplicate is not None:
         stored = get_return(session, landed.return_id)
         if stored is None or stored.evaluated_at is not None:
             return IngestResult(name, landed)
-        # stored, not rated yet (a process stopped, an evaluation failed, or the first upload's
-        # evaluation is still running): evaluate it now
+        if stored.published_at is not None and (now - stored.published_at).total_seconds() < in_flight_seconds:
+            return IngestResult(name, landed, evaluated=wait_for_evaluation(session, landed.return_id, wait_seconds))
+        # stored, never rated, and nobody on it (a process stopped, an evaluation failed): evaluate it now
         landed = Landed(landed.return_id, stored.status, landed.provider, landed.kind, landed.periods)
         session.rollback()  # end the read transaction before the evaluation writes
     try:
-        outcome = dispatch(landed.return_id)
+        outcome = dispatch(landed.return_id, claimed=duplicate is None)
     except Exception as exc:  # the return stays stored and pending; the caller says so
         log.info("evaluation of return %s failed; it stays pending", landed.return_id, exc_info=True)
         reason = (str(exc).splitlines() or [""])[0][:200]  # one line, never a statement's parameters
@@ -111,8 +124,6 @@ def ingest_bytes(session: Session, catalog: Catalog, name: str, data: bytes, dis
     if outcome is None:  # a worker evaluates it: wait with a deadline, then read what it stored
         finished = wait_for_evaluation(session, landed.return_id, wait_seconds)
         return IngestResult(name, landed, load_outcome(session, landed.return_id, catalog), evaluated=finished)
-    if duplicate is not None and outcome.already_done:  # the first upload's evaluation finished it
-        return IngestResult(name, duplicate)
     return IngestResult(name, landed, outcome)
 
 
@@ -130,7 +141,7 @@ def wait_for_evaluation(session: Session, return_id: int, wait_seconds: float) -
 
 
 def ingest_path(session: Session, catalog: Catalog, path: Path, dispatch: Dispatch, now: dt.datetime,
-                wait_seconds: float = 60.0, *, limits: ReturnLimits) -> IngestResult:
+                wait_seconds: float = 60.0, *, limits: ReturnLimits, in_flight_seconds: float = 600.0) -> IngestResult:
     try:
         with path.open("rb") as f:  # the size before reading: a 2 GB upload is never read in
             too_large = limits.too_large(str(path), os.fstat(f.fileno()).st_size)
@@ -139,4 +150,5 @@ def ingest_path(session: Session, catalog: Catalog, path: Path, dispatch: Dispat
             data = f.read(limits.max_bytes + 1)  # a file that grew meanwhile is caught by ingest_bytes
     except OSError as exc:
         return IngestResult(str(path), errors=[f"{path}:0:-: cannot read file: {exc.strerror}"])
-    return ingest_bytes(session, catalog, str(path), data, dispatch, now, wait_seconds, limits=limits)
+    return ingest_bytes(session, catalog, str(path), data, dispatch, now, wait_seconds, limits=limits,
+                        in_flight_seconds=in_flight_seconds)

@@ -103,10 +103,10 @@ def test_the_same_return_uploaded_20_times_at_once_is_stored_once_and_emailed_on
     answers = upload_at_once(server.url, token, [(RETURN.name, RETURN.read_bytes())] * 20)
 
     codes = Counter(a.status_code for a in answers)
-    assert set(codes) <= {200, 201} and codes[201] >= 1, [(a.status_code, a.text[:300]) for a in answers]
+    assert codes == {201: 1, 200: 19}, [(a.status_code, a.text[:300]) for a in answers]
     assert {a.json()["return"]["id"] for a in answers} == {1}
     assert {a.json()["return"]["status"] for a in answers if a.status_code == 201} == {"accepted"}
-    assert {a.json()["return"]["status"] for a in answers if a.status_code == 200} <= {"duplicate"}
+    assert {a.json()["return"]["status"] for a in answers if a.status_code == 200} == {"duplicate"}
     assert rows(db, "SELECT count(*) FROM returns") == [(1,)]
     smtp_server.wait_for(1, timeout=60)
     poll(lambda: not unfinished_deliveries(db), 30, "no delivery pending or sending")
@@ -116,13 +116,6 @@ def test_the_same_return_uploaded_20_times_at_once_is_stored_once_and_emailed_on
     assert to == ["lead@example.org"] and msg["Subject"].startswith("[RED] Sandwell:")
     server.stop()
     assert_clean_log(server.log)
-    if codes != {201: 1, 200: 19}:
-        # Known bug: a duplicate that arrives while the first upload is still being evaluated
-        # (stored, evaluated_at NULL) is taken for a stored-but-never-rated return and
-        # "evaluated now" (alerts/usecases/ingest.py): the evaluation's claim makes it write
-        # nothing, but the answer is 201 "accepted" with the first one's outcome, not 200
-        # "duplicate" as README's HTTP API promises. Everything else above holds.
-        pytest.xfail(f"concurrent duplicates answered {dict(codes)}, not one 201 and nineteen 200")
 
 
 def test_smtp_down_for_a_while_then_back_the_email_is_delivered_once(tmp_path):
@@ -192,14 +185,10 @@ def outcome(db: Path) -> dict:
 
 def test_two_different_returns_for_one_period_racing_end_in_the_later_stored_ones_state(tmp_path, served):
     """Both land and are rated; then the race's outcome is compared with a clean sequential run of
-    the same two in the order the race stored them (returns.id). Known bugs, seen in 7 runs of 8
-    on the shared 2-core machine (2 Dec 2026), make the comparison an expected failure for now:
-    an evaluation rates the period's *current* observations, not its own return's, so when the
-    second landing commits before the first evaluation, the first return's events carry the
-    second's values and the second's evaluation finds nothing to move (the first's transitions
-    are lost, the second's attributed to the first); and when the first evaluation commits last,
-    the current ratings are the first-stored return's. received_at is also taken before the
-    insert, so it can disagree with returns.id about which was stored later."""
+    the same two in the order the race stored them (returns.id): the same current ratings (the
+    later-stored one's), alerts and transitions, each return's its own. (Before evaluations were
+    ordered, 7 runs of 8 differed: an evaluation rated the period's current observations, which
+    could be the other return's.) received_at agrees with store order."""
     db = tmp_path / "api.db"
     server, env, token = served()
     original = RETURN.read_bytes()
@@ -227,13 +216,7 @@ def test_two_different_returns_for_one_period_racing_end_in_the_later_stored_one
     server.stop()
     assert_clean_log(server.log)
 
+    for key in ("rating_returns", "ratings", "alerts", "events"):
+        assert raced[key] == clean[key], key
     received = rows(db, "SELECT received_at FROM returns ORDER BY id")
-    problems = [f"{what} differ from the clean run: raced {raced[key]!r}, clean {clean[key]!r}"
-                for key, what in (("rating_returns", "the current ratings' returns (by store order)"),
-                                  ("ratings", "the current ratings"), ("alerts", "the alerts"),
-                                  ("events", "the alert events, return by return"))
-                if raced[key] != clean[key]]
-    if received != sorted(received):
-        problems.append(f"received_at disagrees with returns.id: {received}")
-    if problems:
-        pytest.xfail("; ".join(problems))
+    assert received == sorted(received)
