@@ -8,6 +8,7 @@ import logging
 import sys
 from typing import Any
 
+import redis.exceptions
 from celery import Celery, signals
 from celery.schedules import crontab
 from kombu import Queue
@@ -107,6 +108,24 @@ class Scheduler(RedBeatScheduler):
         check_rule_packs()
         check_database()
         super().__init__(*args, **kwargs)
+
+    def tick(self, *args: Any, **kwargs: Any) -> float:
+        """RedBeat's tick, kept alive through a Redis outage: while Redis cannot be reached the
+        tick is skipped (nothing could be published anyway; the relay catches up once it is
+        back), where RedBeat would let beat die on extending its lock. A lock that expired
+        meanwhile is taken again if it is free; held by another beat, this one exits (its
+        supervisor restarts it as the standby), so there is still one effective scheduler."""
+        try:
+            return super().tick(*args, **kwargs)
+        except redis.exceptions.LockNotOwnedError:
+            if self.lock is not None and self.lock.acquire(blocking=False):
+                log.warning("beat: the lock expired while Redis was away; taken again")
+                return 0.0
+            log.error("beat: another beat holds the lock now; exiting (restart me as the standby)")
+            raise SystemExit(1) from None
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+            log.warning("beat: Redis unreachable (%s); ticking again in %g s", type(exc).__name__, self.max_interval)
+            return float(self.max_interval)
 
 
 def beat_schedule(settings: Settings) -> dict:

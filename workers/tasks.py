@@ -7,8 +7,14 @@ from collections import Counter
 
 from alerts import steps
 from alerts.events import EvaluationOutcome
+from alerts.store.errors import UNREACHABLE
 from config import Settings, get_settings
 from workers.app import app
+
+# Worth retrying: the broker or a mail server away (OSError), the database restarting or a
+# dropped connection. Each task is idempotent, keyed by what it processes, so a retry of one
+# that got halfway does nothing twice (a delivery claimed before its send is never re-sent).
+TRANSIENT = (OSError, *UNREACHABLE)
 
 
 def _next(settings: Settings) -> steps.Dispatcher:
@@ -17,13 +23,13 @@ def _next(settings: Settings) -> steps.Dispatcher:
     return steps.ToWorkers(settings, app.send_task) if not settings.eager else steps.InProcess(settings)
 
 
-@app.task(name=steps.EVALUATE, autoretry_for=(OSError,), retry_backoff=True, retry_backoff_max=300, max_retries=5)
+@app.task(name=steps.EVALUATE, autoretry_for=TRANSIENT, retry_backoff=True, retry_backoff_max=300, max_retries=5)
 def evaluate_return_task(return_id: int) -> EvaluationOutcome:
     settings = get_settings()
     return steps.evaluate(settings, _next(settings), return_id)
 
 
-@app.task(name=steps.DELIVER)
+@app.task(name=steps.DELIVER, autoretry_for=TRANSIENT, retry_backoff=True, retry_backoff_max=300, max_retries=5)
 def deliver_task(delivery_id: int) -> str:
     settings = get_settings()
     return steps.deliver(settings, _next(settings), delivery_id)
@@ -41,7 +47,7 @@ def digest_week_task(week: str | None = None) -> dict:
     return steps.digest_week(settings, _next(settings), week)
 
 
-@app.task(name=steps.DIGEST_CHUNK, autoretry_for=(OSError,), retry_backoff=True, retry_backoff_max=300,
+@app.task(name=steps.DIGEST_CHUNK, autoretry_for=TRANSIENT, retry_backoff=True, retry_backoff_max=300,
           max_retries=5)
 def digest_chunk_task(week: str, subscriber_ids: list[int]) -> dict:
     return steps.digest_chunk(get_settings(), week, subscriber_ids)

@@ -14,6 +14,7 @@ one of a chunk (deliver_many) or retried alone (deliver). The statements are in 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import random
 import time
 from collections import Counter, deque
@@ -27,9 +28,12 @@ from alerts.notify.channels.base import Channel, OutgoingMessage, Recipient, Sen
 from alerts.notify.retry import backoff_seconds
 from alerts.notify.unsubscribe import make_token, unsubscribe_headers, unsubscribe_url, with_link
 from alerts.store import deliveries as store
+from alerts.store.errors import unreachable
 from alerts.store.models import utcnow
 from alerts.store.secrets import signing_key
 from config import Settings
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -125,20 +129,53 @@ def deliver_many(session: Session, settings: Settings, delivery_ids: list[int], 
         session.commit()  # the claim and the attempt are on record before anything leaves
         while d is not None:
             result = send(session, settings, d, using)
-            statuses[record(session, settings, d, result, rng)] += 1
             used = using.get(d.channel)
-            if (used is not None and used.unavailable) or (deadline is not None and time.monotonic() > deadline):
-                session.commit()
+            stop = (used is not None and used.unavailable) or (deadline is not None and time.monotonic() > deadline)
+            status, d = _record_and_claim_next(session, settings, d, result, rng, todo, now, statuses, not stop)
+            statuses[status] += 1
+            if stop:
                 if todo:
                     statuses["not attempted"] += len(todo)
                 break
-            d = _claim_next(session, todo, now, statuses)
-            session.commit()  # this outcome and the next claim, before the next send
     finally:
         if own:
             for channel in using.values():
                 channel.close()
     return statuses
+
+
+RECORD_PATIENCE_SECONDS = 120.0  # how long a sent message's outcome waits for the database to come back
+
+
+def _record_and_claim_next(session: Session, settings: Settings, d: Claimed, result: SendResult,
+                           rng: random.Random | None, todo: deque[int], now: dt.datetime | None,
+                           statuses: Counter, claim_next: bool) -> tuple[str, Claimed | None]:
+    """Record `d`'s outcome and (`claim_next`) claim the next delivery, committed together.
+    The message has left already, so its outcome must not be lost: while the database cannot
+    be reached (PostgreSQL restarting, a dropped connection) the same writes are retried, with
+    backoff, for up to RECORD_PATIENCE_SECONDS; after that the error is raised and the delivery,
+    left 'sending', turns 'unknown' (never sent twice)."""
+    give_up = time.monotonic() + RECORD_PATIENCE_SECONDS
+    wait = 0.2
+    while True:
+        queued, counted = deque(todo), Counter(statuses)
+        try:
+            status = record(session, settings, d, result, rng)
+            following = _claim_next(session, todo, now, statuses) if claim_next else None
+            session.commit()
+            return status, following
+        except Exception as exc:
+            if not unreachable(exc) or time.monotonic() + wait > give_up:
+                raise
+            session.rollback()
+            todo.clear()
+            todo.extend(queued)
+            statuses.clear()
+            statuses.update(counted)
+            log.warning("delivery %s was %s; the database is unreachable (%s): recording it again in %.1f s",
+                        d.id, result.status.value, type(exc).__name__, wait)
+            time.sleep(wait)
+            wait = min(wait * 2, 5.0)
 
 
 def _claim_next(session: Session, todo: deque[int], now: dt.datetime | None, statuses: Counter) -> Claimed | None:

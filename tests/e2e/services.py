@@ -103,6 +103,26 @@ class CeleryWorker:
              "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"{name}@%h"],
             cwd=root, env=env, stdout=self._out, stderr=subprocess.STDOUT)
 
+    def kill(self) -> None:
+        """kill -9: no shutdown, no acknowledgement, its database connection cut mid-transaction."""
+        self.proc.kill()
+        self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        stop_process(self.proc, 30)
+        self._out.close()
+
+
+class CeleryBeat:
+    """`celery -A APP beat` (RedBeat: the schedule and its lock in Redis), its log in `log`."""
+
+    def __init__(self, workdir: Path, env: dict[str, str], root: Path, name: str = "beat", app: str = "workers.app"):
+        self.log = workdir / f"{name}.log"
+        self._out = self.log.open("w")
+        self.proc = subprocess.Popen(
+            [str(BIN / "celery"), "-A", app, "beat", "--loglevel=INFO", "-s", str(workdir / f"{name}-schedule")],
+            cwd=root, env=env, stdout=self._out, stderr=subprocess.STDOUT)
+
     def stop(self) -> None:
         stop_process(self.proc, 30)
         self._out.close()

@@ -1,10 +1,10 @@
 """Never depend on the broker being up (issue 11, section 2), with real processes on loopback:
-redis-server stopped while a return lands, a published evaluation whose message was lost (a
-worker killed whole), and two beats started by mistake. Every process is stopped by PID."""
+redis-server stopped while a return lands, and a published evaluation whose message was lost (a
+worker killed whole). Every process is stopped by PID. (Two beats started by mistake, and the
+rest of section 6 on PostgreSQL: tests/e2e/test_stack.py.)"""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import sqlite3
@@ -12,7 +12,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -167,55 +166,6 @@ def test_a_published_evaluation_no_worker_finished_is_re_published_and_evaluated
         clean = environment(tmp_path, "", db=tmp_path / "clean.db")  # the same return, in-process
         assert events_of(db, return_id) == len(json.loads(kpi_alerts(clean, tmp_path, "ingest", "--json", RETURN)
                                                           .stdout)["transitions"]) > 0
-    finally:
-        processes.stop()
-        server.stop()
-
-
-def test_two_beats_send_one_digest_per_subscriber_and_one_reminder(tmp_path, smtp_server, processes, landed_year_db):
-    """Two beats on a one-second schedule (tests/e2e/fast_beat.py) against one redis-server and a
-    worker: only the holder of RedBeat's lock sends anything, the digest ledger and the
-    reminders' week batch keep repeated runs to one message each, and when the holder stops
-    the other takes over without sending anything twice."""
-    db = tmp_path / "year.db"
-    with sqlite3.connect(landed_year_db) as src, sqlite3.connect(db) as dst:
-        src.backup(dst)  # the example year, landed in February 2026: its red alerts are weeks old
-    src.close()
-    dst.close()
-    server = RedisServer(tmp_path)
-    today = dt.datetime.now(ZoneInfo("Europe/London")).weekday()
-    env = environment(tmp_path, server.url, smtp_server, db=db, KPI_ALERTS_REMINDER_WEEKDAY=str(today),
-                      KPI_ALERTS_DIGEST_WEEKDAY=str(today))
-    processes.env = env
-    try:
-        for name in ("Lead", "Board"):
-            res = kpi_alerts(env, tmp_path, "subscribe", name, "--email", f"{name.lower()}@example.org",
-                             "--delivery", "both", "--min-severity", "red")
-            assert res.returncode == 0, res.stderr
-        processes.worker()
-        logs = [processes.beat("beat-1", "tests.e2e.fast_beat"), processes.beat("beat-2", "tests.e2e.fast_beat")]
-
-        def sent() -> dict[tuple[str, str], int]:
-            counts: dict[tuple[str, str], int] = {}
-            for _, to, msg in smtp_server.messages:
-                kind = "digest" if "KPI digest" in msg["Subject"] else "reminder" if "still red" in msg["Subject"] \
-                    else msg["Subject"]
-                counts[(to[0], kind)] = counts.get((to[0], kind), 0) + 1
-            return counts
-
-        want = {(f"{n}@example.org", k): 1 for n in ("lead", "board") for k in ("digest", "reminder")}
-        poll(lambda: set(sent()) >= set(want), 90, "each subscriber's digest and reminder")
-        time.sleep(4)  # four more ticks of both schedules
-        senders = [log for log in logs if "Sending due task" in log.read_text()]
-        assert len(senders) == 1, [log.read_text()[-2000:] for log in logs]  # one effective scheduler
-        holder = senders[0]
-        standby = logs[1 - logs.index(holder)]
-        assert holder.read_text().count("Sending due task weekly-digest") >= 3  # it ran again and again
-        # the holder stops (releasing the lock): the standby takes over, and sends nothing twice
-        processes.stop(next(p for p, log in processes.procs if Path(log.name) == holder))
-        poll(lambda: "Sending due task" in standby.read_text(), 30, "the standby beat taking over")
-        time.sleep(3)
-        assert sent() == want
     finally:
         processes.stop()
         server.stop()
