@@ -6,7 +6,8 @@ every attempt is the same message, with the digest's own text part and a Message
 from the delivery key. Alerts go through Apprise (email.py); this is the one measured exception.
 
 Apprise's email plugin opens a new SMTP connection for every notify(), builds a new TLS
-context for it (22-35 ms each here: OpenSSL 3 re-reads the CA bundle, even for plain SMTP)
+context for it (22-35 ms each here: OpenSSL 3 re-reads the CA bundle, even for plain SMTP;
+alert emails now reuse one, channels/tls.py)
 and derives the plain-text part by parsing the HTML. That is right for an alert and too slow
 for 10,000 digests on two cores (about 20 per second per core, measured). So a digest chunk:
 
@@ -44,6 +45,7 @@ from functools import lru_cache
 from alerts.notify.channels.apprise_send import config_error
 from alerts.notify.channels.base import Channel, OutgoingMessage, Recipient, SendResult, SendStatus
 from alerts.notify.channels.email import EmailAddresses, SmtpEndpoint, extra_headers, smtp_endpoint
+from alerts.notify.channels.tls import tls_context
 from alerts.notify.redact import scrub
 from config import Settings
 
@@ -107,7 +109,6 @@ class DigestEmail(EmailAddresses, Channel):
         self._endpoint: SmtpEndpoint | None = None
         self.problem: str | None = None
         self._smtp: smtplib.SMTP | None = None
-        self._context: ssl.SSLContext | None = None
         self.unavailable: str | None = None  # why no session could be had: the chunk stops
 
     @property
@@ -122,12 +123,7 @@ class DigestEmail(EmailAddresses, Channel):
 
     # -- the session ----------------------------------------------------------------------
     def _tls(self) -> ssl.SSLContext:
-        if self._context is None:  # once per chunk, not per message
-            self._context = ssl.create_default_context()
-            if not self.endpoint or not self.endpoint.verify:
-                self._context.check_hostname = False
-                self._context.verify_mode = ssl.CERT_NONE
-        return self._context
+        return tls_context(bool(self.endpoint and self.endpoint.verify))  # once per process
 
     def _connect(self) -> smtplib.SMTP | None:
         if self._smtp is not None:
