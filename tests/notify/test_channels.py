@@ -151,6 +151,7 @@ def test_smtp_refusals_fail(smtp_server, reply):
     smtp_server.script = [reply]
     result = send_email(smtp_server)
     assert result.status == SendStatus.FAILED and "failure" in result.detail
+    assert "example.org" not in result.detail and "RECIPIENT" in result.detail  # the log keeps no address
     assert smtp_server.attempts == 1 and not smtp_server.messages  # retry=0: one attempt only
     assert send_email(smtp_server).status == SendStatus.SENT  # the script is used up: 250
     assert len(smtp_server.wait_for(1)) == 1

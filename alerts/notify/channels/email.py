@@ -19,7 +19,7 @@ would make two, so the delivery key travels as X-Notification-Id. The digest sen
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from alerts.notify.channels.apprise_send import config_error, notify_once, timeout_problem
@@ -163,4 +163,9 @@ class EmailChannel(EmailAddresses, Channel):
         def own_text(service: NotifyEmailWithText) -> None:
             service.text_part = text
 
-        return notify_once(url, message.subject, message.html, apprise.NotifyFormat.HTML, settings, own_text)
+        result = notify_once(url, message.subject, message.html, apprise.NotifyFormat.HTML, settings, own_text)
+        # the delivery log names the subscriber (by id), never their address: personal data
+        detail = result.detail
+        for written in (to, quote(to, safe="")):
+            detail = detail.replace(written, "RECIPIENT")
+        return replace(result, detail=detail)
