@@ -24,7 +24,7 @@ from sqlalchemy import select
 import config.settings
 from config import Settings, use_settings
 from rules.loader import SHIPPED_PACKS
-from tests.peers.postgres import PostgresCluster, binaries
+from tests.peers.postgres import PostgresCluster, running_cluster
 from tests.peers.smtp import smtp_server  # noqa: F401  (fixture)
 from tests.peers.teams import teams_server  # noqa: F401  (fixture)
 
@@ -102,14 +102,8 @@ class PgDatabases:
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[PostgresCluster]:
     """The suite's own PostgreSQL cluster, stopped and removed at the end whatever happens."""
-    bindir = binaries()
-    if bindir is None:
-        pytest.skip("PostgreSQL is not installed (make test installs Debian's postgresql)")
-    cluster = PostgresCluster(bindir)
-    try:
+    with running_cluster() as cluster:
         yield cluster
-    finally:
-        cluster.stop()
 
 
 @pytest.fixture(scope="session")

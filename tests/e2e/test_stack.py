@@ -21,7 +21,7 @@ from tests.conftest import EXAMPLES, ROOT, _land_year
 from tests.e2e.services import BIN, CeleryBeat, clean_env
 from tests.e2e.stack import Stack
 from tests.peers import poll
-from tests.peers.postgres import PostgresCluster, binaries
+from tests.peers.postgres import running_cluster
 from tests.peers.teams import card
 
 pytestmark = pytest.mark.e2e
@@ -31,14 +31,8 @@ RETURN = EXAMPLES / "kpi-2024-10.csv"  # Sandwell, October 2024: two red KPIs op
 @pytest.fixture(scope="module")
 def cluster():
     """This module's own PostgreSQL cluster: one test restarts it."""
-    bindir = binaries()
-    if bindir is None:
-        pytest.skip("PostgreSQL is not installed (make test installs Debian's postgresql)")
-    pg = PostgresCluster(bindir)
-    try:
+    with running_cluster() as pg:
         yield pg
-    finally:
-        pg.stop()
 
 
 @pytest.fixture

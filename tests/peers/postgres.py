@@ -9,6 +9,7 @@ TEMPLATE), which is a file copy: a few milliseconds, far less than running the m
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import pwd
@@ -17,6 +18,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -102,3 +104,19 @@ class PostgresCluster:
             pass
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def running_cluster() -> Iterator[PostgresCluster]:
+    """A new cluster for a fixture, stopped and removed at the end whatever happens; the test is
+    skipped, saying so, where PostgreSQL is not installed."""
+    import pytest
+
+    bindir = binaries()
+    if bindir is None:
+        pytest.skip("PostgreSQL is not installed (make test installs Debian's postgresql)")
+    cluster = PostgresCluster(bindir)
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
