@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: demo test services lint bench clean lock
+.PHONY: demo test services lint bench clean lock vendor
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -50,3 +50,19 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis *.egg-info
+
+# The GOV.UK Frontend assets the web app serves, refreshed from the npm package at a pinned
+# version (needs npm and the registry; the result is committed, so nothing else needs npm).
+# Councils and trusts are not GOV.UK: the GDS Transport font (and its @font-face rules) and
+# the GOV.UK crest are left out, so text falls back to Arial.
+GOVUK_FRONTEND := 6.6.0
+GOVUK_STATIC := alerts/web/static/govuk-frontend
+vendor:
+	rm -rf .vendor && mkdir .vendor
+	cd .vendor && npm pack --silent govuk-frontend@$(GOVUK_FRONTEND) >/dev/null && tar xzf govuk-frontend-$(GOVUK_FRONTEND).tgz
+	rm -rf $(GOVUK_STATIC) && mkdir -p $(GOVUK_STATIC)
+	sed -E -e 's/@font-face\{[^}]*\}//g' -e 's/"?GDS Transport"?,//g' \
+		.vendor/package/dist/govuk/govuk-frontend.min.css > $(GOVUK_STATIC)/govuk-frontend.min.css
+	cp .vendor/package/dist/govuk/govuk-frontend.min.js $(GOVUK_STATIC)/
+	echo "govuk-frontend $(GOVUK_FRONTEND) from npm, licence $$(node -p "require('./.vendor/package/package.json').license"), (c) Crown copyright; fonts and crest left out (Makefile 'vendor')" > $(GOVUK_STATIC)/VERSION
+	rm -rf .vendor

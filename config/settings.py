@@ -43,8 +43,11 @@ class Settings(BaseSettings):
     delivery_max_attempts: int = 8
     delivery_backoff_base: float = 60.0  # seconds; doubles each attempt (equal jitter): 8 attempts over ~1 h
     delivery_backoff_max: float = 900.0  # cap per wait: at most a quarter of the broker visibility timeout
-    # Signs unsubscribe links; empty: a random key is made and kept in the database.
+    # Signs unsubscribe links, sign-in links and web sessions; empty: a random key is made and
+    # kept in the database.
     secret_key: str = ""
+    # The web app: a signed-in session ends after this many hours (or on sign-out).
+    session_hours: float = Field(12.0, gt=0, le=24 * 30, allow_inf_nan=False)
     digest_weekday: int = Field(0, ge=0, le=6)  # Monday
     digest_time: dt.time = dt.time(7, 30)  # local time in `timezone`; KPI_ALERTS_DIGEST_TIME=07:30
     digest_chunk_size: int = Field(500, ge=1)  # subscribers per digest task

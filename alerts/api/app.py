@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
 
 from alerts.api.broker import client as broker_client
 from alerts.api.health import router as health
@@ -19,6 +21,9 @@ from alerts.api.state import ApiState
 from alerts.api.unsubscribe import router as unsubscribe
 from alerts.steps import dispatcher_for
 from alerts.store import db
+from alerts.web.pages import STATIC
+from alerts.web.pages import router as pages
+from alerts.web.security import SignInRequired
 from config import Settings
 from rules.loader import load_catalog
 
@@ -40,11 +45,14 @@ def create_app(settings: Settings) -> FastAPI:
     catalog = load_catalog(settings.rules_dir)
     prepare_database(settings.database_url)
     app = FastAPI(title="kpi-alerts", version="0.1.0",
-                  description="Returns land over HTTP; one-click unsubscribe; health and metrics.")
+                  description="Returns land over HTTP; one-click unsubscribe; health and metrics; the leaders' "
+                              "web pages (sign in by email link, the status board).")
     app.state.api = ApiState(settings=settings, catalog=catalog, dispatcher=dispatcher_for(settings),
                              metrics=Metrics(), broker=broker_client(settings.broker_url))
-    for router in (returns, unsubscribe, health, metrics):
+    for router in (returns, unsubscribe, health, metrics, pages):
         app.include_router(router)
+    app.mount(STATIC, StaticFiles(directory=Path(__file__).parent.parent / "web" / "static" / "govuk-frontend"),
+              name="govuk-frontend")
     limit = int(settings.max_upload_mb * 1024 * 1024) + ENVELOPE
     app.add_middleware(BodyLimit, uploads={UPLOAD_PATH: (limit, too_large_detail(settings.max_upload_mb))})
 
@@ -53,5 +61,9 @@ def create_app(settings: Settings) -> FastAPI:
         """A malformed request is 400 with a plain message; 422 means a rejected return."""
         problems = [f"{'.'.join(str(p) for p in e.get('loc', ()) )}: {e.get('msg', 'invalid')}" for e in exc.errors()]
         return JSONResponse({"detail": "; ".join(problems) or "bad request"}, status_code=400)
+
+    @app.exception_handler(SignInRequired)
+    async def _sign_in(_request: Request, _exc: SignInRequired) -> RedirectResponse:
+        return RedirectResponse("/signin", status_code=303)
 
     return app

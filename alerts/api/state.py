@@ -21,6 +21,7 @@ class ApiState:
     dispatcher: Dispatcher
     metrics: Metrics
     broker: Any = field(default=None)  # a redis.Redis for health and queue depth, None without a broker
+    signing_key: bytes | None = None  # the install's key (web sessions, sign-in links), read on first use
 
 
 def state_of(request: Request) -> ApiState:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from alerts.cli import acks, db, deliveries, demo, digest, inbox, returns, rules, serve, subscriptions, tokens
+from alerts.cli import acks, db, deliveries, demo, digest, inbox, returns, rules, serve, subscriptions, tokens, users
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Event-driven alerts on contract KPI returns.")
 app.add_typer(returns.app)
@@ -22,6 +22,7 @@ app.add_typer(inbox.app, name="inbox")
 app.add_typer(demo.app)
 app.add_typer(serve.app)
 app.add_typer(tokens.app, name="tokens")
+app.add_typer(users.app, name="users")
 app.add_typer(db.app, name="db")
 
 

@@ -242,3 +242,46 @@ class ApiToken(SQLModel, table=True):
     created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     last_used_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     revoked_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class User(SQLModel, table=True):
+    """A person who signs in to the web app (issue 12). Roles: viewer (every leader), performance
+    (also uploads, snoozes, manages anyone's subscriptions and tokens), admin (users and roles).
+    A subscriber's address signs in as a viewer without being added; the first admin comes
+    from `kpi-alerts users add EMAIL --role admin`."""
+
+    __tablename__ = "users"
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(unique=True)  # lower-cased
+    name: str = ""
+    role: str = "viewer"
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class SigninRequest(SQLModel, table=True):
+    """One request for a sign-in link: single use (`used_at`), 15 minutes. Kept for unknown
+    addresses too (no link sent, `nonce_sha256` None), as the count the rate limits read."""
+
+    __tablename__ = "signin_requests"
+    __table_args__ = (Index("ix_signin_requests_email", "email", "created_at"),
+                      Index("ix_signin_requests_client", "client", "created_at"))
+    id: int | None = Field(default=None, primary_key=True)
+    email: str
+    client: str
+    nonce_sha256: str | None = Field(default=None, unique=True)
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    expires_at: dt.datetime = Field(sa_type=UTCDateTime)
+    used_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class WebSession(SQLModel, table=True):
+    """A signed-in browser: the cookie carries the session's random id, signed; only its SHA-256
+    is stored. Ends at `expires_at` (KPI_ALERTS_SESSION_HOURS) or on sign-out (`ended_at`)."""
+
+    __tablename__ = "web_sessions"
+    id: int | None = Field(default=None, primary_key=True)
+    token_sha256: str = Field(unique=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    expires_at: dt.datetime = Field(sa_type=UTCDateTime)
+    ended_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -1,0 +1,106 @@
+"""Signing in to the web app by email link (issue 12): request a link, sign in with it, find
+the session's user, sign out. Plain functions over the store; the web layer signs tokens and
+sends the email.
+
+- A link is asked for with an address. Whatever the address, the answer is the same; a link is
+  made only for a user, or a subscriber's address (who signs in as a viewer). Requests are
+  limited per address and per client over a sliding window, counted in the database, so every
+  API process shares the count.
+- The link carries a random nonce (only its SHA-256 is stored): single use, LINK_MINUTES.
+- A session is a random id (SHA-256 stored) that the cookie carries, signed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+
+from sqlmodel import Session
+
+from alerts.store import web_users as store
+from alerts.store.web_users import UserRow
+
+LINK_MINUTES = 15
+RATE_WINDOW = dt.timedelta(minutes=15)
+MAX_PER_ADDRESS = 5  # links asked for one address per window
+MAX_PER_CLIENT = 20  # requests from one client (address) per window
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def normalise_email(text: str) -> str | None:
+    """The address as stored (trimmed, lower-cased), or None for what is no address."""
+    email = text.strip().lower()
+    return email if _EMAIL.match(email) else None
+
+
+@dataclass(frozen=True)
+class LinkToSend:
+    email: str
+    name: str
+    nonce: str
+    expires_at: dt.datetime
+
+
+def request_link(session: Session, text: str, client: str, now: dt.datetime) -> LinkToSend | None:
+    """The link to email, or None (no such user or subscriber, not an address, over a limit):
+    the caller answers the same either way. Commits."""
+    email = normalise_email(text)
+    if email is None:
+        return None
+    by_address, by_client = store.recent_requests(session, email, client, now - RATE_WINDOW)
+    if by_address >= MAX_PER_ADDRESS or by_client >= MAX_PER_CLIENT:
+        session.rollback()
+        return None
+    user = store.user_by_email(session, email)
+    name = user.name if user is not None else store.subscriber_name(session, email)
+    known = user is not None or name is not None
+    nonce = secrets.token_urlsafe(32) if known else None
+    expires = now + dt.timedelta(minutes=LINK_MINUTES)
+    store.record_request(session, email, client, digest(nonce) if nonce else None, now, expires)
+    session.commit()
+    return LinkToSend(email, name or "", nonce, expires) if nonce else None
+
+
+def sign_in(session: Session, nonce: str, now: dt.datetime, hours: float) -> tuple[str, UserRow] | None:
+    """Use the link: (the new session's id, its user), or None for a link used, expired or
+    unknown. A subscriber signing in for the first time becomes a viewer. Commits."""
+    email = store.consume_request(session, digest(nonce), now)
+    if email is None:
+        session.rollback()
+        return None
+    user = store.user_by_email(session, email)
+    if user is None:
+        name = store.subscriber_name(session, email) or ""
+        user = UserRow(store.add_user(session, email, "viewer", name, now)[0], email, name, "viewer")
+    token = secrets.token_urlsafe(32)
+    store.create_session(session, digest(token), user.id, now, now + dt.timedelta(hours=hours))
+    session.commit()
+    return token, user
+
+
+def session_user(session: Session, token: str, now: dt.datetime) -> UserRow | None:
+    return store.session_user(session, digest(token), now)
+
+
+def sign_out(session: Session, token: str, now: dt.datetime) -> None:
+    store.end_session(session, digest(token), now)
+    session.commit()
+
+
+def add_user(session: Session, email_text: str, role: str, name: str, now: dt.datetime) -> tuple[int, bool]:
+    """`kpi-alerts users add`: ValueError for a bad address or role. Commits."""
+    email = normalise_email(email_text)
+    if email is None:
+        raise ValueError(f"not an email address: {email_text!r}")
+    if role not in store.ROLES:
+        raise ValueError(f"unknown role {role!r} (expected one of {', '.join(store.ROLES)})")
+    found = store.add_user(session, email, role, name, now)
+    session.commit()
+    return found

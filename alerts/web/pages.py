@@ -1,0 +1,184 @@
+"""The web app's pages (issue 12), server-rendered with the GOV.UK Frontend look, working
+without JavaScript. Built so far: sign in by email link, sign out, and the status board.
+
+Sign-in: `GET /signin` asks for an address; `POST /signin` answers the same page whether or
+not the address is known (a link is emailed only to a user or a subscriber); the link
+`GET /signin/link?token=T` shows a button and changes nothing (mail scanners follow links);
+`POST /signin/link` uses it once and sets the session cookie. `POST /signout` ends it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from itsdangerous import BadData, URLSafeTimedSerializer
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from starlette.concurrency import run_in_threadpool
+
+from alerts.api.state import state_of
+from alerts.digest.compose import position_sentence
+from alerts.notify.channels import senders
+from alerts.notify.channels.base import OutgoingMessage, Recipient
+from alerts.notify.wording import provider_name
+from alerts.store.db import session_for
+from alerts.store.models import utcnow
+from alerts.store.queries import current_status
+from alerts.templating import fmt_value
+from alerts.usecases.signin import LINK_MINUTES, request_link, sign_in, sign_out
+from alerts.web.security import (
+    CSRF_FIELD,
+    Visitor,
+    check_csrf,
+    clear_session,
+    finish,
+    key,
+    session_token,
+    set_session,
+    signed_in,
+    visitor,
+)
+
+router = APIRouter(include_in_schema=False)
+TEMPLATES = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
+                        autoescape=select_autoescape(default=True), undefined=StrictUndefined, trim_blocks=True,
+                        lstrip_blocks=True)
+STATIC = "/static/govuk-frontend"
+RAG_WORDS = {"green": "On target", "amber": "Within tolerance", "red": "In failure", None: "Not rated"}
+RAG_TAGS = {"green": "govuk-tag--green", "amber": "govuk-tag--yellow", "red": "govuk-tag--red", None: "govuk-tag--grey"}
+
+
+def render(request: Request, name: str, found: Visitor, status: int = 200, **context: object) -> Response:
+    html = TEMPLATES.get_template(name).render(user=found.user, csrf=found.csrf, csrf_field=CSRF_FIELD,
+                                               static=STATIC, rag_words=RAG_WORDS, rag_tags=RAG_TAGS, **context)
+    return finish(request, HTMLResponse(html, status_code=status))
+
+
+def _links(request: Request) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(key(request), salt="kpi-alerts-signin-link")
+
+
+def client_of(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+# --- sign in -----------------------------------------------------------------------------
+
+
+@router.get("/signin")
+async def signin_form(request: Request) -> Response:
+    return render(request, "signin.html", await visitor(request), sent=False, error=None)
+
+
+@router.post("/signin")
+async def signin_request(request: Request) -> Response:
+    form = await check_csrf(request)
+    found = await visitor(request)
+    state = state_of(request)
+    settings = state.settings
+    address = form.get("email", "")
+    if not address.strip():
+        return render(request, "signin.html", found, 400, sent=False, error="Enter your email address")
+    base = (settings.base_url or str(request.base_url)).rstrip("/")
+
+    def ask() -> None:
+        with session_for(settings.database_url) as session:
+            link = request_link(session, address, client_of(request), utcnow())
+        if link is None:
+            return  # unknown, not an address, or over a limit: the same answer
+        url = f"{base}/signin/link?{urlencode({'token': _links(request).dumps(link.nonce)})}"
+        text = (f"Sign in to kpi-alerts: {url}\n\nThe link works once, for {LINK_MINUTES} minutes. If you did not "
+                "ask for it, ignore this email: nobody can sign in without the link.\n")
+        html = TEMPLATES.get_template("signin_email.html").render(url=url, minutes=LINK_MINUTES, name=link.name)
+        message = OutgoingMessage(f"signin-{link.nonce[:12]}", "Your kpi-alerts sign-in link", html, text, "info")
+        channel = senders(settings)["email"]
+        channel.send(Recipient(link.name or link.email, link.email, None), message, settings)
+
+    await run_in_threadpool(ask)
+    return render(request, "signin.html", found, sent=True, error=None, address=address.strip())
+
+
+@router.get("/signin/link")
+async def signin_link(request: Request, token: str = "") -> Response:
+    """A page with a button: following the link changes nothing."""
+    return render(request, "signin_link.html", await visitor(request), token=token)
+
+
+@router.post("/signin/link")
+async def signin_use(request: Request) -> Response:
+    form = await check_csrf(request)
+    found = await visitor(request)
+    settings = state_of(request).settings
+    try:
+        nonce = _links(request).loads(form.get("token", ""), max_age=LINK_MINUTES * 60)
+    except BadData:
+        nonce = None
+
+    def use() -> tuple[str, object] | None:
+        if not isinstance(nonce, str):
+            return None
+        with session_for(settings.database_url) as session:
+            return sign_in(session, nonce, utcnow(), settings.session_hours)
+
+    done = await run_in_threadpool(use)
+    if done is None:
+        return render(request, "signin.html", found, 400, sent=False,
+                      error="That sign-in link has been used or has expired: ask for a new one")
+    response = finish(request, RedirectResponse("/", status_code=303))
+    set_session(request, response, done[0], settings.session_hours)
+    return response
+
+
+@router.post("/signout")
+async def signout(request: Request) -> Response:
+    await check_csrf(request)
+    token = session_token(request)
+    if token:
+        def end() -> None:
+            with session_for(state_of(request).settings.database_url) as session:
+                sign_out(session, token, utcnow())
+        await run_in_threadpool(end)
+    response = finish(request, RedirectResponse("/signin", status_code=303))
+    clear_session(request, response)
+    return response
+
+
+# --- the status board ----------------------------------------------------------------------
+
+
+@router.get("/")
+async def status_board(request: Request, found: Annotated[Visitor, Depends(signed_in)],
+                       provider: str | None = None) -> Response:
+    state = state_of(request)
+    catalog = state.catalog
+
+    def read() -> list:
+        with session_for(state.settings.database_url) as session:
+            return current_status(session, provider or None)
+
+    rows = await run_in_threadpool(read)
+    by_provider: dict[str, list[dict]] = defaultdict(list)
+    for r in rows:
+        bound = catalog.rules_by_id.get(r.rule_id)
+        if bound is None or r.subject != r.provider:  # the provider's own indicators; teams and workers elsewhere
+            continue
+        by_provider[r.provider].append({
+            "code": bound.code or "", "name": bound.rule.name, "key": bound.rule.measure_key, "period": r.period,
+            "value": fmt_value(r.value, bound.rule.unit), "rating": r.rating, "since": r.since if r.alert else None,
+            "contract": bool(bound.code)})
+    boards = []
+    for p in sorted(by_provider):
+        cells = sorted(by_provider[p], key=lambda c: (not c["contract"], _code_order(c["code"]), c["name"]))
+        counts = Counter(c["rating"] for c in cells if c["contract"])
+        boards.append({"provider": p, "name": provider_name(p), "cells": cells,
+                       "headline": position_sentence(counts) if counts else None})
+    return render(request, "status.html", found, boards=boards, provider=provider)
+
+
+def _code_order(code: str) -> tuple[int, str]:
+    digits = "".join(ch for ch in code if ch.isdigit())
+    return (int(digits) if digits else 10_000, code)

@@ -1,0 +1,137 @@
+"""What every page of the web app relies on: the session cookie, CSRF, who is signed in and
+what their role lets them do.
+
+- The session cookie `kpi_session` holds the session's random id, signed with the install's
+  key (itsdangerous): HttpOnly, SameSite=Lax, Secure when KPI_ALERTS_BASE_URL is https. The
+  database says whether the session is live (alerts/usecases/signin.py).
+- CSRF, double submit: the cookie `kpi_csrf` holds a random value (SameSite=Strict, HttpOnly)
+  and every form carries it in the hidden field `csrf`; a POST whose two do not match is
+  refused (403). A GET never changes anything.
+- Pages need a session (else a redirect to /signin), except sign-in, the sign-in link and
+  unsubscribe. Roles are ordered: viewer < performance < admin.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from fastapi import HTTPException, Request
+from fastapi.responses import Response
+from itsdangerous import BadSignature, Signer
+from starlette.concurrency import run_in_threadpool
+
+from alerts.api.state import state_of
+from alerts.store.db import session_for
+from alerts.store.models import utcnow
+from alerts.store.secrets import signing_key
+from alerts.store.web_users import ROLES, UserRow
+from alerts.usecases.signin import session_user
+
+SESSION_COOKIE = "kpi_session"
+CSRF_COOKIE = "kpi_csrf"
+CSRF_FIELD = "csrf"
+
+
+class SignInRequired(Exception):
+    """A page asked for without a live session: answered with a redirect to /signin."""
+
+
+@dataclass(frozen=True)
+class Visitor:
+    """Who is asking: the signed-in user (None before sign-in) and the CSRF value for forms."""
+
+    user: UserRow | None
+    csrf: str
+
+    def can(self, role: str) -> bool:
+        return self.user is not None and ROLES.index(self.user.role) >= ROLES.index(role)
+
+
+def key(request: Request) -> bytes:
+    state = state_of(request)
+    if state.signing_key is None:
+        with session_for(state.settings.database_url) as session:
+            state.signing_key = signing_key(session, state.settings)
+    return state.signing_key
+
+
+def _signer(request: Request) -> Signer:
+    return Signer(key(request), salt="kpi-alerts-web-session")
+
+
+def secure_cookies(request: Request) -> bool:
+    return state_of(request).settings.base_url.lower().startswith("https://") or request.url.scheme == "https"
+
+
+def csrf_value(request: Request) -> str:
+    """The visitor's CSRF value: the cookie's, or a new one (set on the response by `finish`)."""
+    found = request.cookies.get(CSRF_COOKIE, "")
+    if len(found) == 43:  # token_urlsafe(32)
+        return found
+    request.state.new_csrf = getattr(request.state, "new_csrf", None) or secrets.token_urlsafe(32)
+    return request.state.new_csrf
+
+
+def session_token(request: Request) -> str | None:
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
+        return None
+    try:
+        return _signer(request).unsign(cookie).decode()
+    except BadSignature:
+        return None
+
+
+async def visitor(request: Request) -> Visitor:
+    token = session_token(request)
+    user = None
+    if token:
+        def lookup() -> UserRow | None:
+            with session_for(state_of(request).settings.database_url) as session:
+                return session_user(session, token, utcnow())
+        user = await run_in_threadpool(lookup)
+    return Visitor(user, csrf_value(request))
+
+
+async def signed_in(request: Request) -> Visitor:
+    """A page's dependency: the visitor, who must be signed in."""
+    found = await visitor(request)
+    if found.user is None:
+        raise SignInRequired
+    return found
+
+
+def require(found: Visitor, role: str) -> None:
+    if not found.can(role):
+        raise HTTPException(403, f"this needs the {role} role")
+
+
+async def check_csrf(request: Request) -> dict[str, str]:
+    """Every form POST: the form's `csrf` must equal the cookie's (403 otherwise). The form, read."""
+    form = await request.form()
+    sent = form.get(CSRF_FIELD)
+    cookie = request.cookies.get(CSRF_COOKIE, "")
+    if not isinstance(sent, str) or not cookie or not hmac.compare_digest(sent, cookie):
+        raise HTTPException(403, "the form's security token is missing or out of date: reload the page and try again")
+    return {k: v for k, v in form.items() if isinstance(v, str)}
+
+
+def finish(request: Request, response: Response) -> Response:
+    """Set the CSRF cookie where this request made one; pages are never cached."""
+    new = getattr(request.state, "new_csrf", None)
+    if new:
+        response.set_cookie(CSRF_COOKIE, new, httponly=True, samesite="strict", secure=secure_cookies(request),
+                            path="/")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def set_session(request: Request, response: Response, token: str, hours: float) -> None:
+    response.set_cookie(SESSION_COOKIE, _signer(request).sign(token).decode(), max_age=int(hours * 3600),
+                        httponly=True, samesite="lax", secure=secure_cookies(request), path="/")
+
+
+def clear_session(request: Request, response: Response) -> None:
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=secure_cookies(request))

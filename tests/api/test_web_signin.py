@@ -1,0 +1,193 @@
+"""The web app's sign-in by email link (issue 12), in-process behind TestClient, with the link
+captured by a real SMTP peer: the same answer for known and unknown addresses, a link that
+works once and for 15 minutes, a GET that changes nothing, CSRF on every form, rate limits,
+sign-out, and the status board behind the session, escaping what returns say."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from html import unescape
+
+import pytest
+import time_machine
+
+from alerts.store.db import session_for
+from alerts.store.models import utcnow
+from alerts.usecases.signin import MAX_PER_ADDRESS, add_user
+from tests.conftest import add_subscriber, kpi_csv
+from tests.peers import poll
+
+CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+@pytest.fixture
+def web(make_api, smtp_server):
+    api = make_api(email_url=smtp_server.apprise_url, email_from="kpi@example.org", base_url="https://kpi.example.org")
+    api.client.base_url = "https://testserver"  # as a browser on the https site: Secure cookies come back
+    return api
+
+
+def csrf(client, path: str = "/signin") -> str:
+    page = client.get(path)
+    assert page.status_code == 200, page.text
+    return CSRF.search(page.text).group(1)
+
+
+def ask_link(client, email: str) -> str:
+    return client.post("/signin", data={"email": email, "csrf": csrf(client)}).text
+
+
+SUBJECT = "Your kpi-alerts sign-in link"
+
+
+def sign_in_emails(smtp_server) -> list:
+    return [m for _, _, m in smtp_server.messages if m["Subject"] == SUBJECT]
+
+
+def link_from(smtp_server, count: int = 1) -> str:
+    """The link in the `count`-th sign-in email to arrive (waiting for it)."""
+    poll(lambda: len(sign_in_emails(smtp_server)) >= count, 10, f"sign-in email {count}")
+    msg = sign_in_emails(smtp_server)[count - 1]
+    html = next(p for p in msg.walk() if p.get_content_type() == "text/html").get_content()
+    url = unescape(re.search(r'href="([^"]+)"', html).group(1))
+    assert url.startswith("https://kpi.example.org/signin/link?token=")
+    return url.removeprefix("https://kpi.example.org")
+
+
+def sign_in(client, smtp_server, email: str, count: int = 1) -> None:
+    ask_link(client, email)
+    path = link_from(smtp_server, count)
+    token = re.search(r'name="token" value="([^"]+)"', client.get(path).text).group(1)
+    done = client.post("/signin/link", data={"token": token, "csrf": csrf(client, path)}, follow_redirects=False)
+    assert done.status_code == 303 and done.headers["location"] == "/", done.text
+
+
+def make_user(settings, email: str, role: str = "viewer", name: str = "") -> None:
+    with session_for(settings.database_url) as s:
+        add_user(s, email, role, name, utcnow())
+
+
+def test_pages_need_a_session(web):
+    for path in ("/", "/?provider=sandwell"):
+        answer = web.client.get(path, follow_redirects=False)
+        assert answer.status_code == 303 and answer.headers["location"] == "/signin"
+
+
+def test_a_subscriber_signs_in_by_link_and_sees_the_status_board(web, smtp_server):
+    add_subscriber(web.settings, "Commissioning lead", "Lead@Example.org")
+    assert web.upload("k.csv", kpi_csv([("2024-10", "PI1", "60"), ("2024-10", "PI2", "95")])).status_code == 201
+    sign_in(web.client, smtp_server, "lead@example.org")
+    assert [to for _, to, m in smtp_server.messages if m["Subject"] == SUBJECT] == [["lead@example.org"]]
+    board = web.client.get("/")
+    assert board.status_code == 200
+    assert "Status board" in board.text and "Sandwell" in board.text
+    assert "In failure" in board.text and "On target" in board.text  # the rating in words beside the colour
+    assert "govuk-tag--red" in board.text
+    assert "Sign out Commissioning lead" in board.text
+
+
+def test_the_answer_is_the_same_for_unknown_and_known_addresses(web, smtp_server):
+    make_user(web.settings, "known@example.org")
+    known = ask_link(web.client, "known@example.org").replace("known@example.org", "ADDRESS")
+    unknown = ask_link(web.client, "stranger@example.org").replace("stranger@example.org", "ADDRESS")
+    assert CSRF.sub("", known) == CSRF.sub("", unknown)
+    assert "Check your email" in known
+    smtp_server.wait_for(1)
+    assert [to for _, to, _ in smtp_server.messages] == [["known@example.org"]]  # no email to a stranger
+
+
+def test_a_link_works_once(web, smtp_server):
+    make_user(web.settings, "jo@example.org")
+    sign_in(web.client, smtp_server, "jo@example.org")
+    path = link_from(smtp_server)
+    token = re.search(r'name="token" value="([^"]+)"', web.client.get(path).text).group(1)
+    again = web.client.post("/signin/link", data={"token": token, "csrf": csrf(web.client, path)},
+                            follow_redirects=False)
+    assert again.status_code == 400 and "used or has expired" in again.text
+
+
+def test_following_the_link_changes_nothing(web, smtp_server):
+    """Mail scanners follow links: the GET shows a button; the link still works after it."""
+    make_user(web.settings, "jo@example.org")
+    ask_link(web.client, "jo@example.org")
+    path = link_from(smtp_server)
+    for _ in range(3):
+        assert web.client.get(path).status_code == 200
+    assert web.client.get("/", follow_redirects=False).status_code == 303  # not signed in by a GET
+    sign_in_with = re.search(r'name="token" value="([^"]+)"', web.client.get(path).text).group(1)
+    used = web.client.post("/signin/link", data={"token": sign_in_with, "csrf": csrf(web.client, path)},
+                           follow_redirects=False)
+    assert used.status_code == 303
+
+
+def test_an_expired_link_is_refused(web, smtp_server):
+    make_user(web.settings, "jo@example.org")
+    ask_link(web.client, "jo@example.org")
+    path = link_from(smtp_server)
+    token = re.search(r'name="token" value="([^"]+)"', web.client.get(path).text).group(1)
+    form = csrf(web.client, path)
+    with time_machine.travel(utcnow() + dt.timedelta(minutes=16)):
+        late = web.client.post("/signin/link", data={"token": token, "csrf": form}, follow_redirects=False)
+    assert late.status_code == 400 and "used or has expired" in late.text
+
+
+def test_a_tampered_link_is_refused(web, smtp_server):
+    make_user(web.settings, "jo@example.org")
+    ask_link(web.client, "jo@example.org")
+    token = re.search(r"token=([^&]+)", link_from(smtp_server)).group(1)
+    forged = token[:-2] + ("A" if token[-2] != "A" else "B") + token[-1]
+    answer = web.client.post("/signin/link", data={"token": forged, "csrf": csrf(web.client)}, follow_redirects=False)
+    assert answer.status_code == 400
+
+
+def test_forms_without_the_csrf_token_are_refused(web, smtp_server):
+    make_user(web.settings, "jo@example.org")
+    web.client.get("/signin")  # the CSRF cookie is set
+    assert web.client.post("/signin", data={"email": "jo@example.org"}).status_code == 403
+    assert web.client.post("/signin", data={"email": "jo@example.org", "csrf": "x" * 43}).status_code == 403
+    assert not smtp_server.messages
+    sign_in(web.client, smtp_server, "jo@example.org")
+    assert web.client.post("/signout", data={}, follow_redirects=False).status_code == 403
+    assert web.client.get("/").status_code == 200  # still signed in
+
+
+def test_sign_out_ends_the_session_for_good(web, smtp_server):
+    make_user(web.settings, "jo@example.org")
+    sign_in(web.client, smtp_server, "jo@example.org")
+    cookie = web.client.cookies.get("kpi_session")
+    out = web.client.post("/signout", data={"csrf": csrf(web.client, "/")}, follow_redirects=False)
+    assert out.status_code == 303 and out.headers["location"] == "/signin"
+    web.client.cookies.set("kpi_session", cookie)  # the old cookie, replayed
+    assert web.client.get("/", follow_redirects=False).status_code == 303
+
+
+def test_cookies_are_httponly_samesite_and_secure_over_https(web, smtp_server):
+    make_user(web.settings, "jo@example.org")
+    ask_link(web.client, "jo@example.org")
+    path = link_from(smtp_server)
+    page = web.client.get(path)
+    token = re.search(r'name="token" value="([^"]+)"', page.text).group(1)
+    done = web.client.post("/signin/link", data={"token": token, "csrf": CSRF.search(page.text).group(1)},
+                           follow_redirects=False)
+    cookie = next(v for k, v in done.headers.multi_items() if k == "set-cookie" and v.startswith("kpi_session="))
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Secure" in cookie
+    assert "Max-Age=43200" in cookie  # KPI_ALERTS_SESSION_HOURS=12
+
+
+def test_link_requests_are_limited_per_address(web, smtp_server):
+    make_user(web.settings, "jo@example.org")
+    for _ in range(MAX_PER_ADDRESS + 2):
+        assert "Check your email" in ask_link(web.client, "jo@example.org")  # the same answer throughout
+    smtp_server.wait_for(MAX_PER_ADDRESS)
+    assert len(smtp_server.messages) == MAX_PER_ADDRESS
+
+
+def test_hostile_names_are_escaped_on_the_board(web, smtp_server):
+    hostile = "<script>alert(1)</script>"
+    csv = kpi_csv([("2024-10", "PI1", "60")], provider="x-script")
+    assert web.upload("k.csv", csv).status_code == 201
+    make_user(web.settings, "jo@example.org", name=hostile)
+    sign_in(web.client, smtp_server, "jo@example.org")
+    board = web.client.get("/").text
+    assert "<script>" not in board and "&lt;script&gt;" in board
