@@ -168,7 +168,8 @@ async def status_board(request: Request, found: Annotated[Visitor, Depends(signe
             continue
         by_provider[r.provider].append({
             "code": bound.code or "", "name": bound.rule.name, "key": bound.rule.measure_key, "period": r.period,
-            "value": fmt_value(r.value, bound.rule.unit), "rating": r.rating, "since": r.since if r.alert else None,
+            "value": _value(bound.rule, r.value), "rating": r.rating,
+            "since": r.since if r.alert in ("amber", "red") else None,  # only while outside green
             "contract": bool(bound.code)})
     boards = []
     for p in sorted(by_provider):
@@ -177,6 +178,14 @@ async def status_board(request: Request, found: Annotated[Visitor, Depends(signe
         boards.append({"provider": p, "name": provider_name(p), "cells": cells,
                        "headline": position_sentence(counts) if counts else None})
     return render(request, "status.html", found, boards=boards, provider=provider)
+
+
+def _value(rule: object, value: float) -> str:
+    """As messages put it: a finance rule's rated value is a percentage of what `amount.of` names."""
+    amount = getattr(rule, "amount", None)
+    if amount is not None:
+        return f"overspend {round(value, 2):g}% of {amount.of.replace('ytd_', 'year-to-date ').replace('_', ' ')}"
+    return fmt_value(value, rule.unit)  # type: ignore[attr-defined]
 
 
 def _code_order(code: str) -> tuple[int, str]:
