@@ -76,3 +76,11 @@ def current_ratings(session: Session) -> list[RatingRecord]:
 def all_alert_events(session: Session) -> list[AlertEvent]:
     """Every alert event in the order it happened (the demo's transition list)."""
     return list(session.execute(select(AlertEvent).order_by(AlertEvent.id)).scalars())
+
+
+def events_of(session: Session, rule_ids: list[str], subject: str) -> list[AlertEvent]:
+    """One subject's alert history under these rules, oldest first (transitions, acknowledgements,
+    snoozes, corrections): the indicator page."""
+    q = (select(AlertEvent).where(AlertEvent.rule_id.in_(rule_ids), AlertEvent.subject == subject)  # type: ignore[attr-defined]
+         .order_by(AlertEvent.id))
+    return list(session.execute(q).scalars())

@@ -22,14 +22,16 @@ from starlette.concurrency import run_in_threadpool
 
 from alerts.api.state import state_of
 from alerts.digest.compose import position_sentence
+from alerts.indicators import rules_for_indicator
 from alerts.notify.channels import senders
 from alerts.notify.channels.base import OutgoingMessage, Recipient
 from alerts.notify.wording import provider_name
 from alerts.store.db import session_for
 from alerts.store.models import utcnow
-from alerts.store.queries import current_status
+from alerts.store.queries import current_status, events_of, history
 from alerts.templating import fmt_value
 from alerts.usecases.signin import LINK_MINUTES, request_link, sign_in, sign_out
+from alerts.web.chart import Interval, Month, series_svg
 from alerts.web.security import (
     CSRF_FIELD,
     Visitor,
@@ -42,6 +44,7 @@ from alerts.web.security import (
     signed_in,
     visitor,
 )
+from rules.periods import period_start
 
 router = APIRouter(include_in_schema=False)
 TEMPLATES = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
@@ -52,8 +55,8 @@ RAG_WORDS = {"green": "On target", "amber": "Within tolerance", "red": "In failu
 RAG_TAGS = {"green": "govuk-tag--green", "amber": "govuk-tag--yellow", "red": "govuk-tag--red", None: "govuk-tag--grey"}
 
 
-def render(request: Request, name: str, found: Visitor, status: int = 200, **context: object) -> Response:
-    html = TEMPLATES.get_template(name).render(user=found.user, csrf=found.csrf, csrf_field=CSRF_FIELD,
+def render(request: Request, template: str, found: Visitor, status: int = 200, **context: object) -> Response:
+    html = TEMPLATES.get_template(template).render(user=found.user, csrf=found.csrf, csrf_field=CSRF_FIELD,
                                                static=STATIC, rag_words=RAG_WORDS, rag_tags=RAG_TAGS, **context)
     return finish(request, HTMLResponse(html, status_code=status))
 
@@ -191,3 +194,51 @@ def _value(rule: object, value: float) -> str:
 def _code_order(code: str) -> tuple[int, str]:
     digits = "".join(ch for ch in code if ch.isdigit())
     return (int(digits) if digits else 10_000, code)
+
+
+# --- an indicator ------------------------------------------------------------------------
+
+
+def _bands(bound: object, period: str) -> dict[str, tuple[Interval, ...]]:
+    version = bound.rule.version_for(period_start(period))  # type: ignore[attr-defined]
+    if version is None or version.bands is None:
+        return {}
+    inf = float("inf")
+
+    def edge(*found: float | None, default: float) -> float:
+        return next((v for v in found if v is not None), default)
+
+    return {name: tuple(Interval(edge(iv.gt, iv.gte, default=-inf), edge(iv.lt, iv.lte, default=inf))
+                        for iv in getattr(version.bands, name)) for name in ("green", "amber", "red")}
+
+
+@router.get("/indicators/{key}")
+async def indicator_page(request: Request, key: str, found: Annotated[Visitor, Depends(signed_in)],
+                         provider: str | None = None) -> Response:
+    """The series with its bands as they were in force, the same as a table, the rule's notes
+    and source, and the alert's history with acknowledgements and their notes."""
+    state = state_of(request)
+    catalog = state.catalog
+    rule_ids = rules_for_indicator(catalog, key)
+    if not rule_ids:
+        return render(request, "not_found.html", found, 404, what=f"No indicator is called {key}")
+
+    def read() -> tuple[list, list]:
+        with session_for(state.settings.database_url) as session:
+            rows = history(session, rule_ids, provider or None)
+            subject = provider or (rows[0].subject if rows else "")
+            rows = [r for r in rows if r.subject == subject]
+            return rows, events_of(session, rule_ids, subject) if subject else []
+
+    rows, events = await run_in_threadpool(read)
+    bound = catalog.rules_by_id[rows[-1].rule_id if rows else rule_ids[0]]
+    months = [Month(r.period, r.value, r.rating, _bands(catalog.rules_by_id[r.rule_id], r.period)) for r in rows]
+    suffix = "%" if bound.rule.unit == "percent" else ""
+    subject = rows[0].subject if rows else (provider or "")
+    title = f"{bound.code + ' ' if bound.code else ''}{bound.rule.name}"
+    latest = bound.rule.version_for(period_start(rows[-1].period)) if rows else None
+    table = [{"period": r.period, "value": _value(catalog.rules_by_id[r.rule_id].rule, r.value), "rating": r.rating,
+              "bands": r.thresholds} for r in reversed(rows)]
+    return render(request, "indicator.html", found, title=title, subject=subject, name=provider_name(subject),
+                  chart=series_svg(months, f"{title}, {provider_name(subject)}", suffix), rows=table,
+                  events=events, notes=latest.notes if latest else [], source=latest.source if latest else None)

@@ -84,6 +84,12 @@ def test_a_leader_signs_in_by_email_link_and_reads_the_status_board(tmp_path, la
         body = page.locator("main").inner_text()
         assert "Sandwell" in body and "KPIs on target" in body and "Within tolerance" in body
         accessible(page, "04-status-board")
+        page.click("text=PI9 Long-term placement stability")  # a cell links to its indicator
+        assert page.locator("h1").inner_text().startswith("PI9 Long-term placement stability")
+        assert page.locator("svg[role=img] title").first.text_content().startswith("PI9")
+        assert page.locator("table tbody tr").count() == 12  # the year, as a table too
+        accessible(page, "05-indicator")
+        page.goto(f"{server.url}/")
         page.click("text=Sign out")
         poll(lambda: page.url.endswith("/signin"), 10, "signed out")
         page.goto(f"{server.url}/")

@@ -1,0 +1,85 @@
+"""An indicator's series as server-rendered SVG: the value month by month over the green, amber
+and red bands as they were in force that month (a dated revision shows as a step). Pure: data
+in, markup out; every text escaped. The page puts the same data in a table beneath (the text
+alternative), and the SVG carries a title and a description of its own."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from markupsafe import Markup, escape
+
+WIDTH, HEIGHT = 720, 280
+LEFT, RIGHT, TOP, BOTTOM = 56, 16, 16, 40
+# light fills, strong enough to tell apart in print; the line and the points carry the value
+FILL = {"green": "#cce2d8", "amber": "#fff7bf", "red": "#f4cdc6"}
+BAND_LABEL = {"green": "on target", "amber": "within tolerance", "red": "in failure"}
+
+
+@dataclass(frozen=True)
+class Interval:
+    low: float  # -inf for none
+    high: float  # +inf for none
+
+
+@dataclass(frozen=True)
+class Month:
+    period: str
+    value: float | None
+    rating: str | None
+    bands: dict[str, tuple[Interval, ...]]  # rating -> its intervals that month ({} when unknown)
+
+
+def _scale(months: Sequence[Month]) -> tuple[float, float]:
+    values = [m.value for m in months if m.value is not None]
+    edges = [e for m in months for ivs in m.bands.values() for iv in ivs for e in (iv.low, iv.high) if math.isfinite(e)]
+    lo, hi = min(values + edges, default=0.0), max(values + edges, default=1.0)
+    pad = (hi - lo) * 0.1 or max(abs(hi), 1.0) * 0.1
+    return lo - pad, hi + pad
+
+
+def series_svg(months: Sequence[Month], title: str, unit_suffix: str = "") -> Markup:
+    if not months:
+        return Markup("")
+    lo, hi = _scale(months)
+    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    step = plot_w / len(months)
+
+    def y(v: float) -> float:
+        return TOP + plot_h * (1 - (min(max(v, lo), hi) - lo) / (hi - lo))
+
+    parts = []
+    for i, m in enumerate(months):  # the bands in force each month
+        for rating, ivs in m.bands.items():
+            for iv in ivs:
+                top, bottom = y(iv.high if math.isfinite(iv.high) else hi), y(iv.low if math.isfinite(iv.low) else lo)
+                if bottom - top > 0:
+                    parts.append(f'<rect x="{LEFT + i * step:.1f}" y="{top:.1f}" width="{step:.1f}" '
+                                 f'height="{bottom - top:.1f}" fill="{FILL[rating]}"/>')
+    for frac in (0, 0.5, 1):  # a few labelled gridlines
+        v = lo + (hi - lo) * frac
+        parts.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="#b1b4b6"/>'
+                     f'<text x="{LEFT - 6}" y="{y(v) + 4:.1f}" text-anchor="end" font-size="12">'
+                     f'{escape(f"{v:.3g}")}</text>')
+    points = [(LEFT + (i + 0.5) * step, y(m.value)) for i, m in enumerate(months) if m.value is not None]
+    if len(points) > 1:
+        parts.append('<polyline fill="none" stroke="#0b0c0c" stroke-width="2" points="'
+                     + " ".join(f"{x:.1f},{py:.1f}" for x, py in points) + '"/>')
+    for (x, py), m in zip(points, [m for m in months if m.value is not None], strict=True):
+        label = f"{m.period}: {m.value:g}{unit_suffix}, {BAND_LABEL.get(m.rating or '', 'not rated')}"
+        parts.append(f'<circle cx="{x:.1f}" cy="{py:.1f}" r="4" fill="#0b0c0c"><title>{escape(label)}</title></circle>')
+    every = max(1, math.ceil(len(months) / 12))
+    for i, m in enumerate(months):
+        if i % every == 0:
+            parts.append(f'<text x="{LEFT + (i + 0.5) * step:.1f}" y="{HEIGHT - BOTTOM + 18}" text-anchor="middle" '
+                         f'font-size="12">{escape(m.period)}</text>')
+    first, last = months[0].period, months[-1].period
+    desc = (f"{len(months)} months from {first} to {last}, over the bands in force each month: "
+            "green on target, amber within tolerance, red in failure. The table below holds the same figures.")
+    # every text above went through escape(); the rest are numbers formatted here
+    return Markup(f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '  # noqa: S704
+                  f'aria-labelledby="chart-title chart-desc" class="kpi-chart" width="100%">'
+                  f'<title id="chart-title">{escape(title)}</title><desc id="chart-desc">{escape(desc)}</desc>'
+                  + "".join(parts) + "</svg>")
