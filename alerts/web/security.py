@@ -8,7 +8,7 @@ what their role lets them do.
   and every form carries it in the hidden field `csrf`; a POST whose two do not match is
   refused (403). A GET never changes anything.
 - Pages need a session (else a redirect to /signin), except sign-in, the sign-in link and
-  unsubscribe. Roles are ordered: viewer < performance < admin.
+  unsubscribe. (Role checks come with the pages that need them: not built yet.)
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from alerts.api.state import state_of
 from alerts.store.db import session_for
 from alerts.store.models import utcnow
 from alerts.store.secrets import signing_key
-from alerts.store.web_users import ROLES, UserRow
+from alerts.store.web_users import UserRow
 from alerts.usecases.signin import session_user
 
 SESSION_COOKIE = "kpi_session"
@@ -44,9 +44,6 @@ class Visitor:
 
     user: UserRow | None
     csrf: str
-
-    def can(self, role: str) -> bool:
-        return self.user is not None and ROLES.index(self.user.role) >= ROLES.index(role)
 
 
 def key(request: Request) -> bytes:
@@ -101,11 +98,6 @@ async def signed_in(request: Request) -> Visitor:
     if found.user is None:
         raise SignInRequired
     return found
-
-
-def require(found: Visitor, role: str) -> None:
-    if not found.can(role):
-        raise HTTPException(403, f"this needs the {role} role")
 
 
 async def check_csrf(request: Request) -> dict[str, str]:
