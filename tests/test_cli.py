@@ -48,12 +48,14 @@ def test_every_command_is_reachable_on_import(cli):
             names |= {c.name or c.callback.__name__ for c in g.typer_instance.registered_commands}
             names |= {s.name for s in g.typer_instance.registered_groups if s.name}
     assert names == {"ingest", "status", "history", "rules", "subscribe", "unsubscribe", "subscriptions",
-                     "deliveries", "ack", "snooze", "digest", "demo", "returns", "serve", "tokens", "inbox", "db"}
+                     "deliveries", "ack", "snooze", "digest", "demo", "returns", "serve", "tokens", "inbox", "db",
+                     "users"}
     top = cli("--help")
     assert top.returncode == 0 and all(n in top.stdout for n in names)
     for group, sub in (("rules", "check"), ("subscriptions", "apply"), ("deliveries", "retry"),
                        ("deliveries", "flush"), ("digest", "preview"), ("digest", "send"), ("returns", "pending"),
-                       ("tokens", "create"), ("tokens", "list"), ("tokens", "revoke")):
+                       ("tokens", "create"), ("tokens", "list"), ("tokens", "revoke"),
+                       ("users", "add"), ("users", "list")):
         res = cli(group, sub, "--help")
         assert res.returncode == 0 and "Usage:" in res.stdout, (group, sub)
 
