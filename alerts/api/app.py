@@ -7,11 +7,12 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from alerts.api.broker import client as broker_client
 from alerts.api.health import router as health
+from alerts.api.leaders import router as leaders
 from alerts.api.limits import ENVELOPE, BodyLimit, too_large_detail
 from alerts.api.metrics import Metrics
 from alerts.api.metrics import router as metrics
@@ -21,9 +22,10 @@ from alerts.api.state import ApiState
 from alerts.api.unsubscribe import router as unsubscribe
 from alerts.steps import dispatcher_for
 from alerts.store import db
-from alerts.web.pages import STATIC
-from alerts.web.pages import router as pages
-from alerts.web.security import SignInRequired
+from alerts.web import routers as web_routers
+from alerts.web.render import STATIC, problem
+from alerts.web.return_pages import UPLOAD as WEB_UPLOAD
+from alerts.web.security import NotAllowed, SignInRequired, visitor
 from config import Settings
 from rules.loader import load_catalog
 
@@ -46,15 +48,16 @@ def create_app(settings: Settings) -> FastAPI:
     prepare_database(settings.database_url)
     app = FastAPI(title="kpi-alerts", version="0.1.0",
                   description="Returns land over HTTP; one-click unsubscribe; health and metrics; the leaders' "
-                              "web pages (sign in by email link, the status board).")
+                              "web pages and their JSON API (sign in by email link or a bearer token).")
     app.state.api = ApiState(settings=settings, catalog=catalog, dispatcher=dispatcher_for(settings),
                              metrics=Metrics(), broker=broker_client(settings.broker_url))
-    for router in (returns, unsubscribe, health, metrics, pages):
+    for router in (returns, leaders, unsubscribe, health, metrics, *web_routers()):
         app.include_router(router)
     app.mount(STATIC, StaticFiles(directory=Path(__file__).parent.parent / "web" / "static" / "govuk-frontend"),
               name="govuk-frontend")
     limit = int(settings.max_upload_mb * 1024 * 1024) + ENVELOPE
-    app.add_middleware(BodyLimit, uploads={UPLOAD_PATH: (limit, too_large_detail(settings.max_upload_mb))})
+    detail = too_large_detail(settings.max_upload_mb)
+    app.add_middleware(BodyLimit, uploads={UPLOAD_PATH: (limit, detail), WEB_UPLOAD: (limit, detail)})
 
     @app.exception_handler(RequestValidationError)
     async def _bad_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -65,5 +68,11 @@ def create_app(settings: Settings) -> FastAPI:
     @app.exception_handler(SignInRequired)
     async def _sign_in(_request: Request, _exc: SignInRequired) -> RedirectResponse:
         return RedirectResponse("/signin", status_code=303)
+
+    @app.exception_handler(NotAllowed)
+    async def _not_allowed(request: Request, exc: NotAllowed) -> Response:
+        return problem(request, await visitor(request), 403, "You cannot do that",
+                       f"{exc.what[:1].upper()}{exc.what[1:]} needs the {exc.role} role. Your role is "
+                       f"{exc.held}: ask an admin if you need more.")
 
     return app

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 
+from alerts.web.snapshot import Snapshot
+
 if TYPE_CHECKING:
     from alerts.api.metrics import Metrics
     from alerts.steps import Dispatcher
@@ -22,6 +24,7 @@ class ApiState:
     metrics: Metrics
     broker: Any = field(default=None)  # a redis.Redis for health and queue depth, None without a broker
     signing_key: bytes | None = None  # the install's key (web sessions, sign-in links), read on first use
+    snapshot: Snapshot = field(default_factory=Snapshot)  # the position now, for the board and /api/status
 
 
 def state_of(request: Request) -> ApiState:

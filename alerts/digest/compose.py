@@ -97,7 +97,7 @@ def year_to_date(series: tuple[Point, ...]) -> YearToDate | None:
                       bands["green"], bands["amber"], bands["red"])
 
 
-def _as_of_key(as_of: str | None) -> str:
+def as_of_period(as_of: str | None) -> str:
     """A comparator's date as a sortable period: '2024-03' as is, 'FY2020-21' its March
     ('2021-03'); undated ones sort first (the pack's oldest source)."""
     if not as_of:
@@ -125,7 +125,7 @@ def latest_comparators(comparators: Iterable[tuple[str, float, str | None]]) -> 
     England, then the rest in the pack's order): a pack lists older figures beside newer ones."""
     newest: dict[str, tuple[str, int, Comparison]] = {}
     for i, (name, value, as_of) in enumerate(comparators):
-        key = (_as_of_key(as_of), i, Comparison(name, value, as_of))
+        key = (as_of_period(as_of), i, Comparison(name, value, as_of))
         if name not in newest or key[:2] > newest[name][:2]:
             newest[name] = key
     order = list(COMPARATOR_LABELS)

@@ -20,6 +20,11 @@ def week_of(moment: dt.datetime, timezone: str) -> str:
     return f"{year}-W{week:02d}"
 
 
+def upcoming_week(moment: dt.datetime, timezone: str) -> str:
+    """The week whose digest covers `moment` (it goes out the Monday after): the position now."""
+    return week_of(moment + dt.timedelta(days=7), timezone)
+
+
 def previous_week(week: str) -> str:
     year, w = parse_week(week)
     monday = dt.date.fromisocalendar(year, w, 1) - dt.timedelta(days=7)

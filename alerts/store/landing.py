@@ -33,6 +33,7 @@ _INSERT_OBSERVATIONS = insert(OBSERVATIONS)
 _COLUMNS = (RETURNS.c.id, RETURNS.c.provider, RETURNS.c.kind, RETURNS.c.periods, RETURNS.c.evaluated_at,
             RETURNS.c.status, RETURNS.c.filename, RETURNS.c.received_at, RETURNS.c.published_at)
 _GET = select(*_COLUMNS).where(RETURNS.c.id == bindparam("id"))
+_RECENT = select(*_COLUMNS).order_by(RETURNS.c.id.desc()).limit(bindparam("limit"))
 _PENDING = select(*_COLUMNS).where(RETURNS.c.evaluated_at.is_(None)).order_by(RETURNS.c.id)
 # Returns of one provider and kind are evaluated in the order they were stored (returns.id), as a
 # sequential run would: the claim takes the oldest unevaluated one up to the return asked for.
@@ -171,6 +172,11 @@ def get_return(session: Session, return_id: int) -> StoredReturn | None:
     if row is None:
         return None
     return _stored(row)
+
+
+def recent_returns(session: Session, limit: int = 100) -> list[StoredReturn]:
+    """The latest returns landed, newest first (the web app's /returns, GET /api/returns)."""
+    return [_stored(row) for row in session.connection().execute(_RECENT, {"limit": limit})]
 
 
 def pending_returns(session: Session) -> list[StoredReturn]:

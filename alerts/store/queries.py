@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlmodel import Session
 
+from alerts.store import alerts as alert_store
+from alerts.store import outbox
 from alerts.store.models import Alert, AlertEvent, RatingRecord
 
 
@@ -84,3 +87,41 @@ def events_of(session: Session, rule_ids: list[str], subject: str) -> list[Alert
     q = (select(AlertEvent).where(AlertEvent.rule_id.in_(rule_ids), AlertEvent.subject == subject)  # type: ignore[attr-defined]
          .order_by(AlertEvent.id))
     return list(session.execute(q).scalars())
+
+
+@dataclass(frozen=True)
+class OpenAlert:
+    """An alert outside green, with its latest acknowledgement and any snooze in force."""
+
+    id: int
+    rule_id: str
+    subject: str
+    provider: str
+    team: str | None
+    state: str
+    period: str
+    value: float
+    since: str
+    acked_at: dt.datetime | None
+    acked_by: str | None
+    ack_note: str | None
+    snoozed_until: dt.datetime | None
+
+
+def open_alerts(session: Session, now: dt.datetime, provider: str | None = None) -> list[OpenAlert]:
+    """Alerts now amber or red, red first, then the longest outside green."""
+    q = select(Alert).where(Alert.state.in_(("amber", "red")))  # type: ignore[attr-defined]
+    if provider:
+        q = q.where(Alert.provider == provider)
+    found = list(session.execute(q).scalars())
+    acks = alert_store.last_acknowledgements(session, [a.id for a in found if a.id is not None])
+    silences = outbox.silences(session, now)
+    out = []
+    for a in found:
+        ack = acks.get(a.id)
+        until = max((s.until for s in silences if s.rule_id == a.rule_id and s.subject in (None, a.subject)),
+                    default=None)
+        out.append(OpenAlert(a.id, a.rule_id, a.subject, a.provider, a.team, a.state, a.period,  # type: ignore[arg-type]
+                             a.value, a.since_period, ack.at if ack else None, ack.by if ack else None,
+                             ack.note if ack else None, until))
+    return sorted(out, key=lambda a: (a.state != "red", a.since, a.provider, a.rule_id, a.subject))

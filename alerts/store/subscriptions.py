@@ -78,3 +78,34 @@ def known_providers_and_teams(session: Session) -> tuple[set[str], set[str]]:
     providers = session.execute(select(Observation.provider).distinct()).scalars()
     teams = session.execute(select(Observation.team).where(Observation.team.is_not(None)).distinct()).scalars()  # type: ignore[union-attr]
     return set(providers), set(teams)
+
+
+def subscriber_by_email(session: Session, email: str) -> Subscriber | None:
+    """The (first) subscriber with that address, compared lower-cased: a signed-in user's own."""
+    q = select(Subscriber).where(func.lower(Subscriber.email) == email.lower()).order_by(Subscriber.id).limit(1)
+    return session.execute(q).scalar_one_or_none()
+
+
+def subscriber_by_id(session: Session, subscriber_id: int) -> Subscriber | None:
+    return session.get(Subscriber, subscriber_id)
+
+
+def subscribers(session: Session) -> list[Subscriber]:
+    return list(session.execute(select(Subscriber).order_by(Subscriber.name)).scalars())
+
+
+def name_taken(session: Session, name: str) -> bool:
+    return session.execute(select(Subscriber.id).where(Subscriber.name == name)).first() is not None
+
+
+def delete_subscription_of(session: Session, subscriber_id: int, subscription_id: int) -> bool:
+    """Remove one subscription if it is that subscriber's."""
+    q = delete(Subscription).where(Subscription.id == subscription_id, Subscription.subscriber_id == subscriber_id)
+    return bool(session.execute(q).rowcount)
+
+
+def set_digest_options(session: Session, subscriber_id: int, empty_digest: bool, cadence: str) -> None:
+    who = session.get(Subscriber, subscriber_id)
+    if who is not None:
+        who.empty_digest, who.digest_cadence = empty_digest, cadence
+        session.add(who)

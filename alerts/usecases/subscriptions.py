@@ -211,3 +211,41 @@ def apply(session: Session, catalog: Catalog, path: Path) -> ApplyReport:
     report.removed += removed
     session.commit()
     return report
+
+
+# --- a person's own subscriptions (the web app's /me and /api/subscriptions) ---------------
+
+
+def own_subscriber(session: Session, email: str, name: str, create: bool) -> int | None:
+    """The subscriber whose address is the signed-in user's; made (named after them, or their
+    address when another subscriber has that name) on first use when `create`."""
+    found = store.subscriber_by_email(session, email)
+    if found is not None or not create:
+        return found.id if found is not None else None
+    label = name.strip() or email
+    if store.name_taken(session, label):
+        label = f"{label} ({email})"
+    return _subscriber(session, label, email, None)
+
+
+def follow(session: Session, catalog: Catalog, subscriber_id: int, spec: SubscriptionSpec) -> int:
+    """Add a subscription; the next notification uses it. Providers and teams must be ones a
+    return has named (the form offers only those). Commits."""
+    check_spec(catalog, spec)
+    check_scope(session, spec, "choose one from the list")
+    sid = store.add_subscription(session, subscriber_id, spec.row_values())
+    session.commit()
+    return sid
+
+
+def unfollow(session: Session, subscriber_id: int, subscription_id: int) -> bool:
+    removed = store.delete_subscription_of(session, subscriber_id, subscription_id)
+    session.commit()
+    return removed
+
+
+def set_digest_options(session: Session, subscriber_id: int, empty_digest: bool, cadence: str) -> None:
+    if cadence not in ("weekly", "monthly"):
+        raise SubscriptionError(f"unknown digest cadence {cadence!r} (expected weekly or monthly)")
+    store.set_digest_options(session, subscriber_id, empty_digest, cadence)
+    session.commit()

@@ -32,18 +32,35 @@ class Month:
     bands: dict[str, tuple[Interval, ...]]  # rating -> its intervals that month ({} when unknown)
 
 
-def _scale(months: Sequence[Month]) -> tuple[float, float]:
-    values = [m.value for m in months if m.value is not None]
+@dataclass(frozen=True)
+class Comparator:
+    """A comparator line (statistical neighbours, England): each figure holds from its period
+    ('' for an undated one, which holds from the start) until the next."""
+
+    label: str
+    figures: tuple[tuple[str, float], ...]  # (from period, value), oldest first
+
+    def value_in(self, period: str) -> float | None:
+        held = [v for since, v in self.figures if since <= period]
+        return held[-1] if held else None
+
+
+DASHES = ("6 4", "2 3", "10 3 2 3")
+
+
+def _scale(months: Sequence[Month], comparators: Sequence[Comparator] = ()) -> tuple[float, float]:
+    values = [m.value for m in months if m.value is not None] + [v for c in comparators for _, v in c.figures]
     edges = [e for m in months for ivs in m.bands.values() for iv in ivs for e in (iv.low, iv.high) if math.isfinite(e)]
     lo, hi = min(values + edges, default=0.0), max(values + edges, default=1.0)
     pad = (hi - lo) * 0.1 or max(abs(hi), 1.0) * 0.1
     return lo - pad, hi + pad
 
 
-def series_svg(months: Sequence[Month], title: str, unit_suffix: str = "") -> Markup:
+def series_svg(months: Sequence[Month], title: str, unit_suffix: str = "",
+               comparators: Sequence[Comparator] = ()) -> Markup:
     if not months:
         return Markup("")
-    lo, hi = _scale(months)
+    lo, hi = _scale(months, comparators)
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     step = plot_w / len(months)
 
@@ -63,6 +80,15 @@ def series_svg(months: Sequence[Month], title: str, unit_suffix: str = "") -> Ma
         parts.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="#b1b4b6"/>'
                      f'<text x="{LEFT - 6}" y="{y(v) + 4:.1f}" text-anchor="end" font-size="12">'
                      f'{escape(f"{v:.3g}")}</text>')
+    for c, dash in zip(comparators, DASHES * 3, strict=False):  # dashed: told apart without colour
+        held = [(LEFT + (i + 0.5) * step, v) for i, m in enumerate(months) if (v := c.value_in(m.period)) is not None]
+        if not held:
+            continue
+        line = " ".join(f"{x:.1f},{y(v):.1f}" for x, v in held)
+        parts.append(f'<polyline fill="none" stroke="#505a5f" stroke-width="1.5" stroke-dasharray="{dash}" '
+                     f'points="{line}"><title>{escape(c.label)}</title></polyline>')
+        parts.append(f'<text x="{held[-1][0]:.1f}" y="{y(held[-1][1]) - 5:.1f}" text-anchor="end" font-size="11">'
+                     f'{escape(c.label)}</text>')
     points = [(LEFT + (i + 0.5) * step, y(m.value)) for i, m in enumerate(months) if m.value is not None]
     if len(points) > 1:
         parts.append('<polyline fill="none" stroke="#0b0c0c" stroke-width="2" points="'
@@ -77,7 +103,9 @@ def series_svg(months: Sequence[Month], title: str, unit_suffix: str = "") -> Ma
                          f'font-size="12">{escape(m.period)}</text>')
     first, last = months[0].period, months[-1].period
     desc = (f"{len(months)} months from {first} to {last}, over the bands in force each month: "
-            "green on target, amber within tolerance, red in failure. The table below holds the same figures.")
+            "green on target, amber within tolerance, red in failure"
+            + (f"; dashed lines: {', '.join(c.label for c in comparators)}" if comparators else "")
+            + ". The table below holds the same figures.")
     # every text above went through escape(); the rest are numbers formatted here
     return Markup(f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '  # noqa: S704
                   f'aria-labelledby="chart-title chart-desc" class="kpi-chart" width="100%">'

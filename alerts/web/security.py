@@ -8,13 +8,15 @@ what their role lets them do.
   and every form carries it in the hidden field `csrf`; a POST whose two do not match is
   refused (403). A GET never changes anything.
 - Pages need a session (else a redirect to /signin), except sign-in, the sign-in link and
-  unsubscribe. (Role checks come with the pages that need them: not built yet.)
+  unsubscribe. Roles rank viewer < performance < admin; a page or action above the visitor's
+  role is refused with 403 (`needs`).
 """
 
 from __future__ import annotations
 
 import hmac
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from fastapi import HTTPException, Request
@@ -34,8 +36,27 @@ CSRF_COOKIE = "kpi_csrf"
 CSRF_FIELD = "csrf"
 
 
+RANKS = {"viewer": 0, "performance": 1, "admin": 2}
+ROLE_CAN = {"viewer": "see everything, follow indicators, acknowledge and comment",
+            "performance": "also upload returns, snooze alerts and manage anyone's subscriptions",
+            "admin": "also add users and set their roles"}
+
+
 class SignInRequired(Exception):
     """A page asked for without a live session: answered with a redirect to /signin."""
+
+
+class NotAllowed(Exception):
+    """Signed in, but the role does not allow it: answered 403, naming the role needed."""
+
+    def __init__(self, role: str, what: str, held: str) -> None:
+        super().__init__(f"{what} needs the {role} role")
+        self.role, self.what, self.held = role, what, held
+
+
+def may(user: UserRow | None, role: str) -> bool:
+    """Whether `user` holds `role` or a higher one."""
+    return user is not None and RANKS.get(user.role, -1) >= RANKS[role]
 
 
 @dataclass(frozen=True)
@@ -100,12 +121,25 @@ async def signed_in(request: Request) -> Visitor:
     return found
 
 
+def needs(role: str, what: str) -> Callable[[Request], Awaitable[Visitor]]:
+    """A page's dependency: the visitor, signed in and holding `role` (NotAllowed otherwise)."""
+    async def dependency(request: Request) -> Visitor:
+        found = await signed_in(request)
+        if not may(found.user, role):
+            raise NotAllowed(role, what, found.user.role if found.user else "none")
+        return found
+    return dependency
+
+
+def same_token(sent: object, cookie: str) -> bool:
+    """The double-submit check: the form's (or header's) value equals the cookie's."""
+    return isinstance(sent, str) and bool(cookie) and hmac.compare_digest(sent.encode(), cookie.encode())
+
+
 async def check_csrf(request: Request) -> dict[str, str]:
     """Every form POST: the form's `csrf` must equal the cookie's (403 otherwise). The form, read."""
     form = await request.form()
-    sent = form.get(CSRF_FIELD)
-    cookie = request.cookies.get(CSRF_COOKIE, "")
-    if not isinstance(sent, str) or not cookie or not hmac.compare_digest(sent, cookie):
+    if not same_token(form.get(CSRF_FIELD), request.cookies.get(CSRF_COOKIE, "")):
         raise HTTPException(403, "the form's security token is missing or out of date: reload the page and try again")
     return {k: v for k, v in form.items() if isinstance(v, str)}
 

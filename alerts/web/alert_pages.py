@@ -1,0 +1,120 @@
+"""Open alerts (`/alerts`): worst first, how long outside green, acknowledged or not.
+Acknowledge with a note (any signed-in user); snooze until a date (performance role). Both go
+through the same use cases as `kpi-alerts ack` and `kpi-alerts snooze`, so they land in the
+alert's history exactly as the CLI's do."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from alerts.api.state import state_of
+from alerts.notify.wording import provider_name
+from alerts.store import alerts as alert_store
+from alerts.store.db import session_for
+from alerts.store.models import utcnow
+from alerts.store.queries import OpenAlert, open_alerts
+from alerts.usecases.acks import acknowledge, local_day_start, snooze
+from alerts.web.render import problem, render
+from alerts.web.security import Visitor, check_csrf, finish, needs, signed_in
+from alerts.web.views import value_text
+from rules.periods import period_index
+
+router = APIRouter(include_in_schema=False)
+MAX_NOTE = 2000
+
+
+def who(found: Visitor) -> str:
+    """How the history names the person: their name and address."""
+    user = found.user
+    assert user is not None
+    return f"{user.name} <{user.email}>" if user.name else user.email
+
+
+def months_outside(alert: OpenAlert) -> int:
+    return period_index(alert.period) - period_index(alert.since) + 1
+
+
+@router.get("/alerts")
+async def alerts_page(request: Request, found: Annotated[Visitor, Depends(signed_in)], provider: str = "",
+                      done: str = "") -> Response:
+    state = state_of(request)
+
+    def read() -> list[OpenAlert]:
+        with session_for(state.settings.database_url) as session:
+            return open_alerts(session, utcnow(), provider or None)
+
+    rows = await run_in_threadpool(read)
+    catalog = state.catalog
+    shown = [{"alert": a, "name": _name(catalog, a.rule_id), "key": _key(catalog, a.rule_id),
+              "where": provider_name(a.provider) + ("" if a.subject == a.provider else f", {a.subject}"),
+              "value": value_text(catalog, a.rule_id, a.value), "months": months_outside(a)} for a in rows]
+    return render(request, "alerts.html", found, rows=shown, provider=provider, done=done,
+                  today=utcnow().date().isoformat())
+
+
+def _name(catalog: object, rule_id: str) -> str:
+    bound = catalog.rules_by_id.get(rule_id)  # type: ignore[attr-defined]
+    return f"{bound.code + ' ' if bound.code else ''}{bound.rule.name}" if bound else rule_id
+
+
+def _key(catalog: object, rule_id: str) -> str:
+    bound = catalog.rules_by_id.get(rule_id)  # type: ignore[attr-defined]
+    return bound.rule.measure_key if bound else rule_id
+
+
+def _back(request: Request, done: str) -> Response:
+    return finish(request, RedirectResponse(f"/alerts?done={done}", status_code=303))
+
+
+@router.post("/alerts/{alert_id}/ack")
+async def acknowledge_alert(request: Request, alert_id: int,
+                            found: Annotated[Visitor, Depends(signed_in)]) -> Response:
+    form = await check_csrf(request)
+    note = form.get("note", "").strip()[:MAX_NOTE] or None
+    settings = state_of(request).settings
+
+    def act() -> bool:
+        with session_for(settings.database_url) as session:
+            try:
+                acknowledge(session, alert_id, who(found), note, utcnow())
+            except LookupError:
+                return False
+            return True
+
+    if not await run_in_threadpool(act):
+        return problem(request, found, 404, "Page not found", f"No alert has the number {alert_id}.")
+    return _back(request, "acknowledged")
+
+
+@router.post("/alerts/{alert_id}/snooze")
+async def snooze_alert(request: Request, alert_id: int,
+                       found: Annotated[Visitor, Depends(needs("performance", "snoozing an alert"))]) -> Response:
+    form = await check_csrf(request)
+    state = state_of(request)
+    try:
+        day = dt.date.fromisoformat(form.get("until", "").strip())
+    except ValueError:
+        return problem(request, found, 400, "Enter a date",
+                       "Snooze until needs a date as YYYY-MM-DD, for example 2026-12-31. Go back and try again.")
+
+    def act() -> str | None:
+        with session_for(state.settings.database_url) as session:
+            alert = alert_store.get(session, alert_id)
+            if alert is None:
+                return f"No alert has the number {alert_id}."
+            try:
+                snooze(session, state.catalog, alert.rule_id, local_day_start(day, state.settings.timezone),
+                       utcnow(), alert.subject, who(found))
+            except (LookupError, ValueError):
+                return "The date to snooze until must be after today."
+            return None
+
+    why = await run_in_threadpool(act)
+    if why:
+        return problem(request, found, 400, "Cannot snooze that alert", why)
+    return _back(request, "snoozed")

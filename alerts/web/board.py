@@ -1,0 +1,92 @@
+"""The status board (`/`) and an indicator's page (`/indicators/KEY?provider=P`)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from alerts.api.state import state_of
+from alerts.digest.compose import latest_comparators
+from alerts.indicators import rules_for_indicator
+from alerts.notify.wording import provider_name
+from alerts.store.db import session_for
+from alerts.store.models import utcnow
+from alerts.store.queries import events_of, history
+from alerts.web.chart import Interval, Month, series_svg
+from alerts.web.render import problem, render
+from alerts.web.security import Visitor, signed_in
+from alerts.web.views import RATINGS, Filters, boards, columns, comparator_lines, tags_of, value_text
+from rules.periods import period_start
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/")
+async def status_board(request: Request, found: Annotated[Visitor, Depends(signed_in)], provider: str = "",
+                       tag: str = "", rating: str = "") -> Response:
+    """Every provider as a grid of its contract KPIs, or one provider in full (its headline,
+    each indicator's value, period, direction of travel and months outside green, finance,
+    caseloads and missing returns); filtered by provider, tag and rating."""
+    state = state_of(request)
+    filters = Filters(provider or None, tag or None, rating if rating in (*RATINGS, "none") else None)
+
+    def read():  # noqa: ANN202
+        with session_for(state.settings.database_url) as session:
+            return state.snapshot.get(session, state.catalog, state.settings.timezone, utcnow())
+
+    data = await run_in_threadpool(read)
+    found_boards = boards(state.catalog, data, filters)
+    providers = sorted({r.provider for r in data.rows})
+    return render(request, "status.html", found, boards=found_boards, columns=columns(found_boards),
+                  filters=filters, providers=[(p, provider_name(p)) for p in providers], tags=tags_of(state.catalog),
+                  ratings=RATINGS)
+
+
+def _bands(bound: object, period: str) -> dict[str, tuple[Interval, ...]]:
+    version = bound.rule.version_for(period_start(period))  # type: ignore[attr-defined]
+    if version is None or version.bands is None:
+        return {}
+    inf = float("inf")
+
+    def edge(*found: float | None, default: float) -> float:
+        return next((v for v in found if v is not None), default)
+
+    return {name: tuple(Interval(edge(iv.gt, iv.gte, default=-inf), edge(iv.lt, iv.lte, default=inf))
+                        for iv in getattr(version.bands, name)) for name in ("green", "amber", "red")}
+
+
+@router.get("/indicators/{key}")
+async def indicator_page(request: Request, key: str, found: Annotated[Visitor, Depends(signed_in)],
+                         provider: str | None = None) -> Response:
+    """The series with its bands as they were in force, the same as a table, the rule's notes
+    and source, and the alert's history with acknowledgements and their notes."""
+    state = state_of(request)
+    catalog = state.catalog
+    rule_ids = rules_for_indicator(catalog, key)
+    if not rule_ids:
+        return problem(request, found, 404, "Page not found", f"No indicator is called {key}.")
+
+    def read() -> tuple[list, list]:
+        with session_for(state.settings.database_url) as session:
+            rows = history(session, rule_ids, provider or None)
+            subject = provider or (rows[0].subject if rows else "")
+            rows = [r for r in rows if r.subject == subject]
+            return rows, events_of(session, rule_ids, subject) if subject else []
+
+    rows, events = await run_in_threadpool(read)
+    bound = catalog.rules_by_id[rows[-1].rule_id if rows else rule_ids[0]]
+    months = [Month(r.period, r.value, r.rating, _bands(catalog.rules_by_id[r.rule_id], r.period)) for r in rows]
+    suffix = "%" if bound.rule.unit == "percent" else ""
+    lines = comparator_lines(catalog, bound.id)
+    subject = rows[0].subject if rows else (provider or "")
+    title = f"{bound.code + ' ' if bound.code else ''}{bound.rule.name}"
+    latest = bound.rule.version_for(period_start(rows[-1].period)) if rows else None
+    table = [{"period": r.period, "value": value_text(catalog, r.rule_id, r.value), "rating": r.rating,
+              "bands": r.thresholds} for r in reversed(rows)]
+    return render(request, "indicator.html", found, title=title, subject=subject, name=provider_name(subject),
+                  chart=series_svg(months, f"{title}, {provider_name(subject)}", suffix, lines), rows=table,
+                  comparators=latest_comparators((c.name, c.value, c.as_of) for c in bound.rule.comparators),
+                  events=events, notes=latest.notes if latest else [], source=latest.source if latest else None)

@@ -1,0 +1,227 @@
+"""What the status board and the JSON API show, built from the digest's read model (WeekData:
+every (rule, subject)'s series, finance positions, missing returns). Pure: data in, plain
+values out; the templates escape every text."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+
+from alerts.digest.compose import (
+    Comparison,
+    FinancePosition,
+    Overdue,
+    Row,
+    WeekData,
+    as_of_period,
+    code_order,
+    position_sentence,
+)
+from alerts.notify.wording import provider_name
+from alerts.templating import fmt_value
+from alerts.web.chart import Comparator
+from rules.calendar import CalendarRow
+from rules.catalog import Catalog
+
+RATINGS = ("green", "amber", "red")
+WORKER_RULE, TEAM_RULE = "worker_caseload", "team_caseload"
+
+
+@dataclass(frozen=True)
+class Filters:
+    provider: str | None = None
+    tag: str | None = None
+    rating: str | None = None
+
+    def keeps(self, row: Row) -> bool:
+        return ((not self.tag or self.tag in row.tags)
+                and (not self.rating or (row.latest.rating or "none") == self.rating))
+
+
+@dataclass(frozen=True)
+class Cell:
+    rule_id: str
+    key: str  # the indicator key (the indicator page's URL)
+    code: str
+    name: str
+    period: str
+    value: str
+    rating: str | None
+    direction: str  # better | worse | same | new
+    months_outside_green: int
+    contract: bool  # a contract KPI (with a code), not finance or caseloads
+
+
+@dataclass(frozen=True)
+class Caseloads:
+    """A provider's latest caseloads: workers and teams by rating."""
+
+    period: str
+    workers: Counter
+    teams: Counter
+
+    @property
+    def sentence(self) -> str:
+        n, over = sum(self.workers.values()), self.workers["red"]
+        text = (f"{over} of {n} social worker{'s' if n != 1 else ''} above the caseload ceiling, "
+                f"{self.workers['amber']} within tolerance") if n else ""
+        if self.teams:
+            teams = sum(self.teams.values())
+            text += f"{'; ' if text else ''}{self.teams['red']} of {teams} team{'s' if teams != 1 else ''} " \
+                    "above the expected average"
+        return f"{text} ({self.period})."
+
+
+@dataclass(frozen=True)
+class Board:
+    provider: str
+    name: str
+    cells: list[Cell]
+    headline: str | None  # the trust's own words: "10 KPIs on target, 5 within tolerance, none in failure"
+    finance: FinancePosition | None = None
+    caseloads: Caseloads | None = None
+    overdue: list[Overdue] = field(default_factory=list)
+
+    @property
+    def by_rule(self) -> dict[str, Cell]:
+        return {c.rule_id: c for c in self.cells}
+
+
+def value_text(catalog: Catalog, rule_id: str, value: float) -> str:
+    """As messages put it: a finance rule's rated value is a percentage of what `amount.of` names."""
+    bound = catalog.rules_by_id.get(rule_id)
+    if bound is None:
+        return f"{value:g}"
+    amount = bound.rule.amount
+    if amount is not None:
+        return f"overspend {round(value, 2):g}% of {amount.of.replace('ytd_', 'year-to-date ').replace('_', ' ')}"
+    return fmt_value(value, bound.rule.unit)
+
+
+def _cell(catalog: Catalog, row: Row) -> Cell:
+    return Cell(row.rule_id, row.indicator, row.code or "", row.name, row.latest.period,
+                value_text(catalog, row.rule_id, row.latest.value), row.latest.rating, row.direction,
+                row.months_outside_green, bool(row.code))
+
+
+def _caseloads(rows: list[Row]) -> Caseloads | None:
+    workers = [r for r in rows if r.rule_id == WORKER_RULE]
+    teams = [r for r in rows if r.rule_id == TEAM_RULE]
+    if not workers and not teams:
+        return None
+    period = max(r.latest.period for r in workers + teams)
+    return Caseloads(period, Counter(r.latest.rating for r in workers if r.latest.period == period),
+                     Counter(r.latest.rating for r in teams if r.latest.period == period))
+
+
+def boards(catalog: Catalog, data: WeekData, filters: Filters) -> list[Board]:
+    """One board per provider (one when filtered to a provider): its own indicators (teams and
+    workers are summarised as caseloads), contract KPIs first in code order."""
+    rows_of: dict[str, list[Row]] = defaultdict(list)
+    for row in data.rows:
+        if not filters.provider or row.provider == filters.provider:
+            rows_of[row.provider].append(row)
+    finance = {f.provider: f for f in data.finance}
+    overdue: dict[str, list[Overdue]] = defaultdict(list)
+    for o in data.overdue:
+        overdue[o.provider].append(o)
+    out = []
+    for provider in sorted(rows_of):
+        own = [r for r in rows_of[provider] if r.subject == provider]
+        cells = sorted((_cell(catalog, r) for r in own if filters.keeps(r)),
+                       key=lambda c: (not c.contract, code_order(c.code or None), c.code, c.name))
+        if not cells and (filters.tag or filters.rating):
+            continue
+        counts = Counter(r.latest.rating for r in own if r.code)
+        out.append(Board(provider, provider_name(provider), cells, position_sentence(counts) if counts else None,
+                         finance.get(provider), _caseloads(rows_of[provider]), overdue[provider]))
+    return out
+
+
+def columns(found: list[Board]) -> list[tuple[str, str, str]]:
+    """The grid's columns when many providers show: (rule id, code, name) of each contract KPI."""
+    seen = {(c.rule_id, c.code, c.name) for b in found for c in b.cells if c.contract}
+    return sorted(seen, key=lambda c: (code_order(c[1]), c[1], c[2]))
+
+
+def comparator_lines(catalog: Catalog, rule_id: str) -> list[Comparator]:
+    """The pack's comparators of a rule as chart lines, each figure holding from its date."""
+    bound = catalog.rules_by_id.get(rule_id)
+    if bound is None:
+        return []
+    figures: dict[str, list[tuple[str, float]]] = {}
+    for c in bound.rule.comparators:
+        figures.setdefault(c.name, []).append((as_of_period(c.as_of), c.value))
+    return [Comparator(Comparison(name, 0).label, tuple(sorted(f))) for name, f in figures.items()]
+
+
+def tags_of(catalog: Catalog) -> list[str]:
+    return sorted({t for b in catalog.rules for t in b.rule.tags})
+
+
+SEVERITY_WORDS = {"amber": "Within tolerance or worse (amber and red)", "red": "In failure only (red)"}
+DELIVERY_WORDS = {"immediate": "Straight away", "digest": "In the weekly digest",
+                  "both": "Straight away and in the weekly digest"}
+
+
+def indicator_label(catalog: Catalog, key: str) -> str:
+    """A subscription's indicator (a key, rule id or code) as people know it."""
+    for b in catalog.rules:
+        if key in (b.id, b.rule.measure_key) or (b.code and key.upper() == b.code.upper()):
+            return f"{b.code + ' ' if b.code else ''}{b.rule.name}"
+    return key
+
+
+def describe(catalog: Catalog, values: dict) -> list[tuple[str, str]]:
+    """A subscription as summary-list rows: what it follows and how it tells."""
+    def listed(items: list[str], label: object = str) -> str:
+        return ", ".join(label(i) for i in items) if items else "Any"  # type: ignore[operator]
+
+    return [("Indicators", listed(values["indicators"], lambda k: indicator_label(catalog, k))),
+            ("Tags", listed(values["tags"])), ("Providers", listed(values["providers"], provider_name)),
+            ("Teams", listed(values["teams"])), ("Severity", SEVERITY_WORDS.get(values["min_severity"], "")),
+            ("When", DELIVERY_WORDS.get(values["delivery"], values["delivery"]))]
+
+
+def indicator_choices(catalog: Catalog) -> list[tuple[str, str]]:
+    """(key, label) of every indicator a subscription can follow, contract KPIs first."""
+    seen: dict[str, tuple[int, str, str]] = {}
+    for b in catalog.rules:
+        key = b.rule.measure_key
+        if key not in seen:
+            seen[key] = (code_order(b.code), b.code or "~", f"{b.code + ' ' if b.code else ''}{b.rule.name}")
+    return [(k, v[2]) for k, v in sorted(seen.items(), key=lambda kv: kv[1])]
+
+
+RETURN_WORDS = {"submitted": "Submitted", "late": "Late", "missing": "Missing", "not_due": "Not due yet"}
+RETURN_TAGS = {"submitted": "govuk-tag--green", "late": "govuk-tag--yellow", "missing": "govuk-tag--red",
+               "not_due": "govuk-tag--grey"}
+
+
+@dataclass(frozen=True)
+class CalendarLine:
+    provider: str
+    name: str
+    kind: str
+    cells: dict[str, CalendarRow]  # period -> its row
+
+
+def calendar_grid(rows: list[CalendarRow], months: int = 12) -> tuple[list[str], list[CalendarLine]]:
+    """The expected-returns calendar as a grid: the last `months` periods, one line per provider
+    and kind."""
+    periods = sorted({r.period for r in rows})[-months:]
+    lines: dict[tuple[str, str], dict[str, CalendarRow]] = defaultdict(dict)
+    for r in rows:
+        if r.period in periods:
+            lines[(r.provider, r.kind)][r.period] = r
+    return periods, [CalendarLine(p, provider_name(p), k, cells) for (p, k), cells in sorted(lines.items())]
+
+
+def split_problem(line: str, file: str) -> tuple[str, str, str]:
+    """'FILE:ROW:COLUMN: message' of the file `file` as (row, column, message)."""
+    rest = line.removeprefix(f"{file}:")
+    parts = rest.split(":", 2)
+    if rest == line or len(parts) < 3:
+        return ("", "", line)
+    row, column, message = parts
+    return row, column, message.strip()
