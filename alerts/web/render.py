@@ -17,6 +17,7 @@ TEMPLATES = Environment(loader=FileSystemLoader(Path(__file__).parent / "templat
 STATIC = "/static/govuk-frontend"
 RAG_WORDS = {"green": "On target", "amber": "Within tolerance", "red": "In failure", None: "Not rated"}
 RAG_TAGS = {"green": "govuk-tag--green", "amber": "govuk-tag--yellow", "red": "govuk-tag--red", None: "govuk-tag--grey"}
+TEMPLATES.filters["num"] = lambda v: f"{round(v, 2):g}"
 TEMPLATES.globals.update(static=STATIC, rag_words=RAG_WORDS, rag_tags=RAG_TAGS, csrf_field=CSRF_FIELD)
 
 

@@ -75,8 +75,13 @@ def key(request: Request) -> bytes:
     return state.signing_key
 
 
+def session_signer(install_key: bytes) -> Signer:
+    """What signs the session cookie's value (the session id) with the install's key."""
+    return Signer(install_key, salt="kpi-alerts-web-session")
+
+
 def _signer(request: Request) -> Signer:
-    return Signer(key(request), salt="kpi-alerts-web-session")
+    return session_signer(key(request))
 
 
 def secure_cookies(request: Request) -> bool:

@@ -59,3 +59,9 @@ def make_api(make_settings: Callable[..., Settings]) -> Iterator[Callable[..., A
 @pytest.fixture
 def api(make_api: Callable[..., Api]) -> Api:
     return make_api()
+
+
+@pytest.fixture
+def web(make_api: Callable[..., Api]) -> Api:
+    """The app with signed links to an https base URL (the web app's tests)."""
+    return make_api(base_url="https://kpi.example.org")
