@@ -20,6 +20,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
+from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 
 from alerts.api.state import state_of
@@ -28,36 +29,33 @@ from alerts.store.db import session_for
 from alerts.store.models import utcnow
 from alerts.store.secrets import signing_key
 from alerts.usecases.subscriptions import subscriber_name, unsubscribe_subscriber
+from alerts.web.render import TEMPLATES
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["unsubscribe"])
 
 ONE_CLICK = ("List-Unsubscribe", "One-Click")
 HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY",
-           "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
-                                      "frame-ancestors 'none'",
+           "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; font-src 'self'; "
+                                      "form-action 'self'; frame-ancestors 'none'",
            "X-Content-Type-Options": "nosniff"}
+P = '<p class="govuk-body">'  # a paragraph in the GOV.UK look
 TokenParam = Annotated[str, Query(description="The signed token from the email's link", max_length=2000)]
 
-_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex"><title>{title}</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:36em;margin:3em auto;padding:0 1em;color:#222}}
-button{{font-size:1em;padding:.5em 1.2em}}</style></head>
-<body><h1>{title}</h1>
-{body}
-</body></html>
-"""
 
 
 def page(title: str, body: str, status: int = 200) -> HTMLResponse:
-    return HTMLResponse(_PAGE.format(title=html.escape(title), body=body), status_code=status, headers=HEADERS)
+    """The web app's look (alerts/web/templates/unsubscribe.html), with no session and no cookie:
+    `body` is markup built here, every text in it escaped."""
+    html_page = TEMPLATES.get_template("unsubscribe.html").render(
+        title=title, body=Markup(body), user=None, csrf="", may=lambda _role: False, path="/unsubscribe")  # noqa: S704
+    return HTMLResponse(html_page, status_code=status, headers=HEADERS)
 
 
 def bad_token(reason: str) -> HTMLResponse:
     return page("This unsubscribe link does not work",
-                f"<p>{html.escape(reason.capitalize())}. Nothing was changed.</p>"
-                "<p>Use the unsubscribe link in a newer kpi-alerts email.</p>", 400)
+                f"{P}{html.escape(reason.capitalize())}. Nothing was changed.</p>"
+                f"{P}Use the unsubscribe link in a newer kpi-alerts email.</p>", 400)
 
 
 def _claim(request: Request, token: str) -> tuple[UnsubscribeClaim, str | None]:
@@ -78,11 +76,11 @@ def unsubscribe_page(request: Request, token: TokenParam) -> HTMLResponse:
     who = f" ({html.escape(name)})" if name else ""
     action = html.escape(f"?token={token}", quote=True)  # the token alphabet needs no escaping: belt and braces
     return page("Unsubscribe from kpi-alerts",
-                f"<p>Stop every kpi-alerts email to this subscriber{who}: alerts, reminders and digests.</p>"
+                f"{P}Stop every kpi-alerts email to this subscriber{who}: alerts, reminders and digests.</p>"
                 f'<form method="post" action="{action}">'
                 f'<input type="hidden" name="{ONE_CLICK[0]}" value="{ONE_CLICK[1]}">'
-                "<button type=\"submit\">Unsubscribe</button></form>"
-                "<p>Nothing has changed yet: only the button unsubscribes.</p>")
+                "<button type=\"submit\" class=\"govuk-button\">Unsubscribe</button></form>"
+                f"{P}Nothing has changed yet: only the button unsubscribes.</p>")
 
 
 @router.post("/unsubscribe", response_class=HTMLResponse, summary="One-click unsubscribe (RFC 8058)",
@@ -98,7 +96,7 @@ async def unsubscribe_one_click(request: Request, token: TokenParam) -> HTMLResp
     finally:
         await form.close()
     if not one_click:
-        return page("Not unsubscribed", "<p>Expected the form body <code>List-Unsubscribe=One-Click</code> "
+        return page("Not unsubscribed", f"{P}Expected the form body <code>List-Unsubscribe=One-Click</code> "
                                         "(RFC 8058). Nothing was changed.</p>", 400)
     try:
         removed = await run_in_threadpool(_remove, request, token)
@@ -106,7 +104,7 @@ async def unsubscribe_one_click(request: Request, token: TokenParam) -> HTMLResp
         return bad_token(str(exc))
     log.info("unsubscribe: %d subscriptions removed for subscriber %s", removed[0], removed[1])
     return page("You are unsubscribed",
-                "<p>kpi-alerts will send no more alerts, reminders or digests to this subscriber.</p>")
+                f"{P}kpi-alerts will send no more alerts, reminders or digests to this subscriber.</p>")
 
 
 def _remove(request: Request, token: str) -> tuple[int, int]:

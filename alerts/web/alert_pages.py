@@ -13,7 +13,6 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from alerts.api.state import state_of
-from alerts.notify.wording import provider_name
 from alerts.store import alerts as alert_store
 from alerts.store.db import session_for
 from alerts.store.models import utcnow
@@ -21,7 +20,7 @@ from alerts.store.queries import OpenAlert, open_alerts
 from alerts.usecases.acks import acknowledge, local_day_start, snooze
 from alerts.web.render import problem, render
 from alerts.web.security import Visitor, check_csrf, finish, needs, signed_in
-from alerts.web.views import value_text
+from alerts.web.views import subject_name, value_text
 from rules.periods import period_index
 
 router = APIRouter(include_in_schema=False)
@@ -51,7 +50,7 @@ async def alerts_page(request: Request, found: Annotated[Visitor, Depends(signed
     rows = await run_in_threadpool(read)
     catalog = state.catalog
     shown = [{"alert": a, "name": _name(catalog, a.rule_id), "key": _key(catalog, a.rule_id),
-              "where": provider_name(a.provider) + ("" if a.subject == a.provider else f", {a.subject}"),
+              "where": subject_name(a.subject),
               "value": value_text(catalog, a.rule_id, a.value), "months": months_outside(a)} for a in rows]
     return render(request, "alerts.html", found, rows=shown, provider=provider, done=done,
                   today=utcnow().date().isoformat())

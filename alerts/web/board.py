@@ -18,7 +18,7 @@ from alerts.store.queries import events_of, history
 from alerts.web.chart import Interval, Month, series_svg
 from alerts.web.render import problem, render
 from alerts.web.security import Visitor, signed_in
-from alerts.web.views import RATINGS, Filters, boards, columns, comparator_lines, tags_of, value_text
+from alerts.web.views import RATINGS, Filters, boards, columns, comparator_lines, subject_name, tags_of, value_text
 from rules.periods import period_start
 
 router = APIRouter(include_in_schema=False)
@@ -60,9 +60,10 @@ def _bands(bound: object, period: str) -> dict[str, tuple[Interval, ...]]:
 
 @router.get("/indicators/{key}")
 async def indicator_page(request: Request, key: str, found: Annotated[Visitor, Depends(signed_in)],
-                         provider: str | None = None) -> Response:
-    """The series with its bands as they were in force, the same as a table, the rule's notes
-    and source, and the alert's history with acknowledgements and their notes."""
+                         provider: str | None = None, subject: str | None = None) -> Response:
+    """The series (of the provider, or one of its teams or workers: `subject`) over the bands
+    as they were in force, the same as a table, the rule's notes and source, and the alert's
+    history with acknowledgements and their notes."""
     state = state_of(request)
     catalog = state.catalog
     rule_ids = rules_for_indicator(catalog, key)
@@ -72,21 +73,21 @@ async def indicator_page(request: Request, key: str, found: Annotated[Visitor, D
     def read() -> tuple[list, list]:
         with session_for(state.settings.database_url) as session:
             rows = history(session, rule_ids, provider or None)
-            subject = provider or (rows[0].subject if rows else "")
-            rows = [r for r in rows if r.subject == subject]
-            return rows, events_of(session, rule_ids, subject) if subject else []
+            chosen = subject or provider or (rows[0].subject if rows else "")
+            rows = [r for r in rows if r.subject == chosen]
+            return rows, events_of(session, rule_ids, chosen) if chosen else []
 
     rows, events = await run_in_threadpool(read)
     bound = catalog.rules_by_id[rows[-1].rule_id if rows else rule_ids[0]]
     months = [Month(r.period, r.value, r.rating, _bands(catalog.rules_by_id[r.rule_id], r.period)) for r in rows]
     suffix = "%" if bound.rule.unit == "percent" else ""
     lines = comparator_lines(catalog, bound.id)
-    subject = rows[0].subject if rows else (provider or "")
+    subject = rows[0].subject if rows else (subject or provider or "")
     title = f"{bound.code + ' ' if bound.code else ''}{bound.rule.name}"
     latest = bound.rule.version_for(period_start(rows[-1].period)) if rows else None
     table = [{"period": r.period, "value": value_text(catalog, r.rule_id, r.value), "rating": r.rating,
               "bands": r.thresholds} for r in reversed(rows)]
-    return render(request, "indicator.html", found, title=title, subject=subject, name=provider_name(subject),
-                  chart=series_svg(months, f"{title}, {provider_name(subject)}", suffix, lines), rows=table,
+    return render(request, "indicator.html", found, title=title, subject=subject, name=subject_name(subject),
+                  chart=series_svg(months, f"{title}, {subject_name(subject)}", suffix, lines), rows=table,
                   comparators=latest_comparators((c.name, c.value, c.as_of) for c in bound.rule.comparators),
                   events=events, notes=latest.notes if latest else [], source=latest.source if latest else None)

@@ -66,6 +66,8 @@ async def my_subscriptions(request: Request, found: Annotated[Visitor, Depends(s
     state = state_of(request)
     catalog = state.catalog
 
+    today = utcnow().date()
+
     def read() -> dict:
         with session_for(state.settings.database_url) as session:
             sid = whose(found, subscriber or None, session)
@@ -74,12 +76,12 @@ async def my_subscriptions(request: Request, found: Annotated[Visitor, Depends(s
             providers, teams = store.known_providers_and_teams(session)
             everyone = ([(s.id, s.name) for s in store.subscribers(session)]
                         if may(found.user, "performance") else [])
-            return dict(who=who, subscriptions=[(i, describe(catalog, v)) for i, v in subs],
+            return dict(who=who, subscriptions=[(i, describe(catalog, v, today)) for i, v in subs],
                         providers=[(p, provider_name(p)) for p in sorted(providers)], teams=sorted(teams),
                         everyone=everyone)
 
     context = await run_in_threadpool(read)
-    return render(request, "me.html", found, indicators=indicator_choices(catalog), tags=tags_of(catalog),
+    return render(request, "me.html", found, indicators=indicator_choices(catalog, today), tags=tags_of(catalog),
                   subscriber=subscriber, done=done, error=error, **context)
 
 

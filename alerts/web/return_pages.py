@@ -24,7 +24,7 @@ from alerts.store.models import utcnow
 from alerts.usecases.ingest import ReturnLimits, ingest_bytes
 from alerts.web.render import render
 from alerts.web.security import CSRF_COOKIE, CSRF_FIELD, Visitor, needs, same_token, signed_in
-from alerts.web.views import RETURN_TAGS, RETURN_WORDS, calendar_grid, split_problem
+from alerts.web.views import RETURN_TAGS, RETURN_WORDS, calendar_grid, landed_summary, split_problem
 from rules.calendar import calendar, local_day
 
 router = APIRouter(include_in_schema=False)
@@ -95,5 +95,5 @@ async def upload(request: Request,
     body = ingest_json(state.catalog, result)
     state.metrics.landed.labels(result.landed.kind, body["return"]["status"]).inc()
     return render(request, "upload.html", found, errors=None, result=body, file=name,
-                  provider=provider_name(body["return"]["provider"]), pending=not result.evaluated,
+                  summary=landed_summary(state.catalog, body), pending=not result.evaluated,
                   failed=result.evaluation_failed)

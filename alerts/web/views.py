@@ -4,6 +4,7 @@ values out; the templates escape every text."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
@@ -21,7 +22,8 @@ from alerts.notify.wording import provider_name
 from alerts.templating import fmt_value
 from alerts.web.chart import Comparator
 from rules.calendar import CalendarRow
-from rules.catalog import Catalog
+from rules.catalog import BoundRule, Catalog
+from rules.periods import period_start
 
 RATINGS = ("green", "amber", "red")
 WORKER_RULE, TEAM_RULE = "worker_caseload", "team_caseload"
@@ -85,6 +87,12 @@ class Board:
     @property
     def by_rule(self) -> dict[str, Cell]:
         return {c.rule_id: c for c in self.cells}
+
+
+def subject_name(subject: str) -> str:
+    """A provider by its name; a team or worker (`sandwell/team/cwcf-1`) as 'Sandwell, team cwcf-1'."""
+    provider, _, rest = subject.partition("/")
+    return provider_name(provider) + (f", {rest.replace('/', ' ', 1)}" if rest else "")
 
 
 def value_text(catalog: Catalog, rule_id: str, value: float) -> str:
@@ -164,33 +172,38 @@ DELIVERY_WORDS = {"immediate": "Straight away", "digest": "In the weekly digest"
                   "both": "Straight away and in the weekly digest"}
 
 
-def indicator_label(catalog: Catalog, key: str) -> str:
-    """A subscription's indicator (a key, rule id or code) as people know it."""
-    for b in catalog.rules:
-        if key in (b.id, b.rule.measure_key) or (b.code and key.upper() == b.code.upper()):
-            return f"{b.code + ' ' if b.code else ''}{b.rule.name}"
-    return key
+def current_rule(catalog: Catalog, key: str, today: dt.date) -> BoundRule | None:
+    """The rule an indicator (a key, rule id or code) means today: the one of the suite in force,
+    else of the newest suite (PI1 of 2024 and PI4 of 2018 rate the same measure)."""
+    found = [b for b in catalog.rules
+             if key in (b.id, b.rule.measure_key) or (b.code and key.upper() == b.code.upper())]
+    return max(found, key=lambda b: (b.pack.in_force(today), b.pack.effective_from or dt.date.min), default=None)
 
 
-def describe(catalog: Catalog, values: dict) -> list[tuple[str, str]]:
+def indicator_label(catalog: Catalog, key: str, today: dt.date) -> str:
+    """A subscription's indicator as people know it today."""
+    b = current_rule(catalog, key, today)
+    return f"{b.code + ' ' if b.code else ''}{b.rule.name}" if b else key
+
+
+def describe(catalog: Catalog, values: dict, today: dt.date) -> list[tuple[str, str]]:
     """A subscription as summary-list rows: what it follows and how it tells."""
     def listed(items: list[str], label: object = str) -> str:
         return ", ".join(label(i) for i in items) if items else "Any"  # type: ignore[operator]
 
-    return [("Indicators", listed(values["indicators"], lambda k: indicator_label(catalog, k))),
+    return [("Indicators", listed(values["indicators"], lambda k: indicator_label(catalog, k, today))),
             ("Tags", listed(values["tags"])), ("Providers", listed(values["providers"], provider_name)),
             ("Teams", listed(values["teams"])), ("Severity", SEVERITY_WORDS.get(values["min_severity"], "")),
             ("When", DELIVERY_WORDS.get(values["delivery"], values["delivery"]))]
 
 
-def indicator_choices(catalog: Catalog) -> list[tuple[str, str]]:
-    """(key, label) of every indicator a subscription can follow, contract KPIs first."""
-    seen: dict[str, tuple[int, str, str]] = {}
-    for b in catalog.rules:
-        key = b.rule.measure_key
-        if key not in seen:
-            seen[key] = (code_order(b.code), b.code or "~", f"{b.code + ' ' if b.code else ''}{b.rule.name}")
-    return [(k, v[2]) for k, v in sorted(seen.items(), key=lambda kv: kv[1])]
+def indicator_choices(catalog: Catalog, today: dt.date) -> list[tuple[str, str]]:
+    """(key, label) of every indicator a subscription can follow, contract KPIs first, as
+    today's suite names them."""
+    keys = {b.rule.measure_key for b in catalog.rules}
+    chosen = [b for k in keys if (b := current_rule(catalog, k, today)) is not None]
+    return [(b.rule.measure_key, f"{b.code + ' ' if b.code else ''}{b.rule.name}")
+            for b in sorted(chosen, key=lambda b: (not b.code, code_order(b.code), b.rule.name))]
 
 
 RETURN_WORDS = {"submitted": "Submitted", "late": "Late", "missing": "Missing", "not_due": "Not due yet"}
@@ -225,3 +238,36 @@ def split_problem(line: str, file: str) -> tuple[str, str, str]:
         return ("", "", line)
     row, column, message = parts
     return row, column, message.strip()
+
+
+KIND_WORDS = {"kpi": "KPI", "finance": "finance", "caseload": "caseload"}
+STATE_WORDS = {"green": "on target", "amber": "within tolerance", "red": "in failure", None: "not rated"}
+
+
+def _rule_label(catalog: Catalog, rule_id: str) -> str:
+    bound = catalog.rules_by_id.get(rule_id)
+    return f"{bound.code + ' ' if bound.code else ''}{bound.rule.name}" if bound else rule_id
+
+
+def landed_summary(catalog: Catalog, body: dict) -> dict:
+    """`ingest --json`'s object in people's words: what changed, every value rated, what was left blank."""
+    provider = body["return"]["provider"]
+    day = period_start(body["return"]["periods"][-1])
+
+    def by_code(key: str) -> int:
+        return code_order(getattr(current_rule(catalog, key, day), "code", None))
+
+    def subject(s: str) -> str:
+        return provider_name(provider) if s == provider else s.removeprefix(f"{provider}/").replace("/", " ")
+
+    return {
+        "title": f"{provider_name(provider)}, {KIND_WORDS.get(body['return']['kind'], body['return']['kind'])} "
+                 f"return for {', '.join(body['return']['periods'])}",
+        "changes": [f"{_rule_label(catalog, t['rule'])}, {subject(t['subject'])}, {t['period']}: {t['kind']} "
+                    f"(was {STATE_WORDS.get(t['from'], t['from'])}, now {STATE_WORDS.get(t['to'], t['to'])})"
+                    for t in body["transitions"]],
+        "rated": [{"label": _rule_label(catalog, e["rule"]), "subject": subject(e["subject"]), "period": e["period"],
+                   "value": value_text(catalog, e["rule"], e["value"]), "rating": e["rating"]}
+                  for e in body["evaluations"]],
+        "blank": [indicator_label(catalog, key, day) for key in sorted(body.get("not_reported", []), key=by_code)],
+    }

@@ -1,8 +1,13 @@
 """The web app in a real browser (issue 12): Debian's Chromium driven by Playwright's Python
 package (no browser download), against `kpi-alerts serve` on a loopback port, with the example
-year landed and the sign-in link captured by the SMTP peer. Each page is screenshotted to
+year landed and the sign-in links captured by the SMTP peer. Each page is screenshotted to
 `screenshots/` (git-ignored) and checked with axe-core (tests/vendor/axe.min.js) for 0
-violations of WCAG 2.2 A and AA."""
+violations of WCAG 2.2 A and AA.
+
+The journey: a leader signs in and follows PI1 by keyboard alone; the performance officer
+uploads a return with a typo (every problem in a table, nothing stored), then one with a PI1
+breach; the leader's email arrives at the SMTP peer; they acknowledge the alert with a note and
+read it on the indicator page; then they unsubscribe from the email's own link."""
 
 from __future__ import annotations
 
@@ -16,7 +21,7 @@ import pytest
 
 from tests.conftest import ROOT
 from tests.e2e.services import BIN, ApiServer, clean_env
-from tests.peers import poll
+from tests.peers import free_port, poll
 
 pytestmark = pytest.mark.e2e
 AXE = ROOT / "tests" / "vendor" / "axe.min.js"
@@ -94,6 +99,145 @@ def test_a_leader_signs_in_by_email_link_and_reads_the_status_board(tmp_path, la
         poll(lambda: page.url.endswith("/signin"), 10, "signed out")
         page.goto(f"{server.url}/")
         assert page.url.endswith("/signin")
+    finally:
+        server.stop()
+    assert "Traceback" not in Path(server.log).read_text()
+
+
+def _year_copy(tmp_path: Path, landed_year_db: Path) -> Path:
+    db = tmp_path / "year.db"
+    with sqlite3.connect(landed_year_db) as src, sqlite3.connect(db) as dst:
+        src.backup(dst)
+    src.close()
+    dst.close()
+    return db
+
+
+def _users(tmp_path: Path, env: dict, *people: tuple[str, str, str]) -> None:
+    for email, role, name in people:
+        added = subprocess.run([str(BIN / "kpi-alerts"), "users", "add", email, "--role", role, "--name", name],
+                               cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+        assert added.returncode == 0, added.stderr
+
+
+def _mail(smtp_server, to: str, subject: str):  # noqa: ANN202
+    """The newest message to `to` whose subject holds `subject` (waiting for it)."""
+    def found():  # noqa: ANN202
+        with smtp_server.lock:
+            hits = [m for _, rcpt, m in smtp_server.messages if to in rcpt and subject in m["Subject"]]
+        return hits[-1] if hits else None
+    return poll(found, 30, f"an email to {to} about {subject!r}")
+
+
+def _html(msg) -> str:  # noqa: ANN001
+    return next(p for p in msg.walk() if p.get_content_type() == "text/html").get_content()
+
+
+def _sign_in(page, base: str, smtp_server, email: str) -> None:
+    page.goto(f"{base}/signin")
+    page.fill("#email", email)
+    page.click("button[type=submit]")
+    link = re.search(r'href="([^"]+)"', _html(_mail(smtp_server, email, "sign-in link"))).group(1)
+    page.goto(link.replace("&amp;", "&"))
+    page.click("button[type=submit]")
+    poll(lambda: page.url == f"{base}/", 10, f"{email} signed in")
+
+
+def _tab_to(page, selector: str, limit: int = 120) -> None:
+    """Press Tab until the element matching `selector` has the focus (keyboard only)."""
+    for _ in range(limit):
+        if page.evaluate("(s) => document.activeElement && document.activeElement.matches(s)", selector):
+            return
+        page.keyboard.press("Tab")
+    raise AssertionError(f"{selector} never took the focus by Tab")
+
+
+def test_follow_upload_notify_acknowledge_unsubscribe(tmp_path, landed_year_db, smtp_server, browser):
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = clean_env(database_url=f"sqlite:///{_year_copy(tmp_path, landed_year_db)}", base_url=base,
+                    email_url=smtp_server.apprise_url, email_from="kpi@example.org")
+    _users(tmp_path, env, ("lead@example.org", "viewer", "Commissioning lead"),
+           ("perf@example.org", "performance", "Performance officer"), ("admin@example.org", "admin", "Admin"))
+    server = ApiServer(tmp_path, env, port)
+    try:
+        lead = browser.new_context(bypass_csp=True).new_page()  # axe is injected
+        _sign_in(lead, base, smtp_server, "lead@example.org")
+        lead.goto(f"{base}/me")
+        accessible(lead, "10-me-empty")
+        # keyboard alone: Tab to the indicator list, arrow to PI1, Tab to Follow, Enter
+        _tab_to(lead, "#indicators")
+        for _ in range(40):
+            if lead.evaluate("document.activeElement.value") == "single_assessments_45wd":
+                break
+            lead.keyboard.press("ArrowDown")
+        assert lead.evaluate("document.activeElement.value") == "single_assessments_45wd"
+        _tab_to(lead, "#sev-amber")  # the severity radios: amber and red, the default kept
+        _tab_to(lead, "form[action='/me/subscriptions'] button[type=submit]")
+        lead.keyboard.press("Enter")
+        poll(lambda: "Followed: the next notification uses it." in lead.locator("main").inner_text(), 10, "followed")
+        assert "PI1 Single assessments completed within 45 working days" in lead.locator("main").inner_text()
+        accessible(lead, "11-me-following")
+
+        perf = browser.new_context(bypass_csp=True).new_page()  # axe is injected
+        _sign_in(perf, base, smtp_server, "perf@example.org")
+        perf.goto(f"{base}/returns/new")
+        accessible(perf, "12-upload")
+        typo = tmp_path / "kpi-2025-04.csv"
+        typo.write_text("provider,period,indicator,value\nsandwell,2025-04,PI1,6O\nsandwell,2025-04,PI2,0.78\n")
+        perf.set_input_files("#file", str(typo))
+        perf.click("main form button[type=submit]")
+        problems = perf.locator("#problems").inner_text()
+        assert "kpi-2025-04.csv was not accepted: nothing was stored" in perf.locator("main").inner_text()
+        assert "6O" in problems and "value" in problems
+        accessible(perf, "13-upload-rejected")
+        sent_before = len(smtp_server.messages)
+        typo.write_text("provider,period,indicator,value\nsandwell,2025-04,PI1,60\nsandwell,2025-04,PI2,78\n")
+        perf.set_input_files("#file", str(typo))
+        perf.click("main form button[type=submit]")
+        assert perf.locator("h1").inner_text() == "Return accepted"
+        assert "opened" in perf.locator("main").inner_text()
+        accessible(perf, "14-upload-accepted")
+        perf.goto(f"{base}/returns")
+        assert "kpi-2025-04.csv" in perf.locator("main").inner_text()
+        accessible(perf, "15-returns")
+
+        alert_mail = _mail(smtp_server, "lead@example.org", "[RED] Sandwell")
+        assert len(smtp_server.messages) > sent_before
+        assert "60%" in alert_mail.get_body(("plain",)).get_content()
+        lead.goto(f"{base}/alerts")
+        accessible(lead, "16-alerts")
+        card = lead.locator(".govuk-summary-card", has_text="PI1 Single assessments")
+        card.locator("textarea").fill("Recovery plan agreed with the trust on 3 December")
+        card.locator("button", has_text="Acknowledge").click()
+        poll(lambda: "done=acknowledged" in lead.url, 10, "acknowledged")
+        accessible(lead, "17-alerts-acknowledged")
+        lead.goto(f"{base}/indicators/single_assessments_45wd?provider=sandwell")
+        history = lead.locator("main").inner_text()
+        note = "“Recovery plan agreed with the trust on 3 December”"
+        assert f"by Commissioning lead <lead@example.org>: {note}" in history
+        assert lead.locator("table tbody tr").first.inner_text().startswith("2025-04")
+        accessible(lead, "18-indicator-acknowledged")
+        lead.goto(f"{base}/?provider=sandwell")
+        accessible(lead, "19-board-one-provider")
+
+        unsubscribe = re.search(r"<([^>]+)>", alert_mail["List-Unsubscribe"]).group(1)
+        assert unsubscribe.startswith(f"{base}/unsubscribe?token=")
+        lead.goto(unsubscribe)
+        accessible(lead, "20-unsubscribe")
+        lead.locator("main button[type=submit]").click()
+        assert "unsubscribed" in lead.locator("main").inner_text().lower()
+        accessible(lead, "21-unsubscribed")
+        lead.goto(f"{base}/me")
+        assert "Nothing yet" in lead.locator("main").inner_text()
+
+        admin = browser.new_context(bypass_csp=True).new_page()  # axe is injected
+        _sign_in(admin, base, smtp_server, "admin@example.org")
+        admin.goto(f"{base}/admin/users")
+        accessible(admin, "22-admin-users")
+        lead.goto(f"{base}/admin/users")
+        assert lead.locator("h1").inner_text() == "You cannot do that"
+        accessible(lead, "23-forbidden")
     finally:
         server.stop()
     assert "Traceback" not in Path(server.log).read_text()
