@@ -55,6 +55,8 @@ def create_app(settings: Settings) -> FastAPI:
         app.include_router(router)
     app.mount(STATIC, StaticFiles(directory=Path(__file__).parent.parent / "web" / "static" / "govuk-frontend"),
               name="govuk-frontend")
+    app.mount("/static/app", StaticFiles(directory=Path(__file__).parent.parent / "web" / "static" / "app"),
+              name="app-static")
     limit = int(settings.max_upload_mb * 1024 * 1024) + ENVELOPE
     detail = too_large_detail(settings.max_upload_mb)
     app.add_middleware(BodyLimit, uploads={UPLOAD_PATH: (limit, detail), WEB_UPLOAD: (limit, detail)})

@@ -25,6 +25,7 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/")
+@router.get("/status")  # the address every message's "Full status page" links to
 async def status_board(request: Request, found: Annotated[Visitor, Depends(signed_in)], provider: str = "",
                        tag: str = "", rating: str = "") -> Response:
     """Every provider as a grid of its contract KPIs, or one provider in full (its headline,

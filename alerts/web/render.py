@@ -4,11 +4,13 @@ colours of a rating (never colour alone), and the problem pages (403, 404)."""
 from __future__ import annotations
 
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from alerts.api.state import state_of
 from alerts.web.security import CSRF_FIELD, Visitor, finish, may
 
 TEMPLATES = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
@@ -22,8 +24,10 @@ TEMPLATES.globals.update(static=STATIC, rag_words=RAG_WORDS, rag_tags=RAG_TAGS, 
 
 
 def render(request: Request, template: str, found: Visitor, status: int = 200, **context: object) -> Response:
+    zone = ZoneInfo(state_of(request).settings.timezone)
     html = TEMPLATES.get_template(template).render(
-        user=found.user, csrf=found.csrf, may=lambda role: may(found.user, role), path=request.url.path, **context)
+        user=found.user, csrf=found.csrf, may=lambda role: may(found.user, role), path=request.url.path,
+        local=lambda moment, fmt: moment.astimezone(zone).strftime(fmt), **context)
     return finish(request, HTMLResponse(html, status_code=status))
 
 

@@ -205,6 +205,13 @@ def test_follow_upload_notify_acknowledge_unsubscribe(tmp_path, landed_year_db, 
         alert_mail = _mail(smtp_server, "lead@example.org", "[RED] Sandwell")
         assert len(smtp_server.messages) > sent_before
         assert "60%" in alert_mail.get_body(("plain",)).get_content()
+        links = re.findall(r'href="([^"]+)"', _html(alert_mail))
+        for wanted, heading in ((f"{base}/status", "Status board"),
+                                (f"{base}/indicators/single_assessments_45wd?provider=sandwell",
+                                 "PI1 Single assessments completed within 45 working days")):
+            assert wanted in [u.replace("&amp;", "&") for u in links], (wanted, links)
+            lead.goto(wanted)  # every link a message carries opens a page
+            assert lead.locator("h1").inner_text() == heading
         lead.goto(f"{base}/alerts")
         accessible(lead, "16-alerts")
         card = lead.locator(".govuk-summary-card", has_text="PI1 Single assessments")
@@ -230,6 +237,20 @@ def test_follow_upload_notify_acknowledge_unsubscribe(tmp_path, landed_year_db, 
         accessible(lead, "21-unsubscribed")
         lead.goto(f"{base}/me")
         assert "Nothing yet" in lead.locator("main").inner_text()
+
+        other = tmp_path / "kpi-walsall-2025-04.csv"
+        other.write_text("provider,period,indicator,value\nwalsall,2025-04,PI1,91\nwalsall,2025-04,PI2,66\n")
+        perf.goto(f"{base}/returns/new")
+        perf.set_input_files("#file", str(other))
+        perf.click("main form button[type=submit]")
+        assert perf.locator("h1").inner_text() == "Return accepted"
+        lead.goto(f"{base}/")  # two providers: the grid of providers by KPI
+        grid = lead.locator("table.kpi-grid")
+        assert grid.locator("tbody tr").count() == 2 and "Walsall" in grid.inner_text()
+        accessible(lead, "24-board-grid")
+        lead.goto(f"{base}/?rating=red")
+        assert "Sandwell" in lead.locator("main").inner_text()
+        accessible(lead, "25-board-filtered")
 
         admin = browser.new_context(bypass_csp=True).new_page()  # axe is injected
         _sign_in(admin, base, smtp_server, "admin@example.org")
