@@ -19,13 +19,14 @@ from alerts.api.metrics import router as metrics
 from alerts.api.returns import PATH as UPLOAD_PATH
 from alerts.api.returns import router as returns
 from alerts.api.state import ApiState
+from alerts.api.timing import ExpireAfterWrites, ServerTiming
 from alerts.api.unsubscribe import router as unsubscribe
 from alerts.steps import dispatcher_for
 from alerts.store import db
 from alerts.web import routers as web_routers
 from alerts.web.render import STATIC, problem
 from alerts.web.return_pages import UPLOAD as WEB_UPLOAD
-from alerts.web.security import NotAllowed, SignInRequired, visitor
+from alerts.web.security import NotAllowed, SessionCache, SignInRequired, visitor
 from config import Settings
 from rules.loader import load_catalog
 
@@ -50,7 +51,7 @@ def create_app(settings: Settings) -> FastAPI:
                   description="Returns land over HTTP; one-click unsubscribe; health and metrics; the leaders' "
                               "web pages and their JSON API (sign in by email link or a bearer token).")
     app.state.api = ApiState(settings=settings, catalog=catalog, dispatcher=dispatcher_for(settings),
-                             metrics=Metrics(), broker=broker_client(settings.broker_url))
+                             metrics=Metrics(), broker=broker_client(settings.broker_url), sessions=SessionCache())
     for router in (returns, leaders, unsubscribe, health, metrics, *web_routers()):
         app.include_router(router)
     app.mount(STATIC, StaticFiles(directory=Path(__file__).parent.parent / "web" / "static" / "govuk-frontend"),
@@ -60,6 +61,8 @@ def create_app(settings: Settings) -> FastAPI:
     limit = int(settings.max_upload_mb * 1024 * 1024) + ENVELOPE
     detail = too_large_detail(settings.max_upload_mb)
     app.add_middleware(BodyLimit, uploads={UPLOAD_PATH: (limit, detail), WEB_UPLOAD: (limit, detail)})
+    app.add_middleware(ExpireAfterWrites, expire=app.state.api.snapshot.expire)
+    app.add_middleware(ServerTiming)
 
     @app.exception_handler(RequestValidationError)
     async def _bad_request(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -84,7 +84,7 @@ async def status(request: Request, who: Who, provider: str = "", tag: str = "",
 
     def read():  # noqa: ANN202
         with session_for(state.settings.database_url) as session:
-            return state.snapshot.get(session, state.catalog, state.settings.timezone, utcnow())
+            return state.snapshot.get(session, state.catalog, state.settings.timezone, utcnow())[0]
 
     data = await run_in_threadpool(read)
     found = boards(state.catalog, data, Filters(provider or None, tag or None,

@@ -25,6 +25,7 @@ class ApiState:
     broker: Any = field(default=None)  # a redis.Redis for health and queue depth, None without a broker
     signing_key: bytes | None = None  # the install's key (web sessions, sign-in links), read on first use
     snapshot: Snapshot = field(default_factory=Snapshot)  # the position now, for the board and /api/status
+    sessions: Any = field(default=None)  # alerts.web.security.SessionCache, made by create_app
 
 
 def state_of(request: Request) -> ApiState:

@@ -59,6 +59,9 @@ def _version_statement() -> Select:
 
 
 _VERSION = _version_statement()
+# primary-key lookups only: the highest id of each table (the web app checks it on every request;
+# data_version, which also catches a late commit of a lower id, less often)
+_QUICK_VERSION = select(*[select(func.max(t.id)).scalar_subquery() for t in (RatingRecord, AlertEvent, ReturnRecord)])
 
 
 def ratings_before(session: Session, cutoff: dt.datetime) -> list[DbRow]:
@@ -109,6 +112,12 @@ def data_version(session: Session) -> tuple:
     return), and the latest event and return times: a database made anew at the same path
     differs in those."""
     return tuple(session.execute(_VERSION).one())
+
+
+def quick_version(session: Session) -> tuple:
+    """What `data_version` says, from index lookups alone (no counts): it misses only a row
+    that commits after a higher id (a PostgreSQL sequence), which data_version catches."""
+    return tuple(session.execute(_QUICK_VERSION).one())
 
 
 # --- the ledger --------------------------------------------------------------------------

@@ -6,17 +6,18 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
+from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
-from alerts.api.state import state_of
-from alerts.digest.compose import latest_comparators
+from alerts.api.state import ApiState, state_of
+from alerts.digest.compose import WeekData, latest_comparators
 from alerts.indicators import rules_for_indicator
 from alerts.notify.wording import provider_name
-from alerts.store.db import session_for
+from alerts.store.db import get_engine, session_for
 from alerts.store.models import utcnow
 from alerts.store.queries import events_of, history
 from alerts.web.chart import Interval, Month, series_svg
-from alerts.web.render import problem, render
+from alerts.web.render import problem, render_fragment, render_page
 from alerts.web.security import Visitor, signed_in
 from alerts.web.views import RATINGS, Filters, boards, columns, comparator_lines, subject_name, tags_of, value_text
 from rules.periods import period_start
@@ -34,16 +35,28 @@ async def status_board(request: Request, found: Annotated[Visitor, Depends(signe
     state = state_of(request)
     filters = Filters(provider or None, tag or None, rating if rating in (*RATINGS, "none") else None)
 
-    def read():  # noqa: ANN202
-        with session_for(state.settings.database_url) as session:
-            return state.snapshot.get(session, state.catalog, state.settings.timezone, utcnow())
+    def build(data: WeekData) -> tuple[bytes, bool]:
+        found_boards = boards(state.catalog, data, filters)
+        providers = sorted({r.provider for r in data.rows})
+        body = render_fragment(request, "status_body.html", boards=found_boards, columns=columns(found_boards),
+                               filters=filters, providers=[(p, provider_name(p)) for p in providers],
+                               tags=tags_of(state.catalog), ratings=RATINGS)
+        return body, len(found_boards) > 1
 
-    data = await run_in_threadpool(read)
-    found_boards = boards(state.catalog, data, filters)
-    providers = sorted({r.provider for r in data.rows})
-    return render(request, "status.html", found, boards=found_boards, columns=columns(found_boards),
-                  filters=filters, providers=[(p, provider_name(p)) for p in providers], tags=tags_of(state.catalog),
-                  ratings=RATINGS)
+    def read() -> tuple[bytes, bool]:
+        with session_for(state.settings.database_url) as session:
+            data, version = state.snapshot.get(session, state.catalog, state.settings.timezone, utcnow())
+        return state.snapshot.fragment(version, name, lambda: build(data))
+
+    name = ("board", filters)
+    hit = state.snapshot.cached(_url(state), state.catalog, state.settings.timezone, utcnow(), name)
+    body, wide = hit or await run_in_threadpool(read)
+    return render_page(request, found, "Status board", body, wide)
+
+
+def _url(state: ApiState) -> str:
+    """The database URL as the snapshot keys it (SQLAlchemy's rendering, password hidden)."""
+    return str(get_engine(state.settings.database_url).url)
 
 
 def _bands(bound: object, period: str) -> dict[str, tuple[Interval, ...]]:
@@ -71,24 +84,32 @@ async def indicator_page(request: Request, key: str, found: Annotated[Visitor, D
     if not rule_ids:
         return problem(request, found, 404, "Page not found", f"No indicator is called {key}.")
 
-    def read() -> tuple[list, list]:
-        with session_for(state.settings.database_url) as session:
-            rows = history(session, rule_ids, provider or None)
-            chosen = subject or provider or (rows[0].subject if rows else "")
-            rows = [r for r in rows if r.subject == chosen]
-            return rows, events_of(session, rule_ids, chosen) if chosen else []
+    def build(session: Session) -> tuple[str, bytes]:
+        rows = history(session, rule_ids, provider or None)
+        chosen = subject or provider or (rows[0].subject if rows else "")
+        rows = [r for r in rows if r.subject == chosen]
+        events = events_of(session, rule_ids, chosen) if chosen else []
+        bound = catalog.rules_by_id[rows[-1].rule_id if rows else rule_ids[0]]
+        months = [Month(r.period, r.value, r.rating, _bands(catalog.rules_by_id[r.rule_id], r.period)) for r in rows]
+        suffix = "%" if bound.rule.unit == "percent" else ""
+        lines = comparator_lines(catalog, bound.id)
+        title = f"{bound.code + ' ' if bound.code else ''}{bound.rule.name}"
+        latest = bound.rule.version_for(period_start(rows[-1].period)) if rows else None
+        table = [{"period": r.period, "value": value_text(catalog, r.rule_id, r.value), "rating": r.rating,
+                  "bands": r.thresholds} for r in reversed(rows)]
+        name = subject_name(chosen)
+        return f"{title}, {name}", render_fragment(
+            request, "indicator_body.html", title=title, name=name,
+            chart=series_svg(months, f"{title}, {name}", suffix, lines), rows=table,
+            comparators=latest_comparators((c.name, c.value, c.as_of) for c in bound.rule.comparators),
+            events=events, notes=latest.notes if latest else [], source=latest.source if latest else None)
 
-    rows, events = await run_in_threadpool(read)
-    bound = catalog.rules_by_id[rows[-1].rule_id if rows else rule_ids[0]]
-    months = [Month(r.period, r.value, r.rating, _bands(catalog.rules_by_id[r.rule_id], r.period)) for r in rows]
-    suffix = "%" if bound.rule.unit == "percent" else ""
-    lines = comparator_lines(catalog, bound.id)
-    subject = rows[0].subject if rows else (subject or provider or "")
-    title = f"{bound.code + ' ' if bound.code else ''}{bound.rule.name}"
-    latest = bound.rule.version_for(period_start(rows[-1].period)) if rows else None
-    table = [{"period": r.period, "value": value_text(catalog, r.rule_id, r.value), "rating": r.rating,
-              "bands": r.thresholds} for r in reversed(rows)]
-    return render(request, "indicator.html", found, title=title, subject=subject, name=subject_name(subject),
-                  chart=series_svg(months, f"{title}, {subject_name(subject)}", suffix, lines), rows=table,
-                  comparators=latest_comparators((c.name, c.value, c.as_of) for c in bound.rule.comparators),
-                  events=events, notes=latest.notes if latest else [], source=latest.source if latest else None)
+    def read() -> tuple[str, bytes]:
+        with session_for(state.settings.database_url) as session:
+            version = state.snapshot.key(session, catalog, state.settings.timezone, utcnow())
+            return state.snapshot.fragment(version, name, lambda: build(session))
+
+    name = ("indicator", key, provider, subject)
+    hit = state.snapshot.cached(_url(state), catalog, state.settings.timezone, utcnow(), name)
+    title, body = hit or await run_in_threadpool(read)
+    return render_page(request, found, title, body)

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from cachetools import TTLCache
 from fastapi import HTTPException, Request
 from fastapi.responses import Response
 from itsdangerous import BadSignature, Signer
@@ -36,6 +38,7 @@ CSRF_COOKIE = "kpi_csrf"
 CSRF_FIELD = "csrf"
 
 
+SESSION_CACHE_SECONDS = 10.0
 RANKS = {"viewer": 0, "performance": 1, "admin": 2}
 ROLE_CAN = {"viewer": "see everything, follow indicators, acknowledge and comment",
             "performance": "also upload returns, snooze alerts and manage anyone's subscriptions",
@@ -107,14 +110,40 @@ def session_token(request: Request) -> str | None:
         return None
 
 
+class SessionCache:
+    """Sessions looked up in the last SESSION_CACHE_SECONDS, so a page costs no database read
+    for its visitor: a session ended or a role changed by another process takes effect here
+    within that time; signing out here takes effect at once (`forget`)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._found: TTLCache[str, UserRow | None] = TTLCache(maxsize=10_000, ttl=SESSION_CACHE_SECONDS)
+
+    def get(self, token: str) -> tuple[bool, UserRow | None]:
+        with self._lock:
+            return (token in self._found), self._found.get(token)
+
+    def put(self, token: str, user: UserRow | None) -> None:
+        with self._lock:
+            self._found[token] = user
+
+    def forget(self, token: str) -> None:
+        with self._lock:
+            self._found.pop(token, None)
+
+
 async def visitor(request: Request) -> Visitor:
     token = session_token(request)
     user = None
     if token:
-        def lookup() -> UserRow | None:
-            with session_for(state_of(request).settings.database_url) as session:
-                return session_user(session, token, utcnow())
-        user = await run_in_threadpool(lookup)
+        cache = state_of(request).sessions
+        known, user = cache.get(token)
+        if not known:
+            def lookup() -> UserRow | None:
+                with session_for(state_of(request).settings.database_url) as session:
+                    return session_user(session, token, utcnow())
+            user = await run_in_threadpool(lookup)
+            cache.put(token, user)
     return Visitor(user, csrf_value(request))
 
 

@@ -108,6 +108,7 @@ async def signout(request: Request) -> Response:
             with session_for(state_of(request).settings.database_url) as session:
                 sign_out(session, token, utcnow())
         await run_in_threadpool(end)
+        state_of(request).sessions.forget(token)  # after the database says so: no lookup re-caches it
     response = finish(request, RedirectResponse("/signin", status_code=303))
     clear_session(request, response)
     return response

@@ -24,7 +24,7 @@ def test_a_viewer_is_refused_what_their_role_does_not_allow(web):
     alert = red_pi1(web)
     other = add_subscriber(web.settings, "Someone else", "else@example.org")
     viewer = person(web, "viewer@example.org")
-    for path in ("/returns/new", "/admin/users", f"/me?subscriber={other}"):
+    for path in ("/returns/new", "/admin/users", f"/me?subscriber={other}", "/tokens"):
         answer = viewer.get(path)
         assert answer.status_code == 403, path
         assert "needs the" in answer.text and "Your role is viewer" in answer.text
@@ -213,6 +213,19 @@ def test_an_upload_that_is_not_a_return_is_refused_plainly(web):
     assert none.status_code == 400 and "Choose a file" in none.text
 
 
+def test_the_performance_role_creates_and_revokes_api_tokens(web):
+    perf = person(web, "perf@example.org", "performance")
+    made = post(perf, "/tokens", {"name": "sandwell-performance"}, "/tokens")
+    assert made.status_code == 200 and "it is shown only once" in made.text
+    token = re.search(r'<code class="kpi-token">([^<]+)</code>', made.text).group(1)
+    assert token not in perf.get("/tokens").text  # never again
+    assert web.client.get("/api/returns", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    assert post(perf, "/tokens", {"name": "sandwell-performance"}, "/tokens").status_code == 400  # name taken
+    assert post(perf, "/tokens/revoke", {"name": "sandwell-performance"}, "/tokens").status_code == 303
+    assert web.client.get("/api/returns", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    assert "Revoked" in perf.get("/tokens").text
+
+
 # --- the board --------------------------------------------------------------------------
 
 
@@ -248,7 +261,7 @@ def test_hostile_team_and_worker_names_are_escaped_on_every_page(web):
     red_pi1(web)
     admin = person(web, "admin@example.org", "admin", name=HOSTILE)
     post(admin, "/admin/users", {"email": "new@example.org", "name": HOSTILE, "role": "viewer"}, "/admin/users")
-    for path in ("/", "/?provider=sandwell", "/alerts", "/returns", "/me", "/admin/users", "/returns/new",
+    for path in ("/", "/?provider=sandwell", "/alerts", "/returns", "/me", "/admin/users", "/returns/new", "/tokens",
                  "/indicators/worker_caseload?provider=sandwell"):
         page = admin.get(path)
         assert page.status_code == 200, path

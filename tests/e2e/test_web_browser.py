@@ -201,6 +201,11 @@ def test_follow_upload_notify_acknowledge_unsubscribe(tmp_path, landed_year_db, 
         perf.goto(f"{base}/returns")
         assert "kpi-2025-04.csv" in perf.locator("main").inner_text()
         accessible(perf, "15-returns")
+        perf.goto(f"{base}/tokens")
+        perf.fill("#name", "sandwell-performance")
+        perf.click("main form[action='/tokens'] button[type=submit]")
+        assert "it is shown only once" in perf.locator("main").inner_text()
+        accessible(perf, "15b-tokens")
 
         alert_mail = _mail(smtp_server, "lead@example.org", "[RED] Sandwell")
         assert len(smtp_server.messages) > sent_before
