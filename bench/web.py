@@ -16,8 +16,8 @@ links it): the first request, one client sequentially, then CLIENTS concurrent c
 thread and a keep-alive connection each, no think time): p50, p95, max, requests/s, size.
 Latency is client-observed on loopback (queueing included: what the target is judged by); the
 server's own `Server-Timing: app;dur=` is shown beside it. Target: p95 <= 100 ms each with 20
-concurrent clients on this 2-core machine (the clients share it). Floors in the same run and file: bare sqlite3 doing the board's read
-(current_status's: every current rating, the last per rule and subject, and the alerts; the
+concurrent clients on this 2-core machine (the clients share it). Floors in the same run and
+file: bare sqlite3 doing the board's read (current_status's: every current rating, the last per rule and subject, and the alerts; the
 same in SQL; the alerts table alone) and the indicator's series; a bare GET /healthz.
 
     .venv/bin/python bench/web.py [--requests 400] [--clients 20] [--months-per-file 1] [--db PATH]
