@@ -10,15 +10,16 @@ SERVER_AT, both ticking (time_machine, as bench/ingest_national.py lands five ye
 signs in without email (add_user, request_link, sign_in); its signed `kpi_session` cookie goes
 with every request.
 
-For the status board `GET /` (every provider: checked) and an indicator page with five years
-of one series (`GET /indicators/single_assessments_45wd?provider=la-001`, PI1, as the board
-links it): the first request, one client sequentially, then CLIENTS concurrent clients (a
-thread and a keep-alive connection each, no think time): p50, p95, max, requests/s, size.
-Latency is client-observed on loopback (queueing included: what the target is judged by); the
-server's own `Server-Timing: app;dur=` is shown beside it. Target: p95 <= 100 ms each with 20
-concurrent clients on this 2-core machine (the clients share it). Floors in the same run and
-file: bare sqlite3 doing the board's read (current_status's: every current rating, the last per rule and subject, and the alerts; the
-same in SQL; the alerts table alone) and the indicator's series; a bare GET /healthz.
+For the status board `GET /` (every provider: checked) and an indicator page with five years of
+one series (`GET /indicators/single_assessments_45wd?provider=la-001`, PI1, as the board links
+it): the first request, one client sequentially, then CLIENTS concurrent clients (a thread and
+a keep-alive connection each, no think time): p50, p95, max, requests/s, size. Latency is
+client-observed on loopback (queueing included: what the target is judged by); the server's own
+`Server-Timing: app;dur=` is shown beside it. Target: p95 <= 100 ms each with 20 concurrent
+clients on this 2-core machine (the clients share it). Floors in the same run and file: bare
+sqlite3 doing the board's read (current_status's: every current rating, the last per rule and
+subject, and the alerts; the same in SQL; the alerts table alone) and the indicator's series; a
+bare GET /healthz.
 
     .venv/bin/python bench/web.py [--requests 400] [--clients 20] [--months-per-file 1] [--db PATH]
 """
