@@ -47,6 +47,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/hostile_inputs.py
 	$(BIN)/python bench/reminders_year.py
 	$(BIN)/python bench/e2e_latency.py
+	$(BIN)/python bench/web.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis *.egg-info

@@ -46,6 +46,7 @@ async def save_user(request: Request, found: Annotated[Visitor, Depends(ADMIN)])
         return None
 
     error = await run_in_threadpool(act)
+    state_of(request).sessions.clear()  # a changed role applies from the next page
     if error:
         def read() -> list[UserRow]:
             with session_for(settings.database_url) as session:

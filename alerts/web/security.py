@@ -131,6 +131,11 @@ class SessionCache:
         with self._lock:
             self._found.pop(token, None)
 
+    def clear(self) -> None:
+        """A role changed here: every session is looked up again."""
+        with self._lock:
+            self._found.clear()
+
 
 async def visitor(request: Request) -> Visitor:
     token = session_token(request)

@@ -266,3 +266,35 @@ def test_hostile_team_and_worker_names_are_escaped_on_every_page(web):
         page = admin.get(path)
         assert page.status_code == 200, path
         assert "<script>alert" not in page.text and "<img src=x" not in page.text, path
+
+
+def test_a_role_changed_on_the_users_page_applies_from_the_next_page(web):
+    viewer = person(web, "v@example.org")
+    assert viewer.get("/returns/new").status_code == 403  # its session is now looked up and kept
+    admin = person(web, "admin@example.org", "admin")
+    assert post(admin, "/admin/users", {"email": "v@example.org", "role": "performance"}, "/admin/users"
+                ).status_code == 303
+    assert viewer.get("/returns/new").status_code == 200
+
+
+def test_a_return_landed_by_another_process_shows_on_the_board_within_seconds(web, tmp_path):
+    """Written behind the app's back (the CLI, a worker): no request of this app expires the
+    snapshot, so the board catches up once VERSION_SECONDS have passed."""
+    from alerts.steps import dispatcher_for
+    from alerts.store.db import session_for as db_session
+    from alerts.store.models import utcnow as now
+    from alerts.usecases.ingest import ReturnLimits, ingest_path
+    from rules.loader import load_catalog
+    from tests.peers import poll
+
+    lead = person(web, "lead@example.org")
+    red_pi1(web)
+    assert "Walsall" not in lead.get("/").text
+    file = tmp_path / "walsall.csv"
+    file.write_bytes(kpi_csv([("2024-10", "PI1", "90")], "walsall"))
+    settings = web.settings
+    with db_session(settings.database_url) as s:
+        done = ingest_path(s, load_catalog(settings.rules_dir), file, dispatcher_for(settings).evaluate, now(),
+                           limits=ReturnLimits.of(settings))
+    assert not done.errors
+    poll(lambda: "Walsall" in lead.get("/").text, 10, "the board showing a return landed elsewhere")
