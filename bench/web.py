@@ -121,21 +121,20 @@ def seed(url: str, per_file: int) -> tuple[float, int, int]:
 
 def session_cookie(url: str) -> str:
     """A viewer signed in by link without the email: the Cookie header a browser would send."""
-    from itsdangerous import Signer
-
     from alerts.store.db import session_for
     from alerts.store.models import utcnow
     from alerts.store.secrets import signing_key
     from alerts.usecases.signin import add_user, request_link, sign_in
+    from alerts.web.security import session_signer
     from config import get_settings
 
     now, email = utcnow(), f"bench-{secrets.token_hex(4)}@example.org"  # a new address: no rate limit
     with session_for(url) as session:
         add_user(session, email, "viewer", "Bench Viewer", now)
-        link = request_link(session, email, "127.0.0.1", now)
+        link = request_link(session, email, f"bench-{secrets.token_hex(4)}", now)  # and a new client
         done = sign_in(session, link.nonce, now, get_settings().session_hours) if link else None
         assert done is not None
-        signed = Signer(signing_key(session, get_settings()), salt="kpi-alerts-web-session").sign(done[0]).decode()
+        signed = session_signer(signing_key(session, get_settings())).sign(done[0]).decode()
     return f"kpi_session={signed}; kpi_csrf={secrets.token_urlsafe(32)}"
 
 
