@@ -55,7 +55,7 @@ def test_every_command_is_reachable_on_import(cli):
     for group, sub in (("rules", "check"), ("subscriptions", "apply"), ("deliveries", "retry"),
                        ("deliveries", "flush"), ("digest", "preview"), ("digest", "send"), ("returns", "pending"),
                        ("tokens", "create"), ("tokens", "list"), ("tokens", "revoke"),
-                       ("users", "add"), ("users", "list")):
+                       ("users", "add"), ("users", "list"), ("users", "link")):
         res = cli(group, sub, "--help")
         assert res.returncode == 0 and "Usage:" in res.stdout, (group, sub)
 

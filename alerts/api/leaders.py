@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
@@ -171,15 +171,11 @@ async def ack(request: Request, alert_id: int, body: AckBody, who: Who) -> JSONR
     return JSONResponse({"alert": alert_id, "acknowledged_by": who.by, "note": body.note})
 
 
-class SubscriptionBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    subscriber: int | None = None  # someone else's (performance role); a viewer's own by default
-    indicators: list[str] = Field(default_factory=list)
-    tags: list[str] = Field(default_factory=list)
-    providers: list[str] = Field(default_factory=list)
-    teams: list[str] = Field(default_factory=list)
-    min_severity: Literal["amber", "red"] = "amber"
-    delivery: Literal["immediate", "digest", "both"] = "immediate"
+class SubscriptionBody(SubscriptionSpec):
+    """A subscription as `subscriptions apply` takes it, and whose: someone else's (performance
+    role) by subscriber id; a signed-in person's own by default."""
+
+    subscriber: int | None = None
 
 
 def _subscriber(session: object, who: Caller, asked: int | None, create: bool) -> int | None:
@@ -211,7 +207,7 @@ async def subscriptions(request: Request, who: Who, subscriber: int | None = Non
 @router.post("/subscriptions", status_code=201, summary="Follow: add a subscription")
 async def add_subscription(request: Request, body: SubscriptionBody, who: Who) -> JSONResponse:
     state = state_of(request)
-    spec = SubscriptionSpec(**body.model_dump(exclude={"subscriber"}))
+    spec = SubscriptionSpec(**body.model_dump(exclude={"subscriber"}, exclude_unset=True))
 
     def act() -> dict:
         with session_for(state.settings.database_url) as session:

@@ -30,7 +30,13 @@ def demo(
     show month-by-month RAG per KPI, band counts and alert transitions."""
     from alerts.cli.common import console
 
-    run_demo(console(), examples)
+    out = console()
+    run_demo(out, examples)
+    out.print("\nThe same year in a browser (a database in this folder; the sign-in link printed, not emailed):\n"
+              "  kpi-alerts ingest examples/sandwell-2024-25/*[0-9].*\n"
+              "  kpi-alerts users add you@example.org --role admin\n"
+              "  kpi-alerts users link you@example.org    # open it once `serve` runs\n"
+              "  kpi-alerts serve                         # http://127.0.0.1:8000/", highlight=False, markup=False)
 
 
 def fmt(value: float) -> str:

@@ -17,7 +17,9 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
+from itsdangerous import URLSafeTimedSerializer
 from sqlmodel import Session
 
 from alerts.store import web_users as store
@@ -28,6 +30,16 @@ RATE_WINDOW = dt.timedelta(minutes=15)
 MAX_PER_ADDRESS = 5  # links asked for one address per window
 MAX_PER_CLIENT = 20  # requests from one client (address) per window
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
+
+
+def link_serializer(install_key: bytes) -> URLSafeTimedSerializer:
+    """What signs a sign-in link's nonce (the `token` of /signin/link) with the install's key."""
+    return URLSafeTimedSerializer(install_key, salt="kpi-alerts-signin-link")
+
+
+def link_path(install_key: bytes, nonce: str) -> str:
+    """`/signin/link?token=...`: the link's path, the base URL goes in front."""
+    return f"/signin/link?{urlencode({'token': link_serializer(install_key).dumps(nonce)})}"
 
 
 def digest(secret: str) -> str:
@@ -46,6 +58,21 @@ class LinkToSend:
     name: str
     nonce: str
     expires_at: dt.datetime
+
+
+def link_for_user(session: Session, text: str, now: dt.datetime) -> LinkToSend:
+    """`kpi-alerts users link EMAIL`: a sign-in link for a user, from the command line (no
+    email: a first admin on an install that cannot send mail yet). LookupError for no such user.
+    Commits."""
+    email = normalise_email(text)
+    user = store.user_by_email(session, email) if email else None
+    if user is None:
+        raise LookupError(f"no user {text.strip()!r} (kpi-alerts users add EMAIL first)")
+    nonce = secrets.token_urlsafe(32)
+    expires = now + dt.timedelta(minutes=LINK_MINUTES)
+    store.record_request(session, user.email, "command line", digest(nonce), now, expires)
+    session.commit()
+    return LinkToSend(user.email, user.name, nonce, expires)
 
 
 def request_link(session: Session, text: str, client: str, now: dt.datetime) -> LinkToSend | None:

@@ -23,6 +23,7 @@ STATIC = "/static/govuk-frontend"
 RAG_WORDS = {"green": "On target", "amber": "Within tolerance", "red": "In failure", None: "Not rated"}
 RAG_TAGS = {"green": "govuk-tag--green", "amber": "govuk-tag--yellow", "red": "govuk-tag--red", None: "govuk-tag--grey"}
 TEMPLATES.filters["num"] = lambda v: f"{round(v, 2):g}"
+TEMPLATES.filters["tuple_twice"] = lambda v: (v, v)  # a plain list as select options: the value is the label
 TEMPLATES.globals.update(static=STATIC, rag_words=RAG_WORDS, rag_tags=RAG_TAGS, csrf_field=CSRF_FIELD)
 
 

@@ -45,7 +45,8 @@ async def returns_page(request: Request, found: Annotated[Visitor, Depends(signe
 
     landed, (periods, lines) = await run_in_threadpool(read)
     return render(request, "returns.html", found, landed=landed, periods=periods, lines=lines, words=RETURN_WORDS,
-                  tags=RETURN_TAGS, provider_name=provider_name)
+                  tags=RETURN_TAGS, provider_name=provider_name,
+                  kinds={"kpi": "KPI", "finance": "Finance", "caseload": "Caseload"})
 
 
 @router.get(UPLOAD)

@@ -8,11 +8,9 @@ address is known (a link is emailed only to a user or a subscriber); the link
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
-from itsdangerous import BadData, URLSafeTimedSerializer
+from itsdangerous import BadData
 from starlette.concurrency import run_in_threadpool
 
 from alerts.api.state import state_of
@@ -20,15 +18,11 @@ from alerts.notify.channels import senders
 from alerts.notify.channels.base import OutgoingMessage, Recipient
 from alerts.store.db import session_for
 from alerts.store.models import utcnow
-from alerts.usecases.signin import LINK_MINUTES, request_link, sign_in, sign_out
+from alerts.usecases.signin import LINK_MINUTES, link_path, link_serializer, request_link, sign_in, sign_out
 from alerts.web.render import TEMPLATES, render
 from alerts.web.security import check_csrf, clear_session, finish, key, session_token, set_session, visitor
 
 router = APIRouter(include_in_schema=False)
-
-
-def _links(request: Request) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(key(request), salt="kpi-alerts-signin-link")
 
 
 def client_of(request: Request) -> str:
@@ -56,7 +50,7 @@ async def signin_request(request: Request) -> Response:
             link = request_link(session, address, client_of(request), utcnow())
         if link is None:
             return  # unknown, not an address, or over a limit: the same answer
-        url = f"{base}/signin/link?{urlencode({'token': _links(request).dumps(link.nonce)})}"
+        url = base + link_path(key(request), link.nonce)
         text = (f"Sign in to kpi-alerts: {url}\n\nThe link works once, for {LINK_MINUTES} minutes. If you did not "
                 "ask for it, ignore this email: nobody can sign in without the link.\n")
         html = TEMPLATES.get_template("signin_email.html").render(url=url, minutes=LINK_MINUTES, name=link.name)
@@ -80,7 +74,7 @@ async def signin_use(request: Request) -> Response:
     found = await visitor(request)
     settings = state_of(request).settings
     try:
-        nonce = _links(request).loads(form.get("token", ""), max_age=LINK_MINUTES * 60)
+        nonce = link_serializer(key(request)).loads(form.get("token", ""), max_age=LINK_MINUTES * 60)
     except BadData:
         nonce = None
 

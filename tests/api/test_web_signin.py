@@ -191,3 +191,24 @@ def test_hostile_names_are_escaped_on_the_board(web, smtp_server):
     sign_in(web.client, smtp_server, "jo@example.org")
     board = web.client.get("/").text
     assert "<script>" not in board and "&lt;script&gt;" in board
+
+
+def test_users_link_prints_a_single_use_sign_in_link_for_an_install_without_email(web):
+    from tests.cli import make_cli
+
+    cli = make_cli(web.settings.database_url)
+    assert cli("users", "add", "First@Example.org", "--role", "admin", "--name", "First admin").returncode == 0
+    printed = cli("users", "link", "first@example.org", base_url="https://kpi.example.org")
+    assert printed.returncode == 0, printed.stderr
+    url = printed.stdout.strip()
+    assert url.startswith("https://kpi.example.org/signin/link?token=") and "single use" in printed.stderr
+    path = url.removeprefix("https://kpi.example.org")
+    token = re.search(r'name="token" value="([^"]+)"', web.client.get(path).text).group(1)
+    done = web.client.post("/signin/link", data={"token": token, "csrf": csrf(web.client, path)},
+                           follow_redirects=False)
+    assert done.status_code == 303
+    assert "Sign out First admin" in web.client.get("/").text
+    again = web.client.post("/signin/link", data={"token": token, "csrf": csrf(web.client, path)})
+    assert again.status_code == 400  # used
+    unknown = cli("users", "link", "nobody@example.org")
+    assert unknown.returncode != 0 and "no user 'nobody@example.org'" in unknown.stderr

@@ -143,6 +143,13 @@ def _sign_in(page, base: str, smtp_server, email: str) -> None:
     poll(lambda: page.url == f"{base}/", 10, f"{email} signed in")
 
 
+def _upload(page, file: Path, *rows: str) -> None:
+    """Choose a KPI return of these rows on the upload page and send it."""
+    file.write_text("\n".join(["provider,period,indicator,value", *rows]) + "\n")
+    page.set_input_files("#file", str(file))
+    page.click("main form button[type=submit]")
+
+
 def _tab_to(page, selector: str, limit: int = 120) -> None:
     """Press Tab until the element matching `selector` has the focus (keyboard only)."""
     for _ in range(limit):
@@ -183,18 +190,13 @@ def test_follow_upload_notify_acknowledge_unsubscribe(tmp_path, landed_year_db, 
         _sign_in(perf, base, smtp_server, "perf@example.org")
         perf.goto(f"{base}/returns/new")
         accessible(perf, "12-upload")
-        typo = tmp_path / "kpi-2025-04.csv"
-        typo.write_text("provider,period,indicator,value\nsandwell,2025-04,PI1,6O\nsandwell,2025-04,PI2,0.78\n")
-        perf.set_input_files("#file", str(typo))
-        perf.click("main form button[type=submit]")
+        _upload(perf, tmp_path / "kpi-2025-04.csv", "sandwell,2025-04,PI1,6O", "sandwell,2025-04,PI2,0.78")
         problems = perf.locator("#problems").inner_text()
         assert "kpi-2025-04.csv was not accepted: nothing was stored" in perf.locator("main").inner_text()
         assert "6O" in problems and "value" in problems
         accessible(perf, "13-upload-rejected")
         sent_before = len(smtp_server.messages)
-        typo.write_text("provider,period,indicator,value\nsandwell,2025-04,PI1,60\nsandwell,2025-04,PI2,78\n")
-        perf.set_input_files("#file", str(typo))
-        perf.click("main form button[type=submit]")
+        _upload(perf, tmp_path / "kpi-2025-04.csv", "sandwell,2025-04,PI1,60", "sandwell,2025-04,PI2,78")
         assert perf.locator("h1").inner_text() == "Return accepted"
         assert "opened" in perf.locator("main").inner_text()
         accessible(perf, "14-upload-accepted")
@@ -243,11 +245,8 @@ def test_follow_upload_notify_acknowledge_unsubscribe(tmp_path, landed_year_db, 
         lead.goto(f"{base}/me")
         assert "Nothing yet" in lead.locator("main").inner_text()
 
-        other = tmp_path / "kpi-walsall-2025-04.csv"
-        other.write_text("provider,period,indicator,value\nwalsall,2025-04,PI1,91\nwalsall,2025-04,PI2,66\n")
         perf.goto(f"{base}/returns/new")
-        perf.set_input_files("#file", str(other))
-        perf.click("main form button[type=submit]")
+        _upload(perf, tmp_path / "kpi-walsall-2025-04.csv", "walsall,2025-04,PI1,91", "walsall,2025-04,PI2,66")
         assert perf.locator("h1").inner_text() == "Return accepted"
         lead.goto(f"{base}/")  # two providers: the grid of providers by KPI
         grid = lead.locator("table.kpi-grid")
