@@ -74,6 +74,7 @@ def test_acknowledging_on_the_alerts_page_is_kept_in_history_and_shown_on_the_in
     assert "In failure" in page and "Not yet" in page and "1 month (since 2024-10)" in page
     done = post(lead, f"/alerts/{alert}/ack", {"note": f"Recovery plan agreed {HOSTILE}"}, "/alerts")
     assert done.status_code == 303 and done.headers["location"] == "/alerts?done=acknowledged"
+    assert "Alert acknowledged: your note is in its history." in lead.get(done.headers["location"]).text
     [ack] = events(web, "acknowledged")
     assert ack.alert_id == alert and ack.by == "Commissioning lead <lead@example.org>"
     assert ack.note == f"Recovery plan agreed {HOSTILE}"
@@ -90,6 +91,7 @@ def test_snoozing_needs_a_date_after_today_and_is_recorded(web):
     assert post(perf, f"/alerts/{alert}/snooze", {"until": "2020-01-01"}, "/alerts").status_code == 400
     assert events(web, "snoozed") == []
     assert post(perf, f"/alerts/{alert}/snooze", {"until": "2099-12-31"}, "/alerts").status_code == 303
+    assert "Alert snoozed" in perf.get("/alerts?done=snoozed").text
     [snoozed] = events(web, "snoozed")
     assert snoozed.alert_id == alert and snoozed.by == "Performance officer <perf@example.org>"
     assert "Notifications silenced until 31 December 2099" in perf.get("/alerts").text  # the local day
@@ -110,6 +112,7 @@ def test_a_leader_follows_and_unfollows_and_sets_the_digest(web):
     done = post(lead, "/me/subscriptions", {"indicators": "single_assessments_45wd", "providers": "sandwell",
                                              "min_severity": "red", "delivery": "both"}, "/me")
     assert done.status_code == 303 and "done=followed" in done.headers["location"]
+    assert "Followed: the next notification uses it." in lead.get(done.headers["location"]).text
     from alerts.store import subscriptions as store
 
     with session_for(web.settings.database_url) as s:
@@ -120,7 +123,8 @@ def test_a_leader_follows_and_unfollows_and_sets_the_digest(web):
     assert values["min_severity"] == "red" and values["delivery"] == "both"
     page = lead.get("/me").text
     assert "In failure only (red)" in page and "Straight away and in the weekly digest" in page
-    assert post(lead, "/me/digest", {"cadence": "monthly"}, "/me").status_code == 303  # box unticked: no empty one
+    saved = post(lead, "/me/digest", {"cadence": "monthly"}, "/me")  # box unticked: no empty one
+    assert saved.status_code == 303 and "Digest settings saved." in lead.get(saved.headers["location"]).text
     with session_for(web.settings.database_url) as s:
         me = store.subscriber_by_email(s, "lead@example.org")
         assert (me.digest_cadence, me.empty_digest) == ("monthly", False)
@@ -224,6 +228,7 @@ def test_the_performance_role_creates_and_revokes_api_tokens(web):
     assert post(perf, "/tokens/revoke", {"name": "sandwell-performance"}, "/tokens").status_code == 303
     assert web.client.get("/api/returns", headers={"Authorization": f"Bearer {token}"}).status_code == 401
     assert "Revoked" in perf.get("/tokens").text
+    assert "Token revoked: its next request is refused." in perf.get("/tokens?done=revoked").text
 
 
 # --- the board --------------------------------------------------------------------------
@@ -275,6 +280,7 @@ def test_a_role_changed_on_the_users_page_applies_from_the_next_page(web):
     assert post(admin, "/admin/users", {"email": "v@example.org", "role": "performance"}, "/admin/users"
                 ).status_code == 303
     assert viewer.get("/returns/new").status_code == 200
+    assert "User saved." in admin.get("/admin/users?done=saved").text
 
 
 def test_a_return_landed_by_another_process_shows_on_the_board_within_seconds(web, tmp_path):
