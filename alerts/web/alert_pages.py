@@ -13,6 +13,7 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from alerts.api.state import state_of
+from alerts.notify.wording import provider_name
 from alerts.store import alerts as alert_store
 from alerts.store.db import session_for
 from alerts.store.models import utcnow
@@ -40,20 +41,23 @@ def months_outside(alert: OpenAlert) -> int:
 
 @router.get("/alerts")
 async def alerts_page(request: Request, found: Annotated[Visitor, Depends(signed_in)], provider: str = "",
-                      done: str = "") -> Response:
-    state = state_of(request)
+                      state: str = "", done: str = "") -> Response:
+    """`provider` and `state` (red or amber) narrow the list; a national install has hundreds."""
+    app = state_of(request)
 
-    def read() -> list[OpenAlert]:
-        with session_for(state.settings.database_url) as session:
-            return open_alerts(session, utcnow(), provider or None)
+    def read() -> tuple[list[OpenAlert], list[str]]:
+        with session_for(app.settings.database_url) as session:
+            everyone = open_alerts(session, utcnow())
+        return [a for a in everyone if (not provider or a.provider == provider) and (not state or a.state == state)], \
+            sorted({a.provider for a in everyone})
 
-    rows = await run_in_threadpool(read)
-    catalog = state.catalog
+    rows, providers = await run_in_threadpool(read)
+    catalog = app.catalog
     shown = [{"alert": a, "name": _name(catalog, a.rule_id), "key": _key(catalog, a.rule_id),
               "where": subject_name(a.subject),
               "value": value_text(catalog, a.rule_id, a.value), "months": months_outside(a)} for a in rows]
-    return render(request, "alerts.html", found, rows=shown, provider=provider, done=done,
-                  today=utcnow().date().isoformat())
+    return render(request, "alerts.html", found, rows=shown, provider=provider, state=state, done=done,
+                  today=utcnow().date().isoformat(), providers=[(p, provider_name(p)) for p in providers])
 
 
 def _name(catalog: object, rule_id: str) -> str:

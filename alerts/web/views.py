@@ -180,10 +180,20 @@ def current_rule(catalog: Catalog, key: str, today: dt.date) -> BoundRule | None
     return max(found, key=lambda b: (b.pack.in_force(today), b.pack.effective_from or dt.date.min), default=None)
 
 
+def rule_label(b: BoundRule, today: dt.date) -> str:
+    """'PI1 Single assessments ...' for today's suite; an older suite's code is named with it
+    ('MASH referrals ... (PI1 of the 2018 suite)'): the same code means another KPI today."""
+    if not b.code:
+        return b.rule.name
+    if b.pack.in_force(today):
+        return f"{b.code} {b.rule.name}"
+    return f"{b.rule.name} ({b.code} of the {b.suite} suite)"
+
+
 def indicator_label(catalog: Catalog, key: str, today: dt.date) -> str:
     """A subscription's indicator as people know it today."""
     b = current_rule(catalog, key, today)
-    return f"{b.code + ' ' if b.code else ''}{b.rule.name}" if b else key
+    return rule_label(b, today) if b else key
 
 
 def describe(catalog: Catalog, values: dict, today: dt.date) -> list[tuple[str, str]]:
@@ -202,8 +212,8 @@ def indicator_choices(catalog: Catalog, today: dt.date) -> list[tuple[str, str]]
     today's suite names them."""
     keys = {b.rule.measure_key for b in catalog.rules}
     chosen = [b for k in keys if (b := current_rule(catalog, k, today)) is not None]
-    return [(b.rule.measure_key, f"{b.code + ' ' if b.code else ''}{b.rule.name}")
-            for b in sorted(chosen, key=lambda b: (not b.code, code_order(b.code), b.rule.name))]
+    return [(b.rule.measure_key, rule_label(b, today)) for b in sorted(
+        chosen, key=lambda b: (not (b.code and b.pack.in_force(today)), not b.code, code_order(b.code), b.rule.name))]
 
 
 RETURN_WORDS = {"submitted": "Submitted", "late": "Late", "missing": "Missing", "not_due": "Not due yet"}

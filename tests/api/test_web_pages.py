@@ -304,3 +304,15 @@ def test_a_return_landed_by_another_process_shows_on_the_board_within_seconds(we
                            limits=ReturnLimits.of(settings))
     assert not done.errors
     poll(lambda: "Walsall" in lead.get("/").text, 10, "the board showing a return landed elsewhere")
+
+
+def test_open_alerts_filter_by_provider_and_rating(web):
+    red_pi1(web, "sandwell")
+    assert web.upload("w.csv", kpi_csv([("2024-10", "PI1", "80")], "walsall")).status_code == 201  # amber
+    lead = person(web, "lead@example.org")
+    both = lead.get("/alerts").text
+    assert "2 alerts outside green" in both
+    walsall = lead.get("/alerts?provider=walsall").text
+    assert "1 alert outside green" in walsall and "Within tolerance" in walsall and "In failure</strong> 60%" not in walsall
+    red = lead.get("/alerts?state=red").text
+    assert "1 alert outside green" in red and "Sandwell" in red and ", Walsall</h2>" not in red
