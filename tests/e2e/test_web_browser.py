@@ -143,6 +143,14 @@ def _sign_in(page, base: str, smtp_server, email: str) -> None:
     poll(lambda: page.url == f"{base}/", 10, f"{email} signed in")
 
 
+def _signed_in(browser, base: str, smtp_server, email: str):  # noqa: ANN202
+    """A new browser context (cookies of its own) signed in as `email`. Pages ignore CSP there:
+    the test injects axe-core into each."""
+    page = browser.new_context(bypass_csp=True).new_page()
+    _sign_in(page, base, smtp_server, email)
+    return page
+
+
 def _upload(page, file: Path, *rows: str) -> None:
     """Choose a KPI return of these rows on the upload page and send it."""
     file.write_text("\n".join(["provider,period,indicator,value", *rows]) + "\n")
@@ -168,8 +176,7 @@ def test_follow_upload_notify_acknowledge_unsubscribe(tmp_path, landed_year_db, 
            ("perf@example.org", "performance", "Performance officer"), ("admin@example.org", "admin", "Admin"))
     server = ApiServer(tmp_path, env, port)
     try:
-        lead = browser.new_context(bypass_csp=True).new_page()  # axe is injected
-        _sign_in(lead, base, smtp_server, "lead@example.org")
+        lead = _signed_in(browser, base, smtp_server, "lead@example.org")
         lead.goto(f"{base}/me")
         accessible(lead, "10-me-empty")
         # keyboard alone: Tab to the indicator list, arrow to PI1, Tab to Follow, Enter
@@ -186,8 +193,7 @@ def test_follow_upload_notify_acknowledge_unsubscribe(tmp_path, landed_year_db, 
         assert "PI1 Single assessments completed within 45 working days" in lead.locator("main").inner_text()
         accessible(lead, "11-me-following")
 
-        perf = browser.new_context(bypass_csp=True).new_page()  # axe is injected
-        _sign_in(perf, base, smtp_server, "perf@example.org")
+        perf = _signed_in(browser, base, smtp_server, "perf@example.org")
         perf.goto(f"{base}/returns/new")
         accessible(perf, "12-upload")
         _upload(perf, tmp_path / "kpi-2025-04.csv", "sandwell,2025-04,PI1,6O", "sandwell,2025-04,PI2,0.78")
@@ -256,8 +262,7 @@ def test_follow_upload_notify_acknowledge_unsubscribe(tmp_path, landed_year_db, 
         assert "Sandwell" in lead.locator("main").inner_text()
         accessible(lead, "25-board-filtered")
 
-        admin = browser.new_context(bypass_csp=True).new_page()  # axe is injected
-        _sign_in(admin, base, smtp_server, "admin@example.org")
+        admin = _signed_in(browser, base, smtp_server, "admin@example.org")
         admin.goto(f"{base}/admin/users")
         accessible(admin, "22-admin-users")
         lead.goto(f"{base}/admin/users")
