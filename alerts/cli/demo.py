@@ -32,7 +32,8 @@ def demo(
 
     out = console()
     run_demo(out, examples)
-    out.print("\nThe same year in a browser (a database in this folder; the sign-in link printed, not emailed):\n"
+    out.print("\nThe same year in a browser (a database in this folder; the sign-in link printed, not emailed;\n"
+              "after `. .venv/bin/activate` when `make demo` made the virtualenv):\n"
               "  kpi-alerts ingest examples/sandwell-2024-25/*[0-9].*\n"
               "  kpi-alerts users add you@example.org --role admin\n"
               "  kpi-alerts users link you@example.org    # open it once `serve` runs\n"

@@ -238,6 +238,11 @@ def test_follow_upload_notify_acknowledge_unsubscribe(tmp_path, landed_year_db, 
         assert f"by Commissioning lead <lead@example.org>: {note}" in history
         assert lead.locator("table tbody tr").first.inner_text().startswith("2025-04")
         accessible(lead, "18-indicator-acknowledged")
+        lead.emulate_media(media="print")  # printed: the chart and tables, not the navigation or forms
+        assert lead.locator("svg.kpi-chart").is_visible() and lead.locator("main table").first.is_visible()
+        assert not lead.locator(".govuk-service-navigation").is_visible()
+        lead.screenshot(path=str(SHOTS / "18b-indicator-printed.png"), full_page=True)
+        lead.emulate_media(media="screen")
         lead.goto(f"{base}/?provider=sandwell")
         accessible(lead, "19-board-one-provider")
 
