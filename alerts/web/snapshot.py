@@ -11,7 +11,7 @@ of ratings (seconds); every request after the first is served from here.
 - After a change the first request loads the new position and waits for it (whoever uploaded
   sees their return); requests meanwhile get the previous position rather than queueing.
 - Fragments (a page's main content for given filters) live as long as their position; at most
-  MAX_FRAGMENTS of them, the oldest dropped first.
+  MAX_FRAGMENT_BYTES of them (a national board is 850 KB), the least recently used dropped first.
 """
 
 from __future__ import annotations
@@ -35,7 +35,12 @@ from rules.catalog import Catalog
 FULL_CHECK_SECONDS = 30.0
 VERSION_SECONDS = 1.0
 T = TypeVar("T")
-MAX_FRAGMENTS = 512
+MAX_FRAGMENT_BYTES = 64 * 1024 * 1024
+
+
+def _size(value: object) -> int:
+    parts = value if isinstance(value, tuple) else (value,)
+    return sum(len(p) for p in parts if isinstance(p, bytes | str))
 
 
 class Snapshot:
@@ -46,6 +51,7 @@ class Snapshot:
         self._value: WeekData | None = None
         self._fragments: OrderedDict[Hashable, Any] = OrderedDict()
         self._fragments_of: tuple | None = None  # the key the fragments were rendered at
+        self._bytes = 0
         self._full: tuple = ()
         self._full_at = -FULL_CHECK_SECONDS
         self._quick: tuple = ()
@@ -107,8 +113,10 @@ class Snapshot:
         with self._lock:
             if key != self._fragments_of:  # a newer position: the fragments of the last go
                 self._fragments.clear()
-                self._fragments_of = key
-            self._fragments[(key, name)] = html
-            while len(self._fragments) > MAX_FRAGMENTS:
-                self._fragments.popitem(last=False)
+                self._fragments_of, self._bytes = key, 0
+            if (key, name) not in self._fragments:
+                self._fragments[(key, name)] = html
+                self._bytes += _size(html)
+            while self._bytes > MAX_FRAGMENT_BYTES and len(self._fragments) > 1:
+                self._bytes -= _size(self._fragments.popitem(last=False)[1])
         return html
