@@ -21,7 +21,8 @@ from alerts.store.queries import OpenAlert, open_alerts
 from alerts.usecases.acks import acknowledge, local_day_start, snooze
 from alerts.web.render import problem, render
 from alerts.web.security import Visitor, check_csrf, finish, needs, signed_in
-from alerts.web.views import subject_name, value_text
+from alerts.web.views import rule_title, subject_name, value_text
+from rules.catalog import Catalog
 from rules.periods import period_index
 
 router = APIRouter(include_in_schema=False)
@@ -53,20 +54,15 @@ async def alerts_page(request: Request, found: Annotated[Visitor, Depends(signed
 
     rows, providers = await run_in_threadpool(read)
     catalog = app.catalog
-    shown = [{"alert": a, "name": _name(catalog, a.rule_id), "key": _key(catalog, a.rule_id),
+    shown = [{"alert": a, "name": rule_title(catalog, a.rule_id), "key": _key(catalog, a.rule_id),
               "where": subject_name(a.subject),
               "value": value_text(catalog, a.rule_id, a.value), "months": months_outside(a)} for a in rows]
     return render(request, "alerts.html", found, rows=shown, provider=provider, state=state, done=done,
                   today=utcnow().date().isoformat(), providers=[(p, provider_name(p)) for p in providers])
 
 
-def _name(catalog: object, rule_id: str) -> str:
-    bound = catalog.rules_by_id.get(rule_id)  # type: ignore[attr-defined]
-    return f"{bound.code + ' ' if bound.code else ''}{bound.rule.name}" if bound else rule_id
-
-
-def _key(catalog: object, rule_id: str) -> str:
-    bound = catalog.rules_by_id.get(rule_id)  # type: ignore[attr-defined]
+def _key(catalog: Catalog, rule_id: str) -> str:
+    bound = catalog.rules_by_id.get(rule_id)
     return bound.rule.measure_key if bound else rule_id
 
 

@@ -19,7 +19,17 @@ from alerts.store.queries import events_of, history
 from alerts.web.chart import Interval, Month, series_svg
 from alerts.web.render import problem, render_fragment, render_page
 from alerts.web.security import Visitor, signed_in
-from alerts.web.views import RATINGS, Filters, boards, columns, comparator_lines, subject_name, tags_of, value_text
+from alerts.web.views import (
+    RATINGS,
+    Filters,
+    boards,
+    columns,
+    comparator_lines,
+    rule_title,
+    subject_name,
+    tags_of,
+    value_text,
+)
 from rules.periods import period_start
 
 router = APIRouter(include_in_schema=False)
@@ -93,7 +103,7 @@ async def indicator_page(request: Request, key: str, found: Annotated[Visitor, D
         months = [Month(r.period, r.value, r.rating, _bands(catalog.rules_by_id[r.rule_id], r.period)) for r in rows]
         suffix = "%" if bound.rule.unit == "percent" else ""
         lines = comparator_lines(catalog, bound.id)
-        title = f"{bound.code + ' ' if bound.code else ''}{bound.rule.name}"
+        title = rule_title(catalog, bound.id)
         latest = bound.rule.version_for(period_start(rows[-1].period)) if rows else None
         table = [{"period": r.period, "value": value_text(catalog, r.rule_id, r.value), "rating": r.rating,
                   "bands": r.thresholds} for r in reversed(rows)]

@@ -254,7 +254,8 @@ KIND_WORDS = {"kpi": "KPI", "finance": "finance", "caseload": "caseload"}
 STATE_WORDS = {"green": "on target", "amber": "within tolerance", "red": "in failure", None: "not rated"}
 
 
-def _rule_label(catalog: Catalog, rule_id: str) -> str:
+def rule_title(catalog: Catalog, rule_id: str) -> str:
+    """'PI1 Single assessments ...' (a rule's code in its own suite, then its name)."""
     bound = catalog.rules_by_id.get(rule_id)
     return f"{bound.code + ' ' if bound.code else ''}{bound.rule.name}" if bound else rule_id
 
@@ -273,10 +274,10 @@ def landed_summary(catalog: Catalog, body: dict) -> dict:
     return {
         "title": f"{provider_name(provider)}, {KIND_WORDS.get(body['return']['kind'], body['return']['kind'])} "
                  f"return for {', '.join(body['return']['periods'])}",
-        "changes": [f"{_rule_label(catalog, t['rule'])}, {subject(t['subject'])}, {t['period']}: {t['kind']} "
+        "changes": [f"{rule_title(catalog, t['rule'])}, {subject(t['subject'])}, {t['period']}: {t['kind']} "
                     f"(was {STATE_WORDS.get(t['from'], t['from'])}, now {STATE_WORDS.get(t['to'], t['to'])})"
                     for t in body["transitions"]],
-        "rated": [{"label": _rule_label(catalog, e["rule"]), "subject": subject(e["subject"]), "period": e["period"],
+        "rated": [{"label": rule_title(catalog, e["rule"]), "subject": subject(e["subject"]), "period": e["period"],
                    "value": value_text(catalog, e["rule"], e["value"]), "rating": e["rating"]}
                   for e in body["evaluations"]],
         "blank": [indicator_label(catalog, key, day) for key in sorted(body.get("not_reported", []), key=by_code)],

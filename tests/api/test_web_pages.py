@@ -317,3 +317,17 @@ def test_open_alerts_filter_by_provider_and_rating(web):
     assert "In failure</strong> 60%" not in walsall
     red = lead.get("/alerts?state=red").text
     assert "1 alert outside green" in red and "Sandwell" in red and ", Walsall</h2>" not in red
+
+
+def test_the_usual_mistakes_on_the_upload_page(web):
+    """Fractions for percentages are refused whole, saying so; a blank cell lands as not reported."""
+    perf = person(web, "perf@example.org", "performance")
+    fractions = kpi_csv([("2024-10", "PI1", "0.86"), ("2024-10", "PI2", "0.78"), ("2024-10", "PI3", "0.18")])
+    answer = perf.post("/returns/new", files={"file": ("kpi-oct.csv", fractions)},
+                       data={"csrf": csrf(perf, "/returns/new")})
+    assert answer.status_code == 422 and "percentages are expected as 0-100" in answer.text
+    blank = kpi_csv([("2024-10", "PI1", "86"), ("2024-10", "PI2", "")])
+    landed = perf.post("/returns/new", files={"file": ("kpi-oct.csv", blank)},
+                       data={"csrf": csrf(perf, "/returns/new")})
+    assert landed.status_code == 200 and "Return accepted" in landed.text
+    assert "Not reported (left blank or out): PI2 Child in need plan visits on time" in landed.text
