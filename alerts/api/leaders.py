@@ -21,19 +21,18 @@ from starlette.concurrency import run_in_threadpool
 from alerts.api.state import state_of
 from alerts.indicators import rules_for_indicator
 from alerts.notify.wording import provider_name
-from alerts.store import expected as expected_store
 from alerts.store import subscriptions as sub_store
 from alerts.store.db import session_for
 from alerts.store.landing import recent_returns
 from alerts.store.models import utcnow
-from alerts.store.queries import events_of, history, open_alerts
+from alerts.store.queries import open_alerts, subject_history
 from alerts.store.web_users import UserRow
 from alerts.usecases.acks import acknowledge
+from alerts.usecases.expected import calendar_now
 from alerts.usecases.subscriptions import SubscriptionError, SubscriptionSpec, follow, own_subscriber, unfollow
 from alerts.usecases.tokens import authenticate
 from alerts.web.security import CSRF_COOKIE, may, same_token, visitor
 from alerts.web.views import RATINGS, Filters, boards, comparator_lines
-from rules.calendar import calendar, local_day
 
 router = APIRouter(prefix="/api", tags=["web app"])
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
@@ -114,10 +113,7 @@ async def indicator_history(request: Request, key: str, who: Who, provider: str 
 
     def read() -> tuple[list, list]:
         with session_for(state.settings.database_url) as session:
-            rows = history(session, rule_ids, provider or None)
-            subject = provider or (rows[0].subject if rows else "")
-            rows = [r for r in rows if r.subject == subject]
-            return rows, events_of(session, rule_ids, subject) if subject else []
+            return subject_history(session, rule_ids, provider)
 
     rows, events = await run_in_threadpool(read)
     bound = state.catalog.rules_by_id[rows[-1].rule_id if rows else rule_ids[0]]
@@ -249,8 +245,7 @@ async def returns(request: Request, who: Who, limit: Annotated[int, Query(ge=1, 
         now = utcnow()
         with session_for(state.settings.database_url) as session:
             landed = recent_returns(session, limit)
-            rows = calendar(state.catalog, expected_store.landed(session), local_day(now, state.settings.timezone),
-                            state.settings.timezone)
+            rows = calendar_now(session, state.catalog, now, state.settings.timezone)
         return {"returns": [{"id": r.id, "provider": r.provider, "name": provider_name(r.provider), "kind": r.kind,
                              "periods": list(r.periods), "status": r.status, "filename": r.filename,
                              "received_at": r.received_at.isoformat() if r.received_at else None,

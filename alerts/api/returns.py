@@ -16,12 +16,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
 
 from alerts.api.auth import bearer_token
-from alerts.api.filetypes import ACCEPTED, clean_filename, unsupported
+from alerts.api.filetypes import ACCEPTED
 from alerts.api.limits import TooLarge, too_large_detail
 from alerts.api.state import ApiState, state_of
+from alerts.api.uploads import Refused, read_return
 from alerts.cli.json_output import ingest_json
 from alerts.store.db import session_for
 from alerts.store.models import utcnow
@@ -82,24 +82,18 @@ async def upload_return(
                                  description="Seconds to wait for a worker's evaluation (broker mode)")] = 0.0,
 ) -> JSONResponse:
     state = state_of(request)
-    limit = int(state.settings.max_upload_mb * 1024 * 1024)
     content_type = request.headers.get("content-type", "")
     if not content_type.lower().startswith("multipart/form-data"):
         raise HTTPException(415, f"send the return as multipart/form-data, in the field 'file' ({ACCEPTED})")
     form = await request.form(max_files=1, max_fields=10)  # BodyLimit stops it at the limit (413)
     try:
-        upload = form.get("file")
-        if not isinstance(upload, UploadFile):
-            raise HTTPException(400, "no file: send the return in the multipart form field 'file'")
-        data = await upload.read(limit + 1)
-        name = clean_filename(upload.filename)
+        found = await read_return(form, state.settings.max_upload_mb,
+                                  "no file: send the return in the multipart form field 'file'")
     finally:
         await form.close()
-    if len(data) > limit:
-        raise TooLarge(too_large_detail(state.settings.max_upload_mb))
-    why = unsupported(name, data)
-    if why:
-        raise HTTPException(415, why)
+    if isinstance(found, Refused):
+        raise TooLarge(found.detail) if found.status == 413 else HTTPException(found.status, found.detail)
+    name, data = found
     result = await run_in_threadpool(_ingest, state, name, data, wait, token.id)
     if result.landed is None:
         state.metrics.rejected.labels(result.rejected_kind or "unknown").inc()

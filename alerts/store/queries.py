@@ -71,6 +71,16 @@ def history(session: Session, rule_ids: list[str], provider: str | None = None) 
             for r in session.execute(q).scalars()]
 
 
+def subject_history(session: Session, rule_ids: list[str], provider: str | None, subject: str | None = None
+                    ) -> tuple[list[HistoryRow], list[AlertEvent]]:
+    """One subject's rated series and alert history under these rules: `subject`, else the
+    provider, else the first subject rated (the indicator page and its JSON)."""
+    rows = history(session, rule_ids, provider or None)
+    chosen = subject or provider or (rows[0].subject if rows else "")
+    rows = [r for r in rows if r.subject == chosen]
+    return rows, events_of(session, rule_ids, chosen) if chosen else []
+
+
 def current_ratings(session: Session) -> list[RatingRecord]:
     """Every current rating (the demo's month-by-month table)."""
     return list(session.execute(select(RatingRecord).where(RatingRecord.current)).scalars())

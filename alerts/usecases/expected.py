@@ -20,7 +20,7 @@ from alerts.notify.changes import Change, build_change
 from alerts.notify.pipeline import plan
 from alerts.overdue import OverdueMove, overdue_moves
 from alerts.store import expected as store
-from rules.calendar import calendar, deadline, expectation, local_day, missing_periods
+from rules.calendar import CalendarRow, calendar, deadline, expectation, local_day, missing_periods
 from rules.catalog import Catalog
 
 
@@ -40,6 +40,11 @@ def _apply(session: Session, catalog: Catalog, moves: list[OverdueMove], now: dt
         if event is not None:
             changes.append(_change(catalog, event, move, batch))
     return changes
+
+
+def calendar_now(session: Session, catalog: Catalog, now: dt.datetime, timezone: str) -> list[CalendarRow]:
+    """The expected-returns calendar as of today where the install is (the web app's /returns)."""
+    return calendar(catalog, store.landed(session), local_day(now, timezone), timezone)
 
 
 def check_returns(session: Session, catalog: Catalog, now: dt.datetime, timezone: str = "Europe/London",

@@ -15,7 +15,7 @@ from alerts.indicators import rules_for_indicator
 from alerts.notify.wording import provider_name
 from alerts.store.db import get_engine, session_for
 from alerts.store.models import utcnow
-from alerts.store.queries import events_of, history
+from alerts.store.queries import subject_history
 from alerts.web.chart import Interval, Month, series_svg
 from alerts.web.render import problem, render_fragment, render_page
 from alerts.web.security import Visitor, signed_in
@@ -95,10 +95,8 @@ async def indicator_page(request: Request, key: str, found: Annotated[Visitor, D
         return problem(request, found, 404, "Page not found", f"No indicator is called {key}.")
 
     def build(session: Session) -> tuple[str, bytes]:
-        rows = history(session, rule_ids, provider or None)
-        chosen = subject or provider or (rows[0].subject if rows else "")
-        rows = [r for r in rows if r.subject == chosen]
-        events = events_of(session, rule_ids, chosen) if chosen else []
+        rows, events = subject_history(session, rule_ids, provider, subject)
+        chosen = rows[0].subject if rows else (subject or provider or "")
         bound = catalog.rules_by_id[rows[-1].rule_id if rows else rule_ids[0]]
         months = [Month(r.period, r.value, r.rating, _bands(catalog.rules_by_id[r.rule_id], r.period)) for r in rows]
         suffix = "%" if bound.rule.unit == "percent" else ""

@@ -10,22 +10,20 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
 
-from alerts.api.filetypes import clean_filename, unsupported
-from alerts.api.limits import too_large_detail
 from alerts.api.state import state_of
+from alerts.api.uploads import Refused, read_return
 from alerts.cli.json_output import ingest_json
 from alerts.notify.wording import provider_name
-from alerts.store import expected as expected_store
 from alerts.store.db import session_for
 from alerts.store.landing import recent_returns
 from alerts.store.models import utcnow
+from alerts.usecases.expected import calendar_now
 from alerts.usecases.ingest import ReturnLimits, ingest_bytes
 from alerts.web.render import render
 from alerts.web.security import CSRF_COOKIE, CSRF_FIELD, Visitor, needs, same_token, signed_in
 from alerts.web.views import RETURN_TAGS, RETURN_WORDS, calendar_grid, landed_summary, split_problem
-from rules.calendar import calendar, local_day
+from rules.calendar import KIND_NAMES
 
 router = APIRouter(include_in_schema=False)
 UPLOAD = "/returns/new"
@@ -39,14 +37,13 @@ async def returns_page(request: Request, found: Annotated[Visitor, Depends(signe
         now = utcnow()
         with session_for(state.settings.database_url) as session:
             landed = recent_returns(session, 50)
-            rows = calendar(state.catalog, expected_store.landed(session), local_day(now, state.settings.timezone),
-                            state.settings.timezone)
+            rows = calendar_now(session, state.catalog, now, state.settings.timezone)
         return landed, calendar_grid(rows)
 
     landed, (periods, lines) = await run_in_threadpool(read)
     return render(request, "returns.html", found, landed=landed, periods=periods, lines=lines, words=RETURN_WORDS,
                   tags=RETURN_TAGS, provider_name=provider_name,
-                  kinds={"kpi": "KPI", "finance": "Finance", "caseload": "Caseload"})
+                  kinds={k: v[:1].upper() + v[1:] for k, v in KIND_NAMES.items()})
 
 
 @router.get(UPLOAD)
@@ -61,27 +58,19 @@ async def upload(request: Request,
     """CSRF is checked on the multipart form itself (its `csrf` field), then the file is landed."""
     state = state_of(request)
     settings = state.settings
-    limit = int(settings.max_upload_mb * 1024 * 1024)
     form = await request.form(max_files=1, max_fields=10)  # BodyLimit stops an oversized body (413)
     try:
         sent = form.get(CSRF_FIELD)
         if not same_token(sent, request.cookies.get(CSRF_COOKIE, "")):
             return render(request, "upload.html", found, 403, errors=[("", "", "The form's security token is "
                           "missing or out of date: reload the page and try again.")], result=None, file=None)
-        upload = form.get("file")
-        if not isinstance(upload, UploadFile) or not upload.filename:
-            return render(request, "upload.html", found, 400, errors=[("", "", "Choose a file to upload")],
-                          result=None, file=None)
-        data = await upload.read(limit + 1)
-        name = clean_filename(upload.filename)
+        read = await read_return(form, settings.max_upload_mb, "Choose a file to upload", need_name=True)
     finally:
         await form.close()
-    if len(data) > limit:
-        return render(request, "upload.html", found, 413, errors=[("", "", too_large_detail(settings.max_upload_mb))],
-                      result=None, file=name)
-    why = unsupported(name, data)
-    if why:
-        return render(request, "upload.html", found, 415, errors=[("", "", why)], result=None, file=name)
+    if isinstance(read, Refused):
+        return render(request, "upload.html", found, read.status, errors=[("", "", read.detail)], result=None,
+                      file=read.name)
+    name, data = read
 
     def land():  # noqa: ANN202
         with session_for(settings.database_url) as session:

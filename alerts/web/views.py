@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from alerts.digest.compose import (
     Comparison,
@@ -20,8 +21,8 @@ from alerts.digest.compose import (
 )
 from alerts.notify.wording import provider_name
 from alerts.templating import fmt_value
-from alerts.web.chart import Comparator
-from rules.calendar import CalendarRow
+from alerts.web.chart import BAND_LABEL, Comparator
+from rules.calendar import KIND_NAMES, CalendarRow
 from rules.catalog import BoundRule, Catalog
 from rules.periods import period_start
 
@@ -84,7 +85,7 @@ class Board:
     caseloads: Caseloads | None = None
     overdue: list[Overdue] = field(default_factory=list)
 
-    @property
+    @cached_property
     def by_rule(self) -> dict[str, Cell]:
         return {c.rule_id: c for c in self.cells}
 
@@ -250,8 +251,7 @@ def split_problem(line: str, file: str) -> tuple[str, str, str]:
     return row, column, message.strip()
 
 
-KIND_WORDS = {"kpi": "KPI", "finance": "finance", "caseload": "caseload"}
-STATE_WORDS = {"green": "on target", "amber": "within tolerance", "red": "in failure", None: "not rated"}
+STATE_WORDS: dict[str | None, str] = {**BAND_LABEL, None: "not rated"}
 
 
 def rule_title(catalog: Catalog, rule_id: str) -> str:
@@ -272,7 +272,7 @@ def landed_summary(catalog: Catalog, body: dict) -> dict:
         return provider_name(provider) if s == provider else s.removeprefix(f"{provider}/").replace("/", " ")
 
     return {
-        "title": f"{provider_name(provider)}, {KIND_WORDS.get(body['return']['kind'], body['return']['kind'])} "
+        "title": f"{provider_name(provider)}, {KIND_NAMES.get(body['return']['kind'], body['return']['kind'])} "
                  f"return for {', '.join(body['return']['periods'])}",
         "changes": [f"{rule_title(catalog, t['rule'])}, {subject(t['subject'])}, {t['period']}: {t['kind']} "
                     f"(was {STATE_WORDS.get(t['from'], t['from'])}, now {STATE_WORDS.get(t['to'], t['to'])})"
