@@ -34,6 +34,16 @@ class ReturnRecord(SQLModel, table=True):
     # Broker mode: when its evaluate task was last handed to the broker (None: not yet, or the
     # broker was down). The relay publishes those awaiting evaluation that are None or stale.
     published_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Queries (issue 17): a doubtful return is stored but held, told to nobody, until someone
+    # confirms it, a corrected file supersedes it, or KPI_ALERTS_QUERY_HOLD_HOURS pass.
+    queries: list[dict] | None = Field(default=None, sa_type=JSON)  # [{row, column, message}]; None: none
+    held_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)  # None: never held
+    held_notified_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)  # the performance team told
+    confirmed_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    confirmed_by: str | None = None
+    confirm_note: str | None = None
+    superseded_by: int | None = Field(default=None, foreign_key="returns.id")  # a corrected file
+    released_unconfirmed_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)  # hold hours passed
 
 
 class Observation(SQLModel, table=True):
@@ -105,6 +115,7 @@ class AlertEvent(SQLModel, table=True):
     period: str
     value: float
     by: str | None = None  # who acknowledged or snoozed
+    by_role: str | None = None  # their role then (viewer | performance | admin); None: the command line
     note: str | None = None
     at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
@@ -122,6 +133,11 @@ class Subscriber(SQLModel, table=True):
     # weekly | monthly (the first digest day of each month); the server default fills existing rows
     digest_cadence: str = Field(default="weekly", sa_column_kwargs={"server_default": "weekly"})
     created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # One-click unsubscribe (issue 17): the address stays suppressed (a file's `apply` and
+    # `subscribe` add nothing for it) until the person follows something again in the web app.
+    unsubscribed_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Unsubscribe links carry this; bumping it revokes every link sent so far.
+    unsubscribe_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class Subscription(SQLModel, table=True):
