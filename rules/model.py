@@ -13,6 +13,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from rules.vocabulary import SEVERITY
+
 ReturnKind = Literal["kpi", "finance", "caseload"]
 Unit = Literal["percent", "rate_per_10000", "count", "gbp", "number"]
 Polarity = Literal["higher_is_better", "lower_is_better", "two_sided"]
@@ -28,7 +30,7 @@ class Rating(StrEnum):
 
     @property
     def severity(self) -> int:
-        return {"green": 0, "amber": 1, "red": 2}[self.value]
+        return SEVERITY[self.value]
 
 
 class _Strict(BaseModel):
