@@ -4,7 +4,7 @@ rejected, accepted, crashed (a traceback: must be 0), how many rejections were n
 (`FILE:ROW:COLUMN: message`: must be 0), how many alert changes the fraction mistake caused
 (must be 0) and the slowest pack check.
 
-The example year (examples/sandwell-2024-25) is landed first on a clock after its last period,
+The example year (alerts/examples/sandwell-2024-25) is landed first on a clock after its last period,
 so every mutated return is compared with a real alert state. Seeded: the same counts each run.
 
     .venv/bin/python bench/hostile_inputs.py [--returns 1000] [--packs 1000]
@@ -22,6 +22,7 @@ import traceback
 from collections import Counter
 from pathlib import Path
 
+from alerts.examples import SANDWELL
 from alerts.steps import InProcess
 from alerts.store.db import session_for
 from alerts.usecases.ingest import ReturnLimits, ingest_bytes
@@ -29,7 +30,7 @@ from config import Settings, use_settings
 from rules.check import check_packs
 from rules.loader import SHIPPED_PACKS, load_catalog
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "sandwell-2024-25"
+EXAMPLES = SANDWELL
 LANDED_AT = dt.datetime(2026, 2, 18, 9, 0, tzinfo=dt.UTC)  # after the year's last period (finance 2026-01)
 LOCATED = re.compile(r"^.+:\d+(-\d+)?:[^:\s]+: \S.*$")  # FILE:ROW:COLUMN: message (ROW may be a range)
 # The 2024 suite's percentage KPIs (the example year's): what a percent-formatted sheet saves as fractions.

@@ -1,4 +1,4 @@
-"""Benchmark (of noise, not speed): the emails each subscriber of examples/subscriptions.yaml
+"""Benchmark (of noise, not speed): the emails each subscriber of alerts/examples/subscriptions.yaml
 gets over the example year, split into immediate (a return's changes) and reminder emails.
 
 The example returns land month by month on a simulated clock (each between the 10th and the
@@ -30,6 +30,7 @@ import time_machine
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.year
 
 from alerts import steps  # noqa: E402
+from alerts.examples import SUBSCRIPTIONS  # noqa: E402
 from alerts.steps import InProcess  # noqa: E402
 from alerts.store.db import get_engine, session_for  # noqa: E402
 from alerts.usecases.ingest import ReturnLimits, ingest_path  # noqa: E402
@@ -38,7 +39,6 @@ from config import Settings, use_settings  # noqa: E402
 from rules.loader import SHIPPED_PACKS, load_catalog  # noqa: E402
 from tests.year import UNTIL, timeline  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
 TIMEZONE = "Europe/London"
 
 
@@ -55,7 +55,7 @@ def run(db: Path) -> dict:
     use_settings(settings)
     catalog = load_catalog(settings.rules_dir)
     subs = db.parent / "subscriptions.yaml"
-    subs.write_text("allow_unknown: true\n" + (ROOT / "examples" / "subscriptions.yaml").read_text())
+    subs.write_text("allow_unknown: true\n" + SUBSCRIPTIONS.read_text())
     dispatcher = Planned(settings)
     runs = 0
     start = time.perf_counter()

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Generate the example returns in examples/sandwell-2024-25/ (provider `sandwell`, FY 2024-25).
+"""Generate the example returns in alerts/examples/sandwell-2024-25/ (provider `sandwell`, FY 2024-25).
 
     .venv/bin/python examples/make_sandwell_2024_25.py          # check, then (re)write the files
     .venv/bin/python examples/make_sandwell_2024_25.py --check  # check, and fail if the files differ
@@ -34,7 +34,7 @@ from itertools import pairwise
 from pathlib import Path
 
 PROVIDER = "sandwell"
-OUT = Path(__file__).resolve().parent / "sandwell-2024-25"
+OUT = Path(__file__).resolve().parents[1] / "alerts" / "examples" / "sandwell-2024-25"  # ships in the wheel
 PERIODS = [f"2024-{m:02d}" for m in range(4, 13)] + [f"2025-{m:02d}" for m in range(1, 4)]
 YEAR_END = "2025-03"
 SRC_AR = "001_ffeb276e2373bf71.txt"  # Annual Review 2024-25

@@ -22,6 +22,7 @@ import time_machine
 from sqlalchemy import select
 
 import config.settings
+from alerts.examples import SANDWELL
 from config import Settings, use_settings
 from rules.loader import SHIPPED_PACKS
 from tests.peers.postgres import PostgresCluster, running_cluster
@@ -29,7 +30,7 @@ from tests.peers.smtp import smtp_server  # noqa: F401  (fixture)
 from tests.peers.teams import teams_server  # noqa: F401  (fixture)
 
 ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = ROOT / "examples" / "sandwell-2024-25"
+EXAMPLES = SANDWELL  # the example year, shipped in the package (alerts/examples/)
 BACKENDS = ("sqlite", "postgresql")
 
 # When the example year lands (a Wednesday, after its last return, the January 2026 finance

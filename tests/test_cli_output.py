@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.conftest import EXAMPLES, ROOT
+from alerts.examples import SUBSCRIPTIONS
+from tests.conftest import EXAMPLES
 
 CANARY_TEAMS = ("workflows://prod-161.westeurope.logic.azure.com:443/CANARYWORKFLOW0123456789abcdef0123/"
                 "CANARYSIGNATURExyz/")
@@ -206,7 +207,7 @@ def test_a_subscriptions_file_allows_unknown_names_per_file_or_per_subscriber(cl
 
 
 def test_the_example_subscriptions_file_applies_once_returns_name_its_provider_and_team(cli):
-    example = str(ROOT / "examples" / "subscriptions.yaml")
+    example = str(SUBSCRIPTIONS)
     res = cli("subscriptions", "apply", example)
     assert res.returncode == 2 and "unknown provider(s) sandwell" in res.stderr
     assert cli("ingest", str(EXAMPLES / "kpi-2024-10.csv"), str(EXAMPLES / "caseload-2025-03.csv")).returncode == 0

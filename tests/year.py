@@ -13,8 +13,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from alerts.cli.demo import example_files
+from alerts.examples import SANDWELL
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "sandwell-2024-25"
+EXAMPLES = SANDWELL
 UNTIL = dt.date(2026, 3, 31)  # six weeks after the last return (finance 2026-01) has landed
 
 

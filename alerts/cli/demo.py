@@ -4,6 +4,7 @@ SQLite database with tasks run in-process."""
 from __future__ import annotations
 
 import re
+import shlex
 import tempfile
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -14,7 +15,6 @@ import typer
 if TYPE_CHECKING:
     from rich.console import Console
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "sandwell-2024-25"
 CELL = {"green": "bold white on green", "amber": "bold black on yellow", "red": "bold white on red"}
 _ORDER = {"kpi": 0, "caseload": 1, "finance": 2}
 
@@ -29,15 +29,27 @@ def demo(
     """Ingest the Sandwell FY2024-25 example returns into a fresh temporary database and
     show month-by-month RAG per KPI, band counts and alert transitions."""
     from alerts.cli.common import console
+    from alerts.examples import SANDWELL
 
     out = console()
-    run_demo(out, examples)
+    folder = examples or SANDWELL
+    run_demo(out, folder)
     out.print("\nThe same year in a browser (a database in this folder; the sign-in link printed, not emailed;\n"
               "after `. .venv/bin/activate` when `make demo` made the virtualenv):\n"
-              "  kpi-alerts ingest examples/sandwell-2024-25/*[0-9].*\n"
+              f"  kpi-alerts ingest {_shown(folder)}/*[0-9].*\n"
               "  kpi-alerts users add you@example.org --role admin\n"
               "  kpi-alerts users link you@example.org    # open it once `serve` runs\n"
               "  kpi-alerts serve                         # http://127.0.0.1:8000/", highlight=False, markup=False)
+
+
+def _shown(folder: Path) -> str:
+    """The folder as the user can type it: relative inside this folder (a checkout), else
+    absolute (installed from a wheel, the examples are inside the package)."""
+    try:
+        shown = str(folder.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        shown = str(folder.resolve())
+    return shlex.quote(shown)
 
 
 def fmt(value: float) -> str:
@@ -53,9 +65,10 @@ def example_files(folder: Path) -> list[Path]:
 def run_demo(console: Console, examples: Path | None = None) -> dict:
     from rich.console import Console
 
+    from alerts.examples import SANDWELL
     from config import Settings, get_settings, use_settings
 
-    folder = examples or EXAMPLES
+    folder = examples or SANDWELL
     files = example_files(folder)
     if not files:
         raise SystemExit(f"no example returns in {folder}")

@@ -8,11 +8,12 @@ import time_machine
 from sqlalchemy import select
 
 from alerts.cli.demo import example_files
+from alerts.examples import SUBSCRIPTIONS
 from alerts.store.db import session_for
 from alerts.store.models import AlertEvent, NotificationLog, Subscriber
 from alerts.usecases.subscriptions import apply
 from rules.loader import load_catalog
-from tests.conftest import EXAMPLES, ROOT
+from tests.conftest import EXAMPLES
 from tests.ingesting import ingest_path
 
 AFTER_THE_YEAR = dt.datetime(2026, 2, 18, 9, 0, tzinfo=dt.UTC)
@@ -23,7 +24,7 @@ def test_the_commissioning_lead_at_red_hears_every_red_alert_coming_back_to_ambe
     settings = make_settings(email_url=smtp_server.apprise_url, email_from="kpi-alerts@example.org")
     # subscribed before the first return lands, as on a new install: sandwell is not known yet
     file = tmp_path / "subscriptions.yaml"
-    file.write_text("allow_unknown: true\n" + (ROOT / "examples" / "subscriptions.yaml").read_text())
+    file.write_text("allow_unknown: true\n" + SUBSCRIPTIONS.read_text())
     with session_for(settings.database_url) as s:
         apply(s, load_catalog(settings.rules_dir), file)
         s.commit()

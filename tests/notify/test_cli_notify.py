@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from tests.conftest import EXAMPLES, ROOT
+from alerts.examples import SUBSCRIPTIONS
+from tests.conftest import EXAMPLES
 
 
 def test_subscribe_list_unsubscribe(cli, tmp_path, teams_server):
@@ -32,7 +33,7 @@ def test_subscribe_rejects_unknown_indicator_tag_and_bad_addresses(cli, tmp_path
 
 
 def test_subscriptions_apply_is_idempotent(cli, tmp_path):
-    path = ROOT / "examples" / "subscriptions.yaml"
+    path = SUBSCRIPTIONS
     # the file names a provider and a team: known once returns have named them
     assert cli("ingest", str(EXAMPLES / "kpi-2024-04.csv"), str(EXAMPLES / "caseload-2025-03.csv")).returncode == 0
     first = cli("subscriptions", "apply", str(path))

@@ -111,7 +111,7 @@ def test_build_change_carries_what_the_restatement_replaced():
 
 # -- finance --------------------------------------------------------------------------------------
 
-# examples/sandwell-2024-25/finance-2026-01.csv
+# alerts/examples/sandwell-2024-25/finance-2026-01.csv
 FINANCE = {"contract_sum": 93_900_000.0, "other_income": 11_300_000.0, "ytd_budget": 94_080_000.0,
            "ytd_actual": 96_720_000.0, "forecast_outturn": 115_390_000.0}
 

@@ -1,6 +1,6 @@
 """Issue 10 "Less noise", measured: the example year lands month by month on a simulated clock
 (tests/year.py: each return between the 10th and the 15th of the next month, the finance
-position of January 2026 in February 2026), examples/subscriptions.yaml applied before the
+position of January 2026 in February 2026), alerts/examples/subscriptions.yaml applied before the
 first return, beat's reminders step run every simulated day, every email through the real
 SMTP peer. Before reminders followed the returns, the commissioning lead got 47 reminder
 emails over this timeline, two in some weeks (bench/reminders_year.py on the older commit)."""
@@ -15,12 +15,12 @@ import time_machine
 from sqlalchemy import select
 
 from alerts import steps
+from alerts.examples import SUBSCRIPTIONS
 from alerts.steps import dispatcher_for
 from alerts.store.db import session_for
 from alerts.store.models import AlertEvent, Delivery, ReturnRecord, Subscriber
 from alerts.usecases.subscriptions import apply
 from rules.loader import load_catalog
-from tests.conftest import ROOT
 from tests.ingesting import ingest_path
 from tests.year import timeline
 
@@ -32,7 +32,7 @@ def year(make_settings, smtp_server, tmp_path):
     """(settings, smtp peer, reminder runs) after the whole simulated timeline."""
     settings = make_settings(email_url=smtp_server.apprise_url, email_from="kpi-alerts@example.org", send_timeout=5)
     file = tmp_path / "subscriptions.yaml"  # subscribed before the first return names sandwell
-    file.write_text("allow_unknown: true\n" + (ROOT / "examples" / "subscriptions.yaml").read_text())
+    file.write_text("allow_unknown: true\n" + SUBSCRIPTIONS.read_text())
     with session_for(settings.database_url) as s:
         apply(s, load_catalog(settings.rules_dir), file)
         s.commit()

@@ -9,9 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from alerts.examples import SANDWELL
+
 KPI_ALERTS = Path(sys.executable).with_name("kpi-alerts")
-EXAMPLE = ROOT / "examples" / "sandwell-2024-25" / "kpi-2024-05.csv"
+EXAMPLE = SANDWELL / "kpi-2024-05.csv"
 N = 20
 
 
