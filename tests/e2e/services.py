@@ -65,12 +65,12 @@ def clean_env(**settings: str) -> dict[str, str]:
 class ApiServer:
     """`kpi-alerts serve` on a free loopback port, as a real uvicorn process; its log in `log`."""
 
-    def __init__(self, workdir: Path, env: dict[str, str], port: int | None = None):
+    def __init__(self, workdir: Path, env: dict[str, str], port: int | None = None, exe: Path = BIN / "kpi-alerts"):
         self.port = port or free_port()
         self.log = workdir / f"serve-{self.port}.log"
         self._out = self.log.open("w")
         self.proc = subprocess.Popen(
-            [str(BIN / "kpi-alerts"), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+            [str(exe), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
             cwd=workdir, env=env, stdout=self._out, stderr=subprocess.STDOUT)
         try:
             poll(self._ready, 30, f"kpi-alerts serve on port {self.port}")
