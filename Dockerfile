@@ -1,6 +1,7 @@
 # The one app image: the API (`kpi-alerts serve`), the workers and beat (`celery -A workers.app`)
 # and the migration (`kpi-alerts db upgrade`) all run it (docker-compose.yml). Configuration
-# comes only from KPI_ALERTS_* variables (.env.example lists them all).
+# comes only from KPI_ALERTS_* variables (.env.example lists them all). `kpi-alerts demo` runs in
+# it too: the example year ships inside the package (tests/e2e/test_wheel.py builds this context).
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
