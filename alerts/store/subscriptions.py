@@ -114,12 +114,17 @@ def listing(session: Session) -> list[tuple[Subscription, Subscriber]]:
 
 
 def remove_subscribers_except(session: Session, names: list[str]) -> tuple[int, list[str]]:
-    """Drop every subscription of the subscribers not named; a subscriber itself goes too
-    unless deliveries to it are on record (the log keeps who was told what) or it is suppressed
-    (its row holds the suppression). Returns the subscriptions removed and the subscribers' names."""
+    """Drop every subscription of the subscribers not named, except those the person followed
+    themselves on the web page (such a subscriber stays, and is not counted as removed); a
+    subscriber itself goes too unless deliveries to it are on record (the log keeps who was
+    told what) or it is suppressed (its row holds the suppression). Returns the subscriptions
+    removed and the subscribers' names."""
     removed, gone = 0, []
     for who in session.execute(select(Subscriber).where(Subscriber.name.not_in(names))).scalars().all():  # type: ignore[attr-defined]
-        removed += session.execute(delete(Subscription).where(Subscription.subscriber_id == who.id)).rowcount
+        removed += session.execute(delete(Subscription).where(Subscription.subscriber_id == who.id,
+                                                              Subscription.self_added.is_(False))).rowcount  # type: ignore[attr-defined]
+        if self_added_ids(session, who.id):  # type: ignore[arg-type]
+            continue
         used = session.execute(select(func.count()).select_from(Delivery).where(Delivery.subscriber_id == who.id))
         if not used.scalar_one() and who.unsubscribed_at is None:
             session.delete(who)
