@@ -91,6 +91,7 @@ def test_apply_and_subscribe_add_nothing_for_a_one_click_unsubscriber_until_they
     refused = post(perf, "/me/subscriptions", {"subscriber": str(jo_id), "tags": "assessment"}, "/me")
     assert refused.status_code == 303 and "error=suppressed" in refused.headers["location"]
     assert "only they can follow again" in perf.get(refused.headers["location"]).text
+    assert "Jo unsubscribed with the link in an email on 18 February 2026" in perf.get(f"/me?subscriber={jo_id}").text
     body = {"subscriber": jo_id, "tags": ["assessment"]}
     for answer in (perf.post("/api/subscriptions", json=body, headers={"X-CSRF-Token": csrf(perf)}),
                    api.client.post("/api/subscriptions", json=body, headers=api.auth)):  # a script's token
@@ -99,8 +100,9 @@ def test_apply_and_subscribe_add_nothing_for_a_one_click_unsubscriber_until_they
 
     # Jo follows something again, signed in themselves: that lifts it, and the file applies again
     jo = person(api, "jo@example.org", name="Jo")
+    assert "You unsubscribed with the link in an email on 18 February 2026" in jo.get("/me").text
     assert post(jo, "/me/subscriptions", {"indicators": "single_assessments_45wd"}, "/me").status_code == 303
-    assert by_name(api)["Jo"] == (1, None)
+    assert by_name(api)["Jo"] == (1, None) and 'id="unsubscribed"' not in jo.get("/me").text
     assert cli("subscriptions", "apply", str(file)).stdout.strip() == "1 added, 0 removed, 1 unchanged"
     assert by_name(api)["Jo"] == (2, None)  # the file's and their own
 
