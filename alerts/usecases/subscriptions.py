@@ -1,5 +1,7 @@
 """Subscribers and their subscriptions: imperative (CLI) and declarative (a YAML file kept
-in version control; `apply` makes the stored set equal to it, idempotently)."""
+in version control; `apply` makes the stored set equal to it, idempotently, but for what a
+person chose on the web page that the file does not name). A one-click unsubscribe suppresses
+the subscriber until the person follows something again themselves (issue 17)."""
 
 from __future__ import annotations
 
