@@ -210,8 +210,9 @@ async def add_subscription(request: Request, body: SubscriptionBody, who: Who) -
             sid = _subscriber(session, who, body.subscriber, True)
             if sid is None:
                 raise HTTPException(404, f"no subscriber with id {body.subscriber}")
-            try:
-                return {"id": follow(session, state.catalog, sid, spec), "subscriber": sid}
+            mine = who.user is not None and sid == own_subscriber(session, who.user.email, who.user.name, False)  # type: ignore[arg-type]
+            try:  # only the person themselves lifts a one-click unsubscribe's suppression
+                return {"id": follow(session, state.catalog, sid, spec, by_self=mine), "subscriber": sid}
             except SubscriptionError as exc:
                 raise HTTPException(422, str(exc)) from None
 

@@ -5,9 +5,12 @@
   subscription of the token's subscriber is removed; 200. No cookie, no login, no redirect.
 - `GET /unsubscribe?token=T`: a page with that button. It changes nothing by itself: mail
   scanners and link previews follow links.
-- A tampered, malformed or expired token: 400, nothing changes.
+- A tampered or malformed token, or a genuine one that no longer works (revoked with
+  `kpi-alerts subscriptions revoke-links NAME`, or its subscriber is no longer on record):
+  400 saying which, nothing changes. Links do not expire.
 
-The token is verified by alerts/notify/unsubscribe.py (itsdangerous, the install's key). It
+The token is verified by alerts/notify/unsubscribe.py (itsdangerous, the install's key), and
+whether it still works by usecases.subscriptions.link_holder. It
 is a credential in the URL, so the pages are never cached, never framed and send no
 Referer, and the access log masks it (alerts/cli/serve.py).
 """
@@ -24,11 +27,11 @@ from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 
 from alerts.api.state import state_of
-from alerts.notify.unsubscribe import BadToken, UnsubscribeClaim, verify_token
+from alerts.notify.unsubscribe import BadToken, verify_token
 from alerts.store.db import session_for
 from alerts.store.models import utcnow
 from alerts.store.secrets import signing_key
-from alerts.usecases.subscriptions import subscriber_name, unsubscribe_subscriber
+from alerts.usecases.subscriptions import LinkRefused, link_holder, unsubscribe_subscriber
 from alerts.web.render import TEMPLATES
 
 log = logging.getLogger(__name__)
@@ -54,24 +57,25 @@ def page(title: str, body: str, status: int = 200) -> HTMLResponse:
 
 def bad_token(reason: str) -> HTMLResponse:
     return page("This unsubscribe link does not work",
-                f"{P}{html.escape(reason.capitalize())}. Nothing was changed.</p>"
-                f"{P}Use the unsubscribe link in a newer kpi-alerts email.</p>", 400)
+                f"{P}{html.escape(reason[:1].upper() + reason[1:])}. Nothing was changed.</p>"
+                f"{P}If kpi-alerts still emails you, use the unsubscribe link in the newest email.</p>", 400)
 
 
-def _claim(request: Request, token: str) -> tuple[UnsubscribeClaim, str | None]:
-    """The token's claim and its subscriber's name (None: no longer on record). BadToken else."""
+def _holder(request: Request, token: str) -> str:
+    """The name of the subscriber of a link that works. BadToken or LinkRefused else."""
     settings = state_of(request).settings
     with session_for(settings.database_url) as session:
-        claim = verify_token(signing_key(session, settings), token, utcnow())
-        return claim, subscriber_name(session, claim.subscriber_id)
+        claim = verify_token(signing_key(session, settings), token)
+        return link_holder(session, claim.subscriber_id, claim.version)
 
 
 @router.get("/unsubscribe", response_class=HTMLResponse, summary="The unsubscribe page (changes nothing)",
-            responses={400: {"description": "Tampered or expired token"}})
+            responses={400: {"description": "Tampered token, or a link revoked or of a subscriber no longer "
+                                             "on record"}})
 def unsubscribe_page(request: Request, token: TokenParam) -> HTMLResponse:
     try:
-        _, name = _claim(request, token)
-    except BadToken as exc:
+        name = _holder(request, token)
+    except (BadToken, LinkRefused) as exc:
         return bad_token(str(exc))
     who = f" ({html.escape(name)})" if name else ""
     action = html.escape(f"?token={token}", quote=True)  # the token alphabet needs no escaping: belt and braces
@@ -88,7 +92,8 @@ def unsubscribe_page(request: Request, token: TokenParam) -> HTMLResponse:
                  "application/x-www-form-urlencoded": {"schema": {
                      "type": "object", "required": ["List-Unsubscribe"],
                      "properties": {"List-Unsubscribe": {"type": "string", "enum": ["One-Click"]}}}}}}},
-             responses={400: {"description": "Tampered or expired token, or not the one-click body"}})
+             responses={400: {"description": "Tampered token, a link revoked or of a subscriber no longer on "
+                                             "record, or not the one-click body"}})
 async def unsubscribe_one_click(request: Request, token: TokenParam) -> HTMLResponse:
     form = await request.form(max_files=0, max_fields=10)
     try:
@@ -100,7 +105,7 @@ async def unsubscribe_one_click(request: Request, token: TokenParam) -> HTMLResp
                                         "(RFC 8058). Nothing was changed.</p>", 400)
     try:
         removed = await run_in_threadpool(_remove, request, token)
-    except BadToken as exc:
+    except (BadToken, LinkRefused) as exc:
         return bad_token(str(exc))
     log.info("unsubscribe: %d subscriptions removed for subscriber %s", removed[0], removed[1])
     return page("You are unsubscribed",
@@ -110,5 +115,5 @@ async def unsubscribe_one_click(request: Request, token: TokenParam) -> HTMLResp
 def _remove(request: Request, token: str) -> tuple[int, int]:
     settings = state_of(request).settings
     with session_for(settings.database_url) as session:
-        claim = verify_token(signing_key(session, settings), token, utcnow())
-        return unsubscribe_subscriber(session, claim.subscriber_id), claim.subscriber_id
+        claim = verify_token(signing_key(session, settings), token)
+        return unsubscribe_subscriber(session, claim.subscriber_id, claim.version, utcnow()), claim.subscriber_id

@@ -1,17 +1,21 @@
-"""Who hears about what: `subscribe`, `subscriptions [apply]`, `unsubscribe`."""
+"""Who hears about what: `subscribe`, `subscriptions [apply | revoke-links]`, `unsubscribe`."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from alerts.cli.common import fail, load_catalog_or_exit, print_table, say
 
+if TYPE_CHECKING:
+    from alerts.usecases.subscriptions import Suppressed
+
 app = typer.Typer()
-listing_app = typer.Typer(help="List subscriptions, or apply a subscriptions file.", invoke_without_command=True)
+listing_app = typer.Typer(help="List subscriptions, apply a subscriptions file, revoke unsubscribe links.",
+                          invoke_without_command=True)
 app.add_typer(listing_app, name="subscriptions")
 
 
@@ -40,7 +44,7 @@ def subscribe(
     from pydantic import ValidationError
 
     from alerts.store.db import session_for
-    from alerts.usecases.subscriptions import SubscriberSpec, SubscriptionError, SubscriptionSpec
+    from alerts.usecases.subscriptions import SubscriberSpec, SubscriptionError, SubscriptionSpec, Suppressed
     from alerts.usecases.subscriptions import subscribe as add
     from config import get_settings
 
@@ -56,9 +60,23 @@ def subscribe(
                       digest_cadence=digest_cadence)
     except ValidationError as exc:
         raise fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())) from None
+    except Suppressed as exc:  # the person's own choice, not an error: reported, nothing added (exit 0)
+        say(suppressed_line(exc))
+        return
     except SubscriptionError as exc:
         raise fail(str(exc)) from None
     say(f"subscription {sid} for {name}")
+
+
+def suppressed_line(exc: Suppressed) -> str:
+    """`suppressed: NAME (unsubscribed on DATE by one-click; ...)`, the date in local time."""
+    from zoneinfo import ZoneInfo
+
+    from config import get_settings
+
+    day = exc.since.astimezone(ZoneInfo(get_settings().timezone)).date()
+    return (f"suppressed: {exc.name} (unsubscribed on {day.isoformat()} by one-click; "
+            "they can follow again in the web app)")
 
 
 @app.command()
@@ -113,3 +131,20 @@ def subscriptions_apply(path: Annotated[Path, typer.Argument(help="subscriptions
         raise fail(str(exc)) from None
     removed = f"; subscribers removed: {', '.join(report.subscribers_removed)}" if report.subscribers_removed else ""
     say(f"{report.added} added, {report.removed} removed, {report.unchanged} unchanged{removed}")
+    for held in report.suppressed:
+        say(suppressed_line(held))
+
+
+@listing_app.command("revoke-links")
+def revoke_links(name: Annotated[str, typer.Argument(help="Subscriber name")]) -> None:
+    """Revoke every unsubscribe link sent to NAME so far (a forwarded email, a leaked link);
+    the next email carries a new one."""
+    from alerts.store.db import session_for
+    from alerts.usecases.subscriptions import revoke_links as revoke
+    from config import get_settings
+
+    with session_for(get_settings().database_url) as session:
+        if not revoke(session, name):
+            raise fail(f"no subscriber called {name!r} (kpi-alerts subscriptions)")
+    say(f"unsubscribe links of {name} revoked: those in emails sent so far no longer work; the next email "
+        "carries a new one")

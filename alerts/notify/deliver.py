@@ -66,20 +66,22 @@ def claim(session: Session, delivery_id: int, now: dt.datetime) -> Claimed | Non
 
 def send(session: Session, settings: Settings, d: Claimed, channels: Mapping[str, Channel]) -> SendResult:
     """Hand a claimed delivery to its channel. Emails get the RFC 8058 unsubscribe headers and
-    link, signed now so the token's lifetime starts when the email leaves."""
+    link, signed now with the subscriber's current links version (a revocation before the send
+    is honoured)."""
     who = store.recipient(session, d.subscriber_id)
     channel = channels.get(d.channel)
     if who is None or channel is None:
         return SendResult(SendStatus.CONFIG_ERROR, f"no subscriber {d.subscriber_id} or channel {d.channel!r}", 0.0)
+    name, email, teams_url, links_version = who
     html, text, headers = d.html, d.text, {}
     if channel.unsubscribe_link and settings.base_url:
-        token = make_token(signing_key(session, settings), d.subscriber_id, d.claimed_at)
+        token = make_token(signing_key(session, settings), d.subscriber_id, links_version)
         url = unsubscribe_url(settings.base_url, token)
         headers = unsubscribe_headers(settings.base_url, token)
         html, text = with_link(html, url), with_link(text, url)
     message = OutgoingMessage(key=d.key, subject=d.subject, html=html, text=text, severity=d.severity,
                               headers=headers)
-    return channel.send(Recipient(*who), message, settings)
+    return channel.send(Recipient(name, email, teams_url), message, settings)
 
 
 def record(session: Session, settings: Settings, d: Claimed, result: SendResult,

@@ -1,26 +1,29 @@
-"""One-click unsubscribe (RFC 8058): a signed, expiring token and the two headers.
+"""One-click unsubscribe (RFC 8058): a signed token and the two headers.
 
 The token is itsdangerous' URL-safe signed serialisation (HMAC-SHA256 under the install's
-secret key, constant-time verification) of the subscriber and an expiry; the expiry is ours,
-so the clock is passed in. Tokens made before itsdangerous (kpi-alerts' own v1 format) are
-refused: a subscriber clicks the link of a newer email. The endpoint that consumes it (a POST
-that never redirects; a GET changes nothing) is alerts/api/unsubscribe.py.
+secret key, constant-time verification) of the subscriber's id and its `unsubscribe_version`.
+It does not expire: a link works while its subscriber exists and its version is the
+subscriber's (the endpoint checks that, alerts/usecases/subscriptions.link_holder);
+`kpi-alerts subscriptions revoke-links NAME` bumps the version, which revokes every link sent
+so far. Tokens of the earlier, expiring format (`{"s": id, "e": expiry}`, from emails already
+sent) are genuine and signed under the same key and salt: they are taken as version 0, their
+expiry ignored, so a revocation ends them too. Tokens made before itsdangerous (kpi-alerts'
+own v1 format) are refused. The endpoint that consumes it (a POST that never redirects; a
+GET changes nothing) is alerts/api/unsubscribe.py.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 from dataclasses import dataclass
 
 from itsdangerous import BadData, BadSignature, URLSafeSerializer
 
-DEFAULT_LIFETIME = dt.timedelta(days=90)
 _SALT = "kpi-alerts/unsubscribe/v2"
 
 # Rendered email bodies hold this URL where the subscriber's unsubscribe link goes; the deliver
-# step puts the signed URL in its place at send time, so the token's lifetime starts when the
-# email leaves. URL-shaped, so escaping and HTML-to-text keep it intact; `.invalid` never resolves.
+# step puts the signed URL in its place at send time, with the subscriber's version then.
+# URL-shaped, so escaping and HTML-to-text keep it intact; `.invalid` never resolves.
 LINK_MARK = "https://kpi-alerts.invalid/unsubscribe-link"
 
 
@@ -31,21 +34,22 @@ class BadToken(ValueError):
 @dataclass(frozen=True)
 class UnsubscribeClaim:
     subscriber_id: int
-    expires: dt.datetime
+    version: int  # the subscriber's unsubscribe_version when the link was made (0: the expiring format)
 
 
 def _serializer(key: bytes) -> URLSafeSerializer:
     return URLSafeSerializer(key, salt=_SALT, signer_kwargs={"digest_method": hashlib.sha256})
 
 
-def make_token(key: bytes, subscriber_id: int, now: dt.datetime, lifetime: dt.timedelta = DEFAULT_LIFETIME) -> str:
+def make_token(key: bytes, subscriber_id: int, version: int) -> str:
     if not key:
         raise ValueError("an unsubscribe token needs a secret key")
-    return _serializer(key).dumps({"s": subscriber_id, "e": int((now + lifetime).timestamp())})
+    return _serializer(key).dumps({"s": subscriber_id, "v": version})
 
 
-def verify_token(key: bytes, token: str, now: dt.datetime) -> UnsubscribeClaim:
-    """The claim of a genuine, unexpired token; BadToken for anything else."""
+def verify_token(key: bytes, token: str) -> UnsubscribeClaim:
+    """The claim of a genuine token; BadToken for anything else. Whether the link is still
+    live (subscriber on record, version current) is the store's to say."""
     if not key:
         raise BadToken("token signature does not match")
     serializer = _serializer(key)
@@ -59,12 +63,12 @@ def verify_token(key: bytes, token: str, now: dt.datetime) -> UnsubscribeClaim:
     if serializer.dumps(data) != token:
         raise BadToken("token signature does not match")
     try:
-        claim = UnsubscribeClaim(int(data["s"]), dt.datetime.fromtimestamp(int(data["e"]), dt.UTC))
+        if "v" in data:
+            return UnsubscribeClaim(int(data["s"]), int(data["v"]))
+        int(data["e"])  # the expiring format: genuine, so it stands for version 0
+        return UnsubscribeClaim(int(data["s"]), 0)
     except (ValueError, KeyError, TypeError):
         raise BadToken("malformed token") from None
-    if now >= claim.expires:
-        raise BadToken("token has expired")
-    return claim
 
 
 def unsubscribe_url(base_url: str, token: str) -> str:

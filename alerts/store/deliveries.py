@@ -32,7 +32,8 @@ _CLAIM_SKIP_LOCKED = (update(_DELIVERIES)
 _START = insert(_ATTEMPTS).returning(_A.id)
 _FINISH = (update(_ATTEMPTS).where(_A.id == bindparam("attempt_row"))
            .values(finished_at=bindparam("finished"), outcome=bindparam("result"), detail=bindparam("text")))
-_RECIPIENT = select(Subscriber.name, Subscriber.email, Subscriber.teams_url).where(Subscriber.id == bindparam("who"))
+_RECIPIENT = select(Subscriber.name, Subscriber.email, Subscriber.teams_url,
+                    Subscriber.unsubscribe_version).where(Subscriber.id == bindparam("who"))
 _STATUS = select(Delivery.status).where(Delivery.id == bindparam("delivery"))
 _BY_ID = _D.id == bindparam("delivery")
 # One statement per resulting status of an attempt (sent, unknown, retry later, failed).
@@ -72,7 +73,7 @@ def claim(session: Session, delivery_id: int, now: dt.datetime) -> tuple[Row[Any
 
 
 def recipient(session: Session, subscriber_id: int) -> Row[Any] | None:
-    """(name, email, teams_url) of a subscriber."""
+    """(name, email, teams_url, unsubscribe_version) of a subscriber."""
     return session.execute(_RECIPIENT, {"who": subscriber_id}).one_or_none()
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, Index, UniqueConstraint
+from sqlalchemy import JSON, Index, UniqueConstraint, false
 from sqlmodel import Field, SQLModel
 
 from alerts.store.types import RepeatedJSON, UTCDateTime
@@ -153,6 +153,10 @@ class Subscription(SQLModel, table=True):
     min_severity: str = "amber"  # amber | red
     delivery: str = "immediate"  # immediate | digest | both
     created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # Followed by the subscriber themselves on the web page (issue 17): `subscriptions apply`
+    # keeps it although the file does not name it. False for the file's, the CLI's and those a
+    # performance user added for someone else (and for every row made before 0005).
+    self_added: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
 
 
 class Snooze(SQLModel, table=True):

@@ -1,8 +1,11 @@
 """Subscribers and their subscriptions: imperative (CLI) and declarative (a YAML file kept
-in version control; `apply` makes the stored set equal to it, idempotently)."""
+in version control; `apply` makes the stored set equal to it, idempotently, but for what a
+person chose on the web page that the file does not name). A one-click unsubscribe suppresses
+the subscriber until the person follows something again themselves (issue 17)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -18,6 +21,20 @@ from rules.catalog import Catalog
 
 class SubscriptionError(ValueError):
     pass
+
+
+class Suppressed(SubscriptionError):
+    """The subscriber (or their address) unsubscribed with the one-click link: nothing is added
+    for them until they follow something again themselves in the web app."""
+
+    def __init__(self, name: str, since: dt.datetime):
+        super().__init__(f"{name!r} unsubscribed with the one-click link: only they can subscribe again, "
+                         "by following something in the web app")
+        self.name, self.since = name, since
+
+
+class LinkRefused(ValueError):
+    """A genuine unsubscribe link that no longer works: revoked, or its subscriber is gone."""
 
 
 class SubscriptionSpec(BaseModel):
@@ -118,10 +135,14 @@ def subscribe(session: Session, catalog: Catalog, name: str, email: str | None, 
               spec: SubscriptionSpec, empty_digest: bool | None = None, allow_unknown: bool = True,
               digest_cadence: str | None = None) -> int:
     """`allow_unknown=False` (the CLI's default) refuses providers and teams no return has named.
-    `digest_cadence` None keeps the subscriber's (weekly for a new one)."""
+    `digest_cadence` None keeps the subscriber's (weekly for a new one). Suppressed when the
+    subscriber or the address unsubscribed with the one-click link: nothing is added."""
     check_spec(catalog, spec)
     if not allow_unknown:
         check_scope(session, spec, "give --allow-unknown to subscribe to one no return has named yet")
+    found = store.suppressed(session, name, email)
+    if found is not None:
+        raise Suppressed(name, found[1])
     sid = store.add_subscription(session, _subscriber(session, name, email, teams, empty_digest, digest_cadence),
                                  spec.row_values())
     session.commit()
@@ -134,13 +155,36 @@ def unsubscribe(session: Session, subscription_id: int) -> bool:
     return removed
 
 
-def unsubscribe_subscriber(session: Session, subscriber_id: int) -> int:
-    """The one-click unsubscribe (RFC 8058): every subscription of the subscriber goes, so no
-    further alert or digest is planned for them; the subscriber stays (as a name, with the
-    delivery log). How many subscriptions were removed (0 when already none)."""
+def link_holder(session: Session, subscriber_id: int, version: int) -> str:
+    """The name of the subscriber an unsubscribe link names, while the link works: the
+    subscriber is on record and has not revoked its links since it was made. LinkRefused else."""
+    current = store.links_version(session, subscriber_id)
+    if current is None:
+        raise LinkRefused("this link's subscriber is no longer on record: kpi-alerts sends them nothing")
+    if current != version:
+        raise LinkRefused("this link was revoked")
+    return store.subscriber_name(session, subscriber_id) or ""
+
+
+def unsubscribe_subscriber(session: Session, subscriber_id: int, version: int, now: dt.datetime) -> int:
+    """The one-click unsubscribe (RFC 8058) by a link of `version`: every subscription of the
+    subscriber goes, so no further alert or digest is planned for them, and the subscriber is
+    suppressed from `now` (`apply` and `subscribe` add nothing for it until the person follows
+    something again in the web app); it stays on record (a name, the delivery log). How many
+    subscriptions were removed (0 when already none); LinkRefused for a link that no longer works."""
+    link_holder(session, subscriber_id, version)
     removed = store.delete_subscriptions_of(session, subscriber_id)
+    store.mark_unsubscribed(session, subscriber_id, now)
     session.commit()
     return removed
+
+
+def revoke_links(session: Session, name: str) -> bool:
+    """Every unsubscribe link sent to subscriber `name` so far stops working (the next email
+    carries a new one). False for no such subscriber."""
+    done = store.revoke_links(session, name) is not None
+    session.commit()
+    return done
 
 
 def subscriber_name(session: Session, subscriber_id: int) -> str | None:
@@ -153,6 +197,7 @@ class ApplyReport:
     removed: int = 0
     unchanged: int = 0
     subscribers_removed: list[str] = field(default_factory=list)
+    suppressed: list[Suppressed] = field(default_factory=list)  # named in the file; nothing added or changed
 
 
 def yaml_problem(path: Path, exc: yaml.YAMLError) -> str:
@@ -181,7 +226,11 @@ def load_file(path: Path) -> SubscriptionsFile:
 
 
 def apply(session: Session, catalog: Catalog, path: Path) -> ApplyReport:
-    """Make the stored subscribers and subscriptions equal to the file, in one transaction."""
+    """Make the stored subscribers and subscriptions equal to the file, in one transaction,
+    leaving alone what the file does not name that a person chose on the web page: the digest
+    options of an existing subscriber (`empty_digest`, `digest_cadence`) when the file omits
+    them, and the subscriptions they followed themselves. A suppressed subscriber (or address)
+    is reported and left as it is."""
     wanted = load_file(path)
     names = [s.name for s in wanted.subscribers]
     if len(names) != len(set(names)):
@@ -194,7 +243,15 @@ def apply(session: Session, catalog: Catalog, path: Path) -> ApplyReport:
             if not allow_unknown:
                 check_scope(session, sub, f"{path}: subscriber {spec.name!r}: set `allow_unknown: true` for it "
                                           f"(or the file) to name one no return has named yet")
-        sid = _subscriber(session, spec.name, spec.email, spec.teams, spec.empty_digest, spec.digest_cadence)
+        found = store.suppressed(session, spec.name, spec.email)
+        if found is not None:
+            report.suppressed.append(Suppressed(spec.name, found[1]))
+            continue
+        given = spec.model_fields_set  # a key the file leaves out keeps the stored value (the default when new)
+        sid = _subscriber(session, spec.name, spec.email, spec.teams,
+                          spec.empty_digest if "empty_digest" in given else None,
+                          spec.digest_cadence if "digest_cadence" in given else None)
+        own = store.self_added_ids(session, sid)
         unmatched = store.subscriptions_of(session, sid)
         for values in (s.row_values() for s in spec.subscriptions):
             match = next((h for h in unmatched if h[1] == values), None)
@@ -205,8 +262,9 @@ def apply(session: Session, catalog: Catalog, path: Path) -> ApplyReport:
                 store.add_subscription(session, sid, values)
                 report.added += 1
         for subscription_id, _ in unmatched:
-            store.delete_subscription(session, subscription_id)
-            report.removed += 1
+            if subscription_id not in own:  # the person's own follow stays
+                store.delete_subscription(session, subscription_id)
+                report.removed += 1
     removed, report.subscribers_removed = store.remove_subscribers_except(session, names)
     report.removed += removed
     session.commit()
@@ -228,12 +286,22 @@ def own_subscriber(session: Session, email: str, name: str, create: bool) -> int
     return _subscriber(session, label, email, None)
 
 
-def follow(session: Session, catalog: Catalog, subscriber_id: int, spec: SubscriptionSpec) -> int:
+def follow(session: Session, catalog: Catalog, subscriber_id: int, spec: SubscriptionSpec,
+           by_self: bool = False) -> int:
     """Add a subscription; the next notification uses it. Providers and teams must be ones a
-    return has named (the form offers only those). Commits."""
+    return has named (the form offers only those). `by_self`: the subscriber themselves, which
+    lifts a one-click unsubscribe's suppression and marks the subscription theirs (`apply`
+    keeps it); anyone else (a performance user) cannot add to a suppressed subscriber. Commits."""
     check_spec(catalog, spec)
     check_scope(session, spec, "choose one from the list")
-    sid = store.add_subscription(session, subscriber_id, spec.row_values())
+    who = store.subscriber_by_id(session, subscriber_id)
+    if by_self:
+        store.lift_suppression(session, subscriber_id)
+    elif who is not None:
+        found = store.suppressed(session, who.name, who.email)
+        if found is not None:
+            raise Suppressed(who.name, found[1])
+    sid = store.add_subscription(session, subscriber_id, spec.row_values(), self_added=by_self)
     session.commit()
     return sid
 

@@ -26,6 +26,7 @@ from alerts.store.models import utcnow
 from alerts.usecases.subscriptions import (
     SubscriptionError,
     SubscriptionSpec,
+    Suppressed,
     follow,
     own_subscriber,
     set_digest_options,
@@ -97,20 +98,23 @@ async def add_subscription(request: Request, found: Annotated[Visitor, Depends(s
     except ValidationError:
         return finish(request, RedirectResponse(_me_url(asked, "") + "&error=choice", status_code=303))
 
-    def act() -> bool:
+    def act() -> str:
         with session_for(state.settings.database_url) as session:
             sid = whose(found, asked, session, create=True)
             if sid is None or store.subscriber_by_id(session, sid) is None:
-                return False
+                return "choice"
+            mine = sid == own_subscriber(session, found.user.email, found.user.name, False)  # type: ignore[union-attr]
             try:
-                follow(session, state.catalog, sid, spec)
+                follow(session, state.catalog, sid, spec, by_self=mine)  # only the person lifts a suppression
+            except Suppressed:
+                return "suppressed"
             except SubscriptionError:
-                return False
-            return True
+                return "choice"
+            return ""
 
-    ok = await run_in_threadpool(act)
-    return finish(request, RedirectResponse(_me_url(asked, "followed" if ok else "") + ("" if ok else "&error=choice"),
-                                            status_code=303))
+    error = await run_in_threadpool(act)
+    return finish(request, RedirectResponse(_me_url(asked, "" if error else "followed")
+                                            + (f"&error={error}" if error else ""), status_code=303))
 
 
 @router.post("/me/subscriptions/{subscription_id}/delete")

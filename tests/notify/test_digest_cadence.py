@@ -229,6 +229,11 @@ def test_the_subscriptions_file_sets_the_digest_cadence(cli, tmp_path):
     assert [(r["subscriber"], r["digest_cadence"]) for r in rows] == [("Board", "monthly"), ("Lead", "weekly")]
     path.write_text(path.read_text().replace("    digest_cadence: monthly\n", ""))
     assert cli("subscriptions", "apply", str(path)).stdout.strip() == "0 added, 0 removed, 2 unchanged"
+    rows = json.loads(cli("subscriptions", "--json").stdout)  # a key the file leaves out keeps the stored value
+    assert [(r["subscriber"], r["digest_cadence"]) for r in rows] == [("Board", "monthly"), ("Lead", "weekly")]
+    path.write_text(path.read_text().replace("    email: b@example.org\n", "    email: b@example.org\n"
+                                                                            "    digest_cadence: weekly\n"))
+    assert cli("subscriptions", "apply", str(path)).returncode == 0
     assert {r["digest_cadence"] for r in json.loads(cli("subscriptions", "--json").stdout)} == {"weekly"}  # the file's
     path.write_text("subscribers:\n  - name: Board\n    email: b@example.org\n    digest_cadence: daily\n")
     res = cli("subscriptions", "apply", str(path))

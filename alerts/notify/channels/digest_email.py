@@ -36,9 +36,9 @@ from __future__ import annotations
 import smtplib
 import ssl
 import time
-from email.headerregistry import HeaderRegistry
+from email.headerregistry import HeaderRegistry, UnstructuredHeader
 from email.message import EmailMessage
-from email.policy import SMTP
+from email.policy import SMTP, Policy
 from email.utils import formataddr, formatdate
 from functools import lru_cache
 
@@ -67,7 +67,23 @@ class _ReusedHeaders(HeaderRegistry):
         return super().__call__(name, value)
 
 
+class _PlainHeader(UnstructuredHeader):
+    """RFC 8058's two headers, written as they are: plain ASCII, never RFC 2047 encoded (a mail
+    client must read the URI in List-Unsubscribe). The standard policy encodes an unstructured
+    value with a word longer than a 78-character line, and the token URL is one such word with
+    nowhere to fold, so the header goes on one line, legal up to RFC 5322's 998 octets. A value
+    that is not ASCII or would be longer gets the standard treatment."""
+
+    def fold(self, *, policy: Policy) -> str:
+        line = f"{self.name}: {self}"
+        if line.isascii() and line.isprintable() and len(line) <= 998:
+            return line + policy.linesep
+        return super().fold(policy=policy)
+
+
 _REGISTRY = _ReusedHeaders()
+for _name in ("list-unsubscribe", "list-unsubscribe-post"):
+    _REGISTRY.map_to_type(_name, _PlainHeader)
 HEADERS = SMTP.clone(header_factory=_REGISTRY)  # header lines folded at 78 characters
 _BODY_8BIT = HEADERS.clone(max_line_length=998)  # RFC 5322's hard limit: parts go 8-bit when no line is longer
 _BODY_7BIT = _BODY_8BIT.clone(cte_type="7bit")  # quoted-printable or base64 where needed

@@ -1,5 +1,6 @@
 """issue 17: held returns (queries, confirmation, supersession, release after the hold hours),
-the role of who acknowledged, one-click unsubscribe suppression and revocable links
+the role of who acknowledged, one-click unsubscribe suppression and revocable links, and
+subscriptions a person followed themselves on the web page
 
 Revision ID: 0005
 Revises: 0004
@@ -38,9 +39,13 @@ def upgrade() -> None:
     with op.batch_alter_table('subscribers', schema=None) as batch_op:
         batch_op.add_column(sa.Column('unsubscribed_at', _WHEN, nullable=True))
         batch_op.add_column(sa.Column('unsubscribe_version', sa.Integer(), server_default='0', nullable=False))
+    with op.batch_alter_table('subscriptions', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('self_added', sa.Boolean(), server_default=sa.false(), nullable=False))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('subscriptions', schema=None) as batch_op:
+        batch_op.drop_column('self_added')
     with op.batch_alter_table('subscribers', schema=None) as batch_op:
         batch_op.drop_column('unsubscribe_version')
         batch_op.drop_column('unsubscribed_at')
