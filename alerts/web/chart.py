@@ -94,19 +94,24 @@ def series_svg(months: Sequence[Month], title: str, unit_suffix: str = "",
         middle = TOP + plot_h / 2
         parts.append(f'<text x="14" y="{middle:.1f}" transform="rotate(-90 14 {middle:.1f})" text-anchor="middle" '
                      f'font-size="12">{escape(axis)}</text>')
-    labels: list[tuple[float, float, str]] = []  # (y, x, text) of each comparator's label
-    for c, dash in zip(comparators, DASHES * 3, strict=False):  # dashed: told apart without colour
-        held = [(LEFT + (i + 0.5) * step, v) for i, m in enumerate(months) if (v := c.value_in(m.period)) is not None]
-        if not held:
-            continue
+    drawn: dict[tuple, list[str]] = {}  # comparators that draw the same line share it (England, West Midlands)
+    for c in comparators:
+        held = tuple((LEFT + (i + 0.5) * step, v) for i, m in enumerate(months)
+                     if (v := c.value_in(m.period)) is not None)
+        if held:
+            drawn.setdefault(held, []).append(c.label)
+    labels: list[tuple[float, float, str]] = []  # (y, x, text) of each line's label
+    for (held, names), dash in zip(drawn.items(), DASHES * 3, strict=False):  # dashed: told apart without colour
+        name = ", ".join(names)
         line = " ".join(f"{x:.1f},{y(v):.1f}" for x, v in held)
         parts.append(f'<polyline fill="none" stroke="#505a5f" stroke-width="1.5" stroke-dasharray="{dash}" '
-                     f'points="{line}"><title>{escape(c.label)}</title></polyline>')
-        labels.append((y(held[-1][1]) - 5, held[-1][0], c.label))
+                     f'points="{line}"><title>{escape(name)}</title></polyline>')
+        labels.append((y(held[-1][1]) - 5, held[-1][0], name))
     below = float("-inf")
-    for ly, lx, text in sorted(labels):  # two comparators of one value: their labels one above the other
+    for ly, lx, text in sorted(labels):  # labels of lines close together: one beneath the other, on a halo
         below = max(ly, below + 12)
-        parts.append(f'<text x="{lx:.1f}" y="{below:.1f}" text-anchor="end" font-size="11">{escape(text)}</text>')
+        parts.append(f'<text x="{lx:.1f}" y="{below:.1f}" text-anchor="end" font-size="11" stroke="#fff" '
+                     f'stroke-width="3" paint-order="stroke">{escape(text)}</text>')
     points = [(LEFT + (i + 0.5) * step, y(m.value)) for i, m in enumerate(months) if m.value is not None]
     if len(points) > 1:
         parts.append('<polyline fill="none" stroke="#0b0c0c" stroke-width="2" points="'

@@ -98,9 +98,14 @@ def test_ticks_are_round_within_the_range_and_few(lo, span):
     assert steps <= {1.0, 2.0, 2.5, 5.0}, (found, steps)
 
 
-def test_two_comparators_of_one_value_do_not_write_over_each_other():
+def test_comparators_of_one_value_share_a_line_and_labels_do_not_write_over_each_other():
     months = [Month(p, 63.0, "amber", {}) for p in periods(12)]
-    root = parse(series_svg(months, "PI9", "%", [Comparator("England", (("", 68.0),)),
+    root = parse(series_svg(months, "PI9", "%", [Comparator("stat. neighbours", (("", 67.3),)),
+                                                 Comparator("England", (("", 68.0),)),
                                                  Comparator("West Midlands", (("", 68.0),))]))
-    ys = {t.text: float(t.get("y")) for t in root.findall("s:text", NS) if t.text in ("England", "West Midlands")}
-    assert abs(ys["England"] - ys["West Midlands"]) >= 11
+    lines = [p for p in root.findall("s:polyline", NS) if p.get("stroke-dasharray")]
+    assert [line.find("s:title", NS).text for line in lines] == ["stat. neighbours", "England, West Midlands"]
+    ys = sorted(float(t.get("y")) for t in root.findall("s:text", NS)
+                if t.text in ("stat. neighbours", "England, West Midlands"))
+    assert len(ys) == 2 and ys[1] - ys[0] >= 12
+    assert "dashed lines: stat. neighbours, England, West Midlands" in root.find("s:desc", NS).text
