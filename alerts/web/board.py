@@ -34,7 +34,7 @@ from alerts.web.views import (
     tags_of,
     value_text,
 )
-from rules.bands import band_sentence, sentence_unit
+from rules.bands import band_sentence, bands_from_described, sentence_unit
 from rules.periods import period_start
 
 router = APIRouter(include_in_schema=False)
@@ -74,17 +74,14 @@ def _url(state: ApiState) -> str:
     return str(get_engine(state.settings.database_url).url)
 
 
-def _bands(bound: object, period: str) -> dict[str, tuple[Interval, ...]]:
-    version = bound.rule.version_for(period_start(period))  # type: ignore[attr-defined]
-    if version is None or version.bands is None:
+def _bands(thresholds: dict) -> dict[str, tuple[Interval, ...]]:
+    """The bands a month was rated with (its stored thresholds: a caseload's are the worker's own
+    ceiling), as the chart shades them; {} when they cannot be read."""
+    bands = bands_from_described(thresholds)
+    if bands is None:
         return {}
-    inf = float("inf")
-
-    def edge(*found: float | None, default: float) -> float:
-        return next((v for v in found if v is not None), default)
-
-    return {name: tuple(Interval(edge(iv.gt, iv.gte, default=-inf), edge(iv.lt, iv.lte, default=inf))
-                        for iv in getattr(version.bands, name)) for name in ("green", "amber", "red")}
+    return {name: tuple(Interval(iv.lower[0], iv.upper[0]) for iv in getattr(bands, name))
+            for name in ("green", "amber", "red")}
 
 
 @router.get("/indicators/{key}")
@@ -105,7 +102,7 @@ async def indicator_page(request: Request, key: str, found: Annotated[Visitor, D
         today = utcnow().date()
         bound = catalog.rules_by_id[rows[-1].rule_id] if rows else (
             current_rule(catalog, key, today) or catalog.rules_by_id[rule_ids[0]])  # PI4 means today's PI4
-        months = [Month(r.period, r.value, r.rating, _bands(catalog.rules_by_id[r.rule_id], r.period)) for r in rows]
+        months = [Month(r.period, r.value, r.rating, _bands(r.thresholds)) for r in rows]
         suffix = "%" if sentence_unit(bound.rule) == "percent" else ""
         lines = comparator_lines(catalog, bound.id)
         title = rule_title(catalog, bound.id)
@@ -121,7 +118,8 @@ async def indicator_page(request: Request, key: str, found: Annotated[Visitor, D
             chart=series_svg(months, f"{title}, {name}", suffix, lines, axis_label(bound.rule)), rows=table,
             comparators=latest_comparators((c.name, c.value, c.as_of) for c in bound.rule.comparators),
             unit_suffix=suffix, history=[history_line(e, state.settings.timezone) for e in reversed(events)],
-            notes=(latest.notes if latest else []) + bound.rule.notes, source=latest.source if latest else None)
+            notes=(latest.notes if latest else []) + bound.rule.notes,
+            source=(latest.source if latest else None) or bound.pack.source)
 
     def read() -> tuple[str, bytes]:
         with session_for(state.settings.database_url) as session:

@@ -303,6 +303,10 @@ def axis_label(rule: Rule) -> str:
     """The chart's value axis, with its unit: 'Per cent (%)', 'Overspend, % of funding'."""
     if rule.amount is not None:
         return f"Overspend, % of {rule.amount.of.replace('ytd_', 'year-to-date ').replace('_', ' ')}"
+    if rule.rated_by == "calendar":
+        return "Returns missing"
+    if rule.kind == "caseload" and rule.unit == "count":
+        return "Children per worker"
     return AXIS_WORDS.get(rule.unit, "Value")
 
 

@@ -313,6 +313,21 @@ def test_the_indicator_page_reads_as_the_contract_does(web):
             "Failure: 55 per 10,000 or more.") in rate
 
 
+def test_a_worker_s_page_shades_their_own_ceiling_and_cites_the_pack_s_source(web):
+    """A caseload's bands are the worker's own ceiling (22 for assessment and intervention):
+    the chart shades the bands each month was rated with, as the table states them."""
+    csv = ("provider,period,team,service,worker,asye,caseload\n"
+           "sandwell,2025-03,ai-1,assessment_intervention,SW-1,false,25\n")
+    assert web.upload("c.csv", csv.encode()).status_code == 201
+    page = person(web, "lead@example.org").get("/indicators/worker_caseload?provider=sandwell"
+                                               "&subject=sandwell/worker/SW-1").text
+    sentence = "Target: 22 or fewer. Within tolerance: more than 22 and 26.4 or fewer. Failure: more than 26.4."
+    assert page.count(sentence) == 2  # above the chart and in the month's row
+    assert [page.count(f'fill="{c}"') for c in ("#cce2d8", "#fff7bf", "#f4cdc6")] == [1, 1, 1]  # green, amber, red
+    assert ">Children per worker</text>" in page
+    assert "Source: Sandwell Children&#39;s Trust Annual Review 2024-25 (2025), section (f)" in page  # the pack's
+
+
 def test_hostile_team_and_worker_names_are_escaped_on_every_page(web):
     csv = ("provider,period,team,service,worker,asye,caseload\n"
            f"sandwell,2025-03,\"{HOSTILE}\",assessment_intervention,\"<img src=x onerror=alert(1)>\",false,40\n")
