@@ -346,15 +346,17 @@ class HistoryLine:
 
 
 def history_line(event: AlertEvent, timezone: str) -> HistoryLine:
-    """One alert event as a leader reads it: '2024-10 (known 12 Nov 2024): worse, in failure
-    (was within tolerance)'."""
+    """One alert event as a leader reads it: '2024-10 (known 12 Nov 2024): in failure (was
+    within tolerance)'."""
     kind, was, now, day = event.kind, event.from_state, event.to_state, day_of(event.at, timezone)
     if kind in ("acknowledged", "snoozed"):
         what = "acknowledged" if kind == "acknowledged" else "notifications snoozed"
         return HistoryLine(event.period, f"on {day}", f"{what} by {acknowledger(event.by, event.by_role)}",
                            event.note)
-    moved = f", {status(now)}" + (f" (was {status(was)})" if was and was != now else "")
-    text = {"opened": f"alert opened{moved}", "escalated": f"worse{moved}", "deescalated": f"better{moved}",
-            "resolved": f"resolved{moved}", "reminder": f"reminder sent, still {status(now)}",
-            "corrected": f"corrected{moved}"}.get(kind, f"{kind}{moved}")
+    # the messages' words for a change (in failure, now within tolerance, back on target, still
+    # in failure, corrected) with where it was
+    said = {"resolved": "back on target", "corrected": f"corrected, {status(now)}", "reminder": f"still {status(now)}",
+            "deescalated": f"now {status(now)}"}.get(kind, status(now))
+    text = {"opened": f"alert opened, {said}", "reminder": f"reminder sent, {said}"}.get(kind, said) + (
+        f" (was {status(was)})" if was and was != now and kind != "opened" else "")
     return HistoryLine(event.period, f"known {day}", text, event.note)
