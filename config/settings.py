@@ -38,7 +38,7 @@ class Settings(BaseSettings):
     # the SMTP password: never logged), and the From address.
     email_url: str = ""
     email_from: str = "kpi-alerts@localhost"
-    base_url: str = ""  # link to the status page in messages, when set
+    base_url: str = ""  # links in messages and sign-in emails, when set (none from a request's host)
     send_timeout: float = 30.0  # seconds per Apprise call; a timeout is an unknown outcome
     delivery_max_attempts: int = 8
     delivery_backoff_base: float = 60.0  # seconds; doubles each attempt (equal jitter): 8 attempts over ~1 h

@@ -6,6 +6,7 @@ packs that pass them.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from pathlib import Path
 
@@ -26,7 +27,7 @@ def check_packs(path: Path) -> tuple[list[LoadedPack], list[PackProblem]]:
         if lp is not None:
             loaded.append(lp)
     for lp in loaded:
-        problems += _check_pack(lp)
+        problems += _check_pack(lp) + _check_sources(lp)
     problems += _check_across(loaded)
     return loaded, problems
 
@@ -56,6 +57,24 @@ def _check_pack(lp: LoadedPack) -> list[PackProblem]:
                                        f"rule {rule.id}: version from {b.effective_from} overlaps the version "
                                        f"from {a.effective_from} (to {a.effective_to or 'open end'})"))
     return out
+
+
+# A source is shown to leaders (the indicator page): it names a document by its title and date,
+# never by a file name such as 001_ffeb276e2373bf71.txt.
+FILE_NAME = re.compile(r"[\w.-]+\.(?:txt|pdf|docx?|xlsx?|csv|html?|odt)\b", re.IGNORECASE)
+
+
+def _check_sources(lp: LoadedPack) -> list[PackProblem]:
+    pack = lp.pack
+    cited: list[tuple[str | None, tuple[str | int, ...], str]] = [(pack.source, ("source",), "pack")]
+    for i, rule in enumerate(pack.rules):
+        cited += [(v.source, ("rules", i, "versions", j, "source"), f"rule {rule.id}")
+                  for j, v in enumerate(rule.versions)]
+        cited += [(c.source, ("rules", i, "comparators", k, "source"), f"rule {rule.id}: comparator {c.name}")
+                  for k, c in enumerate(rule.comparators)]
+    return [PackProblem(str(lp.path), lp.line_of(*loc), f"{what}: source names a file ({found[0]}): cite the "
+                        "document by its title and date, as leaders know it")
+            for text, loc, what in cited if text and (found := FILE_NAME.search(text))]
 
 
 CALENDAR_PREFIX = "return_overdue_"

@@ -17,6 +17,8 @@ SEVERITY: Final = {"green": 0, "amber": 1, "red": 2}
 STATUS: Final = {"green": "on target", "amber": "within tolerance", "red": "in failure"}
 # the colour beside the words, for a tag or a subject: "[RED]"
 COLOUR: Final = {"green": "green", "amber": "amber", "red": "red"}
+# how the contract names each band when it states it: "Target: 85% or more. Within tolerance: ..."
+BAND: Final = {"green": "Target", "amber": "Within tolerance", "red": "Failure"}
 
 
 def status(rating: str | None) -> str:

@@ -27,6 +27,7 @@ from alerts.web import routers as web_routers
 from alerts.web.render import STATIC, problem
 from alerts.web.return_pages import UPLOAD as WEB_UPLOAD
 from alerts.web.security import NotAllowed, SessionCache, SignInRequired, visitor
+from alerts.web.signin_pages import signin_for
 from config import Settings
 from rules.loader import load_catalog
 
@@ -71,8 +72,8 @@ def create_app(settings: Settings) -> FastAPI:
         return JSONResponse({"detail": "; ".join(problems) or "bad request"}, status_code=400)
 
     @app.exception_handler(SignInRequired)
-    async def _sign_in(_request: Request, _exc: SignInRequired) -> RedirectResponse:
-        return RedirectResponse("/signin", status_code=303)
+    async def _sign_in(request: Request, _exc: SignInRequired) -> RedirectResponse:
+        return RedirectResponse(signin_for(request), status_code=303)
 
     @app.exception_handler(NotAllowed)
     async def _not_allowed(request: Request, exc: NotAllowed) -> Response:

@@ -125,7 +125,8 @@ async def indicator_history(request: Request, key: str, who: Who, provider: str 
         "history": [{"rule": r.rule_id, "period": r.period, "value": r.value, "rating": r.rating,
                      "bands": r.thresholds, "rule_version": r.rule_version} for r in rows],
         "events": [{"id": e.id, "alert": e.alert_id, "kind": e.kind, "from": e.from_state, "to": e.to_state,
-                    "period": e.period, "value": e.value, "by": e.by, "note": e.note, "at": e.at.isoformat()}
+                    "period": e.period, "value": e.value, "by": e.by, "by_role": e.by_role, "note": e.note,
+                    "at": e.at.isoformat()}
                    for e in events]})
 
 
@@ -150,21 +151,23 @@ class AckBody(BaseModel):
     note: str | None = Field(None, max_length=2000)
 
 
-@router.post("/alerts/{alert_id}/ack", summary="Acknowledge an alert, with a note kept in its history")
+@router.post("/alerts/{alert_id}/ack", summary="Acknowledge an alert, with a note kept in its history "
+                                                 "(performance role)")
 async def ack(request: Request, alert_id: int, body: AckBody, who: Who) -> JSONResponse:
+    _allowed(who, "performance", "acknowledging an alert")
     settings = state_of(request).settings
 
     def act() -> bool:
         with session_for(settings.database_url) as session:
             try:
-                acknowledge(session, alert_id, who.by, (body.note or "").strip() or None, utcnow())
+                acknowledge(session, alert_id, who.by, (body.note or "").strip() or None, utcnow(), who.role)
             except LookupError:
                 return False
             return True
 
     if not await run_in_threadpool(act):
         raise HTTPException(404, f"no alert with id {alert_id}")
-    return JSONResponse({"alert": alert_id, "acknowledged_by": who.by, "note": body.note})
+    return JSONResponse({"alert": alert_id, "acknowledged_by": who.by, "role": who.role, "note": body.note})
 
 
 class SubscriptionBody(SubscriptionSpec):

@@ -36,7 +36,7 @@ _LAST_AT = (select(EVENTS.c.alert_id, func.max(EVENTS.c.at))
                    EVENTS.c.kind.in_(bindparam("kinds", expanding=True)),
                    EVENTS.c.to_state == bindparam("to_state"))
             .group_by(EVENTS.c.alert_id))
-_ACKS = (select(EVENTS.c.alert_id, EVENTS.c.at, EVENTS.c.by, EVENTS.c.note)
+_ACKS = (select(EVENTS.c.alert_id, EVENTS.c.at, EVENTS.c.by, EVENTS.c.by_role, EVENTS.c.note)
          .where(EVENTS.c.alert_id.in_(bindparam("ids", expanding=True)), EVENTS.c.kind == "acknowledged")
          .order_by(EVENTS.c.at, EVENTS.c.id))
 _ANNOUNCED = (select(EVENTS.c.alert_id, EVENTS.c.period, EVENTS.c.to_state)
@@ -97,7 +97,7 @@ def last_event_at(session: Session, alert_ids: Sequence[int], kinds: Sequence[st
 
 
 def last_acknowledgements(session: Session, alert_ids: Sequence[int]) -> dict[int, Row]:
-    """Per alert, its latest acknowledgement: a row of alert_id, at, by, note."""
+    """Per alert, its latest acknowledgement: a row of alert_id, at, by, by_role, note."""
     rows = session.connection().execute(_ACKS, {"ids": list(alert_ids)}).all()
     return {r.alert_id: r for r in rows}  # in time order: the last one wins
 

@@ -116,6 +116,7 @@ class OpenAlert:
     acked_by: str | None
     ack_note: str | None
     snoozed_until: dt.datetime | None
+    acked_role: str | None = None  # the acknowledger's role then; None: the command line
 
 
 def open_alerts(session: Session, now: dt.datetime, provider: str | None = None) -> list[OpenAlert]:
@@ -133,5 +134,5 @@ def open_alerts(session: Session, now: dt.datetime, provider: str | None = None)
                     default=None)
         out.append(OpenAlert(a.id, a.rule_id, a.subject, a.provider, a.team, a.state, a.period,  # type: ignore[arg-type]
                              a.value, a.since_period, ack.at if ack else None, ack.by if ack else None,
-                             ack.note if ack else None, until))
+                             ack.note if ack else None, until, ack.by_role if ack else None))
     return sorted(out, key=lambda a: (a.state != "red", a.since, a.provider, a.rule_id, a.subject))

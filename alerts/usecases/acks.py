@@ -14,17 +14,21 @@ from alerts.store.models import Alert, Snooze
 from rules.catalog import Catalog
 
 
-def _history(alert: Alert, kind: str, by: str | None, note: str | None, now: dt.datetime) -> dict:
+def _history(alert: Alert, kind: str, by: str | None, note: str | None, now: dt.datetime,
+             by_role: str | None = None) -> dict:
     return dict(alert_id=alert.id, return_id=None, rule_id=alert.rule_id, subject=alert.subject,
                 provider=alert.provider, team=alert.team, from_state=alert.state, to_state=alert.state, kind=kind,
-                period=alert.period, value=alert.value, by=by, note=note, at=now)
+                period=alert.period, value=alert.value, by=by, by_role=by_role, note=note, at=now)
 
 
-def acknowledge(session: Session, alert_id: int, by: str, note: str | None, now: dt.datetime) -> Alert:
+def acknowledge(session: Session, alert_id: int, by: str, note: str | None, now: dt.datetime,
+                by_role: str | None = None) -> Alert:
+    """`by_role`: the role the web or the API let them act in (the doors allow the performance
+    role and above); None from the command line, which has no roles."""
     alert = alert_store.get(session, alert_id)
     if alert is None:
         raise LookupError(f"no alert with id {alert_id}")
-    alert_store.record_history(session, [_history(alert, "acknowledged", by, note, now)])
+    alert_store.record_history(session, [_history(alert, "acknowledged", by, note, now, by_role)])
     session.commit()
     return alert
 
@@ -35,7 +39,7 @@ def local_day_start(day: dt.date, timezone: str) -> dt.datetime:
 
 
 def snooze(session: Session, catalog: Catalog, rule: str, until: dt.datetime, now: dt.datetime,
-           subject: str | None = None, by: str | None = None) -> list[str]:
+           subject: str | None = None, by: str | None = None, by_role: str | None = None) -> list[str]:
     """Silence a rule (all its subjects, or one) until `until`; returns the rule ids snoozed."""
     rule_ids = rules_for_indicator(catalog, rule, on=now.date())  # a code means what it means today
     if not rule_ids:
@@ -45,7 +49,7 @@ def snooze(session: Session, catalog: Catalog, rule: str, until: dt.datetime, no
     alert_store.add_snoozes(session, [Snooze(rule_id=r, subject=subject, until=until, by=by, created_at=now)
                                       for r in rule_ids])
     note = f"notifications silenced until {until:%Y-%m-%d %H:%M} UTC"
-    alert_store.record_history(session, [_history(a, "snoozed", by, note, now)
+    alert_store.record_history(session, [_history(a, "snoozed", by, note, now, by_role)
                                          for a in alert_store.of_rules(session, rule_ids, subject)])
     session.commit()
     return rule_ids

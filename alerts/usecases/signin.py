@@ -8,6 +8,8 @@ sends the email.
   API process shares the count.
 - The link carries a random nonce (only its SHA-256 is stored): single use, LINK_MINUTES.
 - A session is a random id (SHA-256 stored) that the cookie carries, signed.
+- Where to land after signing in (`next`) is a path of this site only (`safe_next`): a link in
+  an email to a signed-out leader leads to sign-in, then to the page it named.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
-from urllib.parse import urlencode
+from urllib.parse import unquote, urlencode, urlsplit
 
 from itsdangerous import URLSafeTimedSerializer
 from sqlmodel import Session
@@ -37,9 +39,37 @@ def link_serializer(install_key: bytes) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(install_key, salt="kpi-alerts-signin-link")
 
 
-def link_path(install_key: bytes, nonce: str) -> str:
-    """`/signin/link?token=...`: the link's path, the base URL goes in front."""
-    return f"/signin/link?{urlencode({'token': link_serializer(install_key).dumps(nonce)})}"
+def link_path(install_key: bytes, nonce: str, next_path: str = "/") -> str:
+    """`/signin/link?token=...[&next=/indicators/...]`: the link's path, the base URL (from the
+    settings, never a request) goes in front."""
+    query = {"token": link_serializer(install_key).dumps(nonce)}
+    if (landing := safe_next(next_path)) != "/":
+        query["next"] = landing
+    return f"/signin/link?{urlencode(query)}"
+
+
+MAX_NEXT = 2000
+_RAW_UNSAFE = re.compile(r"[\x00-\x20\x7f\\]")  # as sent: no controls, CR/LF, tabs, spaces or backslashes
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def safe_next(text: object) -> str:
+    """Where to land after signing in: `text` when it is a path of this site ('/indicators/PI1?
+    provider=sandwell'), else '/'. A browser reads '//evil.example' and '/\\evil.example' as
+    another site and drops tabs and newlines ('/\t/evil.example'), and a server may decode
+    twice, so any of these, in any depth of percent-encoding, sends the person home instead."""
+    if not isinstance(text, str) or len(text) > MAX_NEXT or _RAW_UNSAFE.search(text):
+        return "/"
+    decoded = text
+    for _ in range(4):  # '%2F%2Fevil.example', '%252F%252F...': every decoding must be a path too
+        parts = urlsplit(decoded)
+        if (not decoded.startswith("/") or decoded.startswith(("//", "/\\")) or _CONTROL.search(decoded)
+                or parts.scheme or parts.netloc):
+            return "/"
+        if (plainer := unquote(decoded)) == decoded:
+            return text
+        decoded = plainer
+    return "/"  # still decoding after four rounds: not a path anyone typed
 
 
 def digest(secret: str) -> str:

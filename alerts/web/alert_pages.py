@@ -1,7 +1,7 @@
 """Open alerts (`/alerts`): worst first, how long outside green, acknowledged or not.
-Acknowledge with a note (any signed-in user); snooze until a date (performance role). Both go
-through the same use cases as `kpi-alerts ack` and `kpi-alerts snooze`, so they land in the
-alert's history exactly as the CLI's do."""
+Acknowledge with a note, snooze until a date: both need the performance role (a viewer reads);
+both go through the same use cases as `kpi-alerts ack` and `kpi-alerts snooze`, so they land
+in the alert's history as the CLI's do, with the role the person acted in."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from alerts.store.queries import OpenAlert, open_alerts
 from alerts.usecases.acks import acknowledge, local_day_start, snooze
 from alerts.web.render import problem, render
 from alerts.web.security import Visitor, check_csrf, finish, needs, signed_in
-from alerts.web.views import rule_title, subject_name, value_text
+from alerts.web.views import acknowledger, rule_title, subject_name, value_text
 from rules.catalog import Catalog
 from rules.periods import period_index
 
@@ -34,6 +34,11 @@ def who(found: Visitor) -> str:
     user = found.user
     assert user is not None
     return f"{user.name} <{user.email}>" if user.name else user.email
+
+
+def role_of(found: Visitor) -> str:
+    assert found.user is not None
+    return found.user.role
 
 
 def months_outside(alert: OpenAlert) -> int:
@@ -55,7 +60,7 @@ async def alerts_page(request: Request, found: Annotated[Visitor, Depends(signed
     rows, providers = await run_in_threadpool(read)
     catalog = app.catalog
     shown = [{"alert": a, "name": rule_title(catalog, a.rule_id), "key": _key(catalog, a.rule_id),
-              "where": subject_name(a.subject),
+              "where": subject_name(a.subject), "acked_by": acknowledger(a.acked_by, a.acked_role),
               "value": value_text(catalog, a.rule_id, a.value), "months": months_outside(a)} for a in rows]
     return render(request, "alerts.html", found, rows=shown, provider=provider, state=state, done=done,
                   today=utcnow().date().isoformat(), providers=[(p, provider_name(p)) for p in providers])
@@ -72,7 +77,8 @@ def _back(request: Request, done: str) -> Response:
 
 @router.post("/alerts/{alert_id}/ack")
 async def acknowledge_alert(request: Request, alert_id: int,
-                            found: Annotated[Visitor, Depends(signed_in)]) -> Response:
+                            found: Annotated[Visitor, Depends(needs("performance", "acknowledging an alert"))]
+                            ) -> Response:
     form = await check_csrf(request)
     note = form.get("note", "").strip()[:MAX_NOTE] or None
     settings = state_of(request).settings
@@ -80,7 +86,7 @@ async def acknowledge_alert(request: Request, alert_id: int,
     def act() -> bool:
         with session_for(settings.database_url) as session:
             try:
-                acknowledge(session, alert_id, who(found), note, utcnow())
+                acknowledge(session, alert_id, who(found), note, utcnow(), role_of(found))
             except LookupError:
                 return False
             return True
@@ -108,7 +114,7 @@ async def snooze_alert(request: Request, alert_id: int,
                 return f"No alert has the number {alert_id}."
             try:
                 snooze(session, state.catalog, alert.rule_id, local_day_start(day, state.settings.timezone),
-                       utcnow(), alert.subject, who(found))
+                       utcnow(), alert.subject, who(found), role_of(found))
             except (LookupError, ValueError):
                 return "The date to snooze until must be after today."
             return None

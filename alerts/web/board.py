@@ -22,14 +22,19 @@ from alerts.web.security import Visitor, signed_in
 from alerts.web.views import (
     RATINGS,
     Filters,
+    axis_label,
+    bands_said,
     boards,
     columns,
     comparator_lines,
+    current_rule,
+    history_line,
     rule_title,
     subject_name,
     tags_of,
     value_text,
 )
+from rules.bands import band_sentence, bands_from_described, sentence_unit
 from rules.periods import period_start
 
 router = APIRouter(include_in_schema=False)
@@ -69,17 +74,14 @@ def _url(state: ApiState) -> str:
     return str(get_engine(state.settings.database_url).url)
 
 
-def _bands(bound: object, period: str) -> dict[str, tuple[Interval, ...]]:
-    version = bound.rule.version_for(period_start(period))  # type: ignore[attr-defined]
-    if version is None or version.bands is None:
+def _bands(thresholds: dict) -> dict[str, tuple[Interval, ...]]:
+    """The bands a month was rated with (its stored thresholds: a caseload's are the worker's own
+    ceiling), as the chart shades them; {} when they cannot be read."""
+    bands = bands_from_described(thresholds)
+    if bands is None:
         return {}
-    inf = float("inf")
-
-    def edge(*found: float | None, default: float) -> float:
-        return next((v for v in found if v is not None), default)
-
-    return {name: tuple(Interval(edge(iv.gt, iv.gte, default=-inf), edge(iv.lt, iv.lte, default=inf))
-                        for iv in getattr(version.bands, name)) for name in ("green", "amber", "red")}
+    return {name: tuple(Interval(iv.lower[0], iv.upper[0]) for iv in getattr(bands, name))
+            for name in ("green", "amber", "red")}
 
 
 @router.get("/indicators/{key}")
@@ -97,20 +99,27 @@ async def indicator_page(request: Request, key: str, found: Annotated[Visitor, D
     def build(session: Session) -> tuple[str, bytes]:
         rows, events = subject_history(session, rule_ids, provider, subject)
         chosen = rows[0].subject if rows else (subject or provider or "")
-        bound = catalog.rules_by_id[rows[-1].rule_id if rows else rule_ids[0]]
-        months = [Month(r.period, r.value, r.rating, _bands(catalog.rules_by_id[r.rule_id], r.period)) for r in rows]
-        suffix = "%" if bound.rule.unit == "percent" else ""
+        today = utcnow().date()
+        bound = catalog.rules_by_id[rows[-1].rule_id] if rows else (
+            current_rule(catalog, key, today) or catalog.rules_by_id[rule_ids[0]])  # PI4 means today's PI4
+        months = [Month(r.period, r.value, r.rating, _bands(r.thresholds)) for r in rows]
+        suffix = "%" if sentence_unit(bound.rule) == "percent" else ""
         lines = comparator_lines(catalog, bound.id)
         title = rule_title(catalog, bound.id)
-        latest = bound.rule.version_for(period_start(rows[-1].period)) if rows else None
+        latest = bound.rule.version_for(period_start(rows[-1].period) if rows else today)
         table = [{"period": r.period, "value": value_text(catalog, r.rule_id, r.value), "rating": r.rating,
-                  "bands": r.thresholds} for r in reversed(rows)]
+                  "bands": bands_said(catalog.rules_by_id[r.rule_id].rule, r.thresholds)} for r in reversed(rows)]
+        # the bands stated once above the chart: the newest month's, word for word as its row says them
+        bands = table[0]["bands"] if table else (
+            band_sentence(latest.bands, sentence_unit(bound.rule)) if latest and latest.bands else "")
         name = subject_name(chosen)
         return f"{title}, {name}", render_fragment(
-            request, "indicator_body.html", title=title, name=name,
-            chart=series_svg(months, f"{title}, {name}", suffix, lines), rows=table,
+            request, "indicator_body.html", title=title, name=name, bands=bands,
+            chart=series_svg(months, f"{title}, {name}", suffix, lines, axis_label(bound.rule)), rows=table,
             comparators=latest_comparators((c.name, c.value, c.as_of) for c in bound.rule.comparators),
-            events=events, notes=latest.notes if latest else [], source=latest.source if latest else None)
+            unit_suffix=suffix, history=[history_line(e, state.settings.timezone) for e in reversed(events)],
+            notes=(latest.notes if latest else []) + bound.rule.notes,
+            source=(latest.source if latest else None) or bound.pack.source)
 
     def read() -> tuple[str, bytes]:
         with session_for(state.settings.database_url) as session:

@@ -56,8 +56,19 @@ def _scale(months: Sequence[Month], comparators: Sequence[Comparator] = ()) -> t
     return lo - pad, hi + pad
 
 
+def ticks(lo: float, hi: float, most: int = 6) -> list[float]:
+    """Round values for the value axis between lo and hi (steps of 1, 2, 2.5 or 5 times a
+    power of ten), at most `most` of them: '60%, 70%, 80%', not '67, 77.6, 88.2'."""
+    raw = (hi - lo) / max(most - 1, 1)
+    power = 10 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
+    digits = max(0, 2 - math.floor(math.log10(step)))  # 62.5 stays 62.5; 0.1 * 3 is 0.3
+    return [round(k * step, digits) for k in range(math.ceil(lo / step), math.floor(hi / step) + 1)]
+
+
 def series_svg(months: Sequence[Month], title: str, unit_suffix: str = "",
-               comparators: Sequence[Comparator] = ()) -> Markup:
+               comparators: Sequence[Comparator] = (), axis: str = "") -> Markup:
+    """`axis`: the value axis's title with its unit ('Per cent (%)'), written up its side."""
     if not months:
         return Markup("")
     lo, hi = _scale(months, comparators)
@@ -75,20 +86,32 @@ def series_svg(months: Sequence[Month], title: str, unit_suffix: str = "",
                 if bottom - top > 0:
                     parts.append(f'<rect x="{LEFT + i * step:.1f}" y="{top:.1f}" width="{step:.1f}" '
                                  f'height="{bottom - top:.1f}" fill="{FILL[rating]}"/>')
-    for frac in (0, 0.5, 1):  # a few labelled gridlines
-        v = lo + (hi - lo) * frac
+    for v in ticks(lo, hi):  # labelled gridlines at round values, with the unit
         parts.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="#b1b4b6"/>'
                      f'<text x="{LEFT - 6}" y="{y(v) + 4:.1f}" text-anchor="end" font-size="12">'
-                     f'{escape(f"{v:.3g}")}</text>')
-    for c, dash in zip(comparators, DASHES * 3, strict=False):  # dashed: told apart without colour
-        held = [(LEFT + (i + 0.5) * step, v) for i, m in enumerate(months) if (v := c.value_in(m.period)) is not None]
-        if not held:
-            continue
+                     f'{escape(f"{v:g}{unit_suffix}")}</text>')
+    if axis:
+        middle = TOP + plot_h / 2
+        parts.append(f'<text x="14" y="{middle:.1f}" transform="rotate(-90 14 {middle:.1f})" text-anchor="middle" '
+                     f'font-size="12">{escape(axis)}</text>')
+    drawn: dict[tuple, list[str]] = {}  # comparators that draw the same line share it (England, West Midlands)
+    for c in comparators:
+        held = tuple((LEFT + (i + 0.5) * step, v) for i, m in enumerate(months)
+                     if (v := c.value_in(m.period)) is not None)
+        if held:
+            drawn.setdefault(held, []).append(c.label)
+    labels: list[tuple[float, float, str]] = []  # (y, x, text) of each line's label
+    for (held, names), dash in zip(drawn.items(), DASHES * 3, strict=False):  # dashed: told apart without colour
+        name = ", ".join(names)
         line = " ".join(f"{x:.1f},{y(v):.1f}" for x, v in held)
         parts.append(f'<polyline fill="none" stroke="#505a5f" stroke-width="1.5" stroke-dasharray="{dash}" '
-                     f'points="{line}"><title>{escape(c.label)}</title></polyline>')
-        parts.append(f'<text x="{held[-1][0]:.1f}" y="{y(held[-1][1]) - 5:.1f}" text-anchor="end" font-size="11">'
-                     f'{escape(c.label)}</text>')
+                     f'points="{line}"><title>{escape(name)}</title></polyline>')
+        labels.append((y(held[-1][1]) - 5, held[-1][0], name))
+    below = float("-inf")
+    for ly, lx, text in sorted(labels):  # labels of lines close together: one beneath the other, on a halo
+        below = max(ly, below + 12)
+        parts.append(f'<text x="{lx:.1f}" y="{below:.1f}" text-anchor="end" font-size="11" stroke="#fff" '
+                     f'stroke-width="3" paint-order="stroke">{escape(text)}</text>')
     points = [(LEFT + (i + 0.5) * step, y(m.value)) for i, m in enumerate(months) if m.value is not None]
     if len(points) > 1:
         parts.append('<polyline fill="none" stroke="#0b0c0c" stroke-width="2" points="'

@@ -40,8 +40,8 @@ CSRF_FIELD = "csrf"
 
 SESSION_CACHE_SECONDS = 10.0
 RANKS = {"viewer": 0, "performance": 1, "admin": 2}
-ROLE_CAN = {"viewer": "see everything, follow indicators, acknowledge and comment",
-            "performance": "also upload returns, snooze alerts and manage anyone's subscriptions",
+ROLE_CAN = {"viewer": "see everything and follow indicators",
+            "performance": "also acknowledge and snooze alerts, upload returns and manage anyone's subscriptions",
             "admin": "also add users and set their roles"}
 
 

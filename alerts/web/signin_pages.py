@@ -4,9 +4,18 @@
 address is known (a link is emailed only to a user or a subscriber); the link
 `GET /signin/link?token=T` shows a button and changes nothing (mail scanners follow links);
 `POST /signin/link` uses it once and sets the session cookie. `POST /signout` ends it.
+
+A page asked for without a session sends the visitor to `/signin?next=PAGE`; `next` rides in
+the form, in the emailed link (`&next=PAGE`) and in the link's form, and signing in lands on it.
+It is checked at every step (`safe_next`): a path of this site, else the status board. The
+link's address comes from KPI_ALERTS_BASE_URL only, never from the request (its Host header
+is the sender's to choose): without it, no link is emailed.
 """
 
 from __future__ import annotations
+
+import logging
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
@@ -18,20 +27,38 @@ from alerts.notify.channels import senders
 from alerts.notify.channels.base import OutgoingMessage, Recipient
 from alerts.store.db import session_for
 from alerts.store.models import utcnow
-from alerts.usecases.signin import LINK_MINUTES, link_path, link_serializer, request_link, sign_in, sign_out
+from alerts.usecases.signin import (
+    LINK_MINUTES,
+    link_path,
+    link_serializer,
+    request_link,
+    safe_next,
+    sign_in,
+    sign_out,
+)
 from alerts.web.render import TEMPLATES, render
 from alerts.web.security import check_csrf, clear_session, finish, key, session_token, set_session, visitor
 
 router = APIRouter(include_in_schema=False)
+log = logging.getLogger(__name__)
 
 
 def client_of(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+def signin_for(request: Request) -> str:
+    """Where a visitor without a session goes: /signin, with the page they asked for as `next`
+    (a GET only: a form's POST cannot be replayed after signing in)."""
+    landing = "/"
+    if request.method in ("GET", "HEAD"):
+        landing = safe_next(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
+    return "/signin" if landing == "/" else f"/signin?{urlencode({'next': landing})}"
+
+
 @router.get("/signin")
-async def signin_form(request: Request) -> Response:
-    return render(request, "signin.html", await visitor(request), sent=False, error=None)
+async def signin_form(request: Request, next: str = "/") -> Response:  # noqa: A002 - the query's name
+    return render(request, "signin.html", await visitor(request), sent=False, error=None, next=safe_next(next))
 
 
 @router.post("/signin")
@@ -41,16 +68,22 @@ async def signin_request(request: Request) -> Response:
     state = state_of(request)
     settings = state.settings
     address = form.get("email", "")
+    landing = safe_next(form.get("next", "/"))
     if not address.strip():
-        return render(request, "signin.html", found, 400, sent=False, error="Enter your email address")
-    base = (settings.base_url or str(request.base_url)).rstrip("/")
+        return render(request, "signin.html", found, 400, sent=False, error="Enter your email address",
+                      next=landing)
+    base = settings.base_url.rstrip("/")  # never the request's Host: the link would go where it says
 
     def ask() -> None:
+        if not base:
+            log.error("KPI_ALERTS_BASE_URL is not set: no sign-in link can be emailed (kpi-alerts users link "
+                      "prints one)")
+            return
         with session_for(settings.database_url) as session:
             link = request_link(session, address, client_of(request), utcnow())
         if link is None:
             return  # unknown, not an address, or over a limit: the same answer
-        url = base + link_path(key(request), link.nonce)
+        url = base + link_path(key(request), link.nonce, landing)
         text = (f"Sign in to kpi-alerts: {url}\n\nThe link works once, for {LINK_MINUTES} minutes. If you did not "
                 "ask for it, ignore this email: nobody can sign in without the link.\n")
         html = TEMPLATES.get_template("signin_email.html").render(url=url, minutes=LINK_MINUTES, name=link.name)
@@ -59,13 +92,13 @@ async def signin_request(request: Request) -> Response:
         channel.send(Recipient(link.name or link.email, link.email, None), message, settings)
 
     await run_in_threadpool(ask)
-    return render(request, "signin.html", found, sent=True, error=None, address=address.strip())
+    return render(request, "signin.html", found, sent=True, error=None, address=address.strip(), next=landing)
 
 
 @router.get("/signin/link")
-async def signin_link(request: Request, token: str = "") -> Response:
+async def signin_link(request: Request, token: str = "", next: str = "/") -> Response:  # noqa: A002
     """A page with a button: following the link changes nothing."""
-    return render(request, "signin_link.html", await visitor(request), token=token)
+    return render(request, "signin_link.html", await visitor(request), token=token, next=safe_next(next))
 
 
 @router.post("/signin/link")
@@ -73,6 +106,7 @@ async def signin_use(request: Request) -> Response:
     form = await check_csrf(request)
     found = await visitor(request)
     settings = state_of(request).settings
+    landing = safe_next(form.get("next", "/"))
     try:
         nonce = link_serializer(key(request)).loads(form.get("token", ""), max_age=LINK_MINUTES * 60)
     except BadData:
@@ -87,8 +121,8 @@ async def signin_use(request: Request) -> Response:
     done = await run_in_threadpool(use)
     if done is None:
         return render(request, "signin.html", found, 400, sent=False,
-                      error="That sign-in link has been used or has expired: ask for a new one")
-    response = finish(request, RedirectResponse("/", status_code=303))
+                      error="That sign-in link has been used or has expired: ask for a new one", next=landing)
+    response = finish(request, RedirectResponse(landing, status_code=303))
     set_session(request, response, done[0], settings.session_hours)
     return response
 

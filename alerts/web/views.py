@@ -5,9 +5,12 @@ values out; the templates escape every text."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from alerts.digest.compose import (
     Comparison,
@@ -22,9 +25,15 @@ from alerts.digest.compose import (
 from alerts.notify.wording import provider_name
 from alerts.templating import fmt_value
 from alerts.web.chart import BAND_LABEL, Comparator
+from rules.bands import band_sentence, bands_from_described, sentence_unit
 from rules.calendar import KIND_NAMES, CalendarRow
 from rules.catalog import BoundRule, Catalog
+from rules.model import Rule
 from rules.periods import period_start
+from rules.vocabulary import status
+
+if TYPE_CHECKING:
+    from alerts.store.models import AlertEvent
 
 RATINGS = ("green", "amber", "red")
 WORKER_RULE, TEAM_RULE = "worker_caseload", "team_caseload"
@@ -282,3 +291,72 @@ def landed_summary(catalog: Catalog, body: dict) -> dict:
                   for e in body["evaluations"]],
         "blank": [indicator_label(catalog, key, day) for key in sorted(body.get("not_reported", []), key=by_code)],
     }
+
+
+# --- an indicator's page: its bands, axis and history in a leader's words ---------------------
+
+AXIS_WORDS = {"percent": "Per cent (%)", "rate_per_10000": "Rate per 10,000 children", "count": "Number",
+              "gbp": "Pounds (£)", "number": "Value"}
+
+
+def axis_label(rule: Rule) -> str:
+    """The chart's value axis, with its unit: 'Per cent (%)', 'Overspend, % of funding'."""
+    if rule.amount is not None:
+        return f"Overspend, % of {rule.amount.of.replace('ytd_', 'year-to-date ').replace('_', ' ')}"
+    if rule.rated_by == "calendar":
+        return "Returns missing"
+    if rule.kind == "caseload" and rule.unit == "count":
+        return "Children per worker"
+    return AXIS_WORDS.get(rule.unit, "Value")
+
+
+def bands_said(rule: Rule, thresholds: dict) -> str:
+    """A rating's bands (its stored `thresholds`) as the contract states them; what cannot be
+    read as bands is shown as stored."""
+    bands = bands_from_described(thresholds)
+    if bands is None:
+        return "; ".join(f"{k} {v}" for k, v in thresholds.items() if v != "")
+    return band_sentence(bands, sentence_unit(rule))
+
+
+# how an acknowledgement names the role its author held; None: `kpi-alerts ack` (no role)
+ROLE_WORDS = {"viewer": "viewer", "performance": "performance team", "admin": "admin", None: "command line"}
+_NAMED = re.compile(r"^(?P<name>.+?) <[^<>@\s]+@[^<>\s]+>$")
+
+
+def acknowledger(by: str | None, role: str | None) -> str:
+    """'Jo Bloggs (performance team)': the name (the address when there is none) and the role."""
+    found = _NAMED.match(by or "")
+    person = found["name"] if found else (by or "someone")
+    return f"{person} ({ROLE_WORDS.get(role, role)})"
+
+
+def day_of(moment: dt.datetime, timezone: str) -> str:
+    """'12 Nov 2024': the day, where the install is."""
+    local = moment.astimezone(ZoneInfo(timezone))
+    return f"{local.day} {local:%b %Y}"
+
+
+@dataclass(frozen=True)
+class HistoryLine:
+    period: str  # the month the event is about
+    when: str  # 'known 12 Nov 2024' (a rating became known) or 'on 13 Nov 2024' (someone acted)
+    text: str
+    note: str | None
+
+
+def history_line(event: AlertEvent, timezone: str) -> HistoryLine:
+    """One alert event as a leader reads it: '2024-10 (known 12 Nov 2024): in failure (was
+    within tolerance)'."""
+    kind, was, now, day = event.kind, event.from_state, event.to_state, day_of(event.at, timezone)
+    if kind in ("acknowledged", "snoozed"):
+        what = "acknowledged" if kind == "acknowledged" else "notifications snoozed"
+        return HistoryLine(event.period, f"on {day}", f"{what} by {acknowledger(event.by, event.by_role)}",
+                           event.note)
+    # the messages' words for a change (in failure, now within tolerance, back on target, still
+    # in failure, corrected) with where it was
+    said = {"resolved": "back on target", "corrected": f"corrected, {status(now)}", "reminder": f"still {status(now)}",
+            "deescalated": f"now {status(now)}"}.get(kind, status(now))
+    text = {"opened": f"alert opened, {said}", "reminder": f"reminder sent, {said}"}.get(kind, said) + (
+        f" (was {status(was)})" if was and was != now and kind != "opened" else "")
+    return HistoryLine(event.period, f"known {day}", text, event.note)

@@ -1,6 +1,7 @@
 """The web app's JSON API (issue 12) with the pages' authorisation: a bearer token or the
 session cookie; a cookie call that changes something needs X-CSRF-Token; a viewer cannot
-change someone else's subscriptions; acknowledgements land in the alert's history."""
+change someone else's subscriptions; acknowledging needs the performance role, and lands in
+the alert's history with it."""
 
 from __future__ import annotations
 
@@ -35,21 +36,29 @@ def test_status_and_history_say_what_the_pages_say(web):
     assert web.client.get("/api/indicators/PI99/history", headers=web.auth).status_code == 404
 
 
-def test_acknowledging_over_the_api(web):
+def test_acknowledging_over_the_api_needs_the_performance_role_and_records_it(web):
     alert = red_pi1(web)
-    lead = person(web, "lead@example.org", name="Lead")
-    token = csrf(lead)
-    assert lead.post(f"/api/alerts/{alert}/ack", json={"note": "seen"}).status_code == 403  # no X-CSRF-Token
-    assert lead.post(f"/api/alerts/{alert}/ack", json={"note": "seen"}, headers={"X-CSRF-Token": "x" * 43}
+    viewer = person(web, "lead@example.org", name="Lead")
+    refused = viewer.post(f"/api/alerts/{alert}/ack", json={"note": "seen"}, headers={"X-CSRF-Token": csrf(viewer)})
+    assert refused.status_code == 403 and "needs the performance role (yours: viewer)" in refused.json()["detail"]
+    perf = person(web, "perf@example.org", "performance", "Jo Bloggs")
+    token = csrf(perf)
+    assert perf.post(f"/api/alerts/{alert}/ack", json={"note": "seen"}).status_code == 403  # no X-CSRF-Token
+    assert perf.post(f"/api/alerts/{alert}/ack", json={"note": "seen"}, headers={"X-CSRF-Token": "x" * 43}
                      ).status_code == 403
     assert events(web, "acknowledged") == []
-    done = lead.post(f"/api/alerts/{alert}/ack", json={"note": "seen"}, headers={"X-CSRF-Token": token})
-    assert done.status_code == 200 and done.json()["acknowledged_by"] == "Lead <lead@example.org>"
+    done = perf.post(f"/api/alerts/{alert}/ack", json={"note": "seen"}, headers={"X-CSRF-Token": token})
+    assert done.status_code == 200 and done.json()["acknowledged_by"] == "Jo Bloggs <perf@example.org>"
+    assert done.json()["role"] == "performance"
     by_token = web.client.post(f"/api/alerts/{alert}/ack", json={"note": "from the script"}, headers=web.auth)
     assert by_token.status_code == 200 and by_token.json()["acknowledged_by"].startswith("token test-")
-    assert [e.note for e in events(web, "acknowledged")] == ["seen", "from the script"]
+    assert [(e.note, e.by_role) for e in events(web, "acknowledged")] == [("seen", "performance"),
+                                                                          ("from the script", "performance")]
     [open_alert] = web.client.get("/api/alerts", headers=web.auth).json()["alerts"]
     assert open_alert["id"] == alert and open_alert["ack_note"] == "from the script"
+    assert open_alert["acked_role"] == "performance"
+    history = web.client.get("/api/indicators/PI1/history?provider=sandwell", headers=web.auth).json()
+    assert [(e["kind"], e["by_role"]) for e in history["events"]][-1] == ("acknowledged", "performance")
     assert web.client.post("/api/alerts/999/ack", json={}, headers=web.auth).status_code == 404
 
 

@@ -1,9 +1,10 @@
 """The web app's pages behind a session (issue 12), in-process behind TestClient on both
-backends: roles (a viewer cannot upload, snooze, manage users or change someone else's
-subscriptions: 403), CSRF on every form, acknowledge and snooze recorded in the alert's
-history as the CLI records them, following and unfollowing, the upload page's problem table
-(nothing stored), the returns calendar, the board's grid and filters, and hostile text
-escaped on every page.
+backends: roles (a viewer cannot acknowledge, upload, snooze, manage users or change someone
+else's subscriptions: 403), CSRF on every form, acknowledge and snooze recorded in the alert's
+history as the CLI records them, with the role the person acted in, following and
+unfollowing, the upload page's problem table (nothing stored), the returns calendar, the
+board's grid and filters, the indicator page in the contract's words, and hostile text escaped
+on every page.
 
 People sign in here through the sign-in use cases (the link flow itself is
 test_web_signin.py's): `person(api, email, role)` (tests/api/web_helpers.py) is a client
@@ -12,6 +13,7 @@ holding that person's session."""
 from __future__ import annotations
 
 import re
+from zoneinfo import ZoneInfo
 
 from alerts.store.db import session_for
 from tests.api.web_helpers import HOSTILE, csrf, events, person, post, red_pi1
@@ -32,6 +34,10 @@ def test_a_viewer_is_refused_what_their_role_does_not_allow(web):
                          data={"csrf": csrf(viewer)})
     assert upload.status_code == 403
     assert post(viewer, f"/alerts/{alert}/snooze", {"until": "2099-01-01"}).status_code == 403
+    acked = post(viewer, f"/alerts/{alert}/ack", {"note": "seen"}, "/alerts")  # a viewer reads, never acknowledges
+    assert acked.status_code == 403 and "Acknowledging an alert needs the performance role" in acked.text
+    assert "Acknowledge" not in viewer.get("/alerts").text.replace("Acknowledgement", "")  # nor is offered it
+    assert events(web, "acknowledged") == []
     assert post(viewer, "/admin/users", {"email": "x@example.org", "role": "admin"}).status_code == 403
     assert post(viewer, "/me/subscriptions", {"subscriber": str(other), "indicators": "single_assessments_45wd"}
                 ).status_code == 403
@@ -69,19 +75,32 @@ def test_every_form_refuses_a_post_without_the_csrf_token(web):
 
 def test_acknowledging_on_the_alerts_page_is_kept_in_history_and_shown_on_the_indicator(web):
     alert = red_pi1(web)
-    lead = person(web, "lead@example.org", name="Commissioning lead")
-    page = lead.get("/alerts").text
+    perf = person(web, "perf@example.org", "performance", name="Jo Bloggs")
+    page = perf.get("/alerts").text
     assert "In failure" in page and "Not yet" in page and "1 month (since 2024-10)" in page
-    done = post(lead, f"/alerts/{alert}/ack", {"note": f"Recovery plan agreed {HOSTILE}"}, "/alerts")
+    done = post(perf, f"/alerts/{alert}/ack", {"note": f"Recovery plan agreed {HOSTILE}"}, "/alerts")
     assert done.status_code == 303 and done.headers["location"] == "/alerts?done=acknowledged"
-    assert "Alert acknowledged: your note is in its history." in lead.get(done.headers["location"]).text
+    assert "Alert acknowledged: your note is in its history." in perf.get(done.headers["location"]).text
     [ack] = events(web, "acknowledged")
-    assert ack.alert_id == alert and ack.by == "Commissioning lead <lead@example.org>"
+    assert ack.alert_id == alert and ack.by == "Jo Bloggs <perf@example.org>" and ack.by_role == "performance"
     assert ack.note == f"Recovery plan agreed {HOSTILE}"
+    lead = person(web, "lead@example.org", name="Commissioning lead")  # a viewer reads who acknowledged, and as what
     for path in ("/alerts", "/indicators/single_assessments_45wd?provider=sandwell"):
         shown = lead.get(path).text
+        assert "cknowledged by Jo Bloggs (performance team)" in shown, path
         assert "Recovery plan agreed &lt;script&gt;" in shown and HOSTILE not in shown, path
     assert "Snooze" not in lead.get("/alerts").text  # a viewer is not offered it
+
+
+def test_an_acknowledgement_from_the_command_line_says_so(web, cli):
+    alert = red_pi1(web)
+    assert cli("ack", str(alert), "--by", "Jo Bloggs", "--note", "seen", database_url=web.settings.database_url
+               ).returncode == 0
+    [ack] = events(web, "acknowledged")
+    assert ack.by_role is None
+    lead = person(web, "lead@example.org")
+    for path in ("/alerts", "/indicators/single_assessments_45wd?provider=sandwell"):
+        assert "cknowledged by Jo Bloggs (command line)" in lead.get(path).text, path
 
 
 def test_snoozing_needs_a_date_after_today_and_is_recorded(web):
@@ -98,7 +117,7 @@ def test_snoozing_needs_a_date_after_today_and_is_recorded(web):
 
 
 def test_an_unknown_alert_is_404(web):
-    lead = person(web, "lead@example.org")
+    lead = person(web, "lead@example.org", "performance")
     assert post(lead, "/alerts/999/ack", {"note": "x"}, "/alerts").status_code == 404
 
 
@@ -253,9 +272,60 @@ def test_the_indicator_page_draws_comparators_where_the_pack_has_them(web):
                                         ("2024-10", "PI1", "60")])).status_code == 201
     lead = person(web, "lead@example.org")
     page = lead.get("/indicators/placement_moves_3plus?provider=sandwell").text
-    assert page.count("stroke-dasharray") == 3 and "dashed lines: stat. neighbours, England, West Midlands" in page
-    assert "Comparators" in page and "England: 10 (2026-01)" in page
+    assert page.count("stroke-dasharray") == 2 and "dashed lines: stat. neighbours, England, West Midlands" in page
+    assert "<title>England, West Midlands</title>" in page  # both at 10: one line, named for both
+    assert "Comparators" in page and "England: 10% (2026-01)" in page
     assert "stroke-dasharray" not in lead.get("/indicators/single_assessments_45wd?provider=sandwell").text
+
+
+PI1_BANDS = "Target: 85% or more. Within tolerance: above 70% and below 85%. Failure: 70% or less."
+
+
+def _text(html: str) -> str:
+    """A page's words, tags dropped and spaces closed up."""
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+
+
+def test_the_indicator_page_reads_as_the_contract_does(web):
+    """The bands in the contract's words, once above the chart and in every row of the table
+    (one function says both); the source by its title and date; the drafting notes out of the
+    way; the axis with its unit; each event with its month and the day it became known."""
+    assert web.upload("k.csv", kpi_csv([("2024-09", "PI1", "72"), ("2024-10", "PI1", "60")])).status_code == 201
+    page = person(web, "lead@example.org").get("/indicators/single_assessments_45wd?provider=sandwell").text
+    inset = re.search(r'<div class="govuk-inset-text kpi-bands">(.*?)</div>', page, re.S).group(1)
+    assert PI1_BANDS in inset
+    rows = re.findall(r'<tr class="govuk-table__row">\s*<th scope="row"[^>]*>(\S+)</th>(.*?)</tr>', page, re.S)
+    assert [p for p, _ in rows] == ["2024-10", "2024-09"] and all(PI1_BANDS in cells for _, cells in rows)
+    assert "Source: Sandwell Children's Trust Annual Review 2024-25 (2025), section (j)" in _text(page).replace(
+        "&#39;", "'")
+    assert ".txt" not in page
+    details = re.search(r"<details class=\"govuk-details\">(.*?)</details>", page, re.S)
+    assert details and "How this rule is written" in details.group(1) and "(j) green &gt;= 85.0" in details.group(1)
+    assert "(j) green" not in page.replace(details.group(0), "")  # the drafting notes only there, closed
+    assert 'transform="rotate(-90' in page and ">Per cent (%)</text>" in page and ">80%</text>" in page
+    [opened] = events(web, "opened")
+    known = opened.at.astimezone(ZoneInfo(web.settings.timezone))
+    history = _text(page)
+    assert f"2024-10 (known {known.day} {known:%b %Y}): alert opened, in failure" in history
+    rate = person(web, "r@example.org").get("/indicators/PI4?provider=sandwell").text  # nothing rated: today's PI4
+    assert "<h1 class=\"govuk-heading-l\">PI4 Child protection plan rate per 10,000</h1>" in rate
+    assert ("Target: 45 per 10,000 or less. Within tolerance: above 45 per 10,000 and below 55 per 10,000. "
+            "Failure: 55 per 10,000 or more.") in rate
+
+
+def test_a_worker_s_page_shades_their_own_ceiling_and_cites_the_pack_s_source(web):
+    """A caseload's bands are the worker's own ceiling (22 for assessment and intervention):
+    the chart shades the bands each month was rated with, as the table states them."""
+    csv = ("provider,period,team,service,worker,asye,caseload\n"
+           "sandwell,2025-03,ai-1,assessment_intervention,SW-1,false,25\n")
+    assert web.upload("c.csv", csv.encode()).status_code == 201
+    page = person(web, "lead@example.org").get("/indicators/worker_caseload?provider=sandwell"
+                                               "&subject=sandwell/worker/SW-1").text
+    sentence = "Target: 22 or fewer. Within tolerance: more than 22 and 26.4 or fewer. Failure: more than 26.4."
+    assert page.count(sentence) == 2  # above the chart and in the month's row
+    assert [page.count(f'fill="{c}"') for c in ("#cce2d8", "#fff7bf", "#f4cdc6")] == [1, 1, 1]  # green, amber, red
+    assert ">Children per worker</text>" in page
+    assert "Source: Sandwell Children&#39;s Trust Annual Review 2024-25 (2025), section (f)" in page  # the pack's
 
 
 def test_hostile_team_and_worker_names_are_escaped_on_every_page(web):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from html import unescape
+from urllib.parse import urlencode
 
 import pytest
 import time_machine
@@ -69,9 +70,81 @@ def make_user(settings, email: str, role: str = "viewer", name: str = "") -> Non
 
 
 def test_pages_need_a_session(web):
-    for path in ("/", "/?provider=sandwell"):
+    for path, signin in (("/", "/signin"), ("/?provider=sandwell", "/signin?next=%2F%3Fprovider%3Dsandwell")):
         answer = web.client.get(path, follow_redirects=False)
-        assert answer.status_code == 303 and answer.headers["location"] == "/signin"
+        assert answer.status_code == 303 and answer.headers["location"] == signin
+
+
+PAGE = "/indicators/single_assessments_45wd?provider=sandwell"
+
+
+def test_a_signed_out_leader_who_follows_an_email_link_signs_in_and_lands_on_that_page(web, smtp_server):
+    assert web.upload("k.csv", kpi_csv([("2024-10", "PI1", "60")])).status_code == 201
+    make_user(web.settings, "lead@example.org", name="Commissioning lead")
+    sent_away = web.client.get(PAGE, follow_redirects=False)  # the link in an alert email
+    assert sent_away.status_code == 303
+    signin = sent_away.headers["location"]
+    assert signin == "/signin?next=%2Findicators%2Fsingle_assessments_45wd%3Fprovider%3Dsandwell"
+    form = web.client.get(signin).text
+    assert f'<input type="hidden" name="next" value="{PAGE}">' in unescape(form)
+    asked = web.client.post("/signin", data={"email": "lead@example.org", "next": PAGE, "csrf": CSRF.search(form)[1]})
+    assert "Check your email" in asked.text
+    path = link_from(smtp_server)  # from KPI_ALERTS_BASE_URL, with the page to land on
+    assert path.endswith("&next=%2Findicators%2Fsingle_assessments_45wd%3Fprovider%3Dsandwell")
+    button = web.client.get(path).text
+    token = re.search(r'name="token" value="([^"]+)"', button).group(1)
+    landing = re.search(r'name="next" value="([^"]+)"', button).group(1)
+    done = web.client.post("/signin/link", data={"token": token, "next": unescape(landing),
+                                                 "csrf": CSRF.search(button)[1]}, follow_redirects=False)
+    assert done.status_code == 303 and done.headers["location"] == PAGE
+    page = web.client.get(done.headers["location"])
+    assert page.status_code == 200 and "PI1 Single assessments completed within 45 working days" in page.text
+
+
+HOSTILE_NEXT = ["https://evil.example/", "//evil.example", "/\\evil.example", "\\\\evil.example",
+                "javascript:alert(1)", "/%2F%2Fevil.example", "%2F%2Fevil.example", "/%5Cevil.example",
+                "/%252F%252Fevil.example", "/\t/evil.example", "/%09/evil.example", "/\r\nSet-Cookie: x=1",
+                "/%0d%0aSet-Cookie:%20x=1", "http:/evil.example", "evil.example", " //evil.example", ""]
+
+
+@pytest.mark.parametrize("hostile", HOSTILE_NEXT)
+def test_a_next_that_leaves_the_site_lands_on_the_status_board(web, hostile):
+    from alerts.store.secrets import signing_key
+    from alerts.usecases.signin import link_for_user, link_path
+
+    make_user(web.settings, "jo@example.org")
+    form = web.client.get("/signin", params={"next": hostile}).text
+    assert 'name="next"' not in form
+    with session_for(web.settings.database_url) as s:
+        nonce = link_for_user(s, "jo@example.org", utcnow()).nonce
+        path = link_path(signing_key(s, web.settings), nonce, hostile)
+    assert "next=" not in path  # never carried into a link
+    button = web.client.get(f"{path}&{urlencode({'next': hostile})}").text  # a link edited by hand
+    assert 'name="next"' not in button
+    token = re.search(r'name="token" value="([^"]+)"', button).group(1)
+    done = web.client.post("/signin/link", data={"token": token, "next": hostile, "csrf": CSRF.search(button)[1]},
+                           follow_redirects=False)
+    assert done.status_code == 303 and done.headers["location"] == "/"
+
+
+def test_the_link_s_address_comes_from_the_base_url_never_the_request(make_api, smtp_server, caplog):
+    """The Host header is the sender's to choose: a link to evil.example would hand over a
+    working sign-in link."""
+    bare = make_api(email_url=smtp_server.apprise_url, email_from="kpi@example.org")  # no KPI_ALERTS_BASE_URL
+    make_user(bare.settings, "jo@example.org")
+    bare.client.base_url = "http://evil.example"
+    answer = bare.client.post("/signin", data={"email": "jo@example.org", "csrf": csrf(bare.client)},
+                              headers={"host": "evil.example"})
+    assert "Check your email" in answer.text  # the same answer
+    assert smtp_server.messages == []  # sent within the request: nothing was
+    assert "KPI_ALERTS_BASE_URL is not set" in caplog.text
+
+
+def test_with_a_base_url_the_link_goes_there_whatever_the_host(web, smtp_server):
+    make_user(web.settings, "jo@example.org")
+    web.client.post("/signin", data={"email": "jo@example.org", "csrf": csrf(web.client)},
+                    headers={"host": "evil.example"})
+    assert link_from(smtp_server).startswith("/signin/link?token=")  # link_from: it starts at the base URL
 
 
 def test_a_subscriber_signs_in_by_link_and_sees_the_status_board(web, smtp_server):

@@ -6,8 +6,10 @@ violations of WCAG 2.2 A and AA.
 
 The journey: a leader signs in and follows PI1 by keyboard alone; the performance officer
 uploads a return with a typo (every problem in a table, nothing stored), then one with a PI1
-breach; the leader's email arrives at the SMTP peer; they acknowledge the alert with a note and
-read it on the indicator page; then they unsubscribe from the email's own link."""
+breach; the leader's email arrives at the SMTP peer; signed out on another device, they follow
+its link, sign in and land on that indicator; the performance officer acknowledges the alert
+with a note (a viewer is not offered it) and the leader reads who, and in what role, on the
+indicator page; then they unsubscribe from the email's own link."""
 
 from __future__ import annotations
 
@@ -61,11 +63,13 @@ def test_a_leader_signs_in_by_email_link_and_reads_the_status_board(tmp_path, la
         src.backup(dst)
     src.close()
     dst.close()
-    env = clean_env(database_url=f"sqlite:///{db}", email_url=smtp_server.apprise_url, email_from="kpi@example.org")
+    port = free_port()  # sign-in links point at KPI_ALERTS_BASE_URL, never at the request's host
+    env = clean_env(database_url=f"sqlite:///{db}", email_url=smtp_server.apprise_url, email_from="kpi@example.org",
+                    base_url=f"http://127.0.0.1:{port}")
     added = subprocess.run([str(BIN / "kpi-alerts"), "users", "add", "lead@example.org", "--name",
                             "Commissioning lead"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
     assert added.returncode == 0, added.stderr
-    server = ApiServer(tmp_path, env)
+    server = ApiServer(tmp_path, env, port)
     try:
         page = browser.new_page()
         page.goto(f"{server.url}/")
@@ -93,6 +97,15 @@ def test_a_leader_signs_in_by_email_link_and_reads_the_status_board(tmp_path, la
         assert page.locator("h1").inner_text().startswith("PI9 Long-term placement stability")
         assert page.locator("svg[role=img] title").first.text_content().startswith("PI9")
         assert page.locator("table tbody tr").count() == 12  # the year, as a table too
+        bands = ("Target: 67% or more and 75% or less. Within tolerance: 62% or more and below 67%, or above 75%. "
+                 "Failure: below 62%.")
+        assert page.locator(".kpi-bands").inner_text().startswith(bands)  # as the contract states them
+        assert page.locator("table tbody tr").first.locator("td").last.inner_text() == bands  # the same, below
+        assert "Annual Review 2024-25" in page.locator(".kpi-bands").inner_text()
+        notes = page.locator("details.govuk-details")
+        assert not notes.locator(".govuk-details__text").is_visible()  # drafting notes: closed until asked for
+        notes.locator("summary").click()
+        assert "Two-sided" in notes.locator(".govuk-details__text").inner_text()
         accessible(page, "05-indicator")
         page.goto(f"{server.url}/")
         page.click("text=Sign out")
@@ -127,6 +140,11 @@ def _mail(smtp_server, to: str, subject: str):  # noqa: ANN202
             hits = [m for _, rcpt, m in smtp_server.messages if to in rcpt and subject in m["Subject"]]
         return hits[-1] if hits else None
     return poll(found, 30, f"an email to {to} about {subject!r}")
+
+
+def _count(smtp_server, to: str, subject: str) -> int:
+    with smtp_server.lock:
+        return sum(1 for _, rcpt, m in smtp_server.messages if to in rcpt and subject in m["Subject"])
 
 
 def _html(msg) -> str:  # noqa: ANN001
@@ -219,6 +237,20 @@ def test_follow_upload_notify_acknowledge_unsubscribe(tmp_path, landed_year_db, 
         assert len(smtp_server.messages) > sent_before
         assert "60%" in alert_mail.get_body(("plain",)).get_content()
         links = re.findall(r'href="([^"]+)"', _html(alert_mail))
+        pi1 = f"{base}/indicators/single_assessments_45wd?provider=sandwell"
+        away = browser.new_context(bypass_csp=True).new_page()  # the leader's phone: signed out
+        away.goto(pi1)  # the email's link
+        assert away.url.startswith(f"{base}/signin?next=") and away.locator("h1").inner_text() == "Sign in"
+        signins = _count(smtp_server, "lead@example.org", "sign-in link")
+        away.fill("#email", "lead@example.org")
+        away.click("main button[type=submit]")
+        poll(lambda: _count(smtp_server, "lead@example.org", "sign-in link") > signins, 30, "a new sign-in email")
+        away.goto(re.search(r'href="([^"]+)"', _html(_mail(smtp_server, "lead@example.org", "sign-in link"))
+                            ).group(1).replace("&amp;", "&"))
+        away.click("main button[type=submit]")
+        poll(lambda: away.url == pi1, 10, "landed on the indicator the email named")
+        assert away.locator("h1").inner_text() == "PI1 Single assessments completed within 45 working days"
+        away.context.close()
         for wanted, heading in ((f"{base}/status", "Status board"),
                                 (f"{base}/indicators/single_assessments_45wd?provider=sandwell",
                                  "PI1 Single assessments completed within 45 working days")):
@@ -227,15 +259,17 @@ def test_follow_upload_notify_acknowledge_unsubscribe(tmp_path, landed_year_db, 
             assert lead.locator("h1").inner_text() == heading
         lead.goto(f"{base}/alerts")
         accessible(lead, "16-alerts")
-        card = lead.locator(".govuk-summary-card", has_text="PI1 Single assessments")
+        assert lead.locator("main button", has_text="Acknowledge").count() == 0  # a viewer reads
+        perf.goto(f"{base}/alerts")
+        card = perf.locator(".govuk-summary-card", has_text="PI1 Single assessments")
         card.locator("textarea").fill("Recovery plan agreed with the trust on 3 December")
         card.locator("button", has_text="Acknowledge").click()
-        poll(lambda: "done=acknowledged" in lead.url, 10, "acknowledged")
-        accessible(lead, "17-alerts-acknowledged")
+        poll(lambda: "done=acknowledged" in perf.url, 10, "acknowledged")
+        accessible(perf, "17-alerts-acknowledged")
         lead.goto(f"{base}/indicators/single_assessments_45wd?provider=sandwell")
         history = lead.locator("main").inner_text()
         note = "“Recovery plan agreed with the trust on 3 December”"
-        assert f"by Commissioning lead <lead@example.org>: {note}" in history
+        assert f"acknowledged by Performance officer (performance team): {note}" in history
         assert lead.locator("table tbody tr").first.inner_text().startswith("2025-04")
         accessible(lead, "18-indicator-acknowledged")
         lead.emulate_media(media="print")  # printed: the chart and tables, not the navigation or forms

@@ -145,3 +145,17 @@ def test_an_amount_names_money_measures_of_the_rule_s_kind(tmp_path):
         f"{path}:13: rule spend_pct: amount names 'nowhere', which is unknown; expected a finance/gbp measure",
     ]
     assert problems(write(tmp_path, body.replace(", also: [staff, nowhere]", ""))) == []
+
+
+def test_a_source_cites_a_document_by_title_never_a_file_name(tmp_path):
+    """Leaders read a rule's source on the indicator page: a file name means nothing to them."""
+    titled = "pack: demo\ntitle: Demo\nsource: Annual Review 2024-25 (2025)\nrules:" + GOOD_RULE
+    assert problems(write(tmp_path, titled)) == []
+    body = "pack: demo\ntitle: Demo\nsource: 001_ffeb276e2373bf71.txt\nrules:" + GOOD_RULE.replace(
+        "    versions:\n", "    comparators: [{name: england_average, value: 80, source: Review.PDF}]\n    versions:\n")
+    path = write(tmp_path, body)
+    assert problems(path) == [
+        f"{path}:3: pack: source names a file (001_ffeb276e2373bf71.txt): cite the document by its title and date, "
+        "as leaders know it",
+        f"{path}:11: rule demo_kpi: comparator england_average: source names a file (Review.PDF): cite the document "
+        "by its title and date, as leaders know it"]

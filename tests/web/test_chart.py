@@ -10,7 +10,7 @@ import xml.etree.ElementTree as ET
 from hypothesis import given
 from hypothesis import strategies as st
 
-from alerts.web.chart import Comparator, Interval, Month, series_svg
+from alerts.web.chart import Comparator, Interval, Month, series_svg, ticks
 
 NS = {"s": "http://www.w3.org/2000/svg"}
 INF = math.inf
@@ -74,3 +74,38 @@ def test_a_comparator_holds_its_latest_figure():
     assert (c.value_in("2024-04"), c.value_in("2025-05"), c.value_in("2025-06"), c.value_in("2026-01")) == (
         9.8, 9.8, 10.8, 10.8)
     assert Comparator("X", (("2025-01", 1.0),)).value_in("2024-12") is None
+
+
+def test_the_value_axis_has_its_unit_and_round_values():
+    months = [Month(p, v, "amber", OLD) for p, v in zip(periods(3), (68.8, 77.3, 86.4), strict=True)]
+    root = parse(series_svg(months, "PI1", "%", axis="Per cent (%)"))
+    texts = [t.text for t in root.findall("s:text", NS)]
+    assert "Per cent (%)" in texts  # the axis's title, written up its side
+    [title] = [t for t in root.findall("s:text", NS) if t.text == "Per cent (%)"]
+    assert title.get("transform", "").startswith("rotate(-90")
+    # 68.8 to 86.4 over the 70 and 85 edges: 67.04 to 88.16 drawn
+    assert [t for t in texts if t.endswith("%") and t[:-1].replace(".", "").isdigit()] == ["70%", "75%", "80%", "85%"]
+
+
+@given(st.floats(-1e6, 1e6, allow_nan=False), st.floats(1e-3, 1e6, allow_nan=False))
+def test_ticks_are_round_within_the_range_and_few(lo, span):
+    found = ticks(lo, lo + span)
+    assert 1 <= len(found) <= 7 and found == sorted(found)
+    assert all(lo - 1e-9 * span <= t <= lo + span * (1 + 1e-9) for t in found)
+    diffs = {float(f"{b - a:.3g}") for a, b in zip(found, found[1:], strict=False)}  # float subtraction, to 3 figures
+    steps = {round(d / 10 ** math.floor(math.log10(d)), 6) for d in diffs}
+    assert len(diffs) <= 1
+    assert steps <= {1.0, 2.0, 2.5, 5.0}, (found, steps)
+
+
+def test_comparators_of_one_value_share_a_line_and_labels_do_not_write_over_each_other():
+    months = [Month(p, 63.0, "amber", {}) for p in periods(12)]
+    root = parse(series_svg(months, "PI9", "%", [Comparator("stat. neighbours", (("", 67.3),)),
+                                                 Comparator("England", (("", 68.0),)),
+                                                 Comparator("West Midlands", (("", 68.0),))]))
+    lines = [p for p in root.findall("s:polyline", NS) if p.get("stroke-dasharray")]
+    assert [line.find("s:title", NS).text for line in lines] == ["stat. neighbours", "England, West Midlands"]
+    ys = sorted(float(t.get("y")) for t in root.findall("s:text", NS)
+                if t.text in ("stat. neighbours", "England, West Midlands"))
+    assert len(ys) == 2 and ys[1] - ys[0] >= 12
+    assert "dashed lines: stat. neighbours, England, West Midlands" in root.find("s:desc", NS).text

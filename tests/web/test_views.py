@@ -59,3 +59,51 @@ def test_the_calendar_grid_keeps_the_last_months_by_provider_and_kind():
     assert [(line.provider, line.kind) for line in lines] == [("sandwell", "finance"), ("sandwell", "kpi"),
                                                              ("walsall", "finance"), ("walsall", "kpi")]
     assert all(sorted(line.cells) == periods for line in lines)
+
+
+# --- the indicator page's history and acknowledgements -------------------------------------
+
+
+def _event(kind: str, was: str | None, now: str, at: dt.datetime, by: str | None = None, role: str | None = None,
+           note: str | None = None):  # noqa: ANN202
+    from alerts.store.models import AlertEvent
+
+    return AlertEvent(alert_id=1, rule_id="single_assessments_45wd", subject="sandwell", provider="sandwell",
+                      from_state=was, to_state=now, kind=kind, period="2024-10", value=60.0, by=by, by_role=role,
+                      note=note, at=at)
+
+
+def test_each_event_says_its_month_and_the_day_it_became_known_where_the_install_is():
+    from alerts.web.views import history_line
+
+    late = dt.datetime(2024, 11, 12, 23, 30, tzinfo=dt.UTC)  # 12 Nov in London (GMT), 13 Nov in Sydney
+    summer = dt.datetime(2024, 6, 30, 23, 30, tzinfo=dt.UTC)  # 1 Jul in London (BST)
+    cases = [(("opened", None, "amber", late), "Europe/London", "known 12 Nov 2024", "alert opened, within tolerance"),
+             (("opened", "amber", "red", late), "Australia/Sydney", "known 13 Nov 2024", "alert opened, in failure"),
+             (("escalated", "amber", "red", summer), "Europe/London", "known 1 Jul 2024",
+              "in failure (was within tolerance)"),
+             (("deescalated", "red", "amber", late), "Europe/London", "known 12 Nov 2024",
+              "now within tolerance (was in failure)"),
+             (("resolved", "amber", "green", late), "Europe/London", "known 12 Nov 2024",
+              "back on target (was within tolerance)"),
+             (("reminder", "red", "red", late), "Europe/London", "known 12 Nov 2024",
+              "reminder sent, still in failure"),
+             (("corrected", "red", "amber", late), "Europe/London", "known 12 Nov 2024",
+              "corrected, within tolerance (was in failure)")]
+    for (kind, was, now, at), zone, when, text in cases:
+        line = history_line(_event(kind, was, now, at), zone)
+        assert (line.period, line.when, line.text) == ("2024-10", when, text), kind
+
+
+def test_an_acknowledgement_says_who_and_in_what_role():
+    from alerts.web.views import acknowledger, history_line
+
+    at = dt.datetime(2024, 11, 13, 9, 0, tzinfo=dt.UTC)
+    line = history_line(_event("acknowledged", "red", "red", at, "Jo Bloggs <jo@example.org>", "performance", "Seen"),
+                        "Europe/London")
+    assert (line.when, line.text, line.note) == ("on 13 Nov 2024", "acknowledged by Jo Bloggs (performance team)",
+                                                 "Seen")
+    assert acknowledger("jo@example.org", "admin") == "jo@example.org (admin)"  # no name: the address
+    assert acknowledger("Jo Bloggs", None) == "Jo Bloggs (command line)"  # kpi-alerts ack --by
+    assert acknowledger("token sandwell-scripts", "performance") == "token sandwell-scripts (performance team)"
+    assert acknowledger("<b>Jo</b> <jo@example.org>", "viewer") == "<b>Jo</b> (viewer)"  # escaped by the template
