@@ -69,7 +69,7 @@ def fit(head: str, clauses: Sequence[tuple[str, int]], tails: Sequence[str] = ("
     cut, ending in an ellipsis. Nothing said is dropped silently, and nothing false is said."""
     for shown in range(len(clauses), 0, -1):
         rest = sum(n for _, n in clauses[shown:])
-        body = ", ".join([t for t, _ in clauses[:shown]] + ([f"{rest:,} more"] if rest else []))
+        body = ", ".join([t for t, _ in clauses[:shown]] + ([f"{rest} more"] if rest else []))
         for tail in tails:
             if len(head) + len(body) + len(tail) <= limit:
                 return head + body + tail
@@ -168,11 +168,12 @@ def value_short(c: Change, value: float | None) -> str:
 
 def finance_phrase(c: Change, short: bool = False, esc: Escape = _same) -> str:
     """'forecast overspend £10.19m, 9.7% of funding (...)' (short: 'forecast overspend £10.19m
-    (9.7%)'); without the period's amounts, 'forecast overspend 9.7% of funding (...)'."""
+    (9.7%)'); without the period's amounts, 'forecast overspend 9.7% of funding (...)' (short:
+    'forecast overspend 9.7%')."""
     name, amount = c.amount or (c.name, None)
     name, of = esc(_lower(name)), esc(_lower(c.share_of or ""))
     if amount is None:
-        return f"{name} {share(c.value)} of {of}"
+        return f"{name} {share(c.value)}" if short else f"{name} {share(c.value)} of {of}"
     if short:
         return f"{name} {pounds(amount)} ({share(c.value)})"
     return f"{name} {pounds(amount)}, {share(c.value)} of {of}"
@@ -351,21 +352,32 @@ def _periods(changes: Sequence[Change]) -> list[str]:
     return sorted({c.period for c in changes})
 
 
+_RANK = {"opened": 0, "escalated": 0, "reminder": 1, "deescalated": 2, "corrected": 3, "resolved": 4}
+
+
 def _caseloads(changes: Sequence[Change]) -> list[tuple[str, int]]:
     """'caseloads over the ceiling for 2 workers and 2 teams', 'trust-wide average caseload 23
-    in failure'."""
+    in failure', the worse news first."""
     counts: dict[str, Counter] = {}
     trust = []
     for c in changes:
         if worker_id(c) is None and not c.subject.startswith(f"{c.provider}/team/"):
-            trust.append((f"trust-wide average caseload {fmt_value(c.value, c.unit)} {phrase(c)}", 1))
+            said = f"trust-wide average caseload {fmt_value(c.value, c.unit)} {phrase(c)}"
+            trust.append((_RANK.get(c.kind, 5), said, 1))
         else:
-            counts.setdefault(_CASELOADS[c.kind], Counter())["worker" if worker_id(c) is not None else "team"] += 1
-    parts = [(f"{word} for {_and([_count(n[s], s) for s in ('worker', 'team') if n[s]])}", sum(n.values()))
-             for word in dict.fromkeys(_CASELOADS.values()) if (n := counts.get(word))]
-    if parts:
-        parts[0] = (f"caseloads {parts[0][0]}", parts[0][1])
-    return parts + trust
+            counts.setdefault(c.kind, Counter())["worker" if worker_id(c) is not None else "team"] += 1
+    words: dict[str, tuple[int, Counter]] = {}
+    for kind, n in counts.items():  # opened and escalated say the same: counted together
+        rank, seen = words.get(_CASELOADS[kind], (_RANK.get(kind, 5), Counter()))
+        words[_CASELOADS[kind]] = (min(rank, _RANK.get(kind, 5)), seen + n)
+    parts = [(rank, f"{word} for {_and([_count(n[s], s) for s in ('worker', 'team') if n[s]])}", sum(n.values()))
+             for word, (rank, n) in words.items()]
+    ordered = sorted(parts + trust, key=lambda p: p[0])
+    first = next((i for i, p in enumerate(ordered) if not p[1].startswith("trust-wide")), None)
+    out = [(text, n) for _, text, n in ordered]
+    if first is not None:
+        out[first] = (f"caseloads {out[first][0]}", out[first][1])
+    return out
 
 
 def _missing(changes: Sequence[Change]) -> list[tuple[str, int]]:
@@ -423,7 +435,7 @@ def _where(changes: Sequence[Change]) -> tuple[str, tuple[str, ...]]:
         return f"correction to the {_and(_periods(restated))} return: ", ("",)
     if all(c.kind == "reminder" for c in changes):
         return "", (f" (latest period {periods[-1]})", f" (latest {periods[-1]})", "")
-    return "", (f" in the {periods[-1]} return", f" ({periods[-1]} return)", f" ({periods[-1]})")
+    return "", (f" in the {periods[-1]} return", f" ({periods[-1]} return)", f" ({periods[-1]})", "")
 
 
 def _who(changes: Sequence[Change], esc: Escape = _same) -> str:
