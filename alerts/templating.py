@@ -86,7 +86,7 @@ def chip(rating: str | None) -> Markup:
     if rating not in RAG:
         return Markup('<span class="m">unrated</span>')
     # Safe: the colours come from RAG / RAG_TEXT and the text is escaped.
-    return Markup(f'<span class="c" style="background:{RAG[rating]};color:{RAG_TEXT[rating]}">'  # noqa: S704
+    return Markup(f'<span class=c style="background:{RAG[rating]};color:{RAG_TEXT[rating]}">'  # noqa: S704
                   f'{escape(rating.upper())}</span>')
 
 

@@ -433,6 +433,8 @@ class DigestModel:
         """The KPIs' position, then finance and caseloads counted apart: '10 KPIs on target, 5
         within tolerance, none in failure; finance: 2 in failure'."""
         others = standing([*self.finance, *(r for r in self.caseloads if r.subject == r.provider)])
+        if not self.kpi_total and others:  # a finance or caseloads digest: no 'no KPIs on target'
+            return others[:1].upper() + others[1:]
         return self.position + (f"; {others}" if others else "")
 
     @property
@@ -472,7 +474,8 @@ class DigestModel:
             last = self.days[-1]
             return f"No data yet: no return for your indicators had landed by {last:%a} {last.day} {last:%b %Y}"
         if self.stale:
-            return f"Position at {self.newest_period}: {self.standing}. {self.stale[:1].upper()}{self.stale[1:]}"
+            at = f" at {self.newest_period}" if self.newest_period else ""
+            return f"Position{at}: {self.standing}. {self.stale[:1].upper()}{self.stale[1:]}"
         return self.standing
 
     @property
