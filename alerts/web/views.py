@@ -143,7 +143,8 @@ def boards(catalog: Catalog, data: WeekData, filters: Filters) -> list[Board]:
                        key=lambda c: (not c.contract, code_order(c.code or None), c.code, c.name))
         if not cells and (filters.tag or filters.rating):
             continue
-        out.append(Board(provider, provider_name(provider), cells, standing(own),
+        headline = standing(own)
+        out.append(Board(provider, provider_name(provider), cells, headline and headline[:1].upper() + headline[1:],
                          finance.get(provider), _caseloads(rows_of[provider]), overdue[provider]))
     return out
 
