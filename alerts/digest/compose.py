@@ -512,7 +512,7 @@ class DigestModel:
     @property
     def empty(self) -> bool:
         """No return landed and nothing changed this week (this month, for a monthly digest): a
-        subscriber who opted out of empty digests gets none (even with alerts still red: the
+        subscriber who opted out of empty digests gets none (even with alerts still in failure: the
         last digest said so)."""
         return not self.events and not self.returns
 
