@@ -110,11 +110,16 @@ def reminder_week(now: dt.datetime, weekday: int, timezone: str = "UTC") -> str 
 
 def reminder_due(state: str, red_since: dt.datetime | None, last_reminder: dt.datetime | None,
                  now: dt.datetime, reminder_days: int, *, landed: dt.datetime | None = None,
-                 acknowledged: dt.datetime | None = None, timezone: str = "UTC") -> bool:
-    """Whether a red alert reminds at `now`. Reminders follow the returns, not a timer:
+                 acknowledged: dt.datetime | None = None, timezone: str = "UTC",
+                 next_due: dt.date | None = None) -> bool:
+    """Whether a red alert reminds at `now`. Reminders follow the returns, not a timer, and
+    each adds something (a newer return that kept it red, or one now due):
 
     - the alert is red, and turned red (`red_since`: its last opened/escalated-to-red event) at
       least `reminder_days` local calendar days ago;
+    - none before the next return of its kind is due: `next_due` (the expected-returns
+      calendar's due day of the return after the one the alert last stood on when it turned red
+      or last reminded) has come (local date);
     - after a reminder, the next needs a newer return of the rule's kind (kpi, finance or
       caseload) for the alert's provider: `landed` (the latest such return's landing) is after
       `last_reminder`. So an alert reminds at most once between two returns, and
@@ -130,6 +135,8 @@ def reminder_due(state: str, red_since: dt.datetime | None, last_reminder: dt.da
     zone = ZoneInfo(timezone)
     today = _local_day(now, zone)
     if (today - _local_day(red_since, zone)).days < reminder_days:
+        return False
+    if next_due is not None and today < next_due:
         return False
     if acknowledged is not None and (landed is None or landed <= acknowledged):
         return False

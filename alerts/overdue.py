@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from rules.bands import rate
 from rules.catalog import BoundRule
 from rules.model import Rating
-
-SEVERITY = {"green": 0, "amber": 1, "red": 2}
+from rules.vocabulary import SEVERITY
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,8 @@ from urllib.parse import quote, urlencode
 from jinja2 import ChoiceLoader, Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup, escape
 
+from rules import vocabulary
+
 RAG = {"green": "#2e7d32", "amber": "#f9a825", "red": "#c62828"}
 RAG_TEXT = {"green": "#fff", "amber": "#222", "red": "#fff"}
 ARROW = {"better": "\u2197", "worse": "\u2198", "same": "\u2192", "new": "\u2022"}
@@ -59,6 +61,11 @@ def md_escape(text: str) -> str:
     return str(text).translate(_MD_SPECIAL)
 
 
+def rated(rating: str | None) -> str:
+    """'RED, in failure': the colour beside the trust's words; 'unrated' for none."""
+    return f"{rating.upper()}, {vocabulary.STATUS[rating]}" if rating in vocabulary.STATUS else "unrated"
+
+
 def thousands(n: int) -> str:
     """2295 -> '2,295'."""
     return f"{n:,}"
@@ -79,7 +86,7 @@ def chip(rating: str | None) -> Markup:
     if rating not in RAG:
         return Markup('<span class="m">unrated</span>')
     # Safe: the colours come from RAG / RAG_TEXT and the text is escaped.
-    return Markup(f'<span class="c" style="background:{RAG[rating]};color:{RAG_TEXT[rating]}">'  # noqa: S704
+    return Markup(f'<span class=c style="background:{RAG[rating]};color:{RAG_TEXT[rating]}">'  # noqa: S704
                   f'{escape(rating.upper())}</span>')
 
 
@@ -116,6 +123,6 @@ def environment() -> Environment:
         trim_blocks=True, lstrip_blocks=True,
     )
     env.filters.update(value=fmt_value, md=md_escape, band=band_text, gbp=gbp, day=day, thousands=thousands,
-                       pounds=pounds, share=share)
+                       pounds=pounds, share=share, rated=rated, status=vocabulary.status)
     env.globals.update(chip=chip, bars=bars, arrow=ARROW, rag=RAG, indicator_url=indicator_url)
     return env

@@ -76,6 +76,19 @@ def expectation(catalog: Catalog, provider: str, kind: str, period: str) -> Retu
     return min(found, key=lambda r: (r.due_day, r.grace_days), default=None)
 
 
+def next_return(catalog: Catalog, provider: str, kind: str, after: str, as_of: dt.date
+                ) -> tuple[str, Deadline, Status] | None:
+    """The return `provider` owes of `kind` after the period `after`: its period, deadline and
+    status as of `as_of` with nothing landed for it yet (not_due or missing); None when no pack
+    expects it."""
+    period = period_from_index(period_index(after) + 1)
+    expected = expectation(catalog, provider, kind, period)
+    if expected is None:
+        return None
+    when = deadline(period, expected)
+    return period, when, status(when, None, as_of)
+
+
 def expected_kinds(catalog: Catalog) -> list[str]:
     return sorted({k for p in catalog.packs for k in p.expected_returns})
 

@@ -40,3 +40,50 @@ def worst(ratings: list[str | None] | tuple[str | None, ...]) -> str | None:
 def labelled(rating: str | None) -> str:
     """'red, in failure': colour and words together, for readers who cannot see colour."""
     return f"{COLOUR[rating]}, {STATUS[rating]}" if rating in STATUS else "not rated"
+
+
+# --- what a change says, said once for every message (email, Teams card, digest, CLI) ------------
+
+# The order a message counts its changes in, most important first: what fell into failure, what
+# stays there, what fell within tolerance, ..., what came back on target.
+CHANGE_ORDER: Final = ("in failure", "still in failure", "within tolerance", "still within tolerance",
+                       "now within tolerance", "corrected", "back on target")
+
+
+def change(kind: str, to_state: str | None) -> str:
+    """What an alert event says of where it leaves the indicator, in the trust's words:
+    opened or escalated: 'in failure' | 'within tolerance' (never 'breached' for amber);
+    de-escalated: 'now within tolerance'; resolved: 'back on target'; a reminder: 'still in
+    failure' | 'still within tolerance'; a correction: 'corrected'."""
+    if kind == "resolved":
+        return "back on target"
+    if kind == "corrected":
+        return "corrected"
+    if kind == "reminder":
+        return f"still {status(to_state)}"
+    if kind == "deescalated":
+        return f"now {status(to_state)}"
+    return status(to_state)
+
+
+def was(from_state: str | None) -> str:
+    """' (was within tolerance)': where the indicator stood before a change ('' for none)."""
+    return f" (was {status(from_state)})" if from_state in STATUS else ""
+
+
+def counted(n: int, noun: str) -> str:
+    """'1 KPI', '2 KPIs', 'none' for 0 where the count leads ('no KPIs')."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s" if n else f"no {noun}s"
+
+
+def position(counts: dict | None, noun: str = "KPI", worst_first: bool = False) -> str:
+    """Where a set of indicators stands: '10 KPIs on target, 5 within tolerance, none in
+    failure' (the trust's order, as its reviews report it); `worst_first`, for a subject or a
+    headline that leads with what matters: '2 KPIs in failure, 5 within tolerance, 8 on target'."""
+    counts = counts or {}
+    order = tuple(reversed(RATINGS)) if worst_first else RATINGS
+    parts = []
+    for i, rating in enumerate(order):
+        n = int(counts.get(rating, 0))
+        parts.append(f"{counted(n, noun)} {STATUS[rating]}" if i == 0 else f"{n or 'none'} {STATUS[rating]}")
+    return ", ".join(parts)

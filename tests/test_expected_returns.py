@@ -214,8 +214,8 @@ def test_a_missing_return_opens_a_red_alert_once_and_its_landing_resolves_it(env
     result = land(at(D(2024, 12, 23)), "nov.csv", [("2024-11", "PI1", "0")])  # a 0 is a submission
     assert [(t.rule_id, t.kind) for t in result.outcome.transitions] == [("single_assessments_45wd", "opened"),
                                                                          ("return_overdue_kpi", "resolved")]
-    second = smtp.wait_for(2)[1][2]  # one message for the return: its breach and the resolution
-    assert second["Subject"] == "[RED] Sandwell: 1 KPI breached, KPI return for 2024-11 received in the 2024-11 return"
+    second = smtp.wait_for(2)[1][2]  # one message for the return: the KPI it puts in failure, and the resolution
+    assert second["Subject"] == "[RED] Sandwell: 1 KPI in failure, KPI return for 2024-11 received (2024-11)"
     alert, events = overdue(settings)
     assert alert.state == "green" and [e.kind for e in events] == ["opened", "resolved"]
     assert events[1].return_id == result.landed.return_id

@@ -97,6 +97,7 @@ def _run(console: Console, files: list[Path]) -> dict:
     from alerts.templating import fmt_value, share
     from alerts.usecases.ingest import ReturnLimits, ingest_path
     from config import get_settings
+    from rules import vocabulary
     from rules.loader import load_catalog
 
     settings = get_settings()
@@ -131,7 +132,7 @@ def _run(console: Console, files: list[Path]) -> dict:
     table.add_column("KPI", no_wrap=True, max_width=24)
     for p in periods:
         table.add_column(p[2:], justify="right", min_width=5)
-    for col in ("G", "A", "R"):
+    for col in ("G", "A", "R"):  # months on target, within tolerance, in failure
         table.add_column(col, justify="right")
     band_counts: dict[str, Counter] = {}
     for b in suite_rules:
@@ -150,12 +151,13 @@ def _run(console: Console, files: list[Path]) -> dict:
 
     names = {b.id: (b.code or b.id) for b in catalog.rules}
     moves = Table(title=f"Alert transitions ({len(events)})", box=box.SIMPLE_HEAD, padding=(0, 1))
-    for col in ("period", "transition", "rule", "subject", "from", "to", "value"):
+    for col in ("period", "transition", "rule", "subject", "now", "was", "value"):
         moves.add_column(col, no_wrap=True)
     for e in events:
         subject = e.subject.removeprefix(f"{e.provider}/") if e.subject != e.provider else e.provider
-        moves.add_row(e.period, e.kind, names.get(e.rule_id, e.rule_id), subject, e.from_state or "-",
-                      f"[{CELL.get(e.to_state, '')}]{e.to_state}[/]", fmt(e.value))
+        moves.add_row(e.period, e.kind, names.get(e.rule_id, e.rule_id), subject,
+                      f"[{CELL.get(e.to_state, '')}]{vocabulary.labelled(e.to_state)}[/]",
+                      vocabulary.labelled(e.from_state) if e.from_state else "-", fmt(e.value))
     console.print(moves)
 
     other = [r for r in ratings if r.kind != "kpi"]
@@ -175,9 +177,10 @@ def _run(console: Console, files: list[Path]) -> dict:
                     of = catalog.measures.get(rule.amount.of)
                     what = of.name if of else rule.amount.of
                     shown = f"{share(r.value)} of {what[:1].lower()}{what[1:]}"
-                console.print(f"  {name} ({r.period}): {shown} -> [{CELL[r.rating]}]{r.rating}[/]", highlight=False)
+                console.print(f"  {name} ({r.period}): {shown} -> [{CELL[r.rating]}]{vocabulary.labelled(r.rating)}[/]",
+                              highlight=False)
             else:
-                console.print(f"  {name} ({rows[0].period}): {len(rows)} rated, "
-                              f"{counts['green']} green, {counts['amber']} amber, {counts['red']} red",
+                noun = catalog.rules_by_id[rule_id].rule.scope
+                console.print(f"  {name} ({rows[0].period}): {len(rows)} rated, {vocabulary.position(counts, noun)}",
                               highlight=False)
     return {"band_counts": band_counts, "year_end": dict(position), "transitions": len(events)}

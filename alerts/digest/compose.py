@@ -8,11 +8,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from alerts.digest.weeks import parse_week, week_days
+from alerts.digest.weeks import week_days
 from alerts.lifecycle import outside_green
-from alerts.notify.changes import SEVERITY
 from alerts.notify.route import Route
-from rules.periods import period_from_index, period_index
+from rules import vocabulary
+from rules.periods import period_index
+from rules.vocabulary import SEVERITY
 
 TREND_PERIODS = 12
 DIGEST = "digest"  # a Route's delivery that takes the weekly digest ("both" takes it too)
@@ -23,13 +24,42 @@ COMPARATOR_LABELS = {"statistical_neighbour_average": "stat. neighbours", "engla
 
 
 def position_sentence(counts: Counter | dict, noun: str = "KPIs") -> str:
-    """The trust's own wording: '10 KPIs on target, 5 within tolerance, none in failure'
-    ('1 KPI on target', 'no KPIs on target' where the count leads)."""
-    def n(k: str) -> str:
-        return str(counts.get(k, 0)) if counts.get(k, 0) else "none"
-    green = counts.get("green", 0)
-    lead = f"{green} {noun.removesuffix('s') if green == 1 else noun}" if green else f"no {noun}"
-    return f"{lead} on target, {n('amber')} within tolerance, {n('red')} in failure"
+    """The trust's own wording (rules/vocabulary.py): '10 KPIs on target, 5 within tolerance,
+    none in failure' ('1 KPI on target', 'no KPIs on target' where the count leads)."""
+    return vocabulary.position(counts, noun.removesuffix("s"))
+
+
+AREAS = (("finance", "finance"), ("caseloads", "caseloads"))  # (tag, what a headline calls it)
+
+
+def area_of(row: Row) -> str | None:
+    """What a provider-level row counts towards: 'KPIs' (a contract KPI, with a code), 'finance'
+    or 'caseloads'; None for a team's or worker's row, or anything else."""
+    if row.subject != row.provider:
+        return None
+    for tag, name in AREAS:
+        if tag in row.tags:
+            return name
+    return "KPIs" if row.code else None
+
+
+def standing(rows: Iterable[Row]) -> str | None:
+    """What a set of rows' latest ratings say, each area counted apart so the words never
+    contradict the rows: '10 KPIs on target, 5 within tolerance, none in failure; finance: 2 in
+    failure' (an area other than the KPIs says only the bands it has, worst first). None when
+    nothing is rated."""
+    counts: dict[str, Counter] = {}
+    for r in rows:
+        area = area_of(r)
+        if area is not None and r.latest.rating in vocabulary.STATUS:
+            counts.setdefault(area, Counter())[r.latest.rating] += 1
+    parts = [position_sentence(counts["KPIs"])] if "KPIs" in counts else []
+    for _, area in AREAS:
+        if area in counts:
+            bands = [f"{counts[area][b]} {vocabulary.STATUS[b]}" for b in reversed(vocabulary.RATINGS)
+                     if counts[area][b]]
+            parts.append(f"{area}: {', '.join(bands)}")
+    return "; ".join(parts) or None
 
 
 @dataclass(frozen=True)
@@ -78,12 +108,12 @@ class YearToDate:
 
     @property
     def sentence(self) -> str:
-        """'2024-25 to date (Apr–Feb): 7 of 11 months on target, 3 amber, 1 red' (on target:
-        green; a month without a rating: 'not reported')."""
+        """'2024-25 to date (Apr–Feb): 7 of 11 months on target, 3 within tolerance, 1 in failure'
+        (a month without a rating: 'not reported')."""
         span = month_name(self.first) if self.months == 1 else f"{month_name(self.first)}–{month_name(self.last)}"
         gap = f", {self.not_reported} not reported" if self.not_reported else ""
         return (f"{self.year} to date ({span}): {self.green} of {self.months} month{'s' if self.months != 1 else ''} "
-                f"on target, {self.amber} amber, {self.red} red{gap}")
+                f"on target, {self.amber} within tolerance, {self.red} in failure{gap}")
 
 
 def year_to_date(series: tuple[Point, ...]) -> YearToDate | None:
@@ -206,6 +236,11 @@ class WeekEvent:
     period: str
     value: float
     unit: str
+
+    @property
+    def words(self) -> str:
+        """'in failure (was within tolerance)', 'back on target (was in failure)' (rules/vocabulary.py)."""
+        return vocabulary.change(self.kind, self.to_state) + vocabulary.was(self.from_state)
 
     @property
     def severity(self) -> int:
@@ -394,26 +429,35 @@ class DigestModel:
         return position_sentence(self.counts)
 
     @property
-    def last_month_due(self) -> str:
-        """The month before the week's month (the month of its Thursday, as ISO weeks go)."""
-        year, w = parse_week(self.week)
-        thursday = dt.date.fromisocalendar(year, w, 4)
-        return period_from_index(period_index(f"{thursday.year:04d}-{thursday.month:02d}") - 1)
+    def standing(self) -> str:
+        """The KPIs' position, then finance and caseloads counted apart: '10 KPIs on target, 5
+        within tolerance, none in failure; finance: 2 in failure'."""
+        others = standing([*self.finance, *(r for r in self.caseloads if r.subject == r.provider)])
+        if not self.kpi_total and others:  # a finance or caseloads digest: no 'no KPIs on target'
+            return others[:1].upper() + others[1:]
+        return self.position + (f"; {others}" if others else "")
 
     @property
-    def months_stale(self) -> int:
-        """How many months the newest KPI data is older than the last month due (0: current)."""
-        if self.newest_period is None:
-            return 0
-        return max(0, period_index(self.last_month_due) - period_index(self.newest_period))
+    def overdue_shown(self) -> list[Overdue]:
+        """The overdue returns of the kinds this digest shows (the expected-returns calendar at
+        the cut-off: due day and grace passed, nothing landed)."""
+        kinds = {k for k, shown in (("kpi", self.kpis), ("finance", self.finance), ("caseload", self.caseloads))
+                 if shown}
+        return [o for o in self.overdue if o.kind in kinds]
+
+    @property
+    def returns_overdue(self) -> int:
+        return sum(1 + o.earlier for o in self.overdue_shown)
 
     @property
     def stale(self) -> str | None:
-        """'Latest data: 2025-03 — 20 months old; newer returns are overdue', or None."""
-        n = self.months_stale
+        """'9 returns overdue by the returns calendar (latest KPI data 2025-03)', or None: only
+        when the calendar, as it stood at the digest's cut-off, says a return is missing."""
+        n = self.returns_overdue
         if not n:
             return None
-        return f"Latest data: {self.newest_period} — {n} month{'s' if n != 1 else ''} old; newer returns are overdue"
+        latest = f" (latest KPI data {self.newest_period})" if self.newest_period else ""
+        return f"{n} return{'s' if n != 1 else ''} overdue by the returns calendar{latest}"
 
     @property
     def no_data(self) -> bool:
@@ -423,31 +467,52 @@ class DigestModel:
 
     @property
     def headline(self) -> str:
-        """The position, or when the newest data is older than the last month due, that first:
-        an old position is never headlined as the current one."""
+        """The position (finance and caseloads counted apart), and when the calendar says returns
+        are overdue, the period it stands at and that: an old position is never headlined as the
+        current one, and a return not yet due is never called overdue."""
         if self.no_data:
             last = self.days[-1]
             return f"No data yet: no return for your indicators had landed by {last:%a} {last.day} {last:%b %Y}"
         if self.stale:
-            return f"{self.stale}. Position at {self.newest_period}: {self.position}"
-        return self.position
+            at = f" at {self.newest_period}" if self.newest_period else ""
+            return f"Position{at}: {self.standing}. {self.stale[:1].upper()}{self.stale[1:]}"
+        return self.standing
+
+    @property
+    def subject_counts(self) -> Counter:
+        """Every provider-level indicator the digest shows (KPIs, finance, the trust's average
+        caseload) by rating: what a subject counts."""
+        others = [r for r in (*self.finance, *self.caseloads) if area_of(r) in ("finance", "caseloads")]
+        return Counter(self.counts) + Counter(r.latest.rating for r in others if r.latest.rating)
 
     @property
     def change_since_last_week(self) -> str | None:
-        """Against the last digest's counts (last week's, or last month's for a monthly one)."""
+        """Against the last digest's counts (last week's, or last month's for a monthly one):
+        '+1 in failure, -1 within tolerance', or 'no change'."""
         if self.previous_counts is None:
             return None
         parts = []
-        for band, word in (("green", "on target"), ("amber", "within tolerance"), ("red", "in failure")):
+        for band in reversed(vocabulary.RATINGS):
             delta = self.counts.get(band, 0) - int(self.previous_counts.get(band, 0))
             if delta:
-                parts.append(f"{delta:+d} {word}")
-        return ", ".join(parts) if parts else f"no change since last {self.span}'s digest"
+                parts.append(f"{delta:+d} {vocabulary.STATUS[band]}")
+        return ", ".join(parts) if parts else "no change"
+
+    @property
+    def since_last(self) -> str | None:
+        """The one sentence comparing with the last digest: 'Since last week's digest: +1 in
+        failure, -1 within tolerance.' or 'No change since last week's digest.'"""
+        change = self.change_since_last_week
+        if change is None:
+            return None
+        if change == "no change":
+            return f"No change since last {self.span}'s digest."
+        return f"Since last {self.span}'s digest: {change}."
 
     @property
     def empty(self) -> bool:
         """No return landed and nothing changed this week (this month, for a monthly digest): a
-        subscriber who opted out of empty digests gets none (even with alerts still red: the
+        subscriber who opted out of empty digests gets none (even with alerts still in failure: the
         last digest said so)."""
         return not self.events and not self.returns
 

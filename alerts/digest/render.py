@@ -5,14 +5,34 @@ from __future__ import annotations
 from markupsafe import Markup
 
 from alerts.digest.compose import DigestModel, Row, WeekEvent
+from alerts.notify.wording import MAX_SUBJECT
 from alerts.templating import environment
+from rules.vocabulary import STATUS
 
 
 def digest_subject(d: DigestModel) -> str:
-    kind = "Monthly" if d.monthly else "Weekly"
+    """'Weekly digest 2026-W09: 2 in failure, 5 within tolerance, 10 on target' (every
+    provider-level indicator it shows: KPIs, finance, the trust's average caseload), then '3
+    returns overdue' when the returns calendar says so at the cut-off, and 'all steady' in a
+    quiet week; at most MAX_SUBJECT characters: what matters least goes first (a band with none
+    in it, all steady, on target, within tolerance, then overdue); what is in failure always stays."""
+    head = f"{'Monthly' if d.monthly else 'Weekly'} digest {d.week}: "
+    if d.no_data:
+        last = d.days[-1]
+        return f"{head}no data yet, no return landed by {last:%a} {last.day} {last:%b %Y}"
+    c = d.subject_counts
+    parts = {band: f"{c[band] or 'none'} {STATUS[band]}" for band in ("red", "amber", "green")}
+    if d.returns_overdue:
+        parts["overdue"] = f"{d.returns_overdue} return{'s' if d.returns_overdue != 1 else ''} overdue"
     if d.steady:
-        return f"{kind} KPI digest {d.week}: all steady ({d.headline})"
-    return f"{kind} KPI digest {d.week}: {d.headline}"
+        parts["steady"] = "all steady"
+    zero = [band for band in ("amber", "green") if not c[band]]  # 'none within tolerance' says least
+    for drop in (None, *zero, "steady", "green", "amber", "overdue"):
+        parts.pop(drop or "", None)
+        subject = head + ", ".join(parts.values())
+        if len(subject) <= MAX_SUBJECT:
+            return subject
+    return subject[:MAX_SUBJECT - 1] + "\u2026"
 
 
 RowCache = dict[tuple[str, int, bool], str]

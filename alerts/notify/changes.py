@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 
 from alerts.lifecycle import outside_green
 from rules.catalog import Catalog
+from rules.vocabulary import SEVERITY
 
-SEVERITY = {"green": 0, "amber": 1, "red": 2}
 IMPROVING = ("deescalated", "resolved")
 
 
@@ -58,6 +58,12 @@ class Change:
     red_since: str | None = None
     newest_period: str | None = None
     acknowledged: tuple[str, str, str | None] | None = None
+    # reminders only: the next return of the rule's kind the provider owes, by the expected-returns
+    # calendar: its period, due day and state on the reminder's day (upcoming: the due day is
+    # ahead; due: passed, within the grace; missing: the calendar's missing)
+    next_period: str | None = None
+    next_due: dt.date | None = None
+    next_state: str | None = None
     # corrected only (a restatement changed an announced rating, the alert did not move): the
     # alert's state, unchanged, and the latest period it stands on
     alert_state: str | None = None
@@ -90,7 +96,7 @@ class Change:
 
     @property
     def sort_key(self) -> tuple:
-        """Worst first: red before amber, breaches before improvements, then by code."""
+        """Worst first: red before amber, failures before improvements, then by code."""
         code = self.code or self.rule_id
         number = int(code[2:]) if code[:2].upper() == "PI" and code[2:].isdigit() else 999
         return (-SEVERITY.get(self.to_state, 0), self.kind in IMPROVING, number, code, self.subject)

@@ -16,7 +16,6 @@ from alerts.notify.channels.base import OutgoingMessage
 from alerts.notify.group import Group
 from alerts.notify.unsubscribe import LINK_MARK
 from alerts.notify.wording import (
-    WORDS,
     item,
     lead,
     not_reported,
@@ -27,8 +26,9 @@ from alerts.notify.wording import (
     worst,
 )
 from alerts.templating import RAG, RAG_TEXT, environment
+from rules.vocabulary import status
 
-__all__ = ["MAX_SHOWN", "WORDS", "not_reported", "provider_name", "reminder_line", "render", "subject_line", "worst"]
+__all__ = ["MAX_SHOWN", "not_reported", "provider_name", "reminder_line", "render", "subject_line", "worst"]
 
 # An email lists the worst this many changes and says how many more: a caseload return can move
 # 20,000 workers' alerts, and a 6 MB email helps nobody (the subject still counts them all).
@@ -44,7 +44,7 @@ def _context(group: Group, recipient: str, base_url: str) -> dict:
     return {"changes": changes, "items": [item(c, base_url, show_provider=several) for c in changes[:MAX_SHOWN]],
             "max_shown": MAX_SHOWN, "recipient": recipient, "rag": RAG, "rag_text": RAG_TEXT,
             "base_url": base_url.rstrip("/"),
-            "improving": IMPROVING, "provider_name": provider_name, "words": WORDS, "unsubscribe_url": link,
+            "improving": IMPROVING, "provider_name": provider_name, "status": status, "unsubscribe_url": link,
             "reminders": all(c.kind == "reminder" for c in changes), "lead": lead(changes), "worst": worst(changes),
             "not_reported": not_reported(changes),
             "return_periods": return_periods(changes)}

@@ -7,31 +7,33 @@ so in the subject and the first line, and names every rating it withdraws. A fin
 as a percentage of its funding (`amount` in the pack) leads with the money in pounds; caseload
 messages count workers and teams, and a worker's row names its team.
 
+The words are the trust's, from rules/vocabulary.py: on target, within tolerance, in failure
+beside green, amber, red; "breach" is never said. A subject is at most MAX_SUBJECT characters,
+the most important first (`fit`).
+
 `esc` is applied to every name (provider, team and worker names from returns; indicator,
-measure and comparator names from the packs), never to the numbers and words formatted here: the
-identity for HTML and plain text (Jinja autoescapes the HTML), `md_escape` for a Teams card.
+measure and comparator names from the packs), never to the numbers and words formatted here:
+the identity by default (Jinja autoescapes the HTML; a Teams card shows names in TextRuns, which
+are never markdown).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from alerts.notify.changes import SEVERITY, Change
+from alerts.notify.changes import Change
 from alerts.templating import band_text, day, fmt_value, indicator_url, pounds, share
+from rules import vocabulary
 
 Escape = Callable[[str], str]
 
-WORDS = {"opened": "breached", "escalated": "breached", "deescalated": "improved", "resolved": "back on target",
-         "reminder": "still red", "corrected": "corrected"}
-_FINANCE = {"opened": "", "escalated": "", "deescalated": ", improved", "resolved": ", back on target",
-            "reminder": ", still red", "corrected": ", corrected"}
+MAX_SUBJECT = 78  # characters: what a phone's mail list and a Teams notification show of a title
 _CASELOADS = {"opened": "over the ceiling", "escalated": "over the ceiling", "deescalated": "improved",
               "resolved": "back within the ceiling", "reminder": "still over the ceiling", "corrected": "corrected"}
-_TRUST = {"opened": "over target", "escalated": "over target", "deescalated": "improved",
-          "resolved": "back on target", "reminder": "still red", "corrected": "corrected"}
 _NUMBER = re.compile(r"(-?\d+(?:\.\d+)?)")
 MAX_WITHDRAWN_NAMED = 5  # in the first line; every one is named in its own change's facts
 
@@ -51,7 +53,28 @@ def standing(c: Change) -> str:
 
 
 def worst(changes: Sequence[Change]) -> str:
-    return max((standing(c) for c in changes), key=lambda s: SEVERITY.get(s, 0))
+    return vocabulary.worst([standing(c) for c in changes]) or "green"
+
+
+def phrase(c: Change) -> str:
+    """What the change says of its indicator (rules/vocabulary.py): 'in failure', 'within
+    tolerance', 'now within tolerance', 'back on target', 'still in failure', 'corrected'."""
+    return vocabulary.change(c.kind, c.to_state)
+
+
+def fit(head: str, clauses: Sequence[tuple[str, int]], tails: Sequence[str] = ("",), limit: int = MAX_SUBJECT) -> str:
+    """`head` and as many of `clauses` ((text, how many changes it counts), most important
+    first) as fit in `limit` characters, with the first of `tails` that fits (the longest
+    first); the clauses left out are counted ('3 more'). A head too long for even one clause is
+    cut, ending in an ellipsis. Nothing said is dropped silently, and nothing false is said."""
+    for shown in range(len(clauses), 0, -1):
+        rest = sum(n for _, n in clauses[shown:])
+        body = ", ".join([t for t, _ in clauses[:shown]] + ([f"{rest} more"] if rest else []))
+        for tail in tails:
+            if len(head) + len(body) + len(tail) <= limit:
+                return head + body + tail
+    text = head + (clauses[0][0] if clauses else "") + (tails[-1] if tails else "")
+    return text if len(text) <= limit else text[:limit - 1].rstrip() + "\u2026"
 
 
 def _lower(name: str) -> str:
@@ -145,11 +168,12 @@ def value_short(c: Change, value: float | None) -> str:
 
 def finance_phrase(c: Change, short: bool = False, esc: Escape = _same) -> str:
     """'forecast overspend £10.19m, 9.7% of funding (...)' (short: 'forecast overspend £10.19m
-    (9.7%)'); without the period's amounts, 'forecast overspend 9.7% of funding (...)'."""
+    (9.7%)'); without the period's amounts, 'forecast overspend 9.7% of funding (...)' (short:
+    'forecast overspend 9.7%')."""
     name, amount = c.amount or (c.name, None)
     name, of = esc(_lower(name)), esc(_lower(c.share_of or ""))
     if amount is None:
-        return f"{name} {share(c.value)} of {of}"
+        return f"{name} {share(c.value)}" if short else f"{name} {share(c.value)} of {of}"
     if short:
         return f"{name} {pounds(amount)} ({share(c.value)})"
     return f"{name} {pounds(amount)}, {share(c.value)} of {of}"
@@ -166,14 +190,20 @@ def value_text(c: Change, esc: Escape = _same) -> str:
     return fmt_value(c.value, c.unit)
 
 
-def rating_text(c: Change) -> str:
-    """'RED, breached (was amber)'; a correction: 'GREEN, corrected (was reported red)'."""
+def what_text(c: Change) -> str:
+    """'in failure (was within tolerance)', 'back on target (was in failure)', 'still in
+    failure' (a reminder says no 'was': it stood there before too), 'corrected (was reported in
+    failure)'; a missing return: 'missing', 'received'."""
     if is_overdue(c):
-        return f"{c.to_state.upper()}, {_OVERDUE.get(c.kind, c.kind)}"
+        return _OVERDUE.get(c.kind, c.kind)
     if c.kind == "corrected":
-        return f"{c.to_state.upper()}, corrected (was reported {c.from_state})"
-    was = f" (was {c.from_state})" if c.from_state else ""
-    return f"{c.to_state.upper()}, {WORDS[c.kind]}{was}"
+        return f"corrected (was reported {vocabulary.status(c.from_state)})" if c.from_state else "corrected"
+    return phrase(c) + ("" if c.kind == "reminder" else vocabulary.was(c.from_state))
+
+
+def rating_text(c: Change) -> str:
+    """'RED, in failure (was within tolerance)': the colour beside the trust's words."""
+    return f"{c.to_state.upper()}, {what_text(c)}"
 
 
 def band_lines(c: Change) -> list[tuple[str, str]]:
@@ -209,18 +239,42 @@ def comparators_text(c: Change, esc: Escape = _same) -> str | None:
                      for name, value, as_of in c.comparators)
 
 
+def _on(when: dt.date) -> str:
+    return f"{when.day} {when:%b}"
+
+
+def next_return_text(c: Change) -> str | None:
+    """When the next return of the alert's kind is due, by the expected-returns calendar: 'the
+    next return is due 15 Nov'; once its due day has passed without it, 'the 2024-11 return was
+    due 15 Dec and has not landed yet', and after its grace 'the 2024-11 return is missing (due
+    15 Dec)'."""
+    if c.next_due is None or not c.next_period:
+        return None
+    if c.next_state == "missing":
+        return f"the {c.next_period} return is missing (due {_on(c.next_due)})"
+    if c.next_state == "due":
+        return f"the {c.next_period} return was due {_on(c.next_due)} and has not landed yet"
+    return f"the next return is due {_on(c.next_due)}"
+
+
 def reminder_line(change: Change, esc: Escape = _same) -> str:
-    """What a reminder says about one alert, e.g. 'still red since 2024-10, no newer return
-    yet' or 'still red since 2024-10, latest 2025-01', then the latest acknowledgement
-    ('acknowledged by X on 2024-11-20: note'). Plain text: the templates escape it."""
+    """What a reminder says about one alert: 'still in failure since 2024-10; the next return
+    is due 15 Nov', with the latest period when newer returns kept it there ('still in failure
+    since 2024-10, latest 2025-01; ...') or left it out ('latest 2024-10; not in the newer
+    returns (up to 2024-12)'), then the latest acknowledgement ('acknowledged by X on
+    2024-11-20: note'). Plain text: the templates escape it."""
     since = change.red_since or change.period
-    if change.newest_period and change.newest_period > change.period:  # newer returns left it out
-        tail = f"latest {change.period}; not in the newer returns (up to {change.newest_period})"
-    elif change.period > since:
-        tail = f"latest {change.period}"
+    if is_overdue(change):
+        line = f"still missing since {since}"
     else:
-        tail = "no newer return yet"
-    line = f"still red since {since}, {tail}"
+        line = f"{vocabulary.change('reminder', change.to_state)} since {since}"
+        if change.newest_period and change.newest_period > change.period:  # newer returns left it out
+            line += f", latest {change.period}; not in the newer returns (up to {change.newest_period})"
+        elif change.period > since:
+            line += f", latest {change.period}"
+        upcoming = next_return_text(change)
+        if upcoming:
+            line += f"; {upcoming}"
     if change.acknowledged:
         by, on, note = change.acknowledged
         line += f"; acknowledged by {esc(by)} on {on}" + (f": {esc(note)}" if note else "")
@@ -253,7 +307,7 @@ class Item:
     who: str  # 'Sandwell', 'Team ai-1', 'Worker SW-0003, team ai-1'
     heading: str  # the title, and whose it is for a team or worker row
     rating: str  # 'RED'
-    what: str  # 'breached (was amber)'
+    what: str  # 'in failure (was within tolerance)'
     facts: tuple[tuple[str, str], ...]  # (label, value), Rating first; untrusted parts escaped
     url: str  # the indicator's page, '' without a base URL
     bands: tuple[tuple[str, str], ...] = ()  # (band, edges), for a table
@@ -275,10 +329,9 @@ def item(c: Change, base_url: str = "", esc: Escape = _same, show_provider: bool
               ("Outside green", outside_green_text(c)), ("Comparators", comparators_text(c, esc)),
               ("Correction", correction_text(c, esc)),
               ("Reminder", reminder_line(c, esc) if c.kind == "reminder" else None)]
-    was = f" (was{' reported' if c.kind == 'corrected' else ''} {c.from_state})" if c.from_state else ""
     named, whose = title(c, esc), who(c, esc)
     heading = named if c.subject == c.provider else f"{named}: {whose}"
-    return Item(c, named, whose, heading, c.to_state.upper(), f"{WORDS[c.kind]}{was}",
+    return Item(c, named, whose, heading, c.to_state.upper(), what_text(c),
                 tuple((label, value) for label, value in facts if value),
                 indicator_url(base_url, c.indicator, c.provider, c.subject), tuple(band_lines(c)))
 
@@ -299,67 +352,115 @@ def _periods(changes: Sequence[Change]) -> list[str]:
     return sorted({c.period for c in changes})
 
 
-def _caseloads(changes: Sequence[Change]) -> str:
-    """'caseloads over the ceiling for 2 workers and 2 teams, trust-wide average caseload 23 over target'."""
+_RANK = {"opened": 0, "escalated": 0, "reminder": 1, "deescalated": 2, "corrected": 3, "resolved": 4}
+
+
+def _caseloads(changes: Sequence[Change]) -> list[tuple[str, int]]:
+    """'caseloads over the ceiling for 2 workers and 2 teams', 'trust-wide average caseload 23
+    in failure', the worse news first."""
     counts: dict[str, Counter] = {}
     trust = []
     for c in changes:
         if worker_id(c) is None and not c.subject.startswith(f"{c.provider}/team/"):
-            trust.append(f"trust-wide average caseload {fmt_value(c.value, c.unit)} {_TRUST[c.kind]}")
+            said = f"trust-wide average caseload {fmt_value(c.value, c.unit)} {phrase(c)}"
+            trust.append((_RANK.get(c.kind, 5), said, 1))
         else:
-            counts.setdefault(_CASELOADS[c.kind], Counter())["worker" if worker_id(c) is not None else "team"] += 1
-    parts = [f"{word} for {_and([_count(n[s], s) for s in ('worker', 'team') if n[s]])}"
-             for word in dict.fromkeys(_CASELOADS.values()) if (n := counts.get(word))]
-    return ", ".join(([f"caseloads {', '.join(parts)}"] if parts else []) + trust)
+            counts.setdefault(c.kind, Counter())["worker" if worker_id(c) is not None else "team"] += 1
+    words: dict[str, tuple[int, Counter]] = {}
+    for kind, n in counts.items():  # opened and escalated say the same: counted together
+        rank, seen = words.get(_CASELOADS[kind], (_RANK.get(kind, 5), Counter()))
+        words[_CASELOADS[kind]] = (min(rank, _RANK.get(kind, 5)), seen + n)
+    parts = [(rank, f"{word} for {_and([_count(n[s], s) for s in ('worker', 'team') if n[s]])}", sum(n.values()))
+             for word, (rank, n) in words.items()]
+    ordered = sorted(parts + trust, key=lambda p: p[0])
+    first = next((i for i, p in enumerate(ordered) if not p[1].startswith("trust-wide")), None)
+    out = [(text, n) for _, text, n in ordered]
+    if first is not None:
+        out[first] = (f"caseloads {out[first][0]}", out[first][1])
+    return out
 
 
-def summary(changes: Sequence[Change], esc: Escape = _same) -> str:
-    """What changed, without where: '2 KPIs breached', 'forecast overspend £10.19m (9.7%)',
-    'caseloads over the ceiling for 3 workers'; a restatement of KPIs counts them as changed."""
+def _missing(changes: Sequence[Change]) -> list[tuple[str, int]]:
+    """'KPI and caseload returns for 2025-04 missing': returns of one period said once."""
+    groups: dict[str, list[str]] = {}
+    out: list[tuple[str, int]] = []
+    for c in changes:
+        text = overdue_phrase(c)
+        kind, _, rest = text.partition(" return for ")
+        if "(" in rest:  # '(3 missing since 2025-01)' is the kind's own
+            out.append((text, 1))
+        else:
+            groups.setdefault(rest, []).append(kind)
+    grouped = [(f"{_and(kinds)} return{'s' if len(kinds) > 1 else ''} for {rest}", len(kinds))
+               for rest, kinds in groups.items()]
+    return grouped + out
+
+
+def clauses(changes: Sequence[Change], esc: Escape = _same) -> list[tuple[str, int]]:
+    """What changed, without where, most important first, each clause with how many changes it
+    counts: ('2 KPIs in failure', 2), ('8 within tolerance', 8); ('forecast overspend £10.19m
+    (9.7%) in failure', 1); ('caseloads over the ceiling for 3 workers', 3); a restatement of
+    KPIs counts them as changed."""
     missing = [c for c in changes if is_overdue(c)]
     if missing:
         rest = [c for c in changes if not is_overdue(c)]
-        return ", ".join(([summary(rest, esc)] if rest else []) + [overdue_phrase(c) for c in missing])
+        return (clauses(rest, esc) if rest else []) + _missing(missing)
     if all(is_finance(c) for c in changes):
-        return ", ".join(finance_phrase(c, short=True, esc=esc) + _FINANCE[c.kind] for c in changes)
+        ordered = sorted(changes, key=lambda c: vocabulary.CHANGE_ORDER.index(phrase(c))
+                         if phrase(c) in vocabulary.CHANGE_ORDER else 99)
+        return [(f"{finance_phrase(c, short=True, esc=esc)} {phrase(c)}", 1) for c in ordered]
     if all(c.return_kind == "caseload" for c in changes):
         return _caseloads(changes)
     noun = "KPI" if all(c.code for c in changes) else "alert"
     if any(c.restated for c in changes):
-        return f"{_count(len(changes), noun)} changed"
-    counts = Counter(WORDS[c.kind] for c in changes)
-    return ", ".join(_count(counts[word], noun) + f" {word}"
-                     for word in ("breached", "still red", "improved", "back on target") if counts[word])
+        return [(f"{_count(len(changes), noun)} changed", len(changes))]
+    counts = Counter(phrase(c) for c in changes)
+    found = [w for w in vocabulary.CHANGE_ORDER if counts[w]] + sorted(set(counts) - set(vocabulary.CHANGE_ORDER))
+    return [((_count(counts[w], noun) if i == 0 else str(counts[w])) + f" {w}", counts[w])
+            for i, w in enumerate(found)]
 
 
-def subject_parts(changes: Sequence[Change], esc: Escape = _same) -> tuple[str, str, str]:
-    """(RAG, who, what): the subject is '[RAG] who: what'."""
-    providers = sorted({c.provider for c in changes})
-    name = esc(provider_name(providers[0])) if len(providers) == 1 else f"{len(providers)} providers"
+def summary(changes: Sequence[Change], esc: Escape = _same) -> str:
+    """Every clause: '2 KPIs in failure, 8 within tolerance, 1 back on target'."""
+    return ", ".join(text for text, _ in clauses(changes, esc))
+
+
+def _where(changes: Sequence[Change]) -> tuple[str, tuple[str, ...]]:
+    """(what goes before the clauses, the ways to say where after them, the longest first)."""
     periods = _periods(changes)
     restated = [c for c in changes if c.restated]
     if all(is_overdue(c) for c in changes):  # a returns check: no return to name
-        what = summary(changes, esc)
-    elif restated:
-        what = f"correction to the {_and(_periods(restated))} return: {summary(changes, esc)}"
-    elif all(c.kind == "reminder" for c in changes):
-        what = f"{summary(changes, esc)} (latest period {periods[-1]})"
-    else:
-        what = f"{summary(changes, esc)} in the {periods[-1]} return"
-    return worst(changes).upper(), name, what
+        return "", ("",)
+    if restated:
+        return f"correction to the {_and(_periods(restated))} return: ", ("",)
+    if all(c.kind == "reminder" for c in changes):
+        return "", (f" (latest period {periods[-1]})", f" (latest {periods[-1]})", "")
+    return "", (f" in the {periods[-1]} return", f" ({periods[-1]} return)", f" ({periods[-1]})", "")
+
+
+def _who(changes: Sequence[Change], esc: Escape = _same) -> str:
+    providers = sorted({c.provider for c in changes})
+    return esc(provider_name(providers[0])) if len(providers) == 1 else f"{len(providers)} providers"
+
+
+def subject_parts(changes: Sequence[Change], esc: Escape = _same) -> tuple[str, str, str]:
+    """(RAG, who, what) in full: the first line is 'who: what.'"""
+    before, tails = _where(changes)
+    return worst(changes).upper(), _who(changes, esc), f"{before}{summary(changes, esc)}{tails[0]}"
 
 
 def subject_line(changes: Sequence[Change]) -> str:
-    """e.g. '[RED] Sandwell: 2 KPIs breached in the 2024-10 return',
+    """'[RAG] who: what', at most MAX_SUBJECT characters, the most important first: e.g.
+    '[RED] Sandwell: 2 KPIs in failure, 8 within tolerance in the 2024-04 return',
     '[RED] Sandwell: correction to the 2024-10 return: 2 KPIs changed',
-    '[RED] Sandwell: forecast overspend £10.19m (9.7%) in the 2026-01 return'."""
-    rag, name, what = subject_parts(changes)
-    return f"[{rag}] {name}: {what}"
+    '[RED] Sandwell: forecast overspend £10.19m (9.7%) in failure, 1 more (2026-01)'."""
+    before, tails = _where(changes)
+    return fit(f"[{worst(changes).upper()}] {_who(changes)}: {before}", clauses(changes), tails)
 
 
 def lead(changes: Sequence[Change], esc: Escape = _same) -> str:
     """The message's first line. A restatement: which return it corrects, what changed, and the
-    ratings it withdraws; otherwise the subject as a sentence."""
+    ratings it withdraws; otherwise the subject as a sentence, every clause said."""
     _, name, what = subject_parts(changes, esc)
     restated = [c for c in changes if c.restated]
     if not restated:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import Row, bindparam, func, insert, select, update
+from sqlalchemy import Row, bindparam, insert, select, update
 from sqlmodel import Session
 
 from alerts.events import AlertTransition
@@ -31,11 +31,10 @@ _TRANSITION = (EVENTS.c.id, EVENTS.c.alert_id, EVENTS.c.rule_id, EVENTS.c.subjec
 _EVENTS_OF_RETURN = select(*_TRANSITION).where(EVENTS.c.return_id == bindparam("return_id")).order_by(EVENTS.c.id)
 _INSERT_EVENTS_RETURNING = insert(EVENTS).returning(EVENTS.c.id, sort_by_parameter_order=True)
 _RED = select(Alert).where(Alert.state == "red")
-_LAST_AT = (select(EVENTS.c.alert_id, func.max(EVENTS.c.at))
-            .where(EVENTS.c.alert_id.in_(bindparam("ids", expanding=True)),
-                   EVENTS.c.kind.in_(bindparam("kinds", expanding=True)),
-                   EVENTS.c.to_state == bindparam("to_state"))
-            .group_by(EVENTS.c.alert_id))
+_LAST = (select(EVENTS.c.alert_id, EVENTS.c.at, EVENTS.c.period)
+         .where(EVENTS.c.alert_id.in_(bindparam("ids", expanding=True)),
+                EVENTS.c.kind.in_(bindparam("kinds", expanding=True)), EVENTS.c.to_state == bindparam("to_state"))
+         .order_by(EVENTS.c.at, EVENTS.c.id))
 _ACKS = (select(EVENTS.c.alert_id, EVENTS.c.at, EVENTS.c.by, EVENTS.c.by_role, EVENTS.c.note)
          .where(EVENTS.c.alert_id.in_(bindparam("ids", expanding=True)), EVENTS.c.kind == "acknowledged")
          .order_by(EVENTS.c.at, EVENTS.c.id))
@@ -89,11 +88,11 @@ def red_alerts(session: Session) -> Sequence[Alert]:
     return session.execute(_RED).scalars().all()
 
 
-def last_event_at(session: Session, alert_ids: Sequence[int], kinds: Sequence[str], to_state: str
-                  ) -> dict[int, dt.datetime]:
-    """Per alert, when it last had an event of one of `kinds` into `to_state`."""
-    return dict(session.connection().execute(  # type: ignore[arg-type]
-        _LAST_AT, {"ids": list(alert_ids), "kinds": list(kinds), "to_state": to_state}).all())
+def last_events(session: Session, alert_ids: Sequence[int], kinds: Sequence[str], to_state: str
+                ) -> dict[int, tuple[dt.datetime, str]]:
+    """Per alert, its last event of one of `kinds` into `to_state`: (when, its period)."""
+    rows = session.connection().execute(_LAST, {"ids": list(alert_ids), "kinds": list(kinds), "to_state": to_state})
+    return {r.alert_id: (r.at, r.period) for r in rows}  # in time order: the last one wins
 
 
 def last_acknowledgements(session: Session, alert_ids: Sequence[int]) -> dict[int, Row]:

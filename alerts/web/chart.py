@@ -11,11 +11,13 @@ from dataclasses import dataclass
 
 from markupsafe import Markup, escape
 
+from rules.vocabulary import STATUS
+
 WIDTH, HEIGHT = 720, 280
 LEFT, RIGHT, TOP, BOTTOM = 56, 16, 16, 40
 # light fills, strong enough to tell apart in print; the line and the points carry the value
 FILL = {"green": "#cce2d8", "amber": "#fff7bf", "red": "#f4cdc6"}
-BAND_LABEL = {"green": "on target", "amber": "within tolerance", "red": "in failure"}
+BAND_LABEL = STATUS  # the trust's words (rules/vocabulary.py)
 
 
 @dataclass(frozen=True)
@@ -126,7 +128,7 @@ def series_svg(months: Sequence[Month], title: str, unit_suffix: str = "",
                          f'font-size="12">{escape(m.period)}</text>')
     first, last = months[0].period, months[-1].period
     desc = (f"{len(months)} months from {first} to {last}, over the bands in force each month: "
-            "green on target, amber within tolerance, red in failure"
+            + ", ".join(f"{r} {w}" for r, w in STATUS.items())
             + (f"; dashed lines: {', '.join(c.label for c in comparators)}" if comparators else "")
             + ". The table below holds the same figures.")
     # every text above went through escape(); the rest are numbers formatted here

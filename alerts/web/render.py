@@ -15,12 +15,13 @@ from markupsafe import Markup
 
 from alerts.api.state import state_of
 from alerts.web.security import CSRF_FIELD, Visitor, finish, may
+from rules.vocabulary import STATUS
 
 TEMPLATES = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
                         autoescape=select_autoescape(default=True), undefined=StrictUndefined, trim_blocks=True,
                         lstrip_blocks=True)
 STATIC = "/static/govuk-frontend"
-RAG_WORDS = {"green": "On target", "amber": "Within tolerance", "red": "In failure", None: "Not rated"}
+RAG_WORDS = {**{r: w[:1].upper() + w[1:] for r, w in STATUS.items()}, None: "Not rated"}  # rules/vocabulary.py
 RAG_TAGS = {"green": "govuk-tag--green", "amber": "govuk-tag--yellow", "red": "govuk-tag--red", None: "govuk-tag--grey"}
 TEMPLATES.filters["num"] = lambda v: f"{round(v, 2):g}"
 TEMPLATES.filters["tuple_twice"] = lambda v: (v, v)  # a plain list as select options: the value is the label

@@ -20,7 +20,7 @@ from alerts.digest.compose import (
     WeekData,
     as_of_period,
     code_order,
-    position_sentence,
+    standing,
 )
 from alerts.notify.wording import provider_name
 from alerts.templating import fmt_value
@@ -89,7 +89,9 @@ class Board:
     provider: str
     name: str
     cells: list[Cell]
-    headline: str | None  # the trust's own words: "10 KPIs on target, 5 within tolerance, none in failure"
+    # what it counts, in the trust's words, each area apart so it never contradicts the rows:
+    # "10 KPIs on target, 5 within tolerance, none in failure; finance: 2 in failure"
+    headline: str | None
     finance: FinancePosition | None = None
     caseloads: Caseloads | None = None
     overdue: list[Overdue] = field(default_factory=list)
@@ -150,8 +152,8 @@ def boards(catalog: Catalog, data: WeekData, filters: Filters) -> list[Board]:
                        key=lambda c: (not c.contract, code_order(c.code or None), c.code, c.name))
         if not cells and (filters.tag or filters.rating):
             continue
-        counts = Counter(r.latest.rating for r in own if r.code)
-        out.append(Board(provider, provider_name(provider), cells, position_sentence(counts) if counts else None,
+        headline = standing(own)
+        out.append(Board(provider, provider_name(provider), cells, headline and headline[:1].upper() + headline[1:],
                          finance.get(provider), _caseloads(rows_of[provider]), overdue[provider]))
     return out
 

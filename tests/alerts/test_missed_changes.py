@@ -40,9 +40,9 @@ def test_the_commissioning_lead_at_red_hears_every_red_alert_coming_back_to_ambe
     red_to_amber = {e for e, to in left_red.items() if to == "amber"}
     assert (len(left_red), len(red_to_amber)) == (6, 5)  # 6 red alerts left red in the year, 5 via amber
     assert set(left_red) - heard == set()  # before the fix the 5 red -> amber were all missed
-    # and the email says so: each red -> amber is a row "improved (deescalated)", AMBER from red
+    # and the email says so: each red -> amber is a row "now within tolerance (was in failure)", AMBER
     to_lead = [m for _, to, m in smtp_server.wait_for(1) if to == ["commissioning.lead@example.org"]]
     html = "".join(m.get_body(("html",)).get_content() for m in to_lead)
-    assert html.count("improved (deescalated)") >= len(red_to_amber)
-    assert html.count('">AMBER</span> <span style="color:#666;">from red</span>') >= len(red_to_amber)
-    assert sum("improved" in m["Subject"] for m in to_lead) >= 1
+    assert html.count("now within tolerance (was in failure)") >= len(red_to_amber)
+    assert html.count('">AMBER</span><br><span style="color:#666;">within tolerance</span>') >= len(red_to_amber)
+    assert sum("now within tolerance" in m["Subject"] for m in to_lead) >= 1

@@ -19,8 +19,18 @@ RED = MONDAY - dt.timedelta(days=12)  # turned red on Wednesday 13 November 2024
 DAY = dt.timedelta(days=1)
 
 
-def due(now=MONDAY, red_since=RED, last=None, landed=RED, ack=None, days=7, state="red") -> bool:
-    return reminder_due(state, red_since, last, now, days, landed=landed, acknowledged=ack, timezone=LONDON)
+def due(now=MONDAY, red_since=RED, last=None, landed=RED, ack=None, days=7, state="red", next_due=None) -> bool:
+    return reminder_due(state, red_since, last, now, days, landed=landed, acknowledged=ack, timezone=LONDON,
+                        next_due=next_due)
+
+
+def test_none_before_the_next_return_of_its_kind_is_due():
+    dec_15 = dt.date(2024, 12, 15)  # the November return's due day (a Sunday)
+    assert not due(next_due=dec_15)  # Mon 25 Nov: red for 12 days, but nothing new to say until 15 Dec
+    assert not due(now=dt.datetime(2024, 12, 14, 23, 30, tzinfo=dt.UTC), next_due=dec_15)  # 23:30 GMT: the 14th
+    assert due(now=dt.datetime(2024, 12, 15, 0, 0, tzinfo=dt.UTC), next_due=dec_15)  # its due day: it is due
+    assert due(now=dt.datetime(2024, 12, 16, 8, 0, tzinfo=dt.UTC), next_due=dec_15)  # the Monday after
+    assert due(next_due=dt.date(2024, 11, 15))  # already due (a late return): as before
 
 
 def test_the_first_reminder_comes_reminder_days_after_the_alert_turned_red():

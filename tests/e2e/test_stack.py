@@ -216,7 +216,7 @@ def test_two_beats_on_the_stack_send_each_digest_reminder_overdue_alert_and_land
     s.started.append(second)
 
     def kinds(to: str) -> Counter:
-        return Counter("digest" if "KPI digest" in m["Subject"] else "reminder" if "still red" in m["Subject"]
+        return Counter("digest" if " digest " in m["Subject"] else "reminder" if "still in failure" in m["Subject"]
                        else "other" for _, rcpt, m in s.smtp.messages if rcpt == [to])
 
     def each_has_digest_and_reminder() -> bool:

@@ -214,9 +214,9 @@ def test_a_header_with_a_line_break_is_refused_not_sent(new_database, peer):
 
 
 def test_build_message_is_multipart_alternative_with_stable_ids():
-    msg = build_message(("", "kpi@example.org"), JO, OutgoingMessage("n-1", "PI1  breached\n", "<b>x</b>", "x", "red"),
-                        "<n-1@example.org>")
-    assert msg["To"] == "Jo Bloggs <jo@example.org>" and msg["Subject"] == "PI1 breached"
+    msg = build_message(("", "kpi@example.org"), JO,
+                        OutgoingMessage("n-1", "PI1  in failure\n", "<b>x</b>", "x", "red"), "<n-1@example.org>")
+    assert msg["To"] == "Jo Bloggs <jo@example.org>" and msg["Subject"] == "PI1 in failure"
     assert msg["Message-ID"] == "<n-1@example.org>" and msg["X-Notification-Id"] == "n-1"
     assert [p.get_content_type() for p in msg.iter_parts()] == ["text/plain", "text/html"]
 

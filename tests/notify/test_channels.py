@@ -26,7 +26,7 @@ UNSUBSCRIBE = "<https://kpi.example.org/unsubscribe?t=AbC%2Fd%3D%3D+e>"  # %-esc
 JO = Recipient(name="Jo", email="jo@example.org", teams_url=None)
 
 
-def message(key: str = "n-1", subject: str = "PI1 breached", html: str = "<p>PI1 is <b>red</b></p>",
+def message(key: str = "n-1", subject: str = "PI1 in failure", html: str = "<p>PI1 is <b>red</b></p>",
             text: str = "**PI1** is red", headers: dict[str, str] | None = None) -> OutgoingMessage:
     return OutgoingMessage(key=key, subject=subject, html=html, text=text, severity="red",
                            headers={"List-Unsubscribe": UNSUBSCRIBE,
@@ -60,7 +60,7 @@ def test_email_arrives_as_multipart_alternative_with_our_headers_verbatim(smtp_s
     assert result.status == SendStatus.SENT, result.detail
     (sender, to, msg), = smtp_server.wait_for(1)
     assert sender == "kpi-alerts@example.org" and to == ["jo@example.org"]
-    assert msg["Subject"] == "PI1 breached" and msg["To"] == "jo@example.org"
+    assert msg["Subject"] == "PI1 in failure" and msg["To"] == "jo@example.org"
     assert msg.get_content_type() == "multipart/alternative"
     body = parts(msg)
     assert body["text/html"].strip() == "<p>PI1 is <b>red</b></p>"
@@ -74,8 +74,8 @@ def test_email_arrives_as_multipart_alternative_with_our_headers_verbatim(smtp_s
     assert 0 < result.elapsed < 5 and "success" in result.detail
 
 
-ALERT_TEXT = ("[RED] Sandwell: 2 KPIs breached in the 2024-10 return.\n\nPI1 Single assessments\n"
-              "Rating: RED, breached (was amber)\nValue: 68.8%\nBands: green \u2265 85; red \u2264 70\n"
+ALERT_TEXT = ("[RED] Sandwell: 1 KPI in failure, 1 within tolerance in the 2024-10 return.\n\nPI1 Single assessments\n"
+              "Rating: RED, in failure (was within tolerance)\nValue: 68.8%\nBands: green \u2265 85; red \u2264 70\n"
               "Team: Wednesbury & West Bromwich \u2014 \u00fcber <b>not markup</b>\n"
               "Note: a line longer than seventy-six characters, which quoted-printable wraps softly, " * 3 + "\n"
               "trailing spaces   \nFrom the start of a line\n.\n")
@@ -84,8 +84,8 @@ ALERT_TEXT = ("[RED] Sandwell: 2 KPIs breached in the 2024-10 return.\n\nPI1 Sin
 def test_our_text_part_arrives_exactly_beside_our_html_with_the_headers_intact(smtp_server):
     """Through the real SMTP peer: the text/plain part is our text, byte for byte once decoded
     (unicode, long lines, trailing spaces, a line 'From ...' and a lone dot), the HTML part ours."""
-    html = "<p>Sandwell: <strong>2 KPIs</strong> breached &mdash; see <a href='https://x.example/s'>status</a></p>"
-    msg = message(key="return-7.s1.email.abc", subject="[RED] Sandwell: 2 KPIs breached", html=html, text=ALERT_TEXT)
+    html = "<p>Sandwell: <strong>2 KPIs</strong> in failure &mdash; see <a href='https://x.example/s'>status</a></p>"
+    msg = message(key="return-7.s1.email.abc", subject="[RED] Sandwell: 2 KPIs in failure", html=html, text=ALERT_TEXT)
     assert send_email(smtp_server, msg).status == SendStatus.SENT
     (_, _, got), = smtp_server.wait_for(1)
     assert got.get_content_type() == "multipart/alternative"
@@ -97,7 +97,7 @@ def test_our_text_part_arrives_exactly_beside_our_html_with_the_headers_intact(s
     assert got.get_all("X-Notification-Id") == ["return-7.s1.email.abc"]
     assert got.get_all("List-Unsubscribe") == [UNSUBSCRIBE]
     assert got.get_all("List-Unsubscribe-Post") == ["List-Unsubscribe=One-Click"]
-    assert len(got.get_all("Message-ID")) == 1 and got["Subject"] == "[RED] Sandwell: 2 KPIs breached"
+    assert len(got.get_all("Message-ID")) == 1 and got["Subject"] == "[RED] Sandwell: 2 KPIs in failure"
 
 
 def test_the_text_part_goes_through_apprise_s_email_plugin_under_our_schema():
@@ -227,7 +227,7 @@ def test_email_url_adds_from_when_the_base_has_none():
 
 
 def test_teams_card_arrives_with_title_and_body(teams_server):
-    result = send_teams(teams_server.url, message(subject="PI1 breached", text="**PI1** is red\n\n- Sandwell"))
+    result = send_teams(teams_server.url, message(subject="PI1 in failure", text="**PI1** is red\n\n- Sandwell"))
     assert result.status == SendStatus.SENT, result.detail
     (request,) = teams_server.wait_for(1)
     assert request["path"].startswith(f"/workflows/{WORKFLOW}/triggers/manual/paths/invoke?")
@@ -238,7 +238,7 @@ def test_teams_card_arrives_with_title_and_body(teams_server):
     assert content["type"] == "AdaptiveCard" and content["version"] == "1.4"
     blocks = {b["id"]: b for b in content["body"]}
     assert set(blocks) == {"title", "body"}  # image=no: no Image element linking an outside host
-    assert blocks["title"]["text"] == "PI1 breached" and blocks["title"]["type"] == "TextBlock"
+    assert blocks["title"]["text"] == "PI1 in failure" and blocks["title"]["type"] == "TextBlock"
     assert blocks["body"]["text"] == "**PI1** is red\n\n- Sandwell" and blocks["body"]["type"] == "TextBlock"
 
 

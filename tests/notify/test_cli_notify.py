@@ -91,7 +91,7 @@ def test_digest_preview_and_send(cli, tmp_path, smtp_server):
     prev = cli("digest", "preview", "--subscriber", "1", "--week", "2099-W01", "--out", str(out),
                **env)
     assert prev.returncode == 0, prev.stderr
-    assert prev.stdout.startswith("Weekly KPI digest 2099-W01:") and "PI1" in out.read_text()
+    assert prev.stdout.startswith("Weekly digest 2099-W01:") and "PI1" in out.read_text()
     text = (tmp_path / "d.txt").read_text()  # the plain-text part, beside it
     assert text.startswith("kpi-alerts weekly digest, 2099-W01") and "\n- PI1 " in text and "<td" not in text
     assert not smtp_server.messages  # preview sends nothing

@@ -44,18 +44,21 @@ def test_headline_and_table_match_the_ratings(demo):
     d = compose(settings, sid)
     assert [r.code for r in d.kpis] == [f"PI{i}" for i in range(1, 16)]
     assert d.position == "10 KPIs on target, 5 within tolerance, none in failure"
-    # the digest of 2025-W26 (June): the newest KPI data is March, April's and May's returns are missing
-    stale = "Latest data: 2025-03 — 10 months old; newer returns are overdue"
-    assert (d.last_month_due, d.newest_period, d.stale) == ("2026-01", "2025-03", stale)
-    assert d.headline == f"{stale}. Position at 2025-03: 10 KPIs on target, 5 within tolerance, none in failure"
+    # the digest of 2026-W09 (late February 2026): by the returns calendar at its cut-off, the KPI and
+    # caseload returns for April to December 2025 are missing (due the 15th, five days' grace)
+    stale = "18 returns overdue by the returns calendar (latest KPI data 2025-03)"
+    assert (d.newest_period, d.stale, d.returns_overdue) == ("2025-03", stale, 18)
+    assert d.headline == ("Position at 2025-03: 10 KPIs on target, 5 within tolerance, none in failure; "
+                          f"finance: 2 in failure; caseloads: 1 on target. {stale[:1].upper()}{stale[1:]}")
     assert {r.code for r in d.kpis if r.latest.rating == "amber"} == {"PI3", "PI8", "PI9", "PI11", "PI13"}
     pi1 = d.kpis[0]
     assert (pi1.latest.period, pi1.latest.value, pi1.previous.value, pi1.direction) == ("2025-03", 86.4, 83.4,
                                                                                        "better")
     assert len(pi1.trend) == 12 and d.kpis[7].months_outside_green == 12  # PI8 amber all year
     subject, html, _text = render_digest(d)
-    assert subject == f"Weekly KPI digest {NEXT_WEEK}: {d.headline}"
-    assert f"{stale}. Position at 2025-03: 10 KPIs on target" in html and f"{stale}. Position at 2025-03" in _text
+    # every indicator it shows counted, the position first: finance's two in failure lead
+    assert subject == f"Weekly digest {NEXT_WEEK}: 2 in failure, 5 within tolerance, 18 returns overdue"
+    assert f">{d.headline}</h1>" in html and f"\n{d.headline}.\n" in _text
     assert html.count("<td class=b width=6 ") == 15 * 12  # one bar per KPI per month
     assert "forecast outturn £115.39m against £105.20m" in html and "overspend £10.19m (9.7%)" in html
     assert "/worker/" not in html  # everything, but no per-worker rows (issue 10): those need a team or the tag
@@ -159,7 +162,10 @@ def test_steady_digest_and_opt_out(demo, tmp_path):
         plan = plan_digests(s, load_catalog(settings.rules_dir), quiet_week, settings.timezone, later)
         d = compose_for(s, load_catalog(settings.rules_dir), settings.timezone, quiet_week, keen, later)[1]
     assert plan.skipped == [quiet] and len(plan.queued) == 1
-    assert d.steady and render_digest(d)[0].startswith(f"Weekly KPI digest {quiet_week}: all steady")
+    subject, _, text = render_digest(d)
+    assert d.steady and "all steady: none of your indicators changed this week" in text
+    # the position first; the KPI returns after March 2025 are overdue; 'all steady' did not fit
+    assert subject == f"Weekly digest {quiet_week}: none in failure, 1 on target, 10 returns overdue"
 
 
 def test_an_opted_out_subscriber_gets_no_digest_in_a_week_without_a_return_even_with_red_alerts(demo):
@@ -320,7 +326,8 @@ def test_the_digest_says_which_kpis_the_newest_return_left_blank_and_that_it_is_
                                                                           "sw_vacancy_rate")
     d = compose(settings, sid)
     assert [r.code for r in d.not_reported] == ["PI5", "PI12"]
-    assert d.stale == "Latest data: 2025-04 — 9 months old; newer returns are overdue"
+    # by the calendar: the KPI returns for May to December 2025 and nine caseload returns are missing
+    assert d.stale == "17 returns overdue by the returns calendar (latest KPI data 2025-04)"
     _, html, text = render_digest(d)
     line = next(x for x in text.splitlines() if x.startswith("Not reported this period: "))
     assert line.startswith("Not reported this period: PI5 ")
@@ -341,5 +348,5 @@ def test_a_digest_before_any_return_says_there_is_no_data_not_none_in_failure(de
     last = d.days[-1]
     assert d.headline == f"No data yet: no return for your indicators had landed by {last:%a} {last.day} {last:%b %Y}"
     subject, html, text = render_digest(d)
-    assert subject == f"Weekly KPI digest {week}: {d.headline}"
+    assert subject == f"Weekly digest {week}: no data yet, no return landed by {last:%a} {last.day} {last:%b %Y}"
     assert "none in failure" not in subject + html + text and "all steady" not in subject + text

@@ -52,8 +52,8 @@ def test_each_kpi_row_counts_its_months_in_each_band_as_the_annual_review_does(d
         ytd, bands = r.year_to_date, published[r.code]["months_in_band"]
         assert (ytd.year, ytd.first, ytd.last, ytd.months) == ("2024-25", "2024-04", "2025-03", 12)
         assert (ytd.green, ytd.amber, ytd.red, ytd.not_reported) == (bands["green"], bands["amber"], bands["red"], 0)
-        sentence = (f"2024-25 to date (Apr–Mar): {bands['green']} of 12 months on target, {bands['amber']} amber, "
-                    f"{bands['red']} red")
+        sentence = (f"2024-25 to date (Apr–Mar): {bands['green']} of 12 months on target, "
+                    f"{bands['amber']} within tolerance, {bands['red']} in failure")
         assert ytd.sentence == sentence
         assert sentence in html_row(html, r.code) and f"  {sentence}." in text_row(text, r.code)
 
@@ -64,9 +64,10 @@ def test_the_year_to_date_says_which_months_went_unreported():
     ratings = ["green"] * 7 + ["amber", "amber", "red"]
     series = (Point("2024-03", 1.0, "red"), *(Point(p, 1.0, r) for p, r in zip(months, ratings, strict=True)))
     ytd = year_to_date(series)  # March 2024 belongs to the year before
-    assert ytd.sentence == "2024-25 to date (Apr–Feb): 7 of 11 months on target, 2 amber, 1 red, 1 not reported"
+    assert ytd.sentence == ("2024-25 to date (Apr–Feb): 7 of 11 months on target, 2 within tolerance, 1 in failure, "
+                            "1 not reported")
     assert year_to_date((Point("2025-04", 1.0, "amber"),)).sentence == (
-        "2025-26 to date (Apr): 0 of 1 month on target, 1 amber, 0 red")
+        "2025-26 to date (Apr): 0 of 1 month on target, 1 within tolerance, 0 in failure")
     assert year_to_date(()) is None
 
 
@@ -155,9 +156,9 @@ def test_the_finance_section_shows_this_years_forecast_month_by_month_in_pounds(
                  ">£10.19m<"):
         assert cell in trend, cell
     assert "£100.00m" not in html and "Mar" not in trend
-    assert ("  Forecast by month, 2025-26:\n    Oct: outturn £108.00m, overspend £2.80m RED\n"
-            "    Dec: outturn £104.70m, underspend £500,000 GREEN\n"
-            "    Jan: outturn £115.39m, overspend £10.19m RED\n") in text
+    assert ("  Forecast by month, 2025-26:\n    Oct: outturn £108.00m, overspend £2.80m RED, in failure\n"
+            "    Dec: outturn £104.70m, underspend £500,000 GREEN, on target\n"
+            "    Jan: outturn £115.39m, overspend £10.19m RED, in failure\n") in text
 
 
 def test_finance_positions_are_capped_worst_first_for_a_national_reader(demo):

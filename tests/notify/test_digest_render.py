@@ -4,6 +4,7 @@ unsubscribe placeholder. Pure parts are tested directly; the rest over the demo 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections import Counter
 from dataclasses import replace
 from html.parser import HTMLParser
@@ -16,6 +17,7 @@ from sqlalchemy import select
 from alerts.digest.compose import (
     DigestModel,
     NotReported,
+    Overdue,
     Point,
     Row,
     WeekData,
@@ -135,7 +137,10 @@ def test_text_part_carries_the_same_facts_as_the_html(demo):
         html_row = html_row[:html_row.index("</tr>")]
         assert value in html_row and f">{r.latest.rating.upper()}</span>" in html_row
     assert "overspend £10.19m (9.7%)" in text and "/worker/" not in text  # no worker rows without a team or tag
-    assert sum(1 for x in text.splitlines() if x.startswith("- ") and " -> " in x) == len(d.events)
+    event = re.compile(r"\(\d{4}-\d{2}\), (RED|AMBER|GREEN), ")
+    said = [x for x in text.splitlines() if x.startswith("- ") and event.search(x)]
+    assert len(said) == len(d.events)  # each event: '..., RED, in failure (was within tolerance)'
+    assert all(x.endswith(e.words) for x, e in zip(said, d.events, strict=True))
     assert "Full status page: https://alerts.example.org/status" in text
     assert f"Unsubscribe: {LINK_MARK}" in text and f'href="{LINK_MARK}"' in html
     _, html2, text2 = render_digest(d)  # no base URL: no link, no placeholder left for anyone to fill
@@ -304,31 +309,50 @@ def compose_model(week: WeekData) -> DigestModel:
     return compose_digest("Ann", [Route(1, 1, delivery="digest")], week, None)
 
 
-def test_the_digest_warns_when_its_newest_data_is_older_than_the_last_month_due():
+def test_the_digest_says_returns_are_overdue_only_when_the_returns_calendar_does():
     rows = [at(row(1, "green"), "2025-03"), at(row(2, "amber"), "2025-03")]
-    current = compose_model(week_of_rows(rows, "2025-W16"))  # April: March is the last month due
-    assert (current.last_month_due, current.stale) == ("2025-03", None)
-    assert current.headline == "1 KPI on target, 1 within tolerance, none in failure"
-    late = compose_model(week_of_rows(rows, "2026-W09"))  # late February 2026: January 2026 was due
-    stale = "Latest data: 2025-03 — 10 months old; newer returns are overdue"
-    assert (late.last_month_due, late.months_stale, late.stale) == ("2026-01", 10, stale)
+    # late February 2026, ten months after March's return: the calendar says nothing is missing
+    # (a new pack, a provider not yet expected), so nothing is called overdue, however old the data
+    quiet = compose_model(week_of_rows(rows, "2026-W09"))
+    assert quiet.stale is None and quiet.headline == "1 KPI on target, 1 within tolerance, none in failure"
+    subject, html, text = render_digest(quiet)
+    assert subject == "Weekly digest 2026-W09: none in failure, 1 within tolerance, 1 on target"  # 'all steady' cut
+    assert "overdue" not in (subject + html + text).lower()
+    # the calendar at the cut-off: April's KPI return missing (due 15 May, grace to 20 May), and 8 earlier
+    missing = (Overdue("p", "2025-12", dt.date(2026, 1, 15), "kpi", 8),)
+    late = compose_model(replace(week_of_rows(rows, "2026-W09"), overdue=missing))
+    assert late.stale == "9 returns overdue by the returns calendar (latest KPI data 2025-03)"
+    headline = ("Position at 2025-03: 1 KPI on target, 1 within tolerance, none in failure. "
+                "9 returns overdue by the returns calendar (latest KPI data 2025-03)")
+    assert late.headline == headline
     subject, html, text = render_digest(late)
-    headline = f"{stale}. Position at 2025-03: 1 KPI on target, 1 within tolerance, none in failure"
-    assert subject == f"Weekly KPI digest 2026-W09: all steady ({headline})"  # no change this week, nothing red
+    assert subject == "Weekly digest 2026-W09: none in failure, 1 within tolerance, 9 returns overdue"  # 78 at most
     assert f">{headline}</h1>" in html and f"\n{headline}.\n" in text
-    one = compose_model(week_of_rows(rows, "2025-W19"))  # May (Thursday 8 May): April was due
-    assert one.stale == "Latest data: 2025-03 — 1 month old; newer returns are overdue"
-    assert compose_model(week_of_rows([], "2026-W09")).stale is None  # no KPI data: nothing to call old
+    assert "Overdue returns: p KPI return for 2025-12 (due Thu 15 Jan 2026), and 8 earlier" in text
+    other = compose_model(replace(week_of_rows(rows, "2026-W09"),
+                                  overdue=(Overdue("p", "2025-12", dt.date(2026, 1, 20), "finance"),)))
+    assert other.stale is None  # a finance return: not one this KPI-only digest shows
 
 
-@given(st.integers(2019, 2030), st.integers(1, 52), st.integers(0, 40))
-def test_months_stale_is_the_gap_to_the_month_before_the_weeks_thursday(year, w, back):
-    thursday = dt.date.fromisocalendar(year, w, 4)
-    due = (thursday.year * 12 + thursday.month - 1) - 1
-    newest = due - back
-    rows = [at(row(1, "green"), f"{newest // 12:04d}-{newest % 12 + 1:02d}")]
-    d = compose_model(week_of_rows(rows, f"{year}-W{w:02d}"))
-    assert d.months_stale == back and (d.stale is None) == (back == 0)
+@given(st.lists(st.sampled_from(["green", "amber", "red", None]), max_size=40),
+       st.lists(st.sampled_from(["green", "amber", "red"]), max_size=3), st.booleans(), st.integers(0, 30),
+       st.booleans())
+def test_a_digest_subject_is_78_characters_at_most_and_leads_with_the_position(kpis, finance, monthly, overdue,
+                                                                              steady):
+    rows = [at(row(i, r), "2025-03") for i, r in enumerate(kpis)]
+    rows += [replace(at(row(100 + i, r), "2026-01"), code=None, tags=("finance",)) for i, r in enumerate(finance)]
+    missing = (Overdue("p", "2025-12", dt.date(2026, 1, 15), "kpi", overdue - 1),) if overdue and kpis else ()
+    week = replace(week_of_rows(rows, "2026-W09"), overdue=missing, cadence="monthly" if monthly else "weekly")
+    d = compose_model(week)
+    subject = render_digest(d)[0]
+    assert len(subject) <= 78
+    assert subject.startswith(f"{'Monthly' if monthly else 'Weekly'} digest 2026-W09: ")
+    said = subject.split(": ", 1)[1]
+    if not d.no_data:
+        red = sum(1 for r in [*kpis, *finance] if r == "red")
+        assert said.startswith(f"{red or 'none'} in failure")  # the position first, failure first: never cut
+        assert ("overdue" in said) <= bool(missing)  # never claimed unless the calendar says so
+    assert "breach" not in subject
 
 
 @pytest.mark.parametrize(("week", "first", "last"), [

@@ -19,6 +19,7 @@ from config import Settings, use_settings
 from rules.loader import SHIPPED_PACKS, load_catalog
 from tests.conftest import EXAMPLES, kpi_csv
 from tests.ingesting import ingest_path, land_json
+from tests.notify.cards import facts, style, text
 from tests.peers.teams import SIGNATURE, WORKFLOW, card
 
 BASE = "https://alerts.example.org"
@@ -44,10 +45,6 @@ def plain_and_html(msg) -> tuple[str, str]:  # noqa: ANN001 - an EmailMessage
 
 def boxes(request: dict) -> list[dict]:
     return [b for b in card(request)["body"] if b["type"] == "Container"]
-
-
-def facts(box: dict) -> dict[str, str]:
-    return {f["title"]: f["value"] for i in box["items"] if i["type"] == "FactSet" for f in i["facts"]}
 
 
 def test_a_restated_return_is_sent_as_a_correction_naming_the_ratings_it_withdraws(new_database, smtp_server,
@@ -76,8 +73,8 @@ def test_a_restated_return_is_sent_as_a_correction_naming_the_ratings_it_withdra
     assert "Correction: PI1 was reported RED at 68.8%; corrected to 86%, GREEN: the earlier RED is withdrawn" in lines
     assert "Correction: PI3 was reported GREEN at 12%; corrected to 25%, RED: the earlier GREEN is withdrawn" in lines
     request = teams_server.wait_for(2)[1]
-    assert card(request)["body"][0]["text"] == msg["Subject"]
-    assert next(b for b in card(request)["body"] if b.get("id") == "lead")["text"] == lead
+    assert text(card(request)["body"][0]) == msg["Subject"]
+    assert text(next(b for b in card(request)["body"] if b.get("id") == "lead")) == lead
     assert [facts(b)["Correction"].split(";")[0] for b in boxes(request)] == ["PI3 was reported GREEN at 12%",
                                                                                "PI1 was reported RED at 68.8%"]
 
@@ -94,8 +91,8 @@ def test_restating_an_older_period_withdraws_the_rating_a_message_announced_thou
         land_json("kpi-2024-10.csv", kpi_csv([("2024-10", "PI1", "68.8"), ("2024-10", "PI3", "12")]))
         land_json("kpi-2024-11.csv", kpi_csv([("2024-11", "PI1", "73.5"), ("2024-11", "PI3", "12")]))
         assert [m["Subject"] for _, _, m in smtp_server.wait_for(2)] == [
-            "[RED] Sandwell: 1 KPI breached in the 2024-10 return",
-            "[AMBER] Sandwell: 1 KPI improved in the 2024-11 return"]
+            "[RED] Sandwell: 1 KPI in failure in the 2024-10 return",
+            "[AMBER] Sandwell: 1 KPI now within tolerance in the 2024-11 return"]
         again = land_json("kpi-2024-10-v2.csv", kpi_csv([("2024-10", "PI1", "86"), ("2024-10", "PI3", "13")]))
     finally:
         use_settings(None)
@@ -108,12 +105,12 @@ def test_restating_an_older_period_withdraws_the_rating_a_message_announced_thou
     plain, _ = plain_and_html(msg)
     assert plain.splitlines()[0].endswith("1 KPI changed. The earlier RED of PI1 is withdrawn.")
     lines = plain.splitlines()
-    assert "Rating: GREEN, corrected (was reported red)" in lines
+    assert "Rating: GREEN, corrected (was reported in failure)" in lines
     assert ("Correction: PI1 was reported RED at 68.8%; corrected to 86%, GREEN: the earlier RED is withdrawn; "
             "the alert stays AMBER (latest 2024-11)") in lines
     assert "PI3" not in plain
     request = teams_server.wait_for(3)[2]
-    assert card(request)["body"][0]["text"] == msg["Subject"]
+    assert text(card(request)["body"][0]) == msg["Subject"]
     (box,) = boxes(request)
     assert facts(box)["Correction"] == ("PI1 was reported RED at 68.8%; corrected to 86%, GREEN: the earlier RED "
                                         "is withdrawn; the alert stays AMBER (latest 2024-11)")
@@ -129,12 +126,11 @@ def test_the_example_finance_return_is_in_pounds_in_the_subject_the_email_and_th
     finally:
         use_settings(None)
     (_, _, msg), = smtp_server.wait_for(1)
-    subject = ("[RED] Sandwell: forecast overspend £10.19m (9.7%), year-to-date overspend £2.64m (2.8%) "
-               "in the 2026-01 return")
-    assert msg["Subject"] == subject
+    assert msg["Subject"] == "[RED] Sandwell: forecast overspend £10.19m (9.7%) in failure, 1 more (2026-01)"
     plain, html = plain_and_html(msg)
     lines = plain.splitlines()
-    assert lines[0] == subject.removeprefix("[RED] ") + "."
+    assert lines[0] == ("Sandwell: forecast overspend £10.19m (9.7%) in failure, year-to-date overspend £2.64m (2.8%) "
+                        "in failure in the 2026-01 return.")
     for line in ("Value: forecast overspend £10.19m, 9.7% of funding (contract sum + other income)",
                  "Funding (contract sum + other income): £105.20m", "Forecast outturn (full-year spend): £115.39m",
                  "Value: year-to-date overspend £2.64m, 2.8% of year-to-date budget",
@@ -144,9 +140,9 @@ def test_the_example_finance_return_is_in_pounds_in_the_subject_the_email_and_th
     assert "Forecast overspend £10.19m, 9.7% of funding (contract sum + other income)" in html
     (request,) = teams_server.wait_for(1)
     forecast, ytd = boxes(request)
-    assert forecast["items"][1] == {"type": "TextBlock", "text": "RED, breached", "wrap": True, "color": "attention",
+    assert forecast["items"][1] == {"type": "TextBlock", "text": "RED, in failure", "wrap": True, "color": "attention",
                                     "weight": "Bolder"}
-    assert facts(forecast)["Value"] == "forecast overspend £10.19m, 9.7% of funding \\(contract sum \\+ other income\\)"
+    assert facts(forecast)["Value"] == "forecast overspend £10.19m, 9.7% of funding (contract sum + other income)"
     (button,) = [a for i in forecast["items"] if i["type"] == "ActionSet" for a in i["actions"]]
     assert button["url"] == f"{BASE}/indicators/forecast_overspend_pct?provider=sandwell"
     assert SIGNATURE not in html + plain + str(card(request)) and WORKFLOW not in str(card(request))
@@ -161,23 +157,22 @@ def test_the_example_caseload_return_counts_workers_and_teams_and_each_worker_ro
     finally:
         use_settings(None)
     (_, _, msg), = smtp_server.wait_for(1)
-    assert msg["Subject"].startswith("[RED] Sandwell: caseloads over the ceiling for ")
-    assert msg["Subject"].endswith(" workers and 2 teams in the 2025-03 return")
+    assert msg["Subject"] == "[RED] Sandwell: caseloads over the ceiling for 11 workers and 2 teams"  # 78 at most
     plain, html = plain_and_html(msg)
     block = next(p.splitlines() for p in plain.split("\n\n") if "Worker SW-0003" in p)
-    assert block[:3] == ["Caseload per social worker: Worker SW-0003, team tipton-rowley-ai-1", "Rating: RED, breached",
-                         "Value: 27 (ceiling 22)"]
+    assert block[:3] == ["Caseload per social worker: Worker SW-0003, team tipton-rowley-ai-1",
+                         "Rating: RED, in failure", "Value: 27 (ceiling 22)"]
     assert "<td>Worker SW-0003, team tipton-rowley-ai-1</td>" in html
     (request,) = teams_server.wait_for(1)
     body = card(request)["body"]
     assert sum(text_of(b) for b in body) <= MAX_TEXT
     first = boxes(request)[0]["items"]
-    assert first[0]["text"] == "Caseload per social worker: Worker SW-0003, team tipton-rowley-ai-1"
-    assert (first[1]["text"], first[1]["color"]) == ("RED, breached", "attention")
+    assert text(first[0]) == "Caseload per social worker: Worker SW-0003, team tipton-rowley-ai-1"
+    assert (text(first[1]), style(first[1])["color"]) == ("RED, in failure", "attention")
     assert facts(boxes(request)[0])["Value"] == "27 (ceiling 22)"
     assert not any(i["type"] == "ActionSet" for b in boxes(request) for i in b["items"])  # no base URL: no buttons
     more = next(b["text"] for b in body if b.get("id") == "more")
-    assert more.startswith("and ") and more.endswith(" more: see the email or the status page")
+    assert more.startswith("and ") and more.endswith(" more changes: see the email")  # no base URL: no link
     assert len(boxes(request)) + int(more.split()[1]) == plain.count("\nRating: ")  # the email lists them all
 
 
@@ -188,12 +183,17 @@ def test_a_finance_reminder_says_the_overspend_in_pounds_too(new_database, smtp_
         with time_machine.travel(dt.datetime(2026, 2, 18, 9, 0, tzinfo=dt.UTC), tick=True):  # a Wednesday
             assert not ingest_path(EXAMPLES / "finance-2026-01.csv").errors  # red: no message, reminders only
         with time_machine.travel(dt.datetime(2026, 3, 2, 8, 0, tzinfo=dt.UTC), tick=True):  # a Monday, 12 days on
+            assert not steps.reminders(settings, dispatcher_for(settings))  # February's return is due 20 Mar
+        with time_machine.travel(dt.datetime(2026, 3, 23, 8, 0, tzinfo=dt.UTC), tick=True):  # the Monday after
             assert steps.reminders(settings, dispatcher_for(settings))
     finally:
         use_settings(None)
     (_, _, msg), = smtp_server.wait_for(1)
-    assert msg["Subject"] == ("[RED] Sandwell: forecast overspend £10.19m (9.7%), still red, year-to-date overspend "
-                              "£2.64m (2.8%), still red (latest period 2026-01)")
+    assert msg["Subject"] == "[RED] Sandwell: forecast overspend £10.19m (9.7%) still in failure, 1 more"
     plain, _ = plain_and_html(msg)
+    assert plain.splitlines()[0] == ("Sandwell: forecast overspend £10.19m (9.7%) still in failure, year-to-date "
+                                     "overspend £2.64m (2.8%) still in failure (latest period 2026-01).")
+    assert ("Reminder: still in failure since 2026-01; the 2026-02 return was due 20 Mar and has not landed yet"
+            in plain.splitlines())
     assert "Value: forecast overspend £10.19m, 9.7% of funding (contract sum + other income)" in plain.splitlines()
     assert "Funding (contract sum + other income): £105.20m" in plain.splitlines()

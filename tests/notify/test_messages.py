@@ -21,6 +21,7 @@ from alerts.notify.wording import lead, subject_line
 from alerts.templating import indicator_url, pounds
 from rules.evaluate import derive
 from rules.loader import SHIPPED_PACKS, load_catalog
+from tests.notify.cards import facts, style, text
 from tests.notify.test_stages import change, sub, worker
 
 CATALOG = load_catalog(SHIPPED_PACKS)
@@ -39,11 +40,6 @@ def email_and_card(changes, base_url: str = BASE, routes=None):  # noqa: ANN001,
 
 def containers(content: dict) -> list[dict]:
     return [b for b in content["body"] if b["type"] == "Container"]
-
-
-def facts(box: dict) -> dict[str, str]:
-    (fact_set,) = [i for i in box["items"] if i["type"] == "FactSet"]
-    return {f["title"]: f["value"] for f in fact_set["facts"]}
 
 
 def blocks(text: str) -> list[list[str]]:
@@ -73,8 +69,8 @@ def test_a_restatement_says_in_its_subject_and_first_line_which_return_it_correc
         in email.text.splitlines()
     assert "Correction:</strong> PI3 was reported RED at 72%; corrected to 86%, GREEN: the earlier RED is withdrawn." \
         in email.html
-    assert next(b for b in content["body"] if b.get("id") == "lead")["text"] == first
-    by_code = {box["items"][0]["text"].split()[0]: facts(box) for box in containers(content)}
+    assert text(next(b for b in content["body"] if b.get("id") == "lead")) == first
+    by_code = {text(box["items"][0]).split()[0]: facts(box) for box in containers(content)}
     assert by_code["PI3"]["Correction"] == "PI3 was reported RED at 72%; corrected to 86%, GREEN: the earlier RED is " \
                                            "withdrawn"
 
@@ -94,8 +90,8 @@ def test_one_withdrawn_rating_is_named_in_the_first_line_and_an_unchanged_rating
 
 def test_a_change_that_restates_nothing_reads_as_before():
     email, content = email_and_card([change(1, "PI1"), change(2, "PI2", to="amber")])
-    assert email.subject == "[RED] Sandwell: 2 KPIs breached in the 2024-10 return"
-    assert email.text.splitlines()[0] == "Sandwell: 2 KPIs breached in the 2024-10 return."
+    assert email.subject == "[RED] Sandwell: 1 KPI in failure, 1 within tolerance in the 2024-10 return"
+    assert email.text.splitlines()[0] == "Sandwell: 1 KPI in failure, 1 within tolerance in the 2024-10 return."
     assert "Correction" not in email.text + email.html and not any(b.get("id") == "lead" for b in content["body"])
 
 
@@ -128,9 +124,10 @@ def finance_change(rule_id: str, event_id: int, values: dict | None = None, **kw
 def test_finance_messages_lead_with_the_overspend_in_pounds_and_say_what_the_percentage_is_of():
     changes = [finance_change("forecast_overspend_pct", 1), finance_change("ytd_overspend_pct", 2)]
     email, content = email_and_card(changes)
-    assert email.subject == ("[RED] Sandwell: forecast overspend £10.19m (9.7%), year-to-date overspend £2.64m (2.8%) "
-                             "in the 2026-01 return")
+    assert email.subject == "[RED] Sandwell: forecast overspend £10.19m (9.7%) in failure, 1 more (2026-01)"
     lines = email.text.splitlines()
+    assert lines[0] == ("Sandwell: forecast overspend £10.19m (9.7%) in failure, year-to-date overspend £2.64m (2.8%) "
+                        "in failure in the 2026-01 return.")
     assert "Value: forecast overspend £10.19m, 9.7% of funding (contract sum + other income)" in lines
     assert "Value: year-to-date overspend £2.64m, 2.8% of year-to-date budget" in lines
     for fact in ("Funding (contract sum + other income): £105.20m", "Forecast outturn (full-year spend): £115.39m",
@@ -140,20 +137,20 @@ def test_finance_messages_lead_with_the_overspend_in_pounds_and_say_what_the_per
     assert "Forecast overspend £10.19m, 9.7% of funding (contract sum + other income)" in email.html
     assert "Funding (contract sum + other income): £105.20m" in email.html
     forecast = facts(containers(content)[0])
-    assert forecast["Value"] == "forecast overspend £10.19m, 9.7% of funding \\(contract sum \\+ other income\\)"
-    assert forecast["Funding \\(contract sum \\+ other income\\)"] == "£105.20m"
+    assert forecast["Value"] == "forecast overspend £10.19m, 9.7% of funding (contract sum + other income)"
+    assert forecast["Funding (contract sum + other income)"] == "£105.20m"  # as it is: a TextRun is no markdown
 
 
 def test_an_underspend_and_a_finance_change_without_its_amounts_still_carry_their_unit():
     under = finance_change("forecast_overspend_pct", 1, {**FINANCE, "forecast_outturn": 104_700_000.0},
                            kind="resolved", from_state="red", to_state="green")
-    assert subject_line([under]) == ("[GREEN] Sandwell: forecast overspend -£500,000 (-0.5%), back on target "
-                                     "in the 2026-01 return")
+    assert subject_line([under]) == "[GREEN] Sandwell: forecast overspend -£500,000 (-0.5%) back on target"
     bare = build_change(CATALOG, dict(id=3, rule_id="forecast_overspend_pct", provider="sandwell", subject="sandwell",
                                       kind="reminder", from_state="red", to_state="red", period="2026-01", value=9.69,
                                       return_id=None), [], None)  # a reminder: no observations read
-    assert subject_line([bare]) == ("[RED] Sandwell: forecast overspend 9.7% of funding (contract sum + other income), "
-                                    "still red (latest period 2026-01)")
+    assert subject_line([bare]) == "[RED] Sandwell: forecast overspend 9.7% still in failure (latest 2026-01)"
+    email, _ = email_and_card([bare])
+    assert "Value: forecast overspend 9.7% of funding (contract sum + other income)" in email.text.splitlines()
 
 
 @pytest.mark.parametrize(("value", "text"), [(10_190_000, "£10.19m"), (-500_000, "-£500,000"), (0, "£0"),
@@ -180,22 +177,23 @@ def caseload_changes() -> list:
 
 def test_caseload_messages_count_workers_and_teams_and_name_each_worker_s_team():
     email, content = email_and_card(caseload_changes(), routes=[sub(tags=frozenset({"caseloads"}))])
-    assert email.subject == "[RED] Sandwell: caseloads over the ceiling for 3 workers and 1 team in the 2025-03 return"
+    assert email.subject == "[RED] Sandwell: caseloads over the ceiling for 3 workers and 1 team (2025-03)"
     worker_block = next(b for b in blocks(email.text) if "Worker SW-0001" in b[0])
     assert worker_block[0] == "Caseload per social worker: Worker SW-0001, team tipton-rowley-ai-1"
-    assert worker_block[1:3] == ["Rating: RED, breached", "Value: 27 (ceiling 22)"]
+    assert worker_block[1:3] == ["Rating: RED, in failure", "Value: 27 (ceiling 22)"]
     assert "<td>Worker SW-0001, team tipton-rowley-ai-1</td>" in email.html
-    headings = [box["items"][0]["text"] for box in containers(content)]
+    headings = [text(box["items"][0]) for box in containers(content)]
     assert headings == ["Caseload per social worker: Worker SW-0001, team tipton-rowley-ai-1",
                         "Caseload per social worker: Worker SW-0002, team tipton-rowley-ai-1",
                         "Caseload per social worker: Worker SW-0003, team tipton-rowley-ai-1",
                         "Average caseload per team: Team tipton-rowley-ai-1"]
     trust = caseload(event_id=5, rule_id="trust_average_caseload", subject="sandwell", team=None, to="amber",
                      value=23.0)
-    assert subject_line([trust]) == "[AMBER] Sandwell: trust-wide average caseload 23 over target in the 2025-03 return"
+    assert subject_line([trust]) == "[AMBER] Sandwell: trust-wide average caseload 23 within tolerance (2025-03)"
     back = [caseload(event_id=6, kind="resolved", frm="amber", to="green"), trust]
-    assert subject_line(back) == ("[AMBER] Sandwell: caseloads back within the ceiling for 1 worker, "
-                                  "trust-wide average caseload 23 over target in the 2025-03 return")
+    assert subject_line(back) == "[AMBER] Sandwell: trust-wide average caseload 23 within tolerance, 1 more"
+    assert lead(back) == ("Sandwell: trust-wide average caseload 23 within tolerance, caseloads back within the "
+                          "ceiling for 1 worker in the 2025-03 return.")  # the worse news first
 
 
 # -- the plain-text part --------------------------------------------------------------------------
@@ -213,7 +211,7 @@ def test_the_plain_text_part_is_one_block_of_label_value_lines_per_change():
         assert all(": " in line for line in p[1:]), p  # every line after the title is 'Label: value'
         labels = [line.split(": ", 1)[0] for line in p[1:]]
         assert labels == ["Rating", "Value", "Period", "Bands", "Previously", "Outside green", "Page"]
-    assert changes[0][1:3] == ["Rating: RED, breached", "Value: 68.8%"]
+    assert changes[0][1:3] == ["Rating: RED, in failure", "Value: 68.8%"]
     assert changes[0][-1] == f"Page: {BASE}/indicators/key_PI1?provider=sandwell"
     assert "<" not in email.text  # no HTML in it
 
@@ -227,11 +225,11 @@ def test_the_card_shows_each_change_with_its_rating_in_words_and_colour_and_sepa
     _, content = email_and_card(cs)
     assert content["type"] == "AdaptiveCard" and content["version"] == "1.4"
     title = content["body"][0]
-    assert (title["id"], title["color"]) == ("title", "attention")
-    assert title["text"] == "[RED] Sandwell: 2 KPIs breached, 1 KPI back on target in the 2024-10 return"
-    ratings = [(box["items"][1]["text"], box["items"][1]["color"]) for box in containers(content)]
-    assert ratings == [("RED, breached (was amber)", "attention"), ("AMBER, breached", "warning"),
-                       ("GREEN, back on target (was red)", "good")]
+    assert (title["id"], style(title)["color"]) == ("title", "attention")
+    assert text(title) == "[RED] Sandwell: 1 KPI in failure, 1 within tolerance, 1 back on target"  # 78 at most
+    ratings = [(text(box["items"][1]), style(box["items"][1])["color"]) for box in containers(content)]
+    assert ratings == [("RED, in failure (was within tolerance)", "attention"), ("AMBER, within tolerance", "warning"),
+                       ("GREEN, back on target (was in failure)", "good")]
     assert all(set(facts(box)) >= {"Value", "Period"} for box in containers(content))
 
 
@@ -262,6 +260,8 @@ def test_the_card_body_holds_at_most_1000_characters_and_says_how_many_more(n, t
     more = [b for b in content["body"] if b.get("id") == "more"]
     assert shown + (int(more[0]["text"].split()[1].replace(",", "")) if more else 0) == n
     assert bool(more) is (shown < n)
+    if more:  # 'and 12 more changes: open the status page', the link where there is one
+        assert more[0]["text"].endswith(f"[open the status page]({BASE}/status)" if with_base else "see the email")
     assert shown >= 1 or len(team) > 60  # a change fits unless its names are long
     assert len(json.dumps(content, ensure_ascii=False).encode()) < 35_000  # Apprise's template size limit
 
@@ -279,7 +279,7 @@ def test_the_plain_text_part_reads_as_label_value_lines_whatever_the_names(rows)
     assert len(changes) == min(len(rows), 50)
     for p in changes:
         assert [line.split(": ", 1)[0] for line in p[1:]] == ["Rating", "Value", "Period", "Bands", "Page"]
-        assert p[1:4] == ["Rating: RED, breached", "Value: 68.8 (ceiling 22)", "Period: 2025-03"]
+        assert p[1:4] == ["Rating: RED, in failure", "Value: 68.8 (ceiling 22)", "Period: 2025-03"]
 
 
 def test_the_card_is_a_workflows_message():
@@ -304,11 +304,11 @@ def test_indicator_urls_carry_the_indicator_provider_and_subject_exactly(indicat
 def test_the_card_counts_the_kpis_left_blank_and_names_them_in_the_room_left():
     blank = tuple((f"PI{i}", f"Indicator number {i} with a long name") for i in range(2, 16))
     few = card((change(1, "PI1", not_reported=blank[:1]),))["attachments"][0]["content"]["body"]
-    assert few[-1] == {"type": "TextBlock", "id": "not-reported", "isSubtle": True, "wrap": True,
-                       "text": "Not reported this period (2024-10): 1 indicator left blank, not rated: "
-                               "PI2 Indicator number 2 with a long name"}
+    assert few[-1]["id"] == "not-reported" and style(few[-1]) == {"isSubtle": True}
+    assert text(few[-1]) == ("Not reported this period (2024-10): 1 indicator left blank, not rated: "
+                             "PI2 Indicator number 2 with a long name")
     many = [change(i, f"PI{i}", not_reported=blank) for i in range(1, 31)]
     body = card(tuple(many))["attachments"][0]["content"]["body"]
     assert sum(text_of(b) for b in body) <= MAX_TEXT and body[-1]["id"] == "not-reported"
-    assert body[-1]["text"].startswith("Not reported this period (2024-10): 14 indicators left blank, not rated")
+    assert text(body[-1]).startswith("Not reported this period (2024-10): 14 indicators left blank, not rated")
     assert any(b.get("id") == "more" for b in body)  # the changes came first; the names got the rest

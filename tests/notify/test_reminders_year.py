@@ -20,6 +20,7 @@ from alerts.steps import dispatcher_for
 from alerts.store.db import session_for
 from alerts.store.models import AlertEvent, Delivery, ReturnRecord, Subscriber
 from alerts.usecases.subscriptions import apply
+from rules.calendar import next_return
 from rules.loader import load_catalog
 from tests.ingesting import ingest_path
 from tests.year import timeline
@@ -63,16 +64,19 @@ def test_the_example_year_reminds_with_the_returns_not_every_week(year):
     reminders = [d for d in emails if d.key.startswith("reminders-")]
     per_subscriber = Counter(names[d.subscriber_id] for d in reminders)
     lead_inbox = [m for _, to, m in received if to == ["commissioning.lead@example.org"]]
-    lead_reminders = [m for m in lead_inbox if "still red" in m["Subject"]]
+    lead_reminders = [m for m in lead_inbox if "still in failure" in m["Subject"]]
     assert len(lead_reminders) == per_subscriber["Commissioning lead"]
-    assert 1 <= len(lead_reminders) <= 12  # 47 before
+    assert 1 <= len(lead_reminders) <= 7  # 47 before issue 10, 12 before issue 17
     assert runs > 600  # every simulated day, from May 2024 to March 2026
 
     weeks = Counter((d.subscriber_id, d.created_at.astimezone(LONDON).isocalendar()[:2]) for d in reminders)
     assert max(weeks.values()) == 1  # never two reminder emails in one ISO week
     assert {d.created_at.astimezone(LONDON).weekday() for d in reminders} == {0}  # all on Mondays
     for m in lead_reminders:
-        assert "still red since " in m.get_body(("html",)).get_content()
+        html = m.get_body(("html",)).get_content()
+        assert "still in failure since " in html  # and when the next return is due, or that it has not landed
+        assert "the next return is due " in html or "and has not landed yet" in html or "return is missing" in html
+        assert "still red" not in html and "(was red)" not in html
 
     # and each alert reminded at most once between two rated returns of its rule's kind
     catalog = load_catalog(settings.rules_dir)
@@ -80,6 +84,9 @@ def test_the_example_year_reminds_with_the_returns_not_every_week(year):
         rated = s.execute(select(ReturnRecord.provider, ReturnRecord.kind, ReturnRecord.evaluated_at)).all()
         events = s.execute(select(AlertEvent.alert_id, AlertEvent.rule_id, AlertEvent.provider, AlertEvent.at)
                            .where(AlertEvent.kind == "reminder").order_by(AlertEvent.at)).all()
+        turns = s.execute(select(AlertEvent.alert_id, AlertEvent.kind, AlertEvent.period, AlertEvent.at)
+                          .where(AlertEvent.to_state == "red", AlertEvent.kind.in_(("opened", "escalated", "reminder")))
+                          .order_by(AlertEvent.at, AlertEvent.id)).all()
     landings = defaultdict(list)
     for provider, kind, at in rated:
         landings[(provider, kind)].append(at)
@@ -92,3 +99,13 @@ def test_the_example_year_reminds_with_the_returns_not_every_week(year):
         kind = catalog.rules_by_id[seq[0].rule_id].rule.kind
         for a, b in zip(seq, seq[1:], strict=False):
             assert any(a.at < x < b.at for x in landings[(seq[0].provider, kind)]), (seq[0].rule_id, a.at, b.at)
+
+    # and none before the next return of its kind was due: each reminder came on or after the due
+    # day of the return after the period the alert stood on when it turned red or last reminded
+    stood: dict[int, str] = {}
+    for alert, kind, period, at in turns:
+        if kind == "reminder":
+            rule = catalog.rules_by_id[next(e.rule_id for e in events if e.alert_id == alert)]
+            found = next_return(catalog, "sandwell", rule.rule.kind, stood[alert], at.date())
+            assert found is not None and at.astimezone(LONDON).date() >= found[1].due, (rule.id, at, stood[alert])
+        stood[alert] = period

@@ -6,6 +6,7 @@ import datetime as dt
 import html
 import json
 import random
+import re
 from dataclasses import replace
 
 import pytest
@@ -21,6 +22,8 @@ from alerts.notify.render import reminder_line, render, subject_line
 from alerts.notify.retry import backoff_seconds
 from alerts.notify.route import Route, route
 from alerts.notify.unsubscribe import LINK_MARK
+from tests.notify.cards import facts as card_facts
+from tests.notify.cards import text
 
 NOW = dt.datetime(2025, 4, 8, 9, 0, tzinfo=dt.UTC)
 
@@ -146,20 +149,31 @@ def test_a_subscriber_reminded_this_week_gets_no_second_reminder_on_that_channel
     assert [g.batch for g in compose(cs, inputs)] == ["return-7"]  # the composed pipeline drops it too
 
 
+NOV_15 = dt.date(2024, 11, 15)
+
+
 @pytest.mark.parametrize(("kw", "line"), [
-    (dict(red_since="2024-10"), "still red since 2024-10, no newer return yet"),
-    (dict(red_since="2024-10", period="2025-01"), "still red since 2024-10, latest 2025-01"),
-    (dict(red_since="2024-10", period="2025-01", newest_period="2025-01"), "still red since 2024-10, latest 2025-01"),
+    (dict(red_since="2024-10"), "still in failure since 2024-10"),
+    (dict(red_since="2024-10", next_period="2024-10", next_due=NOV_15, next_state="upcoming"),
+     "still in failure since 2024-10; the next return is due 15 Nov"),
+    (dict(red_since="2024-10", next_period="2024-11", next_due=dt.date(2024, 12, 15), next_state="due"),
+     "still in failure since 2024-10; the 2024-11 return was due 15 Dec and has not landed yet"),
+    (dict(red_since="2024-10", next_period="2024-11", next_due=dt.date(2024, 12, 15), next_state="missing"),
+     "still in failure since 2024-10; the 2024-11 return is missing (due 15 Dec)"),
+    (dict(red_since="2024-10", to="amber"), "still within tolerance since 2024-10"),
+    (dict(red_since="2024-10", period="2025-01"), "still in failure since 2024-10, latest 2025-01"),
+    (dict(red_since="2024-10", period="2025-01", newest_period="2025-01"),
+     "still in failure since 2024-10, latest 2025-01"),
     (dict(red_since="2024-10", newest_period="2024-12"),
-     "still red since 2024-10, latest 2024-10; not in the newer returns (up to 2024-12)"),
+     "still in failure since 2024-10, latest 2024-10; not in the newer returns (up to 2024-12)"),
     (dict(red_since="2024-10", acknowledged=("Head of service", "2024-11-20", "Recovery plan agreed at OPB")),
-     "still red since 2024-10, no newer return yet; acknowledged by Head of service on 2024-11-20: "
-     "Recovery plan agreed at OPB"),
+     "still in failure since 2024-10; acknowledged by Head of service on 2024-11-20: Recovery plan agreed at OPB"),
     (dict(red_since="2024-10", acknowledged=("Jo", "2024-11-20", None)),
-     "still red since 2024-10, no newer return yet; acknowledged by Jo on 2024-11-20"),
+     "still in failure since 2024-10; acknowledged by Jo on 2024-11-20"),
 ])
 def test_a_reminder_says_since_when_and_what_newer_returns_showed(kw, line):
     assert reminder_line(reminder(**kw)) == line
+    assert "red" not in line  # never 'RED, still red (was red)'
 
 
 def test_a_reminder_email_and_card_say_what_they_are_and_escape_the_note():
@@ -167,26 +181,50 @@ def test_a_reminder_email_and_card_say_what_they_are_and_escape_the_note():
                    acknowledged=("Jo <b>", "2025-01-20", "plan [here](http://x)")),
           reminder(2, "PI3", red_since="2024-11")]
     email, card = (render(g, "Ann") for g in group(route(cs, [sub()]), {1: ["email", "teams"]}, "2025-W15"))
-    assert email.subject == "[RED] Sandwell: 2 KPIs still red (latest period 2025-01)"
-    assert "A reminder: 2 of the alerts you subscribe to are still red" in email.html
-    assert "still red since 2024-10, latest 2025-01; acknowledged by Jo &lt;b&gt; on 2025-01-20" in email.html
-    assert "still red since 2024-11, no newer return yet" in email.html and "<b>" not in email.html
+    assert email.subject == "[RED] Sandwell: 2 KPIs still in failure (latest period 2025-01)"
+    assert "A reminder: 2 of the alerts you subscribe to are still in failure" in email.html
+    assert "still in failure since 2024-10, latest 2025-01; acknowledged by Jo &lt;b&gt; on 2025-01-20" in email.html
+    assert "still in failure since 2024-11" in email.html and "<b>" not in email.html
     assert "A return has just changed" not in email.html
+    assert "RED, still in failure" in email.text and "(was red)" not in email.text + email.html
     boxes = [b for b in json.loads(card.text)["attachments"][0]["content"]["body"] if b["type"] == "Container"]
-    reminders = [{f["title"]: f["value"] for f in b["items"][2]["facts"]}["Reminder"] for b in boxes]
-    assert reminders == [r"still red since 2024-10, latest 2025-01; acknowledged by Jo \<b\> on 2025-01-20: "
-                         r"plan \[here\]\(http://x\)", "still red since 2024-11, no newer return yet"]
-    assert "Reminder: still red since 2024-11, no newer return yet" in email.text.splitlines()
-    assert email.text.splitlines()[4].startswith("A reminder: 2 of the alerts you subscribe to are still red.")
+    reminders = [card_facts(b)["Reminder"] for b in boxes]
+    assert reminders == ["still in failure since 2024-10, latest 2025-01; acknowledged by Jo <b> on 2025-01-20: "
+                         "plan [here](http://x)", "still in failure since 2024-11"]  # TextRuns: never markdown
+    assert all(b["items"][2]["type"] == "RichTextBlock" for b in boxes)
+    assert "Reminder: still in failure since 2024-11" in email.text.splitlines()
+    assert email.text.splitlines()[4].startswith("A reminder: 2 of the alerts you subscribe to are still in failure.")
 
 
 def test_subject_lines():
     assert subject_line((change(1, "PI1"), change(2, "PI2", to="amber"))) == \
-        "[RED] Sandwell: 2 KPIs breached in the 2024-10 return"
+        "[RED] Sandwell: 1 KPI in failure, 1 within tolerance in the 2024-10 return"
     assert subject_line((change(1, kind="resolved", frm="amber", to="green"),)) == \
         "[GREEN] Sandwell: 1 KPI back on target in the 2024-10 return"
     mixed = (change(1, "PI1"), change(2, code=None, kind="deescalated", frm="red", to="amber"))
-    assert subject_line(mixed) == "[RED] Sandwell: 1 alert breached, 1 alert improved in the 2024-10 return"
+    assert subject_line(mixed) == "[RED] Sandwell: 1 alert in failure, 1 now within tolerance (2024-10 return)"
+    april = [change(i, f"PI{i}", to="red" if i < 3 else "amber", period="2024-04") for i in range(1, 11)]
+    assert subject_line(april) == "[RED] Sandwell: 2 KPIs in failure, 8 within tolerance in the 2024-04 return"
+
+
+@given(st.lists(st.sampled_from([("opened", None, "red"), ("opened", None, "amber"), ("escalated", "amber", "red"),
+                                 ("deescalated", "red", "amber"), ("resolved", "amber", "green"),
+                                 ("resolved", "red", "green")]), min_size=1, max_size=40),
+       st.sampled_from(["Sandwell", "Birmingham children's trust community interest company ltd"]))
+def test_a_subject_is_78_characters_at_most_counts_every_change_and_leads_with_the_worst(moves, provider):
+    key = provider.lower().replace(" ", "-")
+    cs = [change(i, f"PI{i}", kind=k, frm=f, to=t, provider=key, subject=key) for i, (k, f, t) in enumerate(moves, 1)]
+    subject = subject_line(cs)
+    assert len(subject) <= 78 and "breach" not in subject
+    worst = max((t for *_, t in moves), key=["green", "amber", "red"].index)
+    assert subject.startswith(f"[{worst.upper()}] ")
+    if len(provider) > 20:
+        return  # a long name leaves room for less; it is cut before a count is
+    said = re.sub(r"( in the \d{4}-\d{2} return| \(\d{4}-\d{2}( return)?\))$", "", subject.split(": ", 1)[1])
+    clauses = said.split(", ")
+    assert sum(int(c.split()[0]) for c in clauses) == len(moves)  # every change counted, said or 'N more'
+    lead = {"red": ("in failure",), "amber": ("within tolerance", "now within tolerance"), "green": ("back on target",)}
+    assert clauses[0].endswith(lead[worst])
 
 
 def test_render_escapes_hostile_names_and_shows_the_facts():
@@ -203,9 +241,9 @@ def test_render_escapes_hostile_names_and_shows_the_facts():
         assert html.unescape(fact) in msg.text, fact  # the plain-text part: text/plain, shown as written
     card = json.loads(render(group(route([c], [sub()]), {1: ["teams"]})[0], "Ann <Chair>").text)
     (box,) = [b for b in card["attachments"][0]["content"]["body"] if b["type"] == "Container"]
-    facts = {f["title"]: f["value"] for f in box["items"][2]["facts"]}
-    assert box["items"][0]["text"] == (  # markdown-escaped: text
-        'PI1 \\<script\\>alert\\(1\\)\\</script\\>: Team "\\>\\<img src=x onerror=alert\\(1\\)\\>')
+    facts = card_facts(box)
+    assert box["items"][0]["type"] == "RichTextBlock"  # a TextRun: never markdown, so nothing escaped
+    assert text(box["items"][0]) == 'PI1 <script>alert(1)</script>: Team "><img src=x onerror=alert(1)>'
     assert facts["Value"] == "68.8%"
 
 
@@ -213,8 +251,8 @@ def test_a_teams_card_shows_each_change_in_its_own_container_with_one_fact_a_lin
     cs = [change(event_id=i, code=f"PI{i}", months_outside_green=i, outside_green_since="2024-08") for i in (1, 2, 3)]
     content = json.loads(render(group(route(cs, [sub()]), {1: ["teams"]})[0], "Ann").text)["attachments"][0]["content"]
     boxes = [b for b in content["body"] if b["type"] == "Container"]
-    assert [b["items"][0]["text"] for b in boxes] == ["PI1 KPI PI1", "PI2 KPI PI2", "PI3 KPI PI3"]
-    facts = [{f["title"]: f["value"] for f in b["items"][2]["facts"]} for b in boxes]
+    assert [text(b["items"][0]) for b in boxes] == ["PI1 KPI PI1", "PI2 KPI PI2", "PI3 KPI PI3"]
+    facts = [card_facts(b) for b in boxes]
     assert [f["Outside green"] for f in facts] == ["1 month (since 2024-08)", "2 months (since 2024-08)",
                                                     "3 months (since 2024-08)"]
 
@@ -228,7 +266,7 @@ def test_an_email_lists_the_worst_50_changes_and_says_how_many_more():
     assert "And 19,950 more changes</strong>, less severe than the 50 above" in msg.html
     assert "And 19,950 more changes, less severe than the 50 above (kpi-alerts status lists them)." in msg.text
     assert len(msg.html.encode()) < 100_000  # was 5.9 MB for 20,000 workers
-    assert msg.subject == "[RED] Sandwell: 20000 alerts breached in the 2024-10 return"  # the subject counts all
+    assert msg.subject == "[RED] Sandwell: 60 alerts in failure, 19940 within tolerance (2024-10 return)"
 
 
 def test_notification_email_footer_carries_the_unsubscribe_placeholder_only_with_a_base_url():

@@ -107,3 +107,31 @@ def test_an_acknowledgement_says_who_and_in_what_role():
     assert acknowledger("Jo Bloggs", None) == "Jo Bloggs (command line)"  # kpi-alerts ack --by
     assert acknowledger("token sandwell-scripts", "performance") == "token sandwell-scripts (performance team)"
     assert acknowledger("<b>Jo</b> <jo@example.org>", "viewer") == "<b>Jo</b> (viewer)"  # escaped by the template
+
+
+def _row(rule_id: str, rating: str, code: str | None = None, tags: tuple[str, ...] = (), subject: str = "sandwell"):
+    from alerts.digest.compose import Point, Row
+    return Row(rule_id=rule_id, indicator=rule_id, code=code, name=rule_id, unit="percent", polarity="higher_is_better",
+               tags=tags, provider="sandwell", subject=subject, team=None, thresholds={},
+               series=(Point("2026-01", 1.0, rating),))
+
+
+def test_the_board_headline_says_what_it_counts_and_never_contradicts_the_rows():
+    """Issue 17: 'none in failure' stood above two finance rows in failure. Each area is counted
+    apart; a team's or worker's row is not the provider's and is left to the caseloads line."""
+    from alerts.digest.compose import WeekData
+    from alerts.web.views import Filters, boards
+    kpis = [_row(f"k{i}", "green" if i < 10 else "amber", code=f"PI{i + 1}") for i in range(15)]
+    finance = [_row("forecast_overspend_pct", "red", tags=("finance",)), _row("ytd_overspend_pct", "red",
+                                                                              tags=("finance",))]
+    caseloads = [_row("trust_average_caseload", "green", tags=("caseloads",)),
+                 _row("worker_caseload", "red", tags=("caseloads",), subject="sandwell/worker/SW-1")]
+    start = dt.datetime(2026, 2, 16, tzinfo=dt.UTC)
+    data = WeekData("2026-W09", start, start + dt.timedelta(days=7), tuple(kpis + finance + caseloads), (), (), ())
+    (board,) = boards(CATALOG, data, Filters())
+    assert board.headline == ("10 KPIs on target, 5 within tolerance, none in failure; finance: 2 in failure; "
+                              "caseloads: 1 on target")
+    in_failure = [c for c in board.cells if c.rating == "red"]
+    assert len(in_failure) == 2 and "2 in failure" in board.headline  # the rows it stands above
+    (only,) = boards(CATALOG, WeekData("2026-W09", start, start, tuple(finance), (), (), ()), Filters())
+    assert only.headline == "Finance: 2 in failure"  # no 'no KPIs on target' where it counts no KPIs
