@@ -30,7 +30,8 @@ from rules.calendar import KIND_NAMES, CalendarRow
 from rules.catalog import BoundRule, Catalog
 from rules.model import Rule
 from rules.periods import period_start
-from rules.vocabulary import status
+from rules.vocabulary import change, status
+from rules.vocabulary import was as was_said
 
 if TYPE_CHECKING:
     from alerts.store.models import AlertEvent
@@ -355,10 +356,8 @@ def history_line(event: AlertEvent, timezone: str) -> HistoryLine:
         what = "acknowledged" if kind == "acknowledged" else "notifications snoozed"
         return HistoryLine(event.period, f"on {day}", f"{what} by {acknowledger(event.by, event.by_role)}",
                            event.note)
-    # the messages' words for a change (in failure, now within tolerance, back on target, still
-    # in failure, corrected) with where it was
-    said = {"resolved": "back on target", "corrected": f"corrected, {status(now)}", "reminder": f"still {status(now)}",
-            "deescalated": f"now {status(now)}"}.get(kind, status(now))
+    # the messages' words for a change (rules.vocabulary), with where it was
+    said = change(kind, now) + (f", {status(now)}" if kind == "corrected" else "")
     text = {"opened": f"alert opened, {said}", "reminder": f"reminder sent, {said}"}.get(kind, said) + (
-        f" (was {status(was)})" if was and was != now and kind != "opened" else "")
+        was_said(was) if was != now and kind != "opened" else "")
     return HistoryLine(event.period, f"known {day}", text, event.note)
