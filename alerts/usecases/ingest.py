@@ -21,8 +21,10 @@ from alerts.events import Deferred, EvaluationOutcome, Landed
 from alerts.store.landing import get_return, land
 from alerts.usecases.evaluate import load_outcome
 from returns import ReturnRejected, parse_return
+from returns.coverage import uncovered
 from returns.errors import WHOLE_FILE, ReturnProblem, problem_lines
 from rules.catalog import Catalog
+from rules.coverage import covered, covers, describe
 
 if TYPE_CHECKING:
     from config import Settings
@@ -102,6 +104,10 @@ def ingest_bytes(session: Session, catalog: Catalog, name: str, data: bytes, dis
         parsed = parse_return(name, data, catalog, now=now, max_rows=limits.max_rows)
     except ReturnRejected as exc:
         return IngestResult(name, errors=problem_lines(exc.problems), rejected_kind=exc.kind)
+    spans = covered(catalog, parsed.kind)
+    outside = uncovered(parsed, lambda period: covers(spans, period), describe(spans))
+    if outside:  # nothing would rate it: refused, rather than landed with no rating
+        return IngestResult(name, errors=problem_lines(outside), rejected_kind=parsed.kind)
     landed = land(session, parsed, now, token_id, handed_on=True)
     duplicate = landed if landed.status == "duplicate" else None
     if duplicate is not None:
