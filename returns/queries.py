@@ -3,8 +3,8 @@ before it counts (the census model: an error rejects the return, a query holds i
 
 - A value far outside its measure's own recent history (KPI returns): beyond the natural
   process limits of the last up to HISTORY_MONTHS months (mean +/- 2.66 x the mean moving
-  range, an XmR chart's), widened by as much again (or by a tenth of the values' size, whichever
-  is larger), and never inside the range the history itself spans. Judged only with at least
+  range, an XmR chart's), widened by as much again (or by a quarter of the values' size,
+  whichever is larger), never narrower than the range the history itself spans. Judged only with at least
   MIN_HISTORY values: a short history says too little.
 - A period whose every value equals the previous period's (at least MIN_IDENTICAL values):
   last month's figures relabelled.
@@ -26,7 +26,7 @@ HISTORY_MONTHS = 12  # the recent months a value is judged against
 MIN_HISTORY = 6  # values needed before a value is judged at all
 MIN_IDENTICAL = 3  # values that must all repeat before a period counts as relabelled
 SIGMA = 2.66  # an XmR chart's natural process limits: mean +/- 2.66 x the mean moving range
-RELATIVE_MARGIN = 0.1  # the least widening: a tenth of the history's largest size
+RELATIVE_MARGIN = 0.25  # the least widening: a quarter of the history's largest size
 # Caseloads per worker are noisy and finance figures are cumulative (year to date resets in
 # April): only KPI values are judged against their history. Every kind can be relabelled.
 OUTLIER_KINDS = ("kpi",)

@@ -33,6 +33,7 @@ _CASELOADS = {"opened": "over the ceiling", "escalated": "over the ceiling", "de
 _TRUST = {"opened": "over target", "escalated": "over target", "deescalated": "improved",
           "resolved": "back on target", "reminder": "still red", "corrected": "corrected"}
 _NUMBER = re.compile(r"(-?\d+(?:\.\d+)?)")
+NOT_CONFIRMED = "not confirmed by the sender"  # a return released when its hold hours passed
 MAX_WITHDRAWN_NAMED = 5  # in the first line; every one is named in its own change's facts
 
 
@@ -274,7 +275,9 @@ def item(c: Change, base_url: str = "", esc: Escape = _same, show_provider: bool
     facts += [("Bands", bands_text(c) or None), ("Previously", previously_text(c)),
               ("Outside green", outside_green_text(c)), ("Comparators", comparators_text(c, esc)),
               ("Correction", correction_text(c, esc)),
-              ("Reminder", reminder_line(c, esc) if c.kind == "reminder" else None)]
+              ("Reminder", reminder_line(c, esc) if c.kind == "reminder" else None),
+              ("Return", f"{NOT_CONFIRMED}: it was held with queries and released unconfirmed when its hold ran out"
+               if c.unconfirmed else None)]
     was = f" (was{' reported' if c.kind == 'corrected' else ''} {c.from_state})" if c.from_state else ""
     named, whose = title(c, esc), who(c, esc)
     heading = named if c.subject == c.provider else f"{named}: {whose}"
@@ -346,6 +349,8 @@ def subject_parts(changes: Sequence[Change], esc: Escape = _same) -> tuple[str, 
         what = f"{summary(changes, esc)} (latest period {periods[-1]})"
     else:
         what = f"{summary(changes, esc)} in the {periods[-1]} return"
+    if any(c.unconfirmed for c in changes):
+        what += f" ({NOT_CONFIRMED})"
     return worst(changes).upper(), name, what
 
 
@@ -368,6 +373,8 @@ def lead(changes: Sequence[Change], esc: Escape = _same) -> str:
     when = f"the one received {day(latest.restates_received)}" if latest.restates_received else "the earlier one"
     text = (f"Correction: {name}'s {_and(_periods(restated))} return was restated, replacing {when}; "
             f"{summary(changes, esc)}.")
+    if any(c.unconfirmed for c in changes):
+        text += f" The return is {NOT_CONFIRMED}."
     withdrawn = [c for c in restated if c.withdrawn]
     if len(withdrawn) == 1:
         c = withdrawn[0]

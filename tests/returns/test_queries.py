@@ -17,6 +17,7 @@ from returns.queries import (
     HISTORY_MONTHS,
     MIN_HISTORY,
     MIN_IDENTICAL,
+    RELATIVE_MARGIN,
     ReturnQuery,
     find_queries,
     limits,
@@ -72,9 +73,9 @@ def test_the_pi1_typo_is_a_query_naming_the_history():
         "corrected file"]
 
 
-def test_the_true_value_after_the_year_is_no_query():
-    assert find_queries(kpi_return("2025-04", {"m": 86.4}), history("m", PI1)) == []
-    assert find_queries(kpi_return("2025-04", {"m": 70.0}), history("m", PI1)) == []
+def test_a_true_value_after_the_year_is_no_query_a_genuine_red_included():
+    for value in (86.4, 70.0, 60.0, 50.0, 100.0):
+        assert find_queries(kpi_return("2025-04", {"m": value}), history("m", PI1)) == [], value
 
 
 @pytest.fixture(scope="module")
@@ -149,12 +150,12 @@ def test_a_blank_value_is_never_queried_and_a_blank_history_value_is_no_history(
     assert find_queries(kpi_return("2025-04", {"m": 18.6}), blanks) == []
 
 
-def test_a_flat_history_at_zero_judges_nothing_and_a_flat_one_elsewhere_a_tenth_either_side():
+def test_a_flat_history_at_zero_judges_nothing_and_a_flat_one_elsewhere_a_quarter_either_side():
     assert limits([0.0] * 12) is None
     flat = limits([100.0] * 12)
-    assert flat is not None and (flat.low, flat.high) == (90.0, 110.0)
-    assert find_queries(kpi_return("2025-04", {"m": 91.0}), history("m", [100.0] * 12)) == []
-    assert len(find_queries(kpi_return("2025-04", {"m": 89.0}), history("m", [100.0] * 12))) == 1
+    assert flat is not None and (flat.low, flat.high) == (75.0, 125.0)
+    assert find_queries(kpi_return("2025-04", {"m": 76.0}), history("m", [100.0] * 12)) == []
+    assert len(find_queries(kpi_return("2025-04", {"m": 74.0}), history("m", [100.0] * 12))) == 1
 
 
 def test_other_kinds_are_not_judged_against_history():
@@ -219,12 +220,12 @@ def test_a_query_says_the_value_and_the_history_range(values, value):
 @QUICK
 @given(st.lists(st.floats(min_value=0, max_value=100, allow_nan=False), min_size=MIN_HISTORY,
                 max_size=HISTORY_MONTHS))
-def test_a_tenth_of_the_largest_value_either_side_of_the_range_is_never_far_outside(values):
+def test_a_quarter_of_the_largest_value_either_side_of_the_range_is_never_far_outside(values):
     bounds = limits(values)
     if bounds is None:
         assert max(values) == 0
         return
-    margin = 0.1 * max(values)
+    margin = RELATIVE_MARGIN * max(values)
     assert not bounds.outside(min(values) - margin * 0.999) and not bounds.outside(max(values) + margin * 0.999)
 
 
