@@ -351,7 +351,7 @@ def returns_check(settings: Settings, dispatcher: Dispatcher, now: dt.datetime |
 
 
 def holds(settings: Settings, dispatcher: Dispatcher, now: dt.datetime | None = None) -> dict:
-    """Beat's holds step (every HOLDS_SECONDS; `kpi-alerts returns release` for cron): every return
+    """Beat's holds step (every 5 minutes; `kpi-alerts returns release` for cron): every return
     held KPI_ALERTS_QUERY_HOLD_HOURS unconfirmed is released and evaluated (its messages say it is
     not confirmed by the sender), then the performance team hears of any held return it has not
     heard of yet. `now`: the wall clock unless given."""
