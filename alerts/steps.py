@@ -365,7 +365,10 @@ def holds(settings: Settings, dispatcher: Dispatcher, now: dt.datetime | None = 
 
 def tell(settings: Settings, now: dt.datetime | None = None) -> list[int]:
     """Email the performance team (users with the performance or admin role) about each held
-    return nobody has been told of (landed by the API or the inbox folder), once: the ids told."""
+    return nobody has been told of (landed by the API or the inbox folder), once: the ids told.
+    Without KPI_ALERTS_EMAIL_URL nothing is sent (they stay untold: `returns pending` lists them)."""
+    if not settings.email_url.strip():
+        return []
     channel = CHANNELS["email"]
 
     def send(user: UserRow, notice: held.HeldNotice) -> bool:
