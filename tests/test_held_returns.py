@@ -275,3 +275,22 @@ def test_a_notice_nobody_could_be_sent_is_tried_again(demo, tmp_path):
     assert steps.tell(settings) == [held["return"]["id"]]
     assert len(smtp.wait_for(2)) == 2
 
+
+
+def test_with_a_broker_a_held_return_is_never_published_until_confirmed(demo):
+    from alerts.usecases.holds import confirm
+    from alerts.usecases.ingest import ReturnLimits, ingest_bytes
+    from rules.loader import load_catalog
+
+    settings, _ = demo
+    sent: list[tuple[str, tuple]] = []
+    broker = settings.model_copy(update={"broker_url": "redis://127.0.0.1:1/0"})
+    to = steps.ToWorkers(broker, lambda name, args=(), **_: sent.append((name, tuple(args))))
+    catalog = load_catalog(settings.rules_dir)
+    with session_for(settings.database_url) as s:
+        result = ingest_bytes(s, catalog, "k.csv", TYPO, to.evaluate, utcnow(), 0.0,
+                              limits=ReturnLimits.of(settings), told=True)
+    assert result.held and sent == [] and to.publish_pending() == 0
+    with session_for(settings.database_url) as s:
+        done = confirm(s, catalog, result.landed.return_id, "Jo", None, utcnow(), to.evaluate, 0.0)
+    assert not done.held and sent == [(steps.EVALUATE, (result.landed.return_id,))]
