@@ -7,7 +7,8 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Literal
 
-LandStatus = Literal["accepted", "duplicate", "restated"]
+# held: stored with queries, awaiting confirmation (alerts/store/landing.py)
+LandStatus = Literal["accepted", "duplicate", "restated", "held"]
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,7 @@ class Landed:
     provider: str
     kind: str
     periods: tuple[str, ...]
+    supersedes: tuple[int, ...] = ()  # held returns this one (a corrected file) replaced
 
 
 @dataclass(frozen=True)

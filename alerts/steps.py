@@ -32,14 +32,19 @@ from typing import Any, Protocol
 from alerts.digest.run import digest_audience, plan_digests
 from alerts.digest.weeks import week_of
 from alerts.events import Deferred, EvaluationOutcome
+from alerts.notify import held
+from alerts.notify.channels import CHANNELS
+from alerts.notify.channels.base import OutgoingMessage, Recipient, SendStatus
 from alerts.notify.deliver import deliver as attempt
 from alerts.notify.deliver import deliver_many
 from alerts.store.db import session_for
 from alerts.store.deliveries import due, next_attempt_at, pending_digests, recover_stale
 from alerts.store.landing import claim_publication, release_publication
 from alerts.store.models import utcnow
+from alerts.store.web_users import UserRow
 from alerts.usecases.evaluate import evaluate_return
 from alerts.usecases.expected import check_returns
+from alerts.usecases.holds import release_expired, tell_held
 from alerts.usecases.inbox import InboxOutcome, scan_inbox
 from alerts.usecases.ingest import ReturnLimits, ingest_bytes
 from alerts.usecases.reminders import send_reminders
@@ -56,13 +61,14 @@ REMINDERS = "kpi_alerts.reminders"
 INBOX_SCAN = "kpi_alerts.inbox_scan"
 RETURNS_CHECK = "kpi_alerts.returns_check"
 RELAY = "kpi_alerts.relay"
+HOLDS = "kpi_alerts.holds"
 
 # Three queues, so a digest batch never delays a breach notification: a worker consumes all
 # three unless told otherwise (`celery -A workers.app worker -Q evaluate,deliver,digest`).
 QUEUES = ("evaluate", "deliver", "digest")
 ROUTES = {EVALUATE: "evaluate", RELAY: "evaluate", DELIVER: "deliver", SWEEP: "deliver",
           DIGEST_WEEK: "digest", DIGEST_CHUNK: "digest", REMINDERS: "digest",
-          INBOX_SCAN: "evaluate", RETURNS_CHECK: "digest"}
+          INBOX_SCAN: "evaluate", RETURNS_CHECK: "digest", HOLDS: "evaluate"}
 # Publishing gives up fast when the broker is unreachable (a refused connection: about 0.2 s;
 # a host that does not answer: the connect timeout; a Redis that accepts and never answers, as a
 # stopped process does: the publisher's read timeout): the relay publishes it later.
@@ -327,7 +333,11 @@ def inbox_scan(settings: Settings, dispatcher: Dispatcher, wait: bool = False) -
             return ingest_bytes(session, catalog, name, data, dispatcher.evaluate, utcnow(), 0.0, limits=limits,
                                 in_flight_seconds=settings.relay_stale_seconds)
 
-    return scan_inbox(settings.inbox_dir, land, limits=limits, settle_seconds=settings.inbox_settle_seconds, wait=wait)
+    outcomes = scan_inbox(settings.inbox_dir, land, limits=limits, settle_seconds=settings.inbox_settle_seconds,
+                          wait=wait)
+    if any(o.status == "held" for o in outcomes):
+        tell(settings)  # nobody saw the queries of a file dropped in the inbox
+    return outcomes
 
 
 def returns_check(settings: Settings, dispatcher: Dispatcher, now: dt.datetime | None = None) -> int:
@@ -338,3 +348,38 @@ def returns_check(settings: Settings, dispatcher: Dispatcher, now: dt.datetime |
                             settings.base_url)
     dispatcher.deliver(ids)
     return len(ids)
+
+
+def holds(settings: Settings, dispatcher: Dispatcher, now: dt.datetime | None = None) -> dict:
+    """Beat's holds step (every 5 minutes; `kpi-alerts returns release` for cron): every return
+    held KPI_ALERTS_QUERY_HOLD_HOURS unconfirmed is released and evaluated (its messages say it is
+    not confirmed by the sender), then the performance team hears of any held return it has not
+    heard of yet. `now`: the wall clock unless given."""
+    now = now or utcnow()
+    with session_for(settings.database_url) as session:
+        # each evaluation hands its outbox rows to the deliver step itself (`evaluate`)
+        released = release_expired(session, load_catalog(settings.rules_dir), now, settings.query_hold_hours,
+                                   dispatcher.evaluate)
+    return {"released": [r.landed.return_id for r in released if r.landed], "told": tell(settings, now)}
+
+
+def tell(settings: Settings, now: dt.datetime | None = None) -> list[int]:
+    """Email the performance team (users with the performance or admin role) about each held
+    return nobody has been told of (landed by the API or the inbox folder), once: the ids told.
+    Without KPI_ALERTS_EMAIL_URL nothing is sent (they stay untold: `returns pending` lists them)."""
+    if not settings.email_url.strip():
+        return []
+    channel = CHANNELS["email"]
+
+    def send(user: UserRow, notice: held.HeldNotice) -> bool:
+        name = user.name or user.email
+        message = OutgoingMessage(f"held-{notice.return_id}-{user.id}", notice.subject, held.html(notice, name),
+                                  held.text(notice, name), "info")
+        result = channel.send(Recipient(name, user.email, None), message, settings)
+        if result.status != SendStatus.SENT:
+            log.warning("the notice of held return %s was not sent to user %s: %s", notice.return_id, user.id,
+                        result.detail)
+        return result.status == SendStatus.SENT
+
+    with session_for(settings.database_url) as session:
+        return tell_held(session, now or utcnow(), settings.query_hold_hours, settings.base_url, send)

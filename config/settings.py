@@ -71,6 +71,10 @@ class Settings(BaseSettings):
     # no worker has finished (a worker killed whole); keep that above the task time limit (300 s).
     relay_seconds: float = Field(5.0, gt=0, allow_inf_nan=False)
     relay_stale_seconds: float = Field(600.0, gt=0, allow_inf_nan=False)
+    # A return with queries (a value far outside its history, last month's figures relabelled) is
+    # held until confirmed; unconfirmed after this many hours it is released, and its alerts go
+    # out marked "not confirmed by the sender".
+    query_hold_hours: float = Field(48.0, gt=0, allow_inf_nan=False)
 
     @field_validator("timezone")
     @classmethod

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -25,3 +25,9 @@ class ParsedReturn:
     periods: tuple[str, ...]  # sorted, unique
     observations: tuple[Observation, ...]  # in file order
     sha256: str  # hex digest of the raw bytes, to spot re-submissions
+    # canonical column -> its header as written in the file ('value' -> 'Value'), to locate
+    # what is found after parsing (queries, periods no rule covers)
+    columns: dict[str, str] = field(default_factory=dict, compare=False)
+
+    def column(self, name: str) -> str:
+        return self.columns.get(name, name)

@@ -77,4 +77,5 @@ def _checked(filename: str, data: bytes, sheet: Sheet, header: Header, catalog: 
         periods=tuple(sorted({o.period for o in observations})),
         observations=tuple(observations),
         sha256=hashlib.sha256(data).hexdigest(),
+        columns=dict(header.names),
     )

@@ -14,12 +14,14 @@ from config import get_settings
 from rules.loader import load_catalog
 
 
-def ingest_bytes(name: str, data: bytes, wait_seconds: float = 60.0) -> ingest.IngestResult:
+def ingest_bytes(name: str, data: bytes, wait_seconds: float = 60.0, confirm_by: str | None = None
+                 ) -> ingest.IngestResult:
+    """`confirm_by`: accept its queries up front (a synthetic return far outside the year's values)."""
     settings = get_settings()
     with session_for(settings.database_url) as session:
         return ingest.ingest_bytes(session, load_catalog(settings.rules_dir), name, data,
                                    dispatcher_for(settings).evaluate, utcnow(), wait_seconds,
-                                   limits=ingest.ReturnLimits.of(settings))
+                                   limits=ingest.ReturnLimits.of(settings), confirm_by=confirm_by)
 
 
 def ingest_path(path: Path) -> ingest.IngestResult:

@@ -57,7 +57,7 @@ def test_a_return_whose_evaluation_fails_stays_pending_and_a_re_ingest_rates_it(
     pending = json.loads(cli("returns", "pending", "--json").stdout)
     assert len(pending) == 1
     p = pending[0]
-    assert set(p) == {"id", "provider", "kind", "periods", "status", "file", "received_at"}
+    assert set(p) == {"id", "provider", "kind", "periods", "status", "file", "received_at", "queries"}
     assert (p["id"], p["provider"], p["kind"], p["periods"], p["status"], p["file"]) == (
         failed["return"]["id"], "sandwell", "kpi", ["2024-10"], "accepted", path)
     assert p["received_at"]

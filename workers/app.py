@@ -142,6 +142,8 @@ def beat_schedule(settings: Settings) -> dict:
         # daily at 06:00: a return missing past its due day and grace opens its alert (idempotent)
         "returns-check": {"task": steps.RETURNS_CHECK, "schedule": crontab(minute=0, hour=6)},
         "relay": {"task": steps.RELAY, "schedule": relay, "options": {"expires": max(relay, 1.0)}},
+        # held returns: release those past KPI_ALERTS_QUERY_HOLD_HOURS, tell the performance team of new ones
+        "holds": {"task": steps.HOLDS, "schedule": 300.0, "options": {"expires": 300.0}},
     }
     if settings.inbox_dir is not None:  # the inbox folder, every KPI_ALERTS_INBOX_SCAN_SECONDS
         schedule["inbox-scan"] = {"task": steps.INBOX_SCAN, "schedule": settings.inbox_scan_seconds}

@@ -75,3 +75,9 @@ def returns_check_task() -> int:
 def relay_task() -> int:
     settings = get_settings()
     return steps.relay(settings, None if settings.eager else steps.ToWorkers(settings, app.send_task))
+
+
+@app.task(name=steps.HOLDS)
+def holds_task() -> dict:
+    settings = get_settings()
+    return steps.holds(settings, _next(settings))

@@ -251,7 +251,8 @@ async def returns(request: Request, who: Who, limit: Annotated[int, Query(ge=1, 
             landed = recent_returns(session, limit)
             rows = calendar_now(session, state.catalog, now, state.settings.timezone)
         return {"returns": [{"id": r.id, "provider": r.provider, "name": provider_name(r.provider), "kind": r.kind,
-                             "periods": list(r.periods), "status": r.status, "filename": r.filename,
+                             "periods": list(r.periods), "status": "held" if r.held else r.status,
+                             "filename": r.filename,
                              "received_at": r.received_at.isoformat() if r.received_at else None,
                              "evaluated": r.evaluated_at is not None} for r in landed],
                 "calendar": [{"provider": c.provider, "kind": c.kind, "period": c.period, "due": c.due.isoformat(),

@@ -71,7 +71,7 @@ class Metrics:
                                      "Scrapes that could not read the database or the broker", ["source"],
                                      registry=r)
         for kind in KINDS:  # every series exists from the start (a rate over a missing series is empty)
-            for status in ("accepted", "restated", "duplicate"):
+            for status in ("accepted", "restated", "duplicate", "held"):
                 self.landed.labels(kind, status)
             self.rejected.labels(kind)
         self.rejected.labels("unknown")

@@ -4,17 +4,21 @@ transaction -> dispatch the evaluation), in the threadpool: it blocks on the dat
 
 201 `ingest --json`'s object once stored (`accepted` or `restated`; `?wait=S` waits up to S
 seconds for a worker's evaluation; in-process it is evaluated before the answer anyway);
-200 the same object for a byte-identical duplicate; 422 `{"errors": [...]}` for a rejected
+202 the same object with `"status": "held"` and its `"queries"` for a return stored but held
+until someone confirms it (the performance team is emailed the link, once); 200 the same
+object for a byte-identical duplicate; 422 `{"errors": [...]}` for a rejected
 return, nothing stored; 401 no valid token; 413 over KPI_ALERTS_MAX_UPLOAD_MB; 415 not CSV,
 XLSX or JSON; 400 a request that is not a form with a `file`.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from alerts.api.auth import bearer_token
@@ -23,12 +27,14 @@ from alerts.api.limits import TooLarge, too_large_detail
 from alerts.api.state import ApiState, state_of
 from alerts.api.uploads import Refused, read_return
 from alerts.cli.json_output import ingest_json
+from alerts.steps import tell
 from alerts.store.db import session_for
 from alerts.store.models import utcnow
 from alerts.store.tokens import TokenMatch
 from alerts.usecases.ingest import IngestResult, ReturnLimits, ingest_bytes
 
 router = APIRouter(tags=["returns"])
+log = logging.getLogger(__name__)
 
 MAX_WAIT = 300.0  # seconds a request may wait for a worker's evaluation
 PATH = "/api/returns"
@@ -50,6 +56,14 @@ def _detail(example: str) -> dict:
 RESPONSES: dict[int | str, dict] = {
     201: {"description": "Stored (`accepted` or `restated`): the object `kpi-alerts ingest --json` prints",
           "content": {"application/json": {"example": _EXAMPLE}}},
+    202: {"description": "Stored but held: its queries (a value far outside its own history, last month's "
+                         "figures relabelled) await confirmation in the web app; nothing is rated or sent until "
+                         "then (after KPI_ALERTS_QUERY_HOLD_HOURS it is released, marked not confirmed)",
+          "content": {"application/json": {"example": {
+              "status": "held", "return": {**_EXAMPLE["return"], "status": "held", "evaluation": "pending"},
+              "evaluations": [], "transitions": [], "not_reported": [],
+              "queries": ["kpi-2025-04.csv:2:value: query: 18.6 is far outside PI1's last 12 months (68.8 to 86.4); "
+                          "confirm it or send a corrected file"]}}}},
     200: {"description": "A byte-identical duplicate: nothing changed (empty lists)"},
     400: {"description": "Not a multipart form with a `file` field, or a bad `wait`"},
     401: {"description": "No valid token", "content": _detail("invalid or revoked API token")},
@@ -63,6 +77,16 @@ REQUEST_BODY = {"required": True, "content": {"multipart/form-data": {"schema": 
     "type": "object", "required": ["file"],
     "properties": {"file": {"type": "string", "format": "binary",
                             "description": f"The return: {ACCEPTED}"}}}}}}
+
+
+def _tell(settings) -> None:  # noqa: ANN001
+    """After the answer: the performance team's email about a held return (a failure is logged;
+    beat's holds step tries again)."""
+    try:
+        tell(settings)
+    except Exception:
+        log.warning("the performance team could not be told of a held return now; the holds step retries",
+                    exc_info=True)
 
 
 def _ingest(state: ApiState, name: str, data: bytes, wait: float, token_id: int) -> IngestResult:
@@ -101,4 +125,6 @@ async def upload_return(
     body = ingest_json(state.catalog, result)
     status = body["return"]["status"]
     state.metrics.landed.labels(result.landed.kind, status).inc()
+    if result.held:  # nobody saw its queries land: the performance team is emailed, once, after the answer
+        return JSONResponse(body, status_code=202, background=BackgroundTask(_tell, state.settings))
     return JSONResponse(body, status_code=200 if status == "duplicate" else 201)

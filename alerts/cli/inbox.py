@@ -16,9 +16,10 @@ app = typer.Typer(help="The inbox folder (KPI_ALERTS_INBOX_DIR): scan it now.", 
 def inbox_scan(
     directory: Annotated[Path | None, typer.Option("--dir", help="The inbox (default: KPI_ALERTS_INBOX_DIR)")] = None,
 ) -> None:
-    """One scan now: land every file that has stopped changing, move it to done/ or rejected/
-    (beside NAME.errors.txt); one line per file. Exit 2 if any was rejected. Safe beside beat
-    and other scans (cron): a file is claimed by one scanner only."""
+    """One scan now: land every file that has stopped changing, move it to done/ (a held one beside
+    NAME.queries.txt) or rejected/ (beside NAME.errors.txt); one line per file. Exit 2 if any was
+    rejected, else 3 if any was held. Safe beside beat and other scans (cron): a file is claimed
+    by one scanner only."""
     from alerts.steps import dispatcher_for, inbox_scan
     from config import get_settings
 
@@ -37,3 +38,5 @@ def inbox_scan(
         say(shown(o.line))
     if any(o.status == "rejected" for o in outcomes):
         raise typer.Exit(2)
+    if any(o.status == "held" for o in outcomes):
+        raise typer.Exit(3)

@@ -11,7 +11,7 @@ from alerts.indicators import describe
 from alerts.notify.redact import safe_url
 from alerts.notify.route import ALL_TRANSITIONS
 from alerts.store.queries import HistoryRow, StatusRow
-from alerts.usecases.ingest import IngestResult
+from alerts.usecases.ingest import IngestResult, query_lines
 from rules.catalog import Catalog
 
 if TYPE_CHECKING:
@@ -42,10 +42,15 @@ def ingest_json(catalog: Catalog, result: IngestResult) -> dict:
            "evaluation": "done" if result.evaluated else "pending",
            "evaluation_error": result.evaluation_failed}
     outcome = result.outcome if landed.status != "duplicate" else None
-    return {"return": ret,
+    body = {"return": ret,
             "evaluations": [evaluation_json(catalog, r) for r in outcome.ratings] if outcome else [],
             "transitions": [transition_json(t) for t in outcome.transitions] if outcome else [],
             "not_reported": list(outcome.not_reported) if outcome and landed.kind == "kpi" else []}
+    if result.held:  # stored, nothing rated: it awaits confirmation or a corrected file
+        return {"status": "held", **body, "queries": list(result.queries)}
+    if result.queries:  # accepted up front (`ingest --confirm`, `returns confirm`)
+        body["queries"] = list(result.queries)
+    return body
 
 
 def status_json(catalog: Catalog, r: StatusRow) -> dict:
@@ -75,5 +80,8 @@ def delivery_json(d: Delivery, subscriber: str) -> dict:
 
 
 def pending_json(r: StoredReturn) -> dict:
-    return {"id": r.id, "provider": r.provider, "kind": r.kind, "periods": list(r.periods), "status": r.status,
-            "file": r.filename, "received_at": r.received_at.isoformat() if r.received_at else None}
+    """A return awaiting evaluation, or held (status "held") with its queries."""
+    return {"id": r.id, "provider": r.provider, "kind": r.kind, "periods": list(r.periods),
+            "status": "held" if r.held else r.status, "file": r.filename,
+            "received_at": r.received_at.isoformat() if r.received_at else None,
+            "queries": query_lines(r.filename, r) if r.held else []}

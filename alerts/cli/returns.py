@@ -1,4 +1,5 @@
-"""Returns and what they say: `ingest`, `status`, `history`, `returns pending`."""
+"""Returns and what they say: `ingest`, `status`, `history`, `returns pending`, `returns confirm`,
+`returns release`."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ import typer
 from alerts.cli.common import RATING_STYLE, cell, fail, load_catalog_or_exit, print_table, say, shown
 
 app = typer.Typer()
-returns_app = typer.Typer(help="Stored returns: those awaiting evaluation; the expected-returns calendar.",
-                          no_args_is_help=True)
+returns_app = typer.Typer(help="Stored returns: those awaiting evaluation or held with queries (confirm one); "
+                               "the expected-returns calendar.", no_args_is_help=True)
 app.add_typer(returns_app, name="returns")
 
 
@@ -21,9 +22,15 @@ def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Return files (.csv, .xlsx, .json)")],
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per file on stdout")] = False,
     wait: Annotated[float, typer.Option(help="Seconds to wait for a worker's evaluation (broker mode)")] = 60.0,
+    confirm: Annotated[bool, typer.Option("--confirm", help="Accept any queries up front: land and evaluate "
+                                                            "as usual, recording who confirmed them")] = False,
 ) -> None:
     """Land returns: parse, store, evaluate. A bad return is rejected whole (exit 2); a stored
-    return whose evaluation failed stays pending (exit 1): ingest the same file again to retry."""
+    return whose evaluation failed stays pending (exit 1): ingest the same file again to retry.
+    A return with queries (a value far outside its history, last month's figures relabelled) is
+    stored but held, nothing rated and nobody told (exit 3), each query printed as
+    FILE:ROW:COLUMN: query: ...: confirm it (`returns confirm ID --by NAME`, or ingest it again
+    with --confirm) or ingest a corrected file."""
     from alerts.cli.json_output import ingest_json
     from alerts.steps import dispatcher_for
     from alerts.store.db import session_for
@@ -35,51 +42,75 @@ def ingest(
     catalog = load_catalog_or_exit()
     evaluate = dispatcher_for(settings).evaluate
     limits = ReturnLimits.of(settings)
-    rejected = unrated = False
+    by = f"{_os_user()} (command line)" if confirm else None
+    rejected = unrated = held = False
     for path in paths:
         with session_for(settings.database_url) as session:
             result = ingest_path(session, catalog, path, evaluate, utcnow(), wait, limits=limits,
-                                 in_flight_seconds=settings.relay_stale_seconds)
+                                 in_flight_seconds=settings.relay_stale_seconds, confirm_by=by, told=True)
         if result.errors:
             rejected = True
             for line in result.errors:
                 say(line, stderr=True)
-        if result.evaluation_failed and result.landed:
-            unrated = True
-            say(f"{path}: return {result.landed.return_id} is stored but its evaluation failed "
-                f"({result.evaluation_failed}); it is pending (kpi-alerts returns pending): "
-                f"ingest the same file again to retry", stderr=True)
-        if result.deferred and result.landed:
-            say(f"{path}: return {result.landed.return_id} is stored; the broker is unreachable "
-                f"({result.deferred}), so its evaluation is queued for the relay, which hands it to a worker "
-                f"once the broker is back (kpi-alerts returns pending lists it until then)", stderr=True)
-        data = ingest_json(catalog, result)
-        if as_json:
-            print(json.dumps(data))
-        elif result.landed:
-            r = data["return"]
-            if result.evaluation_failed:
-                done = "evaluation pending"
-            elif result.deferred:
-                done = "evaluation pending (queued for the relay: the broker is unreachable)"
-            elif not result.evaluated:
-                done = f"evaluation pending (queued; no worker finished it within {wait:g} s)"
-            else:
-                done = f"{len(data['evaluations'])} ratings, {len(data['transitions'])} alert changes"
-            say(f"{path}: {r['status']} return {r['id']} ({r['kind']}, {r['provider']}, "
-                f"{', '.join(r['periods'])}): {done}")
-            for t in data["transitions"]:
-                say(f"  {t['kind']:<11} {t['rule']} {shown(t['subject'])} {t['from'] or '-'} -> {t['to']} "
-                    f"({t['period']})")
+        held = held or result.held
+        for line in result.queries:
+            say(line if result.held else f"{line} (confirmed)", stderr=True)
+        unrated = _report(str(path), result, ingest_json(catalog, result), as_json, wait) or unrated
     if rejected:
         raise typer.Exit(2)
     if unrated:
         raise typer.Exit(1)
+    if held:
+        raise typer.Exit(3)
+
+
+def _os_user() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no login name (a container): still recorded as the command line
+        return "someone"
+
+
+def _report(label: str, result, data: dict, as_json: bool, wait: float) -> bool:  # noqa: ANN001
+    """One landed (or confirmed) return as `ingest` reports it; whether its evaluation failed."""
+    if result.evaluation_failed and result.landed:
+        say(f"{label}: return {result.landed.return_id} is stored but its evaluation failed "
+            f"({result.evaluation_failed}); it is pending (kpi-alerts returns pending): "
+            f"ingest the same file again to retry", stderr=True)
+    if result.deferred and result.landed:
+        say(f"{label}: return {result.landed.return_id} is stored; the broker is unreachable "
+            f"({result.deferred}), so its evaluation is queued for the relay, which hands it to a worker "
+            f"once the broker is back (kpi-alerts returns pending lists it until then)", stderr=True)
+    if as_json:
+        print(json.dumps(data))
+    elif result.landed:
+        r = data["return"]
+        if result.held:
+            n = len(result.queries)
+            done = (f"{n} quer{'y' if n == 1 else 'ies'}: nothing rated, nobody told; confirm it (kpi-alerts returns "
+                    f"confirm {r['id']} --by NAME) or ingest a corrected file")
+        elif result.evaluation_failed:
+            done = "evaluation pending"
+        elif result.deferred:
+            done = "evaluation pending (queued for the relay: the broker is unreachable)"
+        elif not result.evaluated:
+            done = f"evaluation pending (queued; no worker finished it within {wait:g} s)"
+        else:
+            done = f"{len(data['evaluations'])} ratings, {len(data['transitions'])} alert changes"
+        say(f"{label}: {r['status']} return {r['id']} ({r['kind']}, {r['provider']}, "
+            f"{', '.join(r['periods'])}): {done}")
+        for t in data["transitions"]:
+            say(f"  {t['kind']:<11} {t['rule']} {shown(t['subject'])} {t['from'] or '-'} -> {t['to']} "
+                f"({t['period']})")
+    return bool(result.evaluation_failed)
 
 
 @returns_app.command("pending")
 def returns_pending(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Returns stored but awaiting evaluation (ingest the same file again to evaluate one)."""
+    """Returns stored but awaiting evaluation (ingest the same file again to evaluate one), and
+    returns held with queries (status held), each query listed under the table."""
     from alerts.cli.json_output import pending_json
     from alerts.store.db import session_for
     from alerts.store.landing import pending_returns
@@ -94,8 +125,69 @@ def returns_pending(as_json: Annotated[bool, typer.Option("--json")] = False) ->
         say("no returns awaiting evaluation")
         return
     print_table(("id", "provider", "kind", "periods", "status", "file", "received"),
-                [(str(r["id"]), r["provider"], r["kind"], ", ".join(r["periods"]), r["status"], r["file"],
+                [(str(r["id"]), r["provider"], r["kind"], ", ".join(r["periods"]),
+                  cell(r["status"], "yellow" if r["status"] == "held" else ""), r["file"],
                   r["received_at"] or "") for r in rows])
+    for r in rows:
+        if r["queries"]:
+            say(f"return {r['id']} is held until confirmed (kpi-alerts returns confirm {r['id']} --by NAME) or "
+                "corrected:")
+            for line in r["queries"]:
+                say(f"  {shown(line)}")
+
+
+@returns_app.command("confirm")
+def returns_confirm(
+    return_id: Annotated[int, typer.Argument(help="The held return's id (returns pending lists them)")],
+    by: Annotated[str, typer.Option("--by", help="Who confirms its figures (recorded with it)")],
+    note: Annotated[str | None, typer.Option("--note", help="Why they are right (recorded with it)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="`ingest --json`'s object on stdout")] = False,
+    wait: Annotated[float, typer.Option(help="Seconds to wait for a worker's evaluation (broker mode)")] = 60.0,
+) -> None:
+    """Confirm a held return's figures: it is released and evaluated as if just landed, and what
+    it says goes out as usual. Exit 1 if it is not held (confirmed, released or corrected
+    already), 2 if there is no such return."""
+    from alerts.cli.json_output import ingest_json
+    from alerts.steps import dispatcher_for
+    from alerts.store.db import session_for
+    from alerts.store.models import utcnow
+    from alerts.usecases.holds import NotHeld, confirm
+    from config import get_settings
+
+    settings = get_settings()
+    catalog = load_catalog_or_exit()
+    who = by.strip()
+    if not who:
+        raise fail("--by: expected the name of who confirms it")
+    try:
+        with session_for(settings.database_url) as session:
+            result = confirm(session, catalog, return_id, who, note, utcnow(), dispatcher_for(settings).evaluate,
+                             wait)
+    except NotHeld as exc:
+        raise fail(str(exc), 1) from None
+    except LookupError as exc:
+        raise fail(str(exc)) from None
+    if not as_json:
+        say(f"return {return_id} confirmed by {shown(who)}")
+    if _report(result.file, result, ingest_json(catalog, result), as_json, wait):
+        raise typer.Exit(1)
+
+
+@returns_app.command("release")
+def returns_release() -> None:
+    """What beat's holds step does (run it from cron without a broker): release, unconfirmed, every
+    return held KPI_ALERTS_QUERY_HOLD_HOURS (evaluated; its messages say "not confirmed by the
+    sender"), and email the performance team about held returns it has not heard of."""
+    from alerts.steps import dispatcher_for, holds
+    from config import get_settings
+
+    settings = get_settings()
+    load_catalog_or_exit()
+    done = holds(settings, dispatcher_for(settings))
+    released, told = done["released"], done["told"]
+    say(f"released {len(released)} held return(s) unconfirmed{': ' if released else ''}"
+        f"{', '.join(map(str, released))}; told the performance team of {len(told)}"
+        f"{': ' if told else ''}{', '.join(map(str, told))}")
 
 
 @returns_app.command("calendar")

@@ -76,6 +76,9 @@ class Change:
     missing_after: dt.date | None = None
     missing_since: str | None = None
     batch: str | None = None
+    # the change's return was held with queries and released when its hold hours passed,
+    # never confirmed by its sender: every message about it says so
+    unconfirmed: bool = False
 
     @property
     def restated(self) -> bool:
@@ -115,11 +118,12 @@ class Superseded:
 
 def build_change(catalog: Catalog, event: dict, series: Sequence[tuple[str, str, float]],
                  thresholds: dict[str, str] | None, not_reported: tuple[tuple[str | None, str], ...] = (),
-                 *, measures: Mapping[str, float | None] | None = None, superseded: Superseded | None = None
-                 ) -> Change:
+                 *, measures: Mapping[str, float | None] | None = None, superseded: Superseded | None = None,
+                 unconfirmed: bool = False) -> Change:
     """`event`: an alert_events row as a dict (with id); `series`: (period, rating, value) up to
     and including the event's period, oldest first; `measures`: the period's reported and derived
-    values (a finance rule's amounts come from them); `superseded`: what a restatement replaces."""
+    values (a finance rule's amounts come from them); `superseded`: what a restatement replaces;
+    `unconfirmed`: its return was released unconfirmed (its hold hours passed)."""
     bound = catalog.rules_by_id.get(event["rule_id"])
     rule = bound.rule if bound else None
     before = [p for p in series if p[0] < event["period"]]
@@ -154,4 +158,5 @@ def build_change(catalog: Catalog, event: dict, series: Sequence[tuple[str, str,
         share_of=share_of, amount=amount, money=money,
         alert_state=event.get("alert_state"), alert_period=event.get("alert_period"),
         overdue_kind=rule.kind if rule is not None and rule.rated_by == "calendar" else None,
+        unconfirmed=unconfirmed,
     )

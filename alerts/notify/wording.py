@@ -35,6 +35,7 @@ MAX_SUBJECT = 78  # characters: what a phone's mail list and a Teams notificatio
 _CASELOADS = {"opened": "over the ceiling", "escalated": "over the ceiling", "deescalated": "improved",
               "resolved": "back within the ceiling", "reminder": "still over the ceiling", "corrected": "corrected"}
 _NUMBER = re.compile(r"(-?\d+(?:\.\d+)?)")
+NOT_CONFIRMED = "not confirmed by the sender"  # a return released when its hold hours passed
 MAX_WITHDRAWN_NAMED = 5  # in the first line; every one is named in its own change's facts
 
 
@@ -328,7 +329,9 @@ def item(c: Change, base_url: str = "", esc: Escape = _same, show_provider: bool
     facts += [("Bands", bands_text(c) or None), ("Previously", previously_text(c)),
               ("Outside green", outside_green_text(c)), ("Comparators", comparators_text(c, esc)),
               ("Correction", correction_text(c, esc)),
-              ("Reminder", reminder_line(c, esc) if c.kind == "reminder" else None)]
+              ("Reminder", reminder_line(c, esc) if c.kind == "reminder" else None),
+              ("Return", f"{NOT_CONFIRMED}: it was held with queries and released unconfirmed when its hold ran out"
+               if c.unconfirmed else None)]
     named, whose = title(c, esc), who(c, esc)
     heading = named if c.subject == c.provider else f"{named}: {whose}"
     return Item(c, named, whose, heading, c.to_state.upper(), what_text(c),
@@ -446,7 +449,8 @@ def _who(changes: Sequence[Change], esc: Escape = _same) -> str:
 def subject_parts(changes: Sequence[Change], esc: Escape = _same) -> tuple[str, str, str]:
     """(RAG, who, what) in full: the first line is 'who: what.'"""
     before, tails = _where(changes)
-    return worst(changes).upper(), _who(changes, esc), f"{before}{summary(changes, esc)}{tails[0]}"
+    unconfirmed = f" ({NOT_CONFIRMED})" if any(c.unconfirmed for c in changes) else ""
+    return worst(changes).upper(), _who(changes, esc), f"{before}{summary(changes, esc)}{tails[0]}{unconfirmed}"
 
 
 def subject_line(changes: Sequence[Change]) -> str:
@@ -455,7 +459,9 @@ def subject_line(changes: Sequence[Change]) -> str:
     '[RED] Sandwell: correction to the 2024-10 return: 2 KPIs changed',
     '[RED] Sandwell: forecast overspend £10.19m (9.7%) in failure, 1 more (2026-01)'."""
     before, tails = _where(changes)
-    return fit(f"[{worst(changes).upper()}] {_who(changes)}: {before}", clauses(changes), tails)
+    # a return released unconfirmed says so before anything else it says
+    unconfirmed = ", not confirmed by the sender" if any(c.unconfirmed for c in changes) else ""
+    return fit(f"[{worst(changes).upper()}] {_who(changes)}{unconfirmed}: {before}", clauses(changes), tails)
 
 
 def lead(changes: Sequence[Change], esc: Escape = _same) -> str:
@@ -469,6 +475,8 @@ def lead(changes: Sequence[Change], esc: Escape = _same) -> str:
     when = f"the one received {day(latest.restates_received)}" if latest.restates_received else "the earlier one"
     text = (f"Correction: {name}'s {_and(_periods(restated))} return was restated, replacing {when}; "
             f"{summary(changes, esc)}.")
+    if any(c.unconfirmed for c in changes):
+        text += f" The return is {NOT_CONFIRMED}."
     withdrawn = [c for c in restated if c.withdrawn]
     if len(withdrawn) == 1:
         c = withdrawn[0]

@@ -16,7 +16,10 @@ RETURNS = ReturnRecord.__table__  # type: ignore[attr-defined]
 DELIVERIES = Delivery.__table__  # type: ignore[attr-defined]
 
 _PING = text("SELECT 1")
+# a held return counts as pending (it awaits confirmation); one a corrected file superseded while
+# held is never evaluated, and not counted
 _RETURNS_BY_KIND = (select(RETURNS.c.kind, RETURNS.c.evaluated_at.is_(None).label("pending"), func.count())
+                    .where(RETURNS.c.superseded_by.is_(None))
                     .group_by(RETURNS.c.kind, RETURNS.c.evaluated_at.is_(None)))
 _DELIVERIES = select(DELIVERIES.c.channel, DELIVERIES.c.status, func.count()).group_by(
     DELIVERIES.c.channel, DELIVERIES.c.status)

@@ -19,6 +19,7 @@ SUBSCRIBERS = Subscriber.__table__  # type: ignore[attr-defined]
 _USER_BY_EMAIL = select(USERS.c.id, USERS.c.email, USERS.c.name, USERS.c.role).where(
     USERS.c.email == bindparam("email"))
 _USERS = select(USERS.c.id, USERS.c.email, USERS.c.name, USERS.c.role).order_by(USERS.c.email)
+_WITH_ROLES = _USERS.where(USERS.c.role.in_(bindparam("roles", expanding=True)))
 _INSERT_USER = insert(USERS).returning(USERS.c.id)
 _SET_ROLE = update(USERS).where(USERS.c.email == bindparam("b_email")).values(role=bindparam("role"))
 _SUBSCRIBER = (select(SUBSCRIBERS.c.name).where(func.lower(SUBSCRIBERS.c.email) == bindparam("email"))
@@ -59,6 +60,11 @@ def user_by_email(session: Session, email: str) -> UserRow | None:
 
 def list_users(session: Session) -> list[UserRow]:
     return [UserRow(*r) for r in session.connection().execute(_USERS)]
+
+
+def users_with_roles(session: Session, roles: list[str]) -> list[UserRow]:
+    """Users holding one of `roles` (e.g. who confirms a held return), by address."""
+    return [UserRow(*r) for r in session.connection().execute(_WITH_ROLES, {"roles": list(roles)})]
 
 
 def add_user(session: Session, email: str, role: str, name: str, now: dt.datetime) -> tuple[int, bool]:

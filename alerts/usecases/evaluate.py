@@ -39,6 +39,11 @@ from rules.periods import period_from_index, period_index, period_start
 LOOKBACK_MONTHS = 12  # rated periods read before the return's first: covers most runs in one read
 
 
+class NotReleased(ValueError):
+    """The return is held (awaiting its sender's confirmation) or was superseded while held:
+    it is not evaluated (alerts/store/landing.py)."""
+
+
 def evaluate_return(session: Session, catalog: Catalog, return_id: int, now: dt.datetime,
                     base_url: str = "", timezone: str = "Europe/London") -> EvaluationOutcome:
     """Evaluate the return, after any of its provider and kind stored before it that still await
@@ -47,6 +52,9 @@ def evaluate_return(session: Session, catalog: Catalog, return_id: int, now: dt.
     rec = get_return(session, return_id)
     if rec is None:
         raise LookupError(f"no return with id {return_id}")
+    if rec.evaluated_at is None and (rec.held or rec.superseded_by is not None):
+        raise NotReleased(f"return {return_id} is held for confirmation" if rec.held
+                          else f"return {return_id} was superseded by return {rec.superseded_by} while held")
     earlier_deliveries: list[int] = []
     while rec.evaluated_at is None:
         session.rollback()  # end the read: the claim below is the first statement of the writing transaction
@@ -102,7 +110,8 @@ def _evaluate_claimed(session: Session, catalog: Catalog, rec: StoredReturn, now
                             thresholds.get((t.rule_id, t.subject, t.period)),
                             not_reported=tuple((code, name) for _, code, name in missing),
                             measures=measures.get(t.period),
-                            superseded=superseded(earlier, t.rule_id, t.subject, t.period))
+                            superseded=superseded(earlier, t.rule_id, t.subject, t.period),
+                            unconfirmed=rec.unconfirmed)
                for t in transitions if t.id not in calendar_events] + overdue
     deliveries = plan(session, changes, now, base_url)  # the outbox, in the same transaction
     session.commit()  # ratings, alerts, outbox and the claim's evaluated_at: all or nothing

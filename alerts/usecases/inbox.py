@@ -4,6 +4,7 @@ A scan takes every file that has stopped changing, claims it, lands it through t
 `ingest_bytes` as every other way in, and moves it on:
 
     INBOX/NAME  --os.rename-->  INBOX/processing/TOKEN--NAME  -->  INBOX/done/NAME
+                                                              -->  INBOX/done/NAME + NAME.queries.txt
                                                               -->  INBOX/rejected/NAME + NAME.errors.txt
 
 - **Stable**: a file is taken once two looks at least `settle_seconds` apart find the same size
@@ -17,6 +18,10 @@ A scan takes every file that has stopped changing, claims it, lands it through t
   STALE_CLAIM_SECONDS (landing is idempotent: the same bytes are a duplicate, or evaluated then).
 - **Never overwritten**: a name already in `done/` or `rejected/` gets a UTC timestamp suffix
   (`kpi-2025-03-20260218T090000Z.csv`), then a counter.
+- **Held**: a file with queries is landed held (stored, nothing rated, nobody told but the
+  performance team, by email) and goes to done/ with its queries beside it in NAME.queries.txt;
+  it is confirmed in the web app (or `kpi-alerts returns confirm`), or a corrected file dropped
+  in the inbox supersedes it.
 - **Ignored**: dotfiles (the state file among them), partial uploads (`.part`, `.partial`,
   `.tmp`, `.filepart`, `.crdownload`, `~`), and anything that is not a regular file (subfolders).
 
@@ -44,6 +49,7 @@ log = logging.getLogger(__name__)
 STATE_FILE = ".kpi-alerts-inbox.json"
 PROCESSING, DONE, REJECTED = "processing", "done", "rejected"
 ERRORS_SUFFIX = ".errors.txt"
+QUERIES_SUFFIX = ".queries.txt"
 PARTIAL_SUFFIXES = (".part", ".partial", ".tmp", ".filepart", ".crdownload", "~")
 STALE_CLAIM_SECONDS = 900.0  # a claim this old (its scanner died) is taken again
 _SEP = "--"  # processing/TOKEN--NAME: the token has no "--"
@@ -65,7 +71,7 @@ class Look:
 @dataclass(frozen=True)
 class InboxOutcome:
     name: str  # as dropped in the inbox
-    status: str  # accepted | restated | duplicate | rejected | waiting | failed
+    status: str  # accepted | restated | duplicate | held | rejected | waiting | failed
     moved_to: str | None = None  # relative to the inbox: done/NAME, rejected/NAME
     detail: str = ""  # one line: what landed, how many problems, why not yet
     errors: tuple[str, ...] = ()
@@ -254,6 +260,15 @@ def _land_one(inbox: Path, claimed: Path, land: Land, limits: ReturnLimits, stam
         return InboxOutcome(name, "rejected", f"{REJECTED}/{dest.name}",
                             f"rejected, {n} problem line{'s' if n != 1 else ''} in {REJECTED}/{errors.name}",
                             tuple(result.errors), result)
+    if result.held:
+        dest = _place(claimed, inbox / DONE, name, stamp, companion=QUERIES_SUFFIX)
+        queries = dest.with_name(dest.name + QUERIES_SUFFIX)
+        with queries.open("x", encoding="utf-8") as f:
+            f.write("".join(f"{line}\n" for line in result.queries))
+        n = len(result.queries)
+        return InboxOutcome(name, "held", f"{DONE}/{dest.name}",
+                            f"held return {result.landed.return_id}, {n} quer{'y' if n == 1 else 'ies'} to confirm in "
+                            f"{DONE}/{queries.name}", tuple(result.queries), result)
     dest = _place(claimed, inbox / DONE, name, stamp)
     landed = result.landed
     periods = ", ".join(landed.periods)

@@ -220,7 +220,7 @@ def test_not_reported_is_exactly_what_each_providers_newest_return_left_blank(de
     reported = {}
 
     def land(name: str, body: bytes) -> None:
-        result = ingest_bytes(name, body)
+        result = ingest_bytes(name, body, confirm_by="the test")  # every KPI at 80: queried, and confirmed
         assert not result.errors, result.errors
         reported[name] = set(result.outcome.not_reported)
 
@@ -255,7 +255,7 @@ def test_not_reported_is_exactly_what_each_providers_newest_return_left_blank(de
 def test_a_subscriber_following_one_kpi_hears_that_the_newest_return_left_it_blank(demo):
     settings, _ = demo
     sid = add_subscriber(settings, "Disabilities lead", "dl@example.org", indicators=["PI5"], delivery="digest")
-    assert not ingest_bytes("k.csv", kpis_2025("2025-04", {5})).errors
+    assert not ingest_bytes("k.csv", kpis_2025("2025-04", {5}), confirm_by="the test").errors  # all at 80: queried
     d = compose(settings, sid)
     assert [r.code for r in d.kpis] == ["PI5"] and d.kpis[0].latest.period == "2025-03"
     assert [(n.code, n.period, n.last) for n in d.not_reported] == [("PI5", "2025-04", "2025-03")]
