@@ -123,6 +123,7 @@ def environment() -> Environment:
         trim_blocks=True, lstrip_blocks=True,
     )
     env.filters.update(value=fmt_value, md=md_escape, band=band_text, gbp=gbp, day=day, thousands=thousands,
-                       pounds=pounds, share=share, rated=rated, status=vocabulary.status)
+                       pounds=pounds, share=share, rated=rated, status=vocabulary.status,
+                       subject_name=vocabulary.subject_name, kind_name=vocabulary.kind_name)
     env.globals.update(chip=chip, bars=bars, arrow=ARROW, rag=RAG, indicator_url=indicator_url)
     return env

@@ -30,7 +30,6 @@ from rules.periods import period_from_index, period_index, period_start
 
 Status = Literal["not_due", "submitted", "late", "missing"]
 STATUSES: tuple[Status, ...] = ("not_due", "submitted", "late", "missing")
-KIND_NAMES = {"kpi": "KPI", "finance": "finance", "caseload": "caseload"}
 
 # (provider, kind) -> period -> when the first return covering it landed (aware UTC)
 Landed = Mapping[tuple[str, str], Mapping[str, dt.datetime]]

@@ -87,3 +87,25 @@ def position(counts: dict | None, noun: str = "KPI", worst_first: bool = False) 
         n = int(counts.get(rating, 0))
         parts.append(f"{counted(n, noun)} {STATUS[rating]}" if i == 0 else f"{n or 'none'} {STATUS[rating]}")
     return ", ".join(parts)
+
+
+# --- whose figures: a provider, team or worker named for people ---------------------------------
+
+
+def provider_name(provider: str) -> str:
+    """'sandwell' -> 'Sandwell', 'north-east_lincs' -> 'North East Lincs'."""
+    return provider.replace("-", " ").replace("_", " ").title()
+
+
+def subject_name(subject: str) -> str:
+    """A rated subject (rules.evaluate.subject_for) for people: 'sandwell' -> 'Sandwell',
+    'sandwell/team/cwcf-1' -> 'Sandwell, team cwcf-1', 'sandwell/worker/SW-1' -> 'Sandwell, worker SW-1'."""
+    provider, _, rest = subject.partition("/")
+    return provider_name(provider) + (f", {rest.replace('/', ' ', 1)}" if rest else "")
+
+
+KIND_NAMES: Final = {"kpi": "KPI", "finance": "finance", "caseload": "caseload"}  # 'the KPI return'
+
+
+def kind_name(kind: str) -> str:
+    return KIND_NAMES.get(kind, kind)

@@ -20,7 +20,6 @@ from starlette.concurrency import run_in_threadpool
 
 from alerts.api.state import state_of
 from alerts.indicators import rules_for_indicator
-from alerts.notify.wording import provider_name
 from alerts.store import subscriptions as sub_store
 from alerts.store.db import session_for
 from alerts.store.landing import recent_returns
@@ -33,6 +32,7 @@ from alerts.usecases.subscriptions import SubscriptionError, SubscriptionSpec, f
 from alerts.usecases.tokens import authenticate
 from alerts.web.security import CSRF_COOKIE, may, same_token, visitor
 from alerts.web.views import RATINGS, Filters, boards, comparator_lines
+from rules.vocabulary import provider_name
 
 router = APIRouter(prefix="/api", tags=["web app"])
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}

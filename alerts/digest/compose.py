@@ -270,7 +270,7 @@ class Overdue:
 
     @property
     def kind_name(self) -> str:
-        return {"kpi": "KPI", "finance": "finance", "caseload": "caseload"}.get(self.kind, self.kind)
+        return vocabulary.kind_name(self.kind)
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from alerts.notify.wording import NOT_CONFIRMED, provider_name
+from alerts.notify.wording import NOT_CONFIRMED
 from alerts.templating import environment
+from rules.vocabulary import provider_name
 
 KIND_WORDS = {"kpi": "KPI", "finance": "finance", "caseload": "caseload"}
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from alerts.notify.changes import Change
 from alerts.templating import band_text, day, fmt_value, indicator_url, pounds, share
 from rules import vocabulary
+from rules.vocabulary import provider_name
 
 Escape = Callable[[str], str]
 
@@ -41,10 +42,6 @@ MAX_WITHDRAWN_NAMED = 5  # in the first line; every one is named in its own chan
 
 def _same(text: str) -> str:
     return text
-
-
-def provider_name(provider: str) -> str:
-    return provider.replace("-", " ").replace("_", " ").title()
 
 
 def standing(c: Change) -> str:

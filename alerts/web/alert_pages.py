@@ -13,7 +13,6 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from alerts.api.state import state_of
-from alerts.notify.wording import provider_name
 from alerts.store import alerts as alert_store
 from alerts.store.db import session_for
 from alerts.store.models import utcnow
@@ -21,9 +20,10 @@ from alerts.store.queries import OpenAlert, open_alerts
 from alerts.usecases.acks import acknowledge, local_day_start, snooze
 from alerts.web.render import problem, render
 from alerts.web.security import Visitor, check_csrf, finish, needs, signed_in
-from alerts.web.views import acknowledger, rule_title, subject_name, value_text
+from alerts.web.views import acknowledger, rule_title, value_text
 from rules.catalog import Catalog
 from rules.periods import period_index
+from rules.vocabulary import provider_name, subject_name
 
 router = APIRouter(include_in_schema=False)
 MAX_NOTE = 2000

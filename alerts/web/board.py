@@ -12,7 +12,6 @@ from starlette.concurrency import run_in_threadpool
 from alerts.api.state import ApiState, state_of
 from alerts.digest.compose import WeekData, latest_comparators
 from alerts.indicators import rules_for_indicator
-from alerts.notify.wording import provider_name
 from alerts.store.db import get_engine, session_for
 from alerts.store.models import utcnow
 from alerts.store.queries import subject_history
@@ -30,12 +29,12 @@ from alerts.web.views import (
     current_rule,
     history_line,
     rule_title,
-    subject_name,
     tags_of,
     value_text,
 )
 from rules.bands import band_sentence, bands_from_described, sentence_unit
 from rules.periods import period_start
+from rules.vocabulary import provider_name, subject_name
 
 router = APIRouter(include_in_schema=False)
 

@@ -19,7 +19,6 @@ from alerts.api.state import state_of
 from alerts.digest.render import render_digest
 from alerts.digest.run import compose_for
 from alerts.digest.weeks import upcoming_week
-from alerts.notify.wording import provider_name
 from alerts.store import subscriptions as store
 from alerts.store.db import session_for
 from alerts.store.models import utcnow
@@ -35,6 +34,7 @@ from alerts.usecases.subscriptions import (
 from alerts.web.render import render
 from alerts.web.security import NotAllowed, Visitor, check_csrf, finish, may, signed_in
 from alerts.web.views import describe, indicator_choices, tags_of
+from rules.vocabulary import provider_name
 
 router = APIRouter(include_in_schema=False)
 PREVIEW_POLICY = "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:"  # the email's own HTML

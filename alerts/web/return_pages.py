@@ -19,7 +19,6 @@ from alerts.api.uploads import Refused, read_return
 from alerts.cli.json_output import ingest_json
 from alerts.events import Landed
 from alerts.notify.held import hours
-from alerts.notify.wording import provider_name
 from alerts.store.db import session_for
 from alerts.store.landing import StoredReturn, get_return, recent_returns
 from alerts.store.models import utcnow
@@ -30,7 +29,7 @@ from alerts.usecases.ingest import IngestResult, ReturnLimits, ingest_bytes, que
 from alerts.web.render import problem, render
 from alerts.web.security import CSRF_COOKIE, CSRF_FIELD, Visitor, check_csrf, finish, needs, same_token, signed_in
 from alerts.web.views import RETURN_TAGS, RETURN_WORDS, calendar_grid, landed_summary, split_problem
-from rules.calendar import KIND_NAMES
+from rules.vocabulary import KIND_NAMES, provider_name
 
 router = APIRouter(include_in_schema=False)
 UPLOAD = "/returns/new"

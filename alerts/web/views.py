@@ -22,15 +22,14 @@ from alerts.digest.compose import (
     code_order,
     standing,
 )
-from alerts.notify.wording import provider_name
 from alerts.templating import fmt_value
 from alerts.web.chart import BAND_LABEL, Comparator
 from rules.bands import band_sentence, bands_from_described, sentence_unit
-from rules.calendar import KIND_NAMES, CalendarRow
+from rules.calendar import CalendarRow
 from rules.catalog import BoundRule, Catalog
 from rules.model import Rule
 from rules.periods import period_start
-from rules.vocabulary import change, status
+from rules.vocabulary import KIND_NAMES, change, provider_name, status
 from rules.vocabulary import was as was_said
 
 if TYPE_CHECKING:
@@ -100,12 +99,6 @@ class Board:
     @cached_property
     def by_rule(self) -> dict[str, Cell]:
         return {c.rule_id: c for c in self.cells}
-
-
-def subject_name(subject: str) -> str:
-    """A provider by its name; a team or worker (`sandwell/team/cwcf-1`) as 'Sandwell, team cwcf-1'."""
-    provider, _, rest = subject.partition("/")
-    return provider_name(provider) + (f", {rest.replace('/', ' ', 1)}" if rest else "")
 
 
 def value_text(catalog: Catalog, rule_id: str, value: float) -> str:

@@ -117,12 +117,13 @@ def test_a_monthly_subscriber_is_skipped_until_the_months_first_digest_day_then_
     assert subject.startswith(f"Monthly digest {FIRST_MONDAY_OF_MARCH}: ")
     assert text.startswith(f"kpi-alerts monthly digest, {FIRST_MONDAY_OF_MARCH} (Mon 2 Feb 2026 to Sun 1 Mar 2026, "
                            "since the last monthly digest)")
-    assert "\nTHIS MONTH\n" in text and "Returns that landed: sandwell kpi 2024-04" in text  # landed 18 February
+    landed = "Returns that landed: Sandwell KPI return for 2024-04"
+    assert "\nTHIS MONTH\n" in text and landed in text  # landed 18 February
     assert "You receive this monthly digest" in text
     subject, text = bodies[(weekly, f"digest-{FIRST_MONDAY_OF_MARCH}.s{weekly}.email")]
     assert subject.startswith(f"Weekly digest {FIRST_MONDAY_OF_MARCH}: ") and "Returns that landed" not in text
     assert "\nTHIS WEEK\n" in text and "No alerts opened, escalated, de-escalated or resolved." in text
-    assert "Returns that landed: sandwell kpi 2024-04" in bodies[(weekly, f"digest-{NEXT_WEEK}.s{weekly}.email")][1]
+    assert landed in bodies[(weekly, f"digest-{NEXT_WEEK}.s{weekly}.email")][1]
 
 
 def test_a_monthly_digest_compares_with_last_months_and_an_opted_out_one_skips_a_quiet_month(demo):

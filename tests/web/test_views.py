@@ -7,9 +7,10 @@ import datetime as dt
 from hypothesis import given
 from hypothesis import strategies as st
 
-from alerts.web.views import calendar_grid, describe, indicator_choices, indicator_label, split_problem, subject_name
+from alerts.web.views import calendar_grid, describe, indicator_choices, indicator_label, split_problem
 from rules.calendar import CalendarRow
 from rules.loader import SHIPPED_PACKS, load_catalog
+from rules.vocabulary import subject_name
 
 CATALOG = load_catalog(SHIPPED_PACKS)
 TODAY = dt.date(2026, 12, 3)
