@@ -20,6 +20,7 @@ import pytest
 from tests.conftest import EXAMPLES, ROOT, _land_year
 from tests.e2e.services import BIN, CeleryBeat, clean_env
 from tests.e2e.stack import Stack
+from tests.notify.cards import text as card_text
 from tests.peers import poll
 from tests.peers.postgres import running_cluster
 from tests.peers.teams import card
@@ -69,7 +70,7 @@ def assert_each_sent_once(s: Stack) -> None:
         ("sent", s.sql("SELECT count(*) FROM deliveries")[0][0])]
     emails = s.smtp.by_notification_id()
     assert emails and set(emails.values()) == {1}, emails
-    cards = Counter(r["json"]["attachments"][0]["content"]["body"][0]["text"] for r in s.teams.delivered())
+    cards = Counter(card_text(card(r)["body"][0]) for r in s.teams.delivered())
     assert len(s.teams.delivered()) == len(s.teams.requests)  # nothing refused, nothing retried
     assert sum(cards.values()) == s.sql("SELECT count(*) FROM deliveries WHERE channel = 'teams'")[0][0]
 
