@@ -26,6 +26,7 @@ from collections.abc import Sequence
 
 from alerts.notify.changes import Change
 from alerts.notify.wording import Item, item, lead, not_reported, return_periods, subject_line, worst
+from rules import vocabulary
 
 MAX_TEXT = 1000
 COLOUR = {"red": "attention", "amber": "warning", "green": "good"}  # Adaptive Card colours
@@ -63,11 +64,20 @@ def fact(label: str, value: str) -> dict:
     return {"type": "RichTextBlock", "inlines": [_run(f"{label}: ", weight="Bolder"), _run(_clip(value))]}
 
 
+def _facts(it: Item) -> list[tuple[str, str]]:
+    """The item's facts for a card: the rating is its coloured line, and of the bands only the
+    one the indicator is now in ('Failure: 70% or less'); the email and the page state all three."""
+    now = vocabulary.BAND.get(it.state, "")
+    mine = dict(it.bands).get(now)
+    return [("Band", f"{now}: {mine}") if label == "Bands" and mine else (label, value)
+            for label, value in it.facts if label != "Rating"]
+
+
 def container(it: Item) -> dict:
     """One change: name, rating in words and colour, one fact a line, a button to its page."""
     items: list[dict] = [_plain(_clip(it.heading), weight="Bolder"),
                          _block(f"{it.rating}, {it.what}", color=COLOUR.get(it.state, "default"), weight="Bolder"),
-                         *(fact(label, value) for label, value in it.facts if label != "Rating")]
+                         *(fact(label, value) for label, value in _facts(it))]
     if it.url:
         name = it.change.code or it.change.name
         items.append({"type": "ActionSet", "actions": [{"type": "Action.OpenUrl", "title": _clip(f"Open {name}", 60),

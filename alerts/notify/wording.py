@@ -20,7 +20,6 @@ are never markdown).
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from dataclasses import dataclass
 from alerts.notify.changes import Change
 from alerts.templating import band_text, day, fmt_value, indicator_url, pounds, share
 from rules import vocabulary
+from rules.bands import band_words, bands_from_described
 from rules.vocabulary import provider_name
 
 Escape = Callable[[str], str]
@@ -35,7 +35,6 @@ Escape = Callable[[str], str]
 MAX_SUBJECT = 78  # characters: what a phone's mail list and a Teams notification show of a title
 _CASELOADS = {"opened": "over the ceiling", "escalated": "over the ceiling", "deescalated": "improved",
               "resolved": "back within the ceiling", "reminder": "still over the ceiling", "corrected": "corrected"}
-_NUMBER = re.compile(r"(-?\d+(?:\.\d+)?)")
 NOT_CONFIRMED = "not confirmed by the sender"  # a return released when its hold hours passed
 MAX_WITHDRAWN_NAMED = 5  # in the first line; every one is named in its own change's facts
 
@@ -205,17 +204,21 @@ def rating_text(c: Change) -> str:
 
 
 def band_lines(c: Change) -> list[tuple[str, str]]:
-    """(band, its edges as the contract reads them): ('green', '≥ 85'); a finance rule's edges
-    are percentages of its funding ('≤ 0%')."""
-    lines = [(band, band_text(c.thresholds[band])) for band in ("green", "amber", "red") if c.thresholds.get(band)]
-    if is_finance(c):
-        return [(band, _NUMBER.sub(r"\1%", text)) for band, text in lines]
-    return lines
+    """(band, its values) as the contract states them, the indicator page's words
+    (rules.bands): ('Target', '85% or more'), ('Within tolerance', 'above 70% and below 85%');
+    a finance rule's edges are percentages of its funding. Bands this cannot read are shown
+    as stored."""
+    bands = bands_from_described(c.thresholds)
+    if bands is None:
+        return [(band, band_text(c.thresholds[band])) for band in vocabulary.RATINGS if c.thresholds.get(band)]
+    unit = "percent" if is_finance(c) else c.unit
+    return [(vocabulary.BAND[name], band_words(getattr(bands, name), unit))
+            for name in vocabulary.RATINGS if getattr(bands, name)]
 
 
 def bands_text(c: Change) -> str:
-    """'green ≥ 85; amber > 70 and < 85; red ≤ 70'."""
-    return "; ".join(f"{band} {text}" for band, text in band_lines(c))
+    """'Target: 85% or more. Within tolerance: above 70% and below 85%. Failure: 70% or less.'"""
+    return " ".join(f"{band}: {text}." for band, text in band_lines(c))
 
 
 def previously_text(c: Change) -> str | None:

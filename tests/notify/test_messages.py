@@ -132,7 +132,7 @@ def test_finance_messages_lead_with_the_overspend_in_pounds_and_say_what_the_per
     assert "Value: year-to-date overspend £2.64m, 2.8% of year-to-date budget" in lines
     for fact in ("Funding (contract sum + other income): £105.20m", "Forecast outturn (full-year spend): £115.39m",
                  "Contract sum (year): £93.90m", "Other income (grants, partner contributions): £11.30m",
-                 "Bands: green ≤ 0%; amber > 0% and ≤ 1%; red > 1%"):
+                 "Bands: Target: 0% or less. Within tolerance: above 0% and 1% or less. Failure: above 1%."):
         assert fact in lines, fact
     assert "Forecast overspend £10.19m, 9.7% of funding (contract sum + other income)" in email.html
     assert "Funding (contract sum + other income): £105.20m" in email.html

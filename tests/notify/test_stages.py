@@ -235,7 +235,7 @@ def test_render_escapes_hostile_names_and_shows_the_facts():
     msg = render(group(route([c], [sub()]), {1: ["email"]})[0], "Ann <Chair>")
     assert "<script" not in msg.html and "<img" not in msg.html
     assert "&lt;script&gt;" in msg.html and "Ann &lt;Chair&gt;" in msg.html
-    for fact in ("PI1", "68.8%", "2024-10", "≥ 85", "&gt; 70 and &lt; 85", "71.9% (amber, 2024-09)",
+    for fact in ("PI1", "68.8%", "2024-10", "85% or more", "above 70% and below 85%", "71.9% (amber, 2024-09)",
                  "7 months (since 2024-04)", "statistical neighbour 80.1%"):
         assert fact in msg.html, fact
         assert html.unescape(fact) in msg.text, fact  # the plain-text part: text/plain, shown as written
