@@ -109,3 +109,13 @@ KIND_NAMES: Final = {"kpi": "KPI", "finance": "finance", "caseload": "caseload"}
 
 def kind_name(kind: str) -> str:
     return KIND_NAMES.get(kind, kind)
+
+
+# comparators a pack names (statistical neighbours first, then England, then the region)
+COMPARATOR_NAMES: Final = {"statistical_neighbour_average": "statistical neighbours", "england_average": "England",
+                           "west_midlands_average": "West Midlands"}
+
+
+def comparator_name(name: str) -> str:
+    """'england_average' -> 'England'; a name this does not know, in words ('north_west_average' -> 'north west')."""
+    return COMPARATOR_NAMES.get(name, name.removesuffix("_average").replace("_", " "))

@@ -19,8 +19,6 @@ TREND_PERIODS = 12
 DIGEST = "digest"  # a Route's delivery that takes the weekly digest ("both" takes it too)
 FY_START_MONTH = 4  # the UK financial year runs April to March
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-COMPARATOR_LABELS = {"statistical_neighbour_average": "stat. neighbours", "england_average": "England",
-                     "west_midlands_average": "West Midlands"}
 
 
 def position_sentence(counts: Counter | dict, noun: str = "KPIs") -> str:
@@ -147,7 +145,7 @@ class Comparison:
 
     @property
     def label(self) -> str:
-        return COMPARATOR_LABELS.get(self.name, self.name.removesuffix("_average").replace("_", " "))
+        return vocabulary.comparator_name(self.name)
 
 
 def latest_comparators(comparators: Iterable[tuple[str, float, str | None]]) -> tuple[Comparison, ...]:
@@ -158,7 +156,7 @@ def latest_comparators(comparators: Iterable[tuple[str, float, str | None]]) -> 
         key = (as_of_period(as_of), i, Comparison(name, value, as_of))
         if name not in newest or key[:2] > newest[name][:2]:
             newest[name] = key
-    order = list(COMPARATOR_LABELS)
+    order = list(vocabulary.COMPARATOR_NAMES)
     names = sorted(newest, key=lambda n: (order.index(n) if n in order else len(order), newest[n][1]))
     return tuple(newest[n][2] for n in names)
 

@@ -236,7 +236,8 @@ def outside_green_text(c: Change) -> str | None:
 def comparators_text(c: Change, esc: Escape = _same) -> str | None:
     if not c.comparators:
         return None
-    return "; ".join(f"{esc(name.replace('_', ' '))} {value_short(c, value)}" + (f" ({as_of})" if as_of else "")
+    named = vocabulary.comparator_name
+    return "; ".join(f"{esc(named(name))} {value_short(c, value)}" + (f" ({as_of})" if as_of else "")
                      for name, value, as_of in c.comparators)
 
 

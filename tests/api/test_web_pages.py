@@ -272,7 +272,8 @@ def test_the_indicator_page_draws_comparators_where_the_pack_has_them(web):
                                         ("2024-10", "PI1", "60")])).status_code == 201
     lead = person(web, "lead@example.org")
     page = lead.get("/indicators/placement_moves_3plus?provider=sandwell").text
-    assert page.count("stroke-dasharray") == 2 and "dashed lines: stat. neighbours, England, West Midlands" in page
+    assert page.count("stroke-dasharray") == 2
+    assert "dashed lines: statistical neighbours, England, West Midlands" in page
     assert "<title>England, West Midlands</title>" in page  # both at 10: one line, named for both
     assert "Comparators" in page and "England: 10% (2026-01)" in page
     assert "stroke-dasharray" not in lead.get("/indicators/single_assessments_45wd?provider=sandwell").text

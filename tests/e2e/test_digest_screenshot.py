@@ -55,6 +55,6 @@ def test_digest_renders_in_chromium(make_settings, landed_year, tmp_path):
                  "18 returns overdue by the returns calendar", "Full status page",  # no worker rows: issue 10
                  # PI1's year
                  "2024-25 to date (Apr–Mar): 1 of 12 months on target, 10 within tolerance, 1 in failure",
-                 "Comparators: stat. neighbours 50.2 (2024-03), England 41.6 (2024-03)",  # PI4's
+                 "Comparators: statistical neighbours 50.2 (2024-03), England 41.6 (2024-03)",  # PI4's
                  "Forecast by month, 2025-26", "£10.19m"):
         assert text in dom, text

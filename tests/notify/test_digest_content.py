@@ -95,7 +95,7 @@ def test_the_newest_figure_of_each_comparator_is_shown_neighbours_then_england()
            ("west_midlands_average", 10, None), ("statistical_neighbour_average", 10.8, "2026-01"),
            ("england_average", 10, "2026-01")]  # contract-2024.yaml: 001 undated, 000 (March 2026) dated
     assert [(c.label, c.value, c.as_of) for c in latest_comparators(pi8)] == [
-        ("stat. neighbours", 10.8, "2026-01"), ("England", 10, "2026-01"), ("West Midlands", 10, None)]
+        ("statistical neighbours", 10.8, "2026-01"), ("England", 10, "2026-01"), ("West Midlands", 10, None)]
     pi2_2018 = [("england_average", 41.4, "2021-03"), ("england_average", 46.5, "FY2017-18")]
     assert [(c.value, c.as_of) for c in latest_comparators(pi2_2018)] == [(41.4, "2021-03")]  # FY2017-18 is older
     assert latest_comparators([]) == ()
@@ -118,13 +118,13 @@ def test_comparators_stand_beside_the_kpis_and_the_trust_caseload_that_have_them
     settings, _ = demo
     d = compose(settings, add_subscriber(settings, "Everyone", "all@example.org", delivery="digest"))
     _, html, text = render_digest(d)
-    pi4 = "Comparators: stat. neighbours 50.2 (2024-03), England 41.6 (2024-03)"
+    pi4 = "Comparators: statistical neighbours 50.2 (2024-03), England 41.6 (2024-03)"
     assert pi4 in html_row(html, "PI4") and f"  {pi4}." in text_row(text, "PI4")
-    pi8 = "Comparators: stat. neighbours 10.8% (2026-01), England 10% (2026-01), West Midlands 10%"
+    pi8 = "Comparators: statistical neighbours 10.8% (2026-01), England 10% (2026-01), West Midlands 10%"
     assert pi8 in html_row(html, "PI8") and pi8 in text_row(text, "PI8")
     for code in ("PI1", "PI5", "PI12"):  # the pack gives none
         assert "Comparators" not in html_row(html, code) and "Comparators" not in text_row(text, code)
-    trust = "Comparators: stat. neighbours 15.4 (2025-03), England 15.4 (2025-03)"  # the 2021 figures are older
+    trust = "Comparators: statistical neighbours 15.4 (2025-03), England 15.4 (2025-03)"  # the 2021 figures are older
     caseloads = html[html.index("<h2 style=\"font-size:16px;margin:8px 0;\">Caseloads</h2>"):]
     assert trust in caseloads[:caseloads.index("</table>")] and f"  {trust}." in text
 
