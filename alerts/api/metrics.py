@@ -40,7 +40,7 @@ from alerts.store.monitoring import evaluated_after, snapshot
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["operations"])
 
-DELIVERY_STATUSES = ("pending", "sending", "sent", "failed", "unknown")
+DELIVERY_STATUSES = ("pending", "sending", "sent", "failed", "unknown", "withdrawn")
 CHANNELS = ("email", "teams", "digest")
 KINDS = ("kpi", "finance", "caseload")
 # landed -> evaluated: in-process it is tens of milliseconds, with a queue seconds to minutes

@@ -72,7 +72,9 @@ def send(session: Session, settings: Settings, d: Claimed, channels: Mapping[str
     channel = channels.get(d.channel)
     if who is None or channel is None:
         return SendResult(SendStatus.CONFIG_ERROR, f"no subscriber {d.subscriber_id} or channel {d.channel!r}", 0.0)
-    name, email, teams_url, links_version = who
+    name, email, teams_url, links_version, unsubscribed_at = who
+    if unsubscribed_at is not None:  # one click means nothing more, however long ago it was planned
+        return SendResult(SendStatus.WITHDRAWN, "the subscriber unsubscribed before it was sent", 0.0)
     html, text, headers = d.html, d.text, {}
     if channel.unsubscribe_link and settings.base_url:
         token = make_token(signing_key(session, settings), d.subscriber_id, links_version)
@@ -93,6 +95,9 @@ def record(session: Session, settings: Settings, d: Claimed, result: SendResult,
     if status is SendStatus.SENT:
         store.mark_sent(session, d.id, finished)
         return "sent"
+    if status is SendStatus.WITHDRAWN:
+        store.mark_withdrawn(session, d.id, detail)
+        return "withdrawn"
     if status is SendStatus.UNKNOWN:
         store.mark_unknown(session, d.id, f"outcome unknown (not re-sent automatically): {detail}")
         return "unknown"

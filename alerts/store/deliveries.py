@@ -32,8 +32,8 @@ _CLAIM_SKIP_LOCKED = (update(_DELIVERIES)
 _START = insert(_ATTEMPTS).returning(_A.id)
 _FINISH = (update(_ATTEMPTS).where(_A.id == bindparam("attempt_row"))
            .values(finished_at=bindparam("finished"), outcome=bindparam("result"), detail=bindparam("text")))
-_RECIPIENT = select(Subscriber.name, Subscriber.email, Subscriber.teams_url,
-                    Subscriber.unsubscribe_version).where(Subscriber.id == bindparam("who"))
+_RECIPIENT = select(Subscriber.name, Subscriber.email, Subscriber.teams_url, Subscriber.unsubscribe_version,
+                    Subscriber.unsubscribed_at).where(Subscriber.id == bindparam("who"))
 _STATUS = select(Delivery.status).where(Delivery.id == bindparam("delivery"))
 _BY_ID = _D.id == bindparam("delivery")
 # One statement per resulting status of an attempt (sent, unknown, retry later, failed).
@@ -41,6 +41,7 @@ _SENT = update(_DELIVERIES).where(_BY_ID).values(status="sent", sent_at=bindpara
 _UNKNOWN = update(_DELIVERIES).where(_BY_ID).values(status="unknown", last_error=bindparam("error"))
 _RETRY = update(_DELIVERIES).where(_BY_ID).values(status="pending", next_attempt_at=bindparam("at"),
                                                   last_error=bindparam("error"))
+_WITHDRAWN = update(_DELIVERIES).where(_BY_ID).values(status="withdrawn", last_error=bindparam("error"))
 _FAILED = update(_DELIVERIES).where(_BY_ID).values(status="failed", last_error=bindparam("error"))
 _STALE = select(_D.id).where(_D.status == "sending", _D.claimed_at < bindparam("before"))
 _MARK_STALE = (update(_DELIVERIES).where(_D.id.in_(bindparam("ids", expanding=True)))
@@ -73,7 +74,7 @@ def claim(session: Session, delivery_id: int, now: dt.datetime) -> tuple[Row[Any
 
 
 def recipient(session: Session, subscriber_id: int) -> Row[Any] | None:
-    """(name, email, teams_url, unsubscribe_version) of a subscriber."""
+    """(name, email, teams_url, unsubscribe_version, unsubscribed_at) of a subscriber."""
     return session.execute(_RECIPIENT, {"who": subscriber_id}).one_or_none()
 
 
@@ -91,6 +92,10 @@ def mark_unknown(session: Session, delivery_id: int, error: str) -> None:
 
 def mark_retry(session: Session, delivery_id: int, at: dt.datetime, error: str) -> None:
     session.execute(_RETRY, {"delivery": delivery_id, "at": at, "error": error})
+
+
+def mark_withdrawn(session: Session, delivery_id: int, why: str) -> None:
+    session.execute(_WITHDRAWN, {"delivery": delivery_id, "error": why})
 
 
 def mark_failed(session: Session, delivery_id: int, error: str) -> None:

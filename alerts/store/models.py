@@ -185,7 +185,7 @@ class Delivery(SQLModel, table=True):
     body_text: str
     severity: str  # worst rating in the message
     events: list[int] = Field(sa_type=JSON)  # alert_event ids
-    status: str = "pending"  # pending | sending | sent | failed | unknown
+    status: str = "pending"  # pending | sending | sent | failed | unknown | withdrawn (unsubscribed first)
     attempts: int = 0
     next_attempt_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     claimed_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)  # when the current send started

@@ -140,3 +140,29 @@ def test_apply_leaves_alone_what_a_leader_chose_on_the_web_page_that_the_file_do
     with session_for(api.settings.database_url) as s:
         rows = {w.name: (w.digest_cadence, w.empty_digest) for w in s.execute(select(Subscriber)).scalars()}
     assert rows["Jo"] == ("monthly", True) and rows["Kim"] == ("weekly", True)
+
+
+def test_a_message_planned_before_the_click_is_withdrawn_not_sent(site):
+    """An alert email waiting for a retry when the person clicks Unsubscribe never goes out:
+    one click means nothing more."""
+    import datetime as dt
+
+    from alerts.notify.deliver import deliver
+    from alerts.store.models import Delivery
+
+    api, _, _, smtp = site
+    assert api.upload("k1.csv", kpi_csv([("2024-10", "PI1", "60")])).status_code == 201
+    smtp.wait_for(2)
+    smtp.script = ["451 try later", "451 try later"]  # the next return's emails wait for a retry
+    assert api.upload("k2.csv", kpi_csv([("2024-11", "PI1", "75")])).status_code == 201
+    with session_for(api.settings.database_url) as s:
+        waiting = s.execute(select(Delivery.id, Delivery.subscriber_id).where(Delivery.status == "pending")).all()
+        jo = s.execute(select(Subscriber.id).where(Subscriber.name == "Jo")).scalar_one()
+    assert jo in {who for _, who in waiting}
+    one_click(api, smtp, "jo@example.org")
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
+    with session_for(api.settings.database_url) as s:
+        outcomes = {who: deliver(s, api.settings, d, now=later) for d, who in waiting}
+        s.commit()
+    assert outcomes[jo] == "withdrawn"
+    assert [to for _, to, _ in smtp.messages].count(["jo@example.org"]) == 1  # the first return's only

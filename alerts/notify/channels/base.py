@@ -21,6 +21,7 @@ class SendStatus(StrEnum):
     FAILED = "failed"  # retried with backoff
     UNKNOWN = "unknown"  # e.g. a timeout: it may have gone; never re-sent automatically
     CONFIG_ERROR = "config_error"  # no usable URL or address: not retried
+    WITHDRAWN = "withdrawn"  # not sent: the subscriber unsubscribed after it was planned
 
 
 @dataclass(frozen=True)
