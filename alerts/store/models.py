@@ -262,6 +262,9 @@ class ApiToken(SQLModel, table=True):
     created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     last_used_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     revoked_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # upload (POST /api/returns only) | read | manage (issue 18); tokens made before scopes keep
+    # what they had: the server default marks them manage
+    scope: str = Field(default="upload", sa_column_kwargs={"server_default": "manage"})
 
 
 class User(SQLModel, table=True):
@@ -305,3 +308,12 @@ class WebSession(SQLModel, table=True):
     created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     expires_at: dt.datetime = Field(sa_type=UTCDateTime)
     ended_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class Heartbeat(SQLModel, table=True):
+    """When a periodic process (beat's scheduler) last ticked: /healthz and /metrics read its age
+    (issue 18: no silent stop)."""
+
+    __tablename__ = "heartbeats"
+    name: str = Field(primary_key=True)
+    at: dt.datetime = Field(sa_type=UTCDateTime)

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 MIGRATIONS = Path(__file__).with_name("migrations")
-HEAD = "0005"  # the newest revision in migrations/versions/
+HEAD = "0006"  # the newest revision in migrations/versions/
 BASELINE = "0001"  # the schema create_all made before there were migrations
 VERSION_TABLE = "alembic_version"
 _PG_LOCK = 0x6B70695F616C7274  # pg_advisory_xact_lock key for upgrades ("kpi_alrt")

@@ -44,7 +44,8 @@ def test_head_is_alembic_s_head_and_the_baseline_the_pre_migration_schema():
     assert schema.alembic_head() == HEAD  # the fast check (one SELECT) compares with HEAD
     baseline = schema.baseline_columns()  # BASELINE's tables, read from its migration
     # 0002 adds api_tokens, 0004 the web app's users, sign-in requests and sessions
-    assert set(baseline) == set(SQLModel.metadata.tables) - {"api_tokens", "users", "signin_requests", "web_sessions"}
+    assert set(baseline) == set(SQLModel.metadata.tables) - {"api_tokens", "users", "signin_requests", "web_sessions",
+                                                               "heartbeats"}
     assert "digest_cadence" in baseline["subscribers"] and "reason" in baseline["digests"]
 
 
