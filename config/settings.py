@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     # Signs unsubscribe links, sign-in links and web sessions; empty: a random key is made and
     # kept in the database.
     secret_key: str = ""
+    # Failed bearer tokens and sign-in links per client address and minute before it is answered
+    # 429 (Retry-After); counted in Redis when the broker is Redis, else in each API process.
+    auth_failures_per_minute: int = Field(10, ge=1)
     # The web app: a signed-in session ends after this many hours (or on sign-out).
     session_hours: float = Field(12.0, gt=0, le=24 * 30, allow_inf_nan=False)
     digest_weekday: int = Field(0, ge=0, le=6)  # Monday

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from alerts.api.broker import client as broker_client
+from alerts.api.guessing import FailureLimiter
 from alerts.api.health import router as health
 from alerts.api.leaders import router as leaders
 from alerts.api.limits import ENVELOPE, BodyLimit, too_large_detail
@@ -52,7 +53,8 @@ def create_app(settings: Settings) -> FastAPI:
                   description="Returns land over HTTP; one-click unsubscribe; health and metrics; the leaders' "
                               "web pages and their JSON API (sign in by email link or a bearer token).")
     app.state.api = ApiState(settings=settings, catalog=catalog, dispatcher=dispatcher_for(settings),
-                             metrics=Metrics(), broker=broker_client(settings.broker_url), sessions=SessionCache())
+                             metrics=Metrics(), broker=broker_client(settings.broker_url), sessions=SessionCache(),
+                             failures=FailureLimiter(settings))
     for router in (returns, leaders, unsubscribe, health, metrics, *web_routers()):
         app.include_router(router)
     app.mount(STATIC, StaticFiles(directory=Path(__file__).parent.parent / "web" / "static" / "govuk-frontend"),

@@ -2,8 +2,9 @@
 `GET /api/status`, `GET /api/indicators/{key}/history?provider=P`, `GET /api/alerts`,
 `POST /api/alerts/{id}/ack`, `GET/POST/DELETE /api/subscriptions`, `GET /api/returns`.
 
-A call carries either a bearer token (`kpi-alerts tokens create NAME`: the performance team's
-scripts, with the performance role) or the web session cookie (the user's role). A
+A call carries either a bearer token (`kpi-alerts tokens create NAME --scope read|manage`: the
+performance team's scripts; a read token may GET, a manage token may do all the performance role
+may) or the web session cookie (the user's role). A
 cookie-authenticated POST or DELETE must also send the header `X-CSRF-Token` with the value
 every page's forms carry: a cross-site page can neither read it nor send the header."""
 
@@ -18,6 +19,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from alerts.api.auth import check_token, require_scope
 from alerts.api.state import state_of
 from alerts.indicators import rules_for_indicator
 from alerts.store import subscriptions as sub_store
@@ -29,7 +31,6 @@ from alerts.store.web_users import UserRow
 from alerts.usecases.acks import acknowledge
 from alerts.usecases.expected import calendar_now
 from alerts.usecases.subscriptions import SubscriptionError, SubscriptionSpec, follow, own_subscriber, unfollow
-from alerts.usecases.tokens import authenticate
 from alerts.web.security import CSRF_COOKIE, may, same_token, visitor
 from alerts.web.views import RATINGS, Filters, boards, comparator_lines
 from rules.vocabulary import provider_name
@@ -47,17 +48,10 @@ class Caller:
 
 async def caller(request: Request) -> Caller:
     header = request.headers.get("authorization", "")
-    settings = state_of(request).settings
     if header.lower().startswith("bearer "):
-        def check() -> Caller | None:
-            with session_for(settings.database_url) as session:
-                match = authenticate(session, header[7:].strip(), utcnow())
-            return Caller("performance", f"token {match.name}") if match else None
-        found = await run_in_threadpool(check)
-        if found is None:
-            raise HTTPException(401, "invalid or revoked API token",
-                                headers={"WWW-Authenticate": 'Bearer realm="kpi-alerts", error="invalid_token"'})
-        return found
+        match = await run_in_threadpool(check_token, request, header[7:].strip())
+        require_scope(match, "change" if request.method in UNSAFE else "read")
+        return Caller("performance", f"token {match.name}")
     user = (await visitor(request)).user
     if user is None:
         raise HTTPException(401, "sign in, or send 'Authorization: Bearer TOKEN' (kpi-alerts tokens create NAME)",

@@ -26,6 +26,7 @@ class ApiState:
     signing_key: bytes | None = None  # the install's key (web sessions, sign-in links), read on first use
     snapshot: Snapshot = field(default_factory=Snapshot)  # the position now, for the board and /api/status
     sessions: Any = field(default=None)  # alerts.web.security.SessionCache, made by create_app
+    failures: Any = field(default=None)  # alerts.api.guessing.FailureLimiter, made by create_app
 
 
 def state_of(request: Request) -> ApiState:

@@ -15,10 +15,10 @@ from alerts.store.models import ApiToken
 TOKENS = ApiToken.__table__  # type: ignore[attr-defined]
 
 _INSERT = insert(TOKENS).returning(TOKENS.c.id)
-_BY_HASH = select(TOKENS.c.id, TOKENS.c.name, TOKENS.c.token_sha256, TOKENS.c.revoked_at).where(
+_BY_HASH = select(TOKENS.c.id, TOKENS.c.name, TOKENS.c.token_sha256, TOKENS.c.revoked_at, TOKENS.c.scope).where(
     TOKENS.c.token_sha256 == bindparam("digest"))
 _LIST = select(TOKENS.c.id, TOKENS.c.name, TOKENS.c.created_at, TOKENS.c.last_used_at,
-               TOKENS.c.revoked_at).order_by(TOKENS.c.id)
+               TOKENS.c.revoked_at, TOKENS.c.scope).order_by(TOKENS.c.id)
 _REVOKE = (update(TOKENS).where(TOKENS.c.name == bindparam("b_name"), TOKENS.c.revoked_at.is_(None))
            .values(revoked_at=bindparam("at")))
 # last use is recorded at most once a minute per token: uploads don't all write the same row
@@ -39,6 +39,7 @@ class TokenRow:
     created_at: dt.datetime
     last_used_at: dt.datetime | None
     revoked_at: dt.datetime | None
+    scope: str = "manage"
 
 
 @dataclass(frozen=True)
@@ -47,16 +48,17 @@ class TokenMatch:
     name: str
     token_sha256: str
     revoked: bool
+    scope: str = "manage"
 
 
-def add(session: Session, name: str, digest: str, now: dt.datetime) -> int:
+def add(session: Session, name: str, digest: str, now: dt.datetime, scope: str = "upload") -> int:
     """A new token row; NameTaken when a token (live or revoked) has this name."""
     conn = session.connection()
     if conn.execute(_NAME_TAKEN, {"name": name}).first() is not None:
         raise NameTaken(name)
     try:
         return conn.execute(_INSERT, {"name": name, "token_sha256": digest, "created_at": now,
-                                      "last_used_at": None, "revoked_at": None}).scalar_one()
+                                      "last_used_at": None, "revoked_at": None, "scope": scope}).scalar_one()
     except IntegrityError:  # made concurrently under the same name
         session.rollback()
         raise NameTaken(name) from None
@@ -64,7 +66,8 @@ def add(session: Session, name: str, digest: str, now: dt.datetime) -> int:
 
 def by_digest(session: Session, digest: str) -> TokenMatch | None:
     row = session.connection().execute(_BY_HASH, {"digest": digest}).first()
-    return None if row is None else TokenMatch(row.id, row.name, row.token_sha256, row.revoked_at is not None)
+    return None if row is None else TokenMatch(row.id, row.name, row.token_sha256, row.revoked_at is not None,
+                                                  row.scope or "manage")
 
 
 def touch(session: Session, token_id: int, now: dt.datetime) -> None:
@@ -72,7 +75,7 @@ def touch(session: Session, token_id: int, now: dt.datetime) -> None:
 
 
 def listing(session: Session) -> list[TokenRow]:
-    return [TokenRow(r.id, r.name, r.created_at, r.last_used_at, r.revoked_at)
+    return [TokenRow(r.id, r.name, r.created_at, r.last_used_at, r.revoked_at, r.scope or "manage")
             for r in session.connection().execute(_LIST)]
 
 

@@ -1,4 +1,8 @@
-"""API tokens for `POST /api/returns`: made, listed, revoked, checked.
+"""API tokens for `POST /api/returns` and the JSON API: made, listed, revoked, checked.
+
+A token has a scope (issue 18): `upload` (the default: `POST /api/returns` only, what a
+provider's script needs), `read` (the JSON API's GET calls) or `manage` (everything the
+performance role may do through the API). Tokens made before scopes existed are `manage`.
 
 A token is `secrets.token_urlsafe(32)` (256 random bits), shown once when it is made; only
 its SHA-256 is stored. Checking a token is one lookup by its hash, so no comparison of
@@ -18,9 +22,23 @@ from sqlmodel import Session
 from alerts.store import tokens as store
 from alerts.store.tokens import NameTaken, TokenRow
 
-__all__ = ["NameTaken", "TokenError", "TokenRow", "authenticate", "create", "listing", "revoke"]
+__all__ = ["SCOPES", "NameTaken", "TokenError", "TokenRow", "authenticate", "create", "listing", "revoke",
+           "scope_allows"]
 
 MAX_NAME = 100
+SCOPES = ("upload", "read", "manage")
+# what each scope may do: "upload" (POST /api/returns), "read" (GET /api/*), "change" (the rest)
+_ALLOWS = {"upload": {"upload"}, "read": {"read"}, "manage": {"upload", "read", "change"}}
+
+
+def scope_allows(scope: str, action: str) -> bool:
+    """Whether a token of `scope` may do `action` (upload, read or change); unknown: nothing."""
+    return action in _ALLOWS.get(scope, set())
+
+
+def scope_needed(action: str) -> str:
+    """The narrowest scope that allows `action`: named in a 403."""
+    return next(s for s in SCOPES if scope_allows(s, action))
 
 
 class TokenError(ValueError):
@@ -39,12 +57,14 @@ def check_name(name: str) -> str:
     return name
 
 
-def create(session: Session, name: str, now: dt.datetime) -> str:
+def create(session: Session, name: str, now: dt.datetime, scope: str = "upload") -> str:
     """A new token called `name` (unique, revoked ones included): the token, shown once."""
     check_name(name)
+    if scope not in SCOPES:
+        raise TokenError(f"unknown scope {scope!r} (expected one of {', '.join(SCOPES)})")
     token = secrets.token_urlsafe(32)
     try:
-        store.add(session, name, digest(token), now)
+        store.add(session, name, digest(token), now, scope)
     except NameTaken:
         raise TokenError(f"a token called {name!r} exists already (names are kept after revoking; "
                          "choose another)") from None

@@ -35,11 +35,12 @@ async def tokens_page(request: Request, found: Annotated[Visitor, Depends(PERFOR
 async def create_token(request: Request, found: Annotated[Visitor, Depends(PERFORMANCE)]) -> Response:
     form = await check_csrf(request)
     name = form.get("name", "").strip()
+    scope = form.get("scope", "upload")
 
     def act() -> tuple[str | None, str | None]:
         with session_for(state_of(request).settings.database_url) as session:
             try:
-                return create(session, name, utcnow()), None
+                return create(session, name, utcnow(), scope), None
             except TokenError as exc:
                 return None, str(exc)
 

@@ -1,5 +1,5 @@
 """The API in-process: `create_app(settings)` behind Starlette's TestClient (httpx2), on the
-test's own SQLite file, with a live token."""
+test's own SQLite file, with a live token (scope manage: the tests' scripts do everything)."""
 
 from __future__ import annotations
 
@@ -27,13 +27,13 @@ class Api:
         return self.client.post("/api/returns", files={"file": (name, data)}, headers=headers, params=params)
 
 
-def new_token(settings: Settings, name: str) -> str:
+def new_token(settings: Settings, name: str, scope: str = "manage") -> str:
     from alerts.store.db import session_for
     from alerts.store.models import utcnow
     from alerts.usecases.tokens import create
 
     with session_for(settings.database_url) as session:
-        return create(session, name, utcnow())
+        return create(session, name, utcnow(), scope)
 
 
 @pytest.fixture

@@ -83,3 +83,67 @@ def test_tokens_never_reach_the_log(api, caplog):
         assert api.upload("kpi.csv", BREACH).status_code == 201
         assert api.upload("kpi.csv", BREACH, token=api.token + "x").status_code == 401
     assert api.token not in caplog.text
+
+
+def test_a_token_does_only_what_its_scope_allows(make_api):
+    """Issue 18: an upload token (the default) lands returns and nothing else; read may GET the
+    JSON API; manage may do all the performance role may. Out of scope: 403 naming the scope."""
+    from tests.api.conftest import new_token
+
+    api = make_api()
+    upload, read, manage = (new_token(api.settings, n, scope=s) for n, s in
+                            (("provider", "upload"), ("dashboard", "read"), ("team", "manage")))
+
+    def bearer(token: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token}"}
+
+    assert api.upload("kpi.csv", BREACH, token=upload).status_code == 201
+    for path in ("/api/subscriptions", "/api/alerts", "/api/status", "/api/returns"):
+        res = api.client.get(path, headers=bearer(upload))
+        assert res.status_code == 403 and "read scope" in res.json()["detail"], path
+        assert api.client.get(path, headers=bearer(read)).status_code == 200, path
+        assert api.client.get(path, headers=bearer(manage)).status_code == 200, path
+    alert = api.client.get("/api/alerts", headers=bearer(read)).json()["alerts"][0]["id"]
+    for token in (upload, read):
+        res = api.client.delete("/api/subscriptions/1", params={"subscriber": 1}, headers=bearer(token))
+        assert res.status_code == 403 and "manage scope" in res.json()["detail"]
+        res = api.client.post(f"/api/alerts/{alert}/ack", json={"note": "seen"}, headers=bearer(token))
+        assert res.status_code == 403 and "manage scope" in res.json()["detail"]
+    res = api.upload("b.csv", kpi_csv([("2024-11", "PI1", "61")]), token=read)
+    assert res.status_code == 403 and "upload scope" in res.json()["detail"]
+    assert api.client.post(f"/api/alerts/{alert}/ack", json={"note": "seen"}, headers=bearer(manage)).status_code == 200
+    assert api.upload("c.csv", kpi_csv([("2024-12", "PI1", "62")]), token=manage).status_code == 201
+
+
+def test_tokens_create_takes_a_scope_and_list_shows_it(cli):
+    assert cli("tokens", "create", "provider").returncode == 0
+    assert cli("tokens", "create", "dash", "--scope", "read").returncode == 0
+    assert cli("tokens", "create", "team", "--scope", "manage").returncode == 0
+    assert cli("tokens", "create", "bad", "--scope", "admin").returncode == 2
+    rows = json.loads(cli("tokens", "list", "--json").stdout)
+    assert [(r["name"], r["scope"]) for r in rows] == [("provider", "upload"), ("dash", "read"), ("team", "manage")]
+    assert "scope" in cli("tokens", "list").stdout
+
+
+def test_tokens_made_before_scopes_keep_their_power_and_list_as_manage(make_settings):
+    """A token row written without a scope (as before migration 0006) is manage."""
+    from sqlalchemy import text
+
+    from alerts.api import create_app
+    from alerts.store.models import utcnow
+    from alerts.store.schema import upgrade_url
+
+    settings = make_settings("old.db")
+    upgrade_url(settings.database_url)
+    token = "an-old-token-made-before-scopes-existed-0123456789"
+    with session_for(settings.database_url) as s:
+        s.connection().execute(text("INSERT INTO api_tokens (name, token_sha256, created_at) VALUES (:n, :d, :at)"),
+                               {"n": "old", "d": hashlib.sha256(token.encode()).hexdigest(), "at": utcnow()})
+        s.commit()
+    from alerts.usecases.tokens import listing
+    with session_for(settings.database_url) as s:
+        assert [t.scope for t in listing(s)] == ["manage"]
+    with TestClient(create_app(settings)) as client:
+        auth = {"Authorization": f"Bearer {token}"}
+        assert client.get("/api/subscriptions", headers=auth).status_code == 200
+        assert client.post("/api/returns", files={"file": ("kpi.csv", BREACH)}, headers=auth).status_code == 201

@@ -238,7 +238,7 @@ def test_an_upload_that_is_not_a_return_is_refused_plainly(web):
 
 def test_the_performance_role_creates_and_revokes_api_tokens(web):
     perf = person(web, "perf@example.org", "performance")
-    made = post(perf, "/tokens", {"name": "sandwell-performance"}, "/tokens")
+    made = post(perf, "/tokens", {"name": "sandwell-performance", "scope": "read"}, "/tokens")
     assert made.status_code == 200 and "it is shown only once" in made.text
     token = re.search(r'<code class="kpi-token">([^<]+)</code>', made.text).group(1)
     assert token not in perf.get("/tokens").text  # never again

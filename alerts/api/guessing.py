@@ -1,0 +1,43 @@
+"""Guessing is slowed (issue 18): failed bearer authentications (and failed sign-in link
+redemptions) are counted per client address and minute with the `limits` package; past
+KPI_ALERTS_AUTH_FAILURES_PER_MINUTE a client is answered 429 with Retry-After, right token or
+not, until its window moves on. The count lives in Redis when the broker is Redis (every API
+process shares it), else in this process's memory."""
+
+from __future__ import annotations
+
+import math
+import time
+
+from fastapi import HTTPException, Request
+from limits import RateLimitItemPerMinute
+from limits.storage import storage_from_string
+from limits.strategies import MovingWindowRateLimiter
+
+from config import Settings
+
+
+class FailureLimiter:
+    """`check(client)` before authenticating (HTTPException 429 when over), `failed(client)`
+    after a failure. Sync: Redis is a network call, so callers run it in the threadpool."""
+
+    def __init__(self, settings: Settings) -> None:
+        url = settings.broker_url if settings.broker_url.startswith(("redis://", "rediss://")) else "memory://"
+        self.where = "redis" if url != "memory://" else "memory"
+        self._limiter = MovingWindowRateLimiter(storage_from_string(url))
+        self._item = RateLimitItemPerMinute(settings.auth_failures_per_minute, namespace="kpi-alerts-auth-failures")
+
+    def check(self, client: str) -> None:
+        if not self._limiter.test(self._item, client):
+            reset, _ = self._limiter.get_window_stats(self._item, client)
+            wait = max(1, math.ceil(reset - time.time()))
+            raise HTTPException(429, f"too many failed sign-ins or API tokens from this address: try again in "
+                                     f"{wait} s", headers={"Retry-After": str(wait)})
+
+    def failed(self, client: str) -> None:
+        self._limiter.hit(self._item, client)
+
+
+def client_address(request: Request) -> str:
+    """The peer's address (serve runs with proxy_headers off: no header can choose it)."""
+    return request.client.host if request.client else "unknown"
