@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -54,7 +55,8 @@ def create_app(settings: Settings) -> FastAPI:
                               "web pages and their JSON API (sign in by email link or a bearer token).")
     app.state.api = ApiState(settings=settings, catalog=catalog, dispatcher=dispatcher_for(settings),
                              metrics=Metrics(), broker=broker_client(settings.broker_url), sessions=SessionCache(),
-                             failures=FailureLimiter(settings))
+                             failures=FailureLimiter(settings),
+                             mailer=ThreadPoolExecutor(max_workers=2, thread_name_prefix="signin-mail"))
     for router in (returns, leaders, unsubscribe, health, metrics, *web_routers()):
         app.include_router(router)
     app.mount(STATIC, StaticFiles(directory=Path(__file__).parent.parent / "web" / "static" / "govuk-frontend"),

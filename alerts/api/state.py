@@ -27,6 +27,8 @@ class ApiState:
     snapshot: Snapshot = field(default_factory=Snapshot)  # the position now, for the board and /api/status
     sessions: Any = field(default=None)  # alerts.web.security.SessionCache, made by create_app
     failures: Any = field(default=None)  # alerts.api.guessing.FailureLimiter, made by create_app
+    # sends sign-in links after the answer (a concurrent.futures.Executor, made by create_app)
+    mailer: Any = field(default=None)
 
 
 def state_of(request: Request) -> ApiState:

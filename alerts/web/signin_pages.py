@@ -38,6 +38,7 @@ from alerts.usecases.signin import (
 )
 from alerts.web.render import TEMPLATES, render
 from alerts.web.security import check_csrf, clear_session, finish, key, session_token, set_session, visitor
+from config import Settings
 
 router = APIRouter(include_in_schema=False)
 log = logging.getLogger(__name__)
@@ -72,27 +73,35 @@ async def signin_request(request: Request) -> Response:
     if not address.strip():
         return render(request, "signin.html", found, 400, sent=False, error="Enter your email address",
                       next=landing)
-    base = settings.base_url.rstrip("/")  # never the request's Host: the link would go where it says
+    # The answer must not tell a known address by its timing: the request does the same for
+    # every address (reads the install's key, queues a job); looking the address up, counting
+    # the limits and sending the email (SMTP may take seconds) happen after, off the request.
+    job = (settings, address, client_of(request), await run_in_threadpool(key, request), landing)
+    state.mailer.submit(_send_link, *job)
+    return render(request, "signin.html", found, sent=True, error=None, address=address.strip(), next=landing)
 
-    def ask() -> None:
+
+def _send_link(settings: Settings, address: str, client: str, install_key: bytes, landing: str) -> None:
+    """The job queued by `POST /signin`: the link, made and emailed, for a known address only."""
+    try:
+        base = settings.base_url.rstrip("/")  # never the request's Host: the link would go where it says
         if not base:
             log.error("KPI_ALERTS_BASE_URL is not set: no sign-in link can be emailed (kpi-alerts users link "
                       "prints one)")
             return
         with session_for(settings.database_url) as session:
-            link = request_link(session, address, client_of(request), utcnow())
+            link = request_link(session, address, client, utcnow())
         if link is None:
-            return  # unknown, not an address, or over a limit: the same answer
-        url = base + link_path(key(request), link.nonce, landing)
+            return  # unknown, not an address, or over a limit: nobody is told
+        url = base + link_path(install_key, link.nonce, landing)
         text = (f"Sign in to kpi-alerts: {url}\n\nThe link works once, for {LINK_MINUTES} minutes. If you did not "
                 "ask for it, ignore this email: nobody can sign in without the link.\n")
         html = TEMPLATES.get_template("signin_email.html").render(url=url, minutes=LINK_MINUTES, name=link.name)
         message = OutgoingMessage(f"signin-{link.nonce[:12]}", "Your kpi-alerts sign-in link", html, text, "info")
         channel = senders(settings)["email"]
         channel.send(Recipient(link.name or link.email, link.email, None), message, settings)
-
-    await run_in_threadpool(ask)
-    return render(request, "signin.html", found, sent=True, error=None, address=address.strip(), next=landing)
+    except Exception:  # a job off the request: nobody else would hear of it
+        log.exception("a sign-in link could not be sent")
 
 
 @router.get("/signin/link")
@@ -105,8 +114,10 @@ async def signin_link(request: Request, token: str = "", next: str = "/") -> Res
 async def signin_use(request: Request) -> Response:
     form = await check_csrf(request)
     found = await visitor(request)
-    settings = state_of(request).settings
+    state = state_of(request)
+    settings = state.settings
     landing = safe_next(form.get("next", "/"))
+    await run_in_threadpool(state.failures.check, client_of(request))  # 429 past the failures per minute
     try:
         nonce = link_serializer(key(request)).loads(form.get("token", ""), max_age=LINK_MINUTES * 60)
     except BadData:
@@ -120,6 +131,7 @@ async def signin_use(request: Request) -> Response:
 
     done = await run_in_threadpool(use)
     if done is None:
+        await run_in_threadpool(state.failures.failed, client_of(request))
         return render(request, "signin.html", found, 400, sent=False,
                       error="That sign-in link has been used or has expired: ask for a new one", next=landing)
     response = finish(request, RedirectResponse(landing, status_code=303))

@@ -147,3 +147,21 @@ def test_tokens_made_before_scopes_keep_their_power_and_list_as_manage(make_sett
         auth = {"Authorization": f"Bearer {token}"}
         assert client.get("/api/subscriptions", headers=auth).status_code == 200
         assert client.post("/api/returns", files={"file": ("kpi.csv", BREACH)}, headers=auth).status_code == 201
+
+
+def test_guessing_tokens_is_slowed_per_client_with_429_and_retry_after(make_api):
+    """Issue 18: 100 wrong tokens in a burst are all answered; past the failures allowed per
+    client and minute they get 429 with Retry-After; a right token from another client works."""
+    api = make_api(auth_failures_per_minute=10)
+    codes = []
+    for i in range(100):
+        res = api.client.get("/api/alerts", headers={"Authorization": f"Bearer wrong-{i}"})
+        codes.append(res.status_code)
+        if res.status_code == 429:
+            assert 1 <= int(res.headers["Retry-After"]) <= 60
+    assert codes == [401] * 10 + [429] * 90
+    res = api.upload("kpi.csv", BREACH, token="wrong")  # the upload door counts the same failures
+    assert res.status_code == 429 and "Retry-After" in res.headers
+    other = TestClient(api.client.app, client=("192.0.2.7", 50001))
+    assert other.get("/api/alerts", headers=api.auth).status_code == 200
+    assert other.post("/api/returns", files={"file": ("kpi.csv", BREACH)}, headers=api.auth).status_code == 201

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import time
 from html import unescape
 from urllib.parse import urlencode
 
@@ -136,8 +137,8 @@ def test_the_link_s_address_comes_from_the_base_url_never_the_request(make_api, 
     answer = bare.client.post("/signin", data={"email": "jo@example.org", "csrf": csrf(bare.client)},
                               headers={"host": "evil.example"})
     assert "Check your email" in answer.text  # the same answer
-    assert smtp_server.messages == []  # sent within the request: nothing was
-    assert "KPI_ALERTS_BASE_URL is not set" in caplog.text
+    poll(lambda: "KPI_ALERTS_BASE_URL is not set" in caplog.text, 10, "the job's log line")
+    assert smtp_server.messages == []  # the job has ended: nothing was sent
 
 
 def test_with_a_base_url_the_link_goes_there_whatever_the_host(web, smtp_server):
@@ -168,6 +169,26 @@ def test_the_answer_is_the_same_for_unknown_and_known_addresses(web, smtp_server
     assert "Check your email" in known
     smtp_server.wait_for(1)
     assert [to for _, to, _ in smtp_server.messages] == [["known@example.org"]]  # no email to a stranger
+
+
+def test_a_known_address_is_answered_before_its_email_is_sent(web, smtp_server):
+    """Issue 18: with SMTP stalling, a known address was answered seconds after an unknown one
+    (the email went out inside the request). Now the answer comes before the SMTP peer has even
+    accepted the message, for a known address as for an unknown one."""
+    make_user(web.settings, "known@example.org")
+    smtp_server.script = ["stall 3"]
+    timings = {}
+    for email in ("stranger@example.org", "known@example.org", "stranger2@example.org", "known@example.org"):
+        form = csrf(web.client)
+        started = time.perf_counter()
+        answer = web.client.post("/signin", data={"email": email, "csrf": form})
+        timings.setdefault(email, []).append((time.perf_counter() - started) * 1000)
+        assert "Check your email" in answer.text
+        if email == "known@example.org" and len(timings[email]) == 1:
+            assert smtp_server.messages == []  # answered first: the peer has not accepted the message yet
+    smtp_server.wait_for(2)  # then the emails arrive, the first after its stall
+    assert [to for _, to, _ in smtp_server.messages] == [["known@example.org"]] * 2
+    print(f"sign-in answers (ms) with SMTP stalling 3 s: {timings}")
 
 
 def test_a_link_works_once(web, smtp_server):
@@ -212,6 +233,18 @@ def test_a_tampered_link_is_refused(web, smtp_server):
     forged = token[:-2] + ("A" if token[-2] != "A" else "B") + token[-1]
     answer = web.client.post("/signin/link", data={"token": forged, "csrf": csrf(web.client)}, follow_redirects=False)
     assert answer.status_code == 400
+
+
+def test_guessing_sign_in_links_is_slowed_with_429(make_api):
+    """Issue 18: failed link redemptions count with failed bearer tokens, per client and minute."""
+    api = make_api(base_url="https://kpi.example.org", auth_failures_per_minute=3)
+    api.client.base_url = "https://testserver"  # the Secure CSRF cookie comes back
+    form = csrf(api.client)
+    codes = [api.client.post("/signin/link", data={"token": f"guess-{i}", "csrf": form}).status_code
+             for i in range(6)]
+    assert codes == [400] * 3 + [429] * 3
+    answer = api.client.post("/signin/link", data={"token": "guess", "csrf": form})
+    assert answer.status_code == 429 and int(answer.headers["Retry-After"]) >= 1
 
 
 def test_forms_without_the_csrf_token_are_refused(web, smtp_server):
