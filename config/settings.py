@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     email_url: str = ""
     email_from: str = "kpi-alerts@localhost"
     base_url: str = ""  # links in messages and sign-in emails, when set (none from a request's host)
+    # Host names the API answers to, comma-separated ("kpi.example.org,localhost"); a request
+    # with another Host header gets 400. Empty: any Host (then `serve` needs base_url whenever
+    # sign-in links can be emailed).
+    allowed_hosts: str = ""
     send_timeout: float = 30.0  # seconds per Apprise call; a timeout is an unknown outcome
     delivery_max_attempts: int = 8
     delivery_backoff_base: float = 60.0  # seconds; doubles each attempt (equal jitter): 8 attempts over ~1 h
@@ -127,6 +131,22 @@ class Settings(BaseSettings):
     @property
     def eager(self) -> bool:
         return not self.broker_url
+
+    @property
+    def trusted_hosts(self) -> list[str]:
+        """KPI_ALERTS_ALLOWED_HOSTS as a list (empty: not set)."""
+        return [h.strip() for h in self.allowed_hosts.split(",") if h.strip()]
+
+    @property
+    def host_problem(self) -> str | None:
+        """Why `serve` must not start: sign-in links can be emailed (an email URL is set) but
+        nothing fixes the site's address, so a link could only come from a request's Host
+        header (the sender's to choose). None when it may start."""
+        if self.email_url and not self.base_url.strip() and not self.trusted_hosts:
+            return ("sign-in links are emailed (KPI_ALERTS_EMAIL_URL is set) but KPI_ALERTS_BASE_URL is not: set it "
+                    "to the site's public address (e.g. https://kpi.example.org), or set KPI_ALERTS_ALLOWED_HOSTS "
+                    "to the host names the site answers to")
+        return None
 
 
 _override: Settings | None = None

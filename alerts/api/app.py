@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from alerts.api.broker import client as broker_client
 from alerts.api.guessing import FailureLimiter
@@ -52,7 +53,8 @@ def create_app(settings: Settings) -> FastAPI:
     prepare_database(settings.database_url)
     app = FastAPI(title="kpi-alerts", version="0.1.0",
                   description="Returns land over HTTP; one-click unsubscribe; health and metrics; the leaders' "
-                              "web pages and their JSON API (sign in by email link or a bearer token).")
+                              "web pages and their JSON API (sign in by email link or a bearer token).",
+                  redirect_slashes=False)  # Starlette's '/x/' -> '/x' redirect is absolute, from the Host header
     app.state.api = ApiState(settings=settings, catalog=catalog, dispatcher=dispatcher_for(settings),
                              metrics=Metrics(), broker=broker_client(settings.broker_url), sessions=SessionCache(),
                              failures=FailureLimiter(settings),
@@ -68,6 +70,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(BodyLimit, uploads={UPLOAD_PATH: (limit, detail), WEB_UPLOAD: (limit, detail)})
     app.add_middleware(ExpireAfterWrites, expire=app.state.api.snapshot.expire)
     app.add_middleware(ServerTiming)
+    if settings.trusted_hosts:  # outermost: a request for another host is answered 400 before anything runs
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.trusted_hosts, www_redirect=False)
 
     @app.exception_handler(RequestValidationError)
     async def _bad_request(_request: Request, exc: RequestValidationError) -> JSONResponse:

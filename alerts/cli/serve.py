@@ -40,6 +40,8 @@ def serve(
     from rules.loader import PackError
 
     settings = get_settings()
+    if (problem := settings.host_problem) is not None:
+        raise fail(f"kpi-alerts serve: not starting: {problem}", 2)
     try:
         api = create_app(settings)
     except PackError as exc:

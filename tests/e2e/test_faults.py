@@ -97,7 +97,7 @@ def served(tmp_path):
 
 def test_the_same_return_uploaded_20_times_at_once_is_stored_once_and_emailed_once(tmp_path, served, smtp_server):
     db = tmp_path / "api.db"
-    server, env, token = served(email_url=smtp_server.apprise_url)
+    server, env, token = served(email_url=smtp_server.apprise_url, allowed_hosts="127.0.0.1")
     assert kpi_alerts(tmp_path, env, "subscribe", "Lead", "--email", "lead@example.org").returncode == 0
 
     answers = upload_at_once(server.url, token, [(RETURN.name, RETURN.read_bytes())] * 20)

@@ -147,7 +147,7 @@ def test_broker_mode_wait_and_health(tmp_path, smtp_server):
     shows it; healthz checks Redis."""
     redis = RedisServer(tmp_path)
     env = clean_env(database_url=f"sqlite:///{tmp_path / 'broker.db'}", broker_url=redis.url,
-                    email_url=smtp_server.apprise_url, email_from="kpi@example.org")
+                    email_url=smtp_server.apprise_url, email_from="kpi@example.org", allowed_hosts="127.0.0.1")
     server = worker = None
     try:
         assert kpi_alerts(tmp_path, env, "db", "upgrade").returncode == 0  # production: nothing upgrades by itself
