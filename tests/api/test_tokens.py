@@ -6,6 +6,7 @@ import hashlib
 import json
 import logging
 
+from fastapi import HTTPException
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -165,3 +166,27 @@ def test_guessing_tokens_is_slowed_per_client_with_429_and_retry_after(make_api)
     other = TestClient(api.client.app, client=("192.0.2.7", 50001))
     assert other.get("/api/alerts", headers=api.auth).status_code == 200
     assert other.post("/api/returns", files={"file": ("kpi.csv", BREACH)}, headers=api.auth).status_code == 201
+
+
+def test_with_a_redis_broker_every_api_process_shares_the_failure_count(make_settings, tmp_path):
+    """The count lives in Redis when the broker is Redis: failures at one API process slow the
+    same client at another."""
+    from alerts.api.guessing import FailureLimiter
+    from tests.e2e.services import RedisServer
+
+    redis = RedisServer(tmp_path)
+    try:
+        one, other = (FailureLimiter(make_settings("r.db", broker_url=redis.url, auth_failures_per_minute=3))
+                      for _ in range(2))
+        assert one.where == "redis"
+        for _ in range(3):
+            one.check("198.51.100.9")
+            one.failed("198.51.100.9")
+        try:
+            other.check("198.51.100.9")
+            raise AssertionError("the other process let a client past its failures")
+        except HTTPException as exc:
+            assert exc.status_code == 429 and int(exc.headers["Retry-After"]) >= 1
+        other.check("198.51.100.10")  # another client: untouched
+    finally:
+        redis.stop()
