@@ -36,6 +36,8 @@ def serve(
     import uvicorn
 
     from alerts.api import create_app
+    from alerts.api.metrics import serve_metrics
+    from alerts.api.read_timeouts import timed_protocol
     from config import get_settings
     from rules.loader import PackError
 
@@ -46,4 +48,9 @@ def serve(
         for p in exc.problems:
             say(str(p), stderr=True)
         raise fail("rule packs have problems; run `kpi-alerts rules check`", 1) from None
-    uvicorn.run(api, host=host, port=port, log_config=LOG_CONFIG, proxy_headers=False, server_header=False)
+    if settings.metrics_port is not None:
+        state = api.state.api
+        serve_metrics(settings, state.metrics, state.broker)
+    # slow clients: a request's head and body must arrive within their timeouts (read_timeouts.py)
+    uvicorn.run(api, host=host, port=port, log_config=LOG_CONFIG, proxy_headers=False, server_header=False,
+                http=timed_protocol(settings.header_timeout, settings.body_timeout))
