@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import urllib.request
+from pathlib import Path
 
 import httpx2
 import pytest
@@ -13,6 +14,7 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from starlette.routing import Mount
 
+import alerts.web
 from alerts.api.metrics import serve_metrics
 from tests.api.web_helpers import person
 from tests.peers import free_port
@@ -95,6 +97,16 @@ def test_every_route_a_404_a_static_file_and_a_500_carry_the_security_headers(ma
     check_headers(failed, https)
     assert admin.get("/no-such-page").status_code == 404
     assert admin.get("/static/app/kpi.css").status_code == 200
+
+
+def test_no_template_has_inline_script_or_an_event_handler():
+    """Pages the route walk does not reach with content (a held return, an upload's result) too."""
+    templates = list((Path(alerts.web.__file__).parent / "templates").glob("*.html"))
+    assert len(templates) > 10
+    for template in templates:
+        text = template.read_text()
+        assert not INLINE_SCRIPT.search(text) and not HANDLER.search(text), template.name
+        assert "javascript:" not in text.lower() and " style=" not in text, template.name  # style-src 'self'
 
 
 def test_hsts_follows_the_base_url_never_a_request_header(make_api):
