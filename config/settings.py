@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import math
 import re
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -82,6 +84,20 @@ class Settings(BaseSettings):
     # held until confirmed; unconfirmed after this many hours it is released, and its alerts go
     # out marked "not confirmed by the sender".
     query_hold_hours: float = Field(48.0, gt=0, allow_inf_nan=False)
+    # Surfaces (issue 18). /docs, /redoc and /openapi.json: "public", "signed_in" (performance role
+    # or above) or "off".
+    api_docs: Literal["public", "signed_in", "off"] = "signed_in"
+    # /metrics: on the app's port only to clients in metrics_allow (CIDRs, comma-separated;
+    # loopback by default); with metrics_port set, on that port alone (bound to metrics_host) and
+    # not on the app's port at all.
+    metrics_allow: str = "127.0.0.0/8,::1"
+    metrics_port: int | None = Field(None, ge=1, le=65535)
+    metrics_host: str = "127.0.0.1"
+    # `kpi-alerts serve`: a connection whose request head has not fully arrived header_timeout
+    # seconds after the connection (or the previous response), or whose body has not arrived
+    # body_timeout seconds after its head, is closed: slow clients cannot hold the server.
+    header_timeout: float = Field(10.0, gt=0, le=3600, allow_inf_nan=False)
+    body_timeout: float = Field(60.0, gt=0, le=3600, allow_inf_nan=False)
 
     @field_validator("timezone")
     @classmethod
@@ -128,6 +144,17 @@ class Settings(BaseSettings):
                              f"got {v!r}")
         return dt.time(int(match[1]), int(match[2]))
 
+    @field_validator("metrics_allow")
+    @classmethod
+    def _networks(cls, v: str) -> str:
+        allowed_networks(v)  # refused at start-up, by name, rather than at the first scrape
+        return v
+
+    @field_validator("metrics_port", mode="before")
+    @classmethod
+    def _blank_is_no_port(cls, v: object) -> object:
+        return None if isinstance(v, str) and not v.strip() else v
+
     @property
     def eager(self) -> bool:
         return not self.broker_url
@@ -147,6 +174,15 @@ class Settings(BaseSettings):
                     "to the site's public address (e.g. https://kpi.example.org), or set KPI_ALERTS_ALLOWED_HOSTS "
                     "to the host names the site answers to")
         return None
+
+
+def allowed_networks(text: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """KPI_ALERTS_METRICS_ALLOW as networks ('127.0.0.0/8,::1'); empty: nobody."""
+    try:
+        return tuple(ipaddress.ip_network(part.strip(), strict=False) for part in text.split(",") if part.strip())
+    except ValueError as exc:
+        raise ValueError(f"KPI_ALERTS_METRICS_ALLOW must be addresses or networks (CIDR), comma-separated: {exc}") \
+            from None
 
 
 _override: Settings | None = None

@@ -1,4 +1,5 @@
-"""The app factory: `create_app(settings)` -> a FastAPI app (OpenAPI at /docs)."""
+"""The app factory: `create_app(settings)` -> a FastAPI app (OpenAPI at /docs, as KPI_ALERTS_API_DOCS
+says: alerts/api/docs.py), every response with the security headers (alerts/api/headers.py)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.types import ASGIApp
 
 from alerts.api.broker import client as broker_client
+from alerts.api.docs import router as docs
 from alerts.api.guessing import FailureLimiter
+from alerts.api.headers import SecurityHeaders
 from alerts.api.health import router as health
 from alerts.api.leaders import router as leaders
 from alerts.api.limits import ENVELOPE, BodyLimit, too_large_detail
@@ -46,20 +50,33 @@ def prepare_database(url: str) -> None:
         require_latest(url)
 
 
+class App(FastAPI):
+    """FastAPI with SecurityHeaders outermost: around Starlette's error middleware too, so
+    a 500 carries the headers like every other response."""
+
+    def __init__(self, *, https: bool, **kw: object) -> None:
+        super().__init__(**kw)  # type: ignore[arg-type]
+        self.https = https
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeaders(super().build_middleware_stack(), self.https)
+
+
 def create_app(settings: Settings) -> FastAPI:
     """Raises PackError for rule packs with problems (`kpi-alerts serve` reports them and
     exits): the service never runs on a pack that fails `rules check`."""
     catalog = load_catalog(settings.rules_dir)
     prepare_database(settings.database_url)
-    app = FastAPI(title="kpi-alerts", version="0.1.0",
-                  description="Returns land over HTTP; one-click unsubscribe; health and metrics; the leaders' "
-                              "web pages and their JSON API (sign in by email link or a bearer token).",
-                  redirect_slashes=False)  # Starlette's '/x/' -> '/x' redirect is absolute, from the Host header
+    app = App(https=settings.base_url.lower().startswith("https://"), docs_url=None, redoc_url=None,
+              openapi_url=None, title="kpi-alerts", version="0.1.0",
+              description="Returns land over HTTP; one-click unsubscribe; health and metrics; the leaders' "
+                          "web pages and their JSON API (sign in by email link or a bearer token).",
+              redirect_slashes=False)  # Starlette's '/x/' -> '/x' redirect is absolute, from the Host header
     app.state.api = ApiState(settings=settings, catalog=catalog, dispatcher=dispatcher_for(settings),
                              metrics=Metrics(), broker=broker_client(settings.broker_url), sessions=SessionCache(),
                              failures=FailureLimiter(settings),
                              mailer=ThreadPoolExecutor(max_workers=2, thread_name_prefix="signin-mail"))
-    for router in (returns, leaders, unsubscribe, health, metrics, *web_routers()):
+    for router in (returns, leaders, unsubscribe, health, metrics, docs, *web_routers()):
         app.include_router(router)
     app.mount(STATIC, StaticFiles(directory=Path(__file__).parent.parent / "web" / "static" / "govuk-frontend"),
               name="govuk-frontend")

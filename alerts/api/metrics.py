@@ -12,15 +12,24 @@ so two apps in one process, as in the tests, count apart).
   and status (pending, sending, sent, failed, unknown);
 - `kpi_alerts_queue_depth{queue}`: Redis LLEN of each Celery queue (0 without a broker);
 - `kpi_alerts_oldest_pending_delivery_age_seconds`: 0 when nothing is pending.
+
+Who may read it, as Prometheus exporters usually are: on the app's port only clients whose
+address (the TCP peer, never X-Forwarded-For) is in KPI_ALERTS_METRICS_ALLOW (loopback by
+default); anyone else gets 404. With KPI_ALERTS_METRICS_PORT set, `kpi-alerts serve` serves it
+on that port alone (bound to KPI_ALERTS_METRICS_HOST, loopback by default: `serve_metrics`)
+and the app's port answers 404.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import logging
 import threading
+from collections.abc import Iterator
+from functools import lru_cache
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, HTTPException, Request, Response
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -29,13 +38,17 @@ from prometheus_client import (
     Histogram,
     disable_created_metrics,
     generate_latest,
+    start_http_server,
 )
+from prometheus_client.metrics_core import Metric
 
 from alerts.api.broker import QUEUES, queue_depths
 from alerts.api.state import state_of
 from alerts.store.db import session_for
 from alerts.store.models import utcnow
 from alerts.store.monitoring import evaluated_after, snapshot
+from config import Settings
+from config.settings import allowed_networks
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["operations"])
@@ -123,9 +136,52 @@ class Metrics:
             return generate_latest(self.registry)
 
 
+@lru_cache(maxsize=8)
+def _networks(text: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return allowed_networks(text)
+
+
+def allowed(settings: Settings, host: str | None) -> bool:
+    """Whether a client at `host` may read /metrics on the app's port."""
+    if settings.metrics_port is not None or not host:
+        return False
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    return any(address in network for network in _networks(settings.metrics_allow))
+
+
+class _Scrape:
+    """What prometheus_client's own server reads on its port: the registry, refreshed first."""
+
+    def __init__(self, metrics: Metrics, database_url: str, broker: object | None) -> None:
+        self.metrics, self.database_url, self.broker = metrics, database_url, broker
+
+    def collect(self) -> Iterator[Metric]:
+        with self.metrics._lock:
+            self.metrics.refresh(self.database_url, self.broker)
+            yield from list(self.metrics.registry.collect())
+
+    def restricted_registry(self, names: object) -> _Scrape:
+        return self
+
+
+def serve_metrics(settings: Settings, metrics: Metrics, broker: object | None) -> object:
+    """/metrics on KPI_ALERTS_METRICS_PORT in a daemon thread (prometheus_client's server); the server."""
+    server, _thread = start_http_server(settings.metrics_port, addr=settings.metrics_host,
+                                        registry=_Scrape(metrics, settings.database_url, broker))  # type: ignore[arg-type]
+    log.info("metrics on http://%s:%d/metrics", settings.metrics_host, settings.metrics_port)
+    return server
+
+
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response,
             responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text format"}})
 def metrics(request: Request) -> Response:
     state = state_of(request)
+    if not allowed(state.settings, request.client.host if request.client else None):
+        raise HTTPException(404, "Not Found")
     body = state.metrics.exposition(state.settings.database_url, state.broker)
     return Response(body, media_type=CONTENT_TYPE_LATEST)

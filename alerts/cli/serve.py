@@ -36,6 +36,8 @@ def serve(
     import uvicorn
 
     from alerts.api import create_app
+    from alerts.api.metrics import serve_metrics
+    from alerts.api.read_timeouts import timed_protocol
     from config import get_settings
     from rules.loader import PackError
 
@@ -48,4 +50,13 @@ def serve(
         for p in exc.problems:
             say(str(p), stderr=True)
         raise fail("rule packs have problems; run `kpi-alerts rules check`", 1) from None
-    uvicorn.run(api, host=host, port=port, log_config=LOG_CONFIG, proxy_headers=False, server_header=False)
+    if settings.metrics_port is not None:
+        state = api.state.api
+        try:
+            serve_metrics(settings, state.metrics, state.broker)
+        except OSError as exc:  # the port is taken, or the address is not this machine's
+            raise fail(f"cannot serve metrics on {settings.metrics_host}:{settings.metrics_port}: {exc}", 1) \
+                from None
+    # slow clients: a request's head and body must arrive within their timeouts (read_timeouts.py)
+    uvicorn.run(api, host=host, port=port, log_config=LOG_CONFIG, proxy_headers=False, server_header=False,
+                http=timed_protocol(settings.header_timeout, settings.body_timeout))

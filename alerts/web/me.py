@@ -37,7 +37,8 @@ from alerts.web.views import describe, indicator_choices, tags_of
 from rules.vocabulary import provider_name
 
 router = APIRouter(include_in_schema=False)
-PREVIEW_POLICY = "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:"  # the email's own HTML
+# the email's own HTML (inline style, never script), framed by /me only: this origin may frame it
+PREVIEW_POLICY = "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'"
 
 
 def whose(found: Visitor, asked: str | int | None, session: object, create: bool = False) -> int | None:
@@ -172,4 +173,5 @@ async def digest_preview(request: Request, found: Annotated[Visitor, Depends(sig
     html = await run_in_threadpool(compose)
     response = HTMLResponse(html)
     response.headers["Content-Security-Policy"] = PREVIEW_POLICY
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
     return finish(request, response)

@@ -71,7 +71,7 @@ def test_a_leader_signs_in_by_email_link_and_reads_the_status_board(tmp_path, la
     assert added.returncode == 0, added.stderr
     server = ApiServer(tmp_path, env, port)
     try:
-        page = browser.new_page()
+        page = browser.new_context(bypass_csp=True).new_page()  # the test injects axe-core
         page.goto(f"{server.url}/")
         assert page.url.endswith("/signin")  # no session: sent to sign in
         accessible(page, "01-signin")
@@ -310,3 +310,32 @@ def test_follow_upload_notify_acknowledge_unsubscribe(tmp_path, landed_year_db, 
     finally:
         server.stop()
     assert "Traceback" not in Path(server.log).read_text()
+
+
+def test_pages_work_under_their_content_security_policy(tmp_path, landed_year_db, smtp_server, browser):
+    """The CSP enforced (no bypass): every page's styles load, nothing is refused (the browser
+    reports each violation) and /me frames its digest preview."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = clean_env(database_url=f"sqlite:///{_year_copy(tmp_path, landed_year_db)}", base_url=base,
+                    email_url=smtp_server.apprise_url, email_from="kpi@example.org")
+    _users(tmp_path, env, ("perf@example.org", "performance", "Performance officer"))
+    server = ApiServer(tmp_path, env, port)
+    try:
+        page = browser.new_context().new_page()
+        refused: list[str] = []
+        page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
+        page.add_init_script("document.addEventListener('securitypolicyviolation', e => "
+                             "console.error('Content Security Policy: ' + e.violatedDirective + ' ' + e.blockedURI))")
+        _sign_in(page, base, smtp_server, "perf@example.org")
+        poll(lambda: page.url == f"{base}/", 10, "signed in")
+        for path in ("/", "/alerts", "/returns", "/returns/new", "/tokens", "/me"):
+            page.goto(f"{base}{path}")
+            font = page.evaluate("getComputedStyle(document.querySelector('h1')).fontFamily")
+            assert "GDS Transport" in font or "arial" in font.lower(), f"{path}: GOV.UK styles not applied ({font})"
+        page.goto(f"{base}/me")
+        preview = page.frame_locator("iframe.kpi-digest-preview")
+        poll(lambda: preview.locator("body").inner_text(timeout=5000).strip(), 10, "the digest preview in its frame")
+        assert refused == [], refused
+    finally:
+        server.stop()
