@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from returns.errors import WHOLE_FILE, ReturnProblem, ReturnRejected, reject
-from returns.readers.base import EMPTY_FILE, NO_DATA_ROWS, UNNAMED, Cells, Reader, Sheet, decode_utf8
+from returns.readers.base import EMPTY_FILE, NO_DATA_ROWS, UNNAMED, Caps, Cells, Reader, Sheet, decode_utf8
 from returns.values import shown
 
 NO_ROWS = 'an object without "rows"'
@@ -59,7 +59,7 @@ def _text(value: Any) -> str | None:
 class JsonReader(Reader):
     extensions = (".json",)
 
-    def read(self, filename: str, data: bytes) -> Sheet:
+    def read(self, filename: str, data: bytes, caps: Caps | None = None) -> Sheet:
         text = decode_utf8(filename, data, "save the file as UTF-8")
         if not text.strip():
             raise reject(filename, 0, EMPTY_FILE)
