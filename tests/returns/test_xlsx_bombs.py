@@ -152,3 +152,43 @@ def test_the_inbox_refuses_a_bomb_beside_its_located_problem(tmp_path: Path, mak
     assert (out.status, out.moved_to) == ("rejected", "rejected/kpi.xlsx")
     errors = (folder / "rejected" / "kpi.xlsx.errors.txt").read_text()
     assert errors.startswith("kpi.xlsx:0:-: the sheet reaches column ALL, beyond column AX")
+
+
+THREE_AT_ONCE = """
+import sys, threading, tempfile
+from pathlib import Path
+from fastapi.testclient import TestClient
+from config import Settings, use_settings
+from rules.loader import SHIPPED_PACKS
+from alerts.api import create_app
+from alerts.store.schema import upgrade_url
+from tests.api.conftest import new_token
+
+tmp = tempfile.mkdtemp()
+s = Settings(database_url=f"sqlite:///{tmp}/a.db", broker_url="", rules_dir=SHIPPED_PACKS)
+use_settings(s)
+upgrade_url(s.database_url)
+client = TestClient(create_app(s))
+token = new_token(s, "t")
+codes = []
+def up(path):
+    r = client.post("/api/returns", files={"file": ("b.xlsx", Path(path).read_bytes())},
+                    headers={"Authorization": f"Bearer {token}"})
+    codes.append(r.status_code)
+threads = [threading.Thread(target=up, args=(p,)) for p in sys.argv[1:]]
+[t.start() for t in threads]
+[t.join() for t in threads]
+print(sorted(codes), PEAK)
+""".replace("PEAK", PEAK_MB)
+
+
+def test_the_api_refuses_three_bombs_at_once_within_500_mb(tmp_path: Path):
+    paths = []
+    for name, build in (("s", xlsx_bombs.shared_strings), ("w", xlsx_bombs.wide_sheet),
+                        ("l", lambda: xlsx_bombs.long_sheet(300_000))):
+        (tmp_path / f"{name}.xlsx").write_bytes(build())
+        paths.append(str(tmp_path / f"{name}.xlsx"))
+    run = subprocess.run([sys.executable, "-c", THREE_AT_ONCE, *paths], cwd=ROOT, capture_output=True, text=True,
+                         timeout=180, check=True)
+    codes, peak_mb = run.stdout.strip().rsplit(" ", 1)
+    assert codes == "[422, 422, 422]" and int(peak_mb) < 500, run.stdout  # measured: about 200 MB
