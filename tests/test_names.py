@@ -72,3 +72,4 @@ def test_users_add_refuses_a_name_with_a_line_break(cli):
     listed = cli("users", "list")
     assert "a@example.org" not in listed.stdout
     assert cli("users", "add", "a@example.org", "--name", "Ann Lee").returncode == 0
+
