@@ -2,7 +2,9 @@
 and a thousand mutated rule packs, each through the code the CLI runs. Prints how many were
 rejected, accepted, crashed (a traceback: must be 0), how many rejections were not located
 (`FILE:ROW:COLUMN: message`: must be 0), how many alert changes the fraction mistake caused
-(must be 0) and the slowest pack check.
+(must be 0) and the slowest pack check. Then the inputs that must always be refused (issue 18: XLSX
+bombs, control and invisible characters in names, lone surrogates): wrong accepts must be 0, and
+each bomb's time and peak traced memory is printed.
 
 The example year (alerts/examples/sandwell-2024-25) is landed first on a clock after its last period,
 so every mutated return is compared with a real alert state. Seeded: the same counts each run.
@@ -19,6 +21,7 @@ import re
 import tempfile
 import time
 import traceback
+import tracemalloc
 from collections import Counter
 from pathlib import Path
 
@@ -27,8 +30,10 @@ from alerts.steps import InProcess
 from alerts.store.db import session_for
 from alerts.usecases.ingest import ReturnLimits, ingest_bytes
 from config import Settings, use_settings
+from returns.names import name_problem
 from rules.check import check_packs
 from rules.loader import SHIPPED_PACKS, load_catalog
+from tests.returns import xlsx_bombs
 
 EXAMPLES = SANDWELL
 LANDED_AT = dt.datetime(2026, 2, 18, 9, 0, tzinfo=dt.UTC)  # after the year's last period (finance 2026-01)
@@ -155,6 +160,82 @@ def hostile_returns(n: int, rng: random.Random) -> list[tuple[str, str, bytes]]:
     return out
 
 
+# --- inputs that must always be refused (issue 18) ----------------------------------------------
+
+BOMBS = {  # name: builder of an .xlsx
+    "15M shared strings (declared)": lambda: xlsx_bombs.shared_strings(),
+    "15M shared strings (no count)": lambda: xlsx_bombs.shared_strings(declared=False),
+    "1M distinct shared strings": lambda: xlsx_bombs.distinct_shared_strings(1_000_000),
+    "16,000 x 1,000 sheet": lambda: xlsx_bombs.wide_sheet(),
+    "16,000 x 1,000, no dimension": lambda: xlsx_bombs.wide_sheet(dimension=False),
+    "60 x 1,000 sheet": lambda: xlsx_bombs.wide_sheet(rows=60),
+    "60 x 1,000, no dimension": lambda: xlsx_bombs.wide_sheet(rows=60, dimension=False),
+    "64 MB of zeros": lambda: xlsx_bombs.zeros(64),
+    "300,000 blank rows": lambda: xlsx_bombs.long_sheet(300_000),
+}
+HOSTILE_CHARS = ["\r", "\n", "\x0b", "\x0c", "\x85", "\u2028", "\u2029", "\u202e", "\u202d", "\u2066", "\u200b",
+                 "\ufeff"]
+
+
+def must_refuse() -> list[tuple[str, str, bytes]]:
+    """(kind, name, bytes) of returns that must be rejected, located."""
+    out = [("XLSX bomb: " + name, f"bomb-{i}.xlsx", build()) for i, (name, build) in enumerate(BOMBS.items())]
+    caseload = (EXAMPLES / "caseload-2025-03.csv").read_text().splitlines()
+    for i, char in enumerate(HOSTILE_CHARS):
+        for column in (2, 4):  # team, worker
+            rows = [r.split(",") for r in caseload]
+            rows[1][column] = rows[1][column][:3] + char + rows[1][column][3:]
+            text = "\n".join(",".join(f'"{c}"' if char in c else c for c in r) for r in rows) + "\n"
+            out.append((f"control char in a {'team' if column == 2 else 'worker'}", f"names-{i}-{column}.csv",
+                        text.encode()))
+    kpi = (EXAMPLES / "kpi-2024-09.json").read_bytes()
+    out.append(("lone surrogate (JSON value)", "s1.json", kpi.replace(b'"value": 71.9', b'"value": "7\\ud8001"', 1)))
+    key = kpi.replace(b'"value": 71.9', b'"value": 71.9, "\\udfff": 1', 1)
+    out.append(("lone surrogate (JSON key)", "s2.json", key))
+    team = ('[{"provider": "sandwell", "period": "2025-03", "team": "t\\ud800", "service": "care_leavers", '
+            '"worker": "Ann", "asye": "no", "caseload": 12}]')
+    out.append(("lone surrogate (JSON team)", "s3.json", team.encode()))
+    return out
+
+
+def run_refusals(land) -> None:  # noqa: ANN001 - run_returns' land()
+    outcomes: Counter[tuple[str, str]] = Counter()
+    crashes, unlocated, bombs = [], [], []
+    for kind, name, data in must_refuse():
+        tracemalloc.start()
+        start = time.process_time()
+        try:
+            result = land(name, data)
+        except Exception:  # noqa: BLE001 - counting them is the point
+            crashes.append((kind, name, traceback.format_exc(limit=3)))
+            continue
+        finally:
+            cpu, (_, peak) = time.process_time() - start, tracemalloc.get_traced_memory()
+            tracemalloc.stop()
+        outcomes[(kind, "rejected" if result.errors else "accepted")] += 1
+        unlocated += [line for line in result.errors if not LOCATED.match(line.splitlines()[0])]
+        if kind.startswith("XLSX bomb"):
+            bombs.append((kind.removeprefix("XLSX bomb: "), len(data), cpu, peak, (result.errors or ["ACCEPTED"])[0]))
+    names = [f"Ann{c}Lee" for c in HOSTILE_CHARS] + ["a\r\nBcc: x"]
+    name_accepts = sum(name_problem(n) is None for n in names)
+    kinds = sorted({k for k, _ in outcomes})
+    print(f"must refuse: {sum(outcomes.values()) + len(crashes)} returns "
+          "(XLSX bombs, control characters in names, lone surrogates)")
+    for k in kinds:
+        print(f"  {k:<44}{outcomes[(k, 'rejected')]:>9} rejected{outcomes[(k, 'accepted')]:>4} accepted")
+    wrong = sum(n for (_, o), n in outcomes.items() if o == "accepted")
+    print(f"  tracebacks: {len(crashes)}   wrong accepts: {wrong + name_accepts} (returns {wrong}, "
+          f"subscriber/user names {name_accepts} of {len(names)})   rejection lines not FILE:ROW:COLUMN: "
+          f"{len(unlocated)}")
+    print(f"  {'XLSX bomb':<32}{'size':>10}{'CPU':>9}{'peak':>9}  refusal")
+    for name, size, cpu, peak, line in bombs:
+        print(f"  {name:<32}{size / 1024:>7,.0f} KB{cpu * 1000:>6.0f} ms{peak / 1024 / 1024:>6.1f} MB  {line[:90]}")
+    for kind, name, tb in crashes[:5]:
+        print(f"  CRASH {kind} {name}\n{tb}")
+    for line in unlocated[:5]:
+        print(f"  UNLOCATED {line!r}")
+
+
 def run_returns(n: int, rng: random.Random) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(database_url=f"sqlite:///{Path(tmp) / 'hostile.db'}", broker_url="")
@@ -187,6 +268,7 @@ def run_returns(n: int, rng: random.Random) -> None:
                 outcomes[(kind, result.landed.status if result.landed else "?")] += 1
                 if kind == "fractions" and result.outcome:
                     fraction_changes += len(result.outcome.transitions)
+        run_refusals(land)
         use_settings(None)
     kinds = sorted({k for k, _ in outcomes})
     print(f"returns: {sum(outcomes.values()) + len(crashes)} hostile returns after the example year")

@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     # rejected whole with a message naming the limit.
     max_return_mb: float = Field(20.0, gt=0, allow_inf_nan=False)
     max_rows: int = Field(200_000, ge=1)
+    # Columns a sheet may reach (a return has at most 7): an XLSX reaching further is refused
+    # before it is read; its members may unpack to at most 20 x max_return_mb.
+    max_columns: int = Field(50, ge=1, le=16_384)
     # Largest upload `POST /api/returns` takes (the form's file): a bigger body is refused with
     # 413 by its Content-Length, or as soon as that much has arrived, never read whole.
     max_upload_mb: float = Field(20.0, gt=0, allow_inf_nan=False)

@@ -7,7 +7,6 @@ problem and carries on, so one upload shows the provider everything to fix.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
@@ -15,6 +14,7 @@ from typing import ClassVar
 from returns.errors import WHOLE_FILE, ReturnProblem, ReturnRejected
 from returns.lookup import MeasureLike, MeasureLookup
 from returns.model import Observation
+from returns.names import unsafe_character
 from returns.readers.base import UNNAMED, Cells
 from returns.values import CellError, got, parse_bool, parse_money, parse_number, parse_period, shown
 
@@ -52,12 +52,10 @@ def amount(value: float, unit: str | None) -> str:
 
 
 def control_character(text: str) -> str | None:
-    """' (character 3 is the control character U+001B)' for the first C0/C1 control
-    character in `text` (tab, CR and LF included), else None."""
-    for position, char in enumerate(text, start=1):
-        if unicodedata.category(char) == "Cc":
-            return f" (character {position} is the control character U+{ord(char):04X})"
-    return None
+    """' (character 3 is the control character U+001B)' for the first character returns.names
+    refuses in a name (controls, tab, CR and LF included, bidi overrides, zero-width), else None."""
+    where = unsafe_character(text)
+    return f" ({where})" if where is not None else None
 
 
 def header_line(kind: str) -> str:

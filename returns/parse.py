@@ -11,7 +11,7 @@ from returns.kinds import CHECKERS, Header, match_header
 from returns.lookup import MeasureLookup
 from returns.model import Observation, ParsedReturn
 from returns.readers import READERS, reader_for
-from returns.readers.base import NO_DATA_ROWS, Sheet
+from returns.readers.base import NO_DATA_ROWS, Caps, Sheet
 from returns.values import shown
 
 
@@ -32,18 +32,22 @@ def too_many_rows(limit: int) -> str:
 
 
 def parse_return(filename: str, data: bytes, catalog: MeasureLookup, *, now: dt.date | None = None,
-                 max_rows: int | None = None) -> ParsedReturn:
+                 max_rows: int | None = None, caps: Caps | None = None) -> ParsedReturn:
     """`catalog` is normally rules.catalog.Catalog; anything with its resolve() will do.
 
     `now` is when the return lands (the caller's clock: a datetime or date): a period after
     its month is rejected. None checks no such limit (e.g. a file checked on its own).
-    `max_rows`: more data rows than this rejects the return as soon as they are counted."""
+    `max_rows`: more data rows than this rejects the return as soon as they are counted.
+    `caps`: what reading may cost (an XLSX is checked against them before it is opened);
+    None: the defaults, with `max_rows` as their row cap."""
     ext = extension(filename)
     reader = reader_for(ext)
     if reader is None:
         found = f"unsupported file type {shown(ext)}" if ext else "unsupported file type: the name has no extension"
         raise reject(filename, 0, f"{found} (expected {_expected_types()})")
-    sheet = reader.read(filename, data)
+    if caps is None:
+        caps = Caps(rows=max_rows) if max_rows is not None else Caps()
+    sheet = reader.read(filename, data, caps)
     header = match_header(filename, sheet.header_row, sheet.columns)
     try:
         return _checked(filename, data, sheet, header, catalog, now, max_rows)

@@ -2,7 +2,8 @@
 
 Expressions are parsed with `ast.parse(mode="eval")` and walked against a whitelist:
 numbers, names of measures or pack params, + - * / (unary and binary), comparisons,
-and/or/not, and calls to min, max and abs. Anything else (attribute access, subscripts,
+and/or/not, and calls to min, max and abs (only called: `abs + x` is refused, a function is not
+a value). Anything else (attribute access, subscripts,
 other calls, strings, lambdas, comprehensions, `**`) is refused at load time, as is an
 expression that is too long or too deep, so a hostile pack cannot exhaust CPU or memory.
 """
@@ -56,7 +57,7 @@ class Expression:
             return None, f"{self.source}: division by zero"
         except OverflowError:
             return None, f"{self.source}: a number too large (overflow)"
-        except (ArithmeticError, ValueError, TypeError, RecursionError, MemoryError) as exc:
+        except (ArithmeticError, ValueError, TypeError, LookupError, RecursionError, MemoryError) as exc:
             return None, f"{self.source}: cannot be computed ({type(exc).__name__})"
         if not math.isfinite(result):
             return None, f"{self.source}: the result is not a finite number ({result})"
@@ -85,8 +86,11 @@ def compile_expression(source: str) -> Expression:
     if _depth(tree) > MAX_DEPTH:
         raise ExpressionError(f"expression nested deeper than {MAX_DEPTH}")
     names: set[str] = set()
+    called = {id(node.func) for node in nodes if isinstance(node, ast.Call)}
     for node in nodes:
         _check(node)
+        if isinstance(node, ast.Name) and node.id in _FUNCTIONS and id(node) not in called:
+            raise ExpressionError(f"{node.id} is a function, not a value (expected {node.id}(...) with its arguments)")
         if isinstance(node, ast.Name) and node.id not in _FUNCTIONS:
             names.add(node.id)
     return Expression(source, tree, frozenset(names))

@@ -19,6 +19,7 @@ from alerts.api.docs import router as docs
 from alerts.api.guessing import FailureLimiter
 from alerts.api.headers import SecurityHeaders
 from alerts.api.health import router as health
+from alerts.api.ids import out_of_range
 from alerts.api.leaders import router as leaders
 from alerts.api.limits import ENVELOPE, BodyLimit, too_large_detail
 from alerts.api.metrics import Metrics
@@ -92,7 +93,12 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def _bad_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        """A malformed request is 400 with a plain message; 422 means a rejected return."""
+        """A malformed request is 400 with a plain message; 422 means a rejected return. An id
+        out of range in a path or query (ids.PathId: 0, or beyond a database integer) names no
+        row: 404."""
+        if exc.errors() and all(out_of_range(e) for e in exc.errors()):
+            detail = "; ".join(f"no such {e['loc'][-1]}: {e.get('input')}" for e in exc.errors())
+            return JSONResponse({"detail": detail}, status_code=404)
         problems = [f"{'.'.join(str(p) for p in e.get('loc', ()) )}: {e.get('msg', 'invalid')}" for e in exc.errors()]
         return JSONResponse({"detail": "; ".join(problems) or "bad request"}, status_code=400)
 

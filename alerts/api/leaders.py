@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from alerts.api.auth import check_token, require_scope
+from alerts.api.ids import MAX_ID, PathId, in_range
 from alerts.api.state import state_of
 from alerts.indicators import rules_for_indicator
 from alerts.store import subscriptions as sub_store
@@ -147,7 +148,7 @@ class AckBody(BaseModel):
 
 @router.post("/alerts/{alert_id}/ack", summary="Acknowledge an alert, with a note kept in its history "
                                                  "(performance role)")
-async def ack(request: Request, alert_id: int, body: AckBody, who: Who) -> JSONResponse:
+async def ack(request: Request, alert_id: PathId, body: AckBody, who: Who) -> JSONResponse:
     _allowed(who, "performance", "acknowledging an alert")
     settings = state_of(request).settings
 
@@ -168,7 +169,7 @@ class SubscriptionBody(SubscriptionSpec):
     """A subscription as `subscriptions apply` takes it, and whose: someone else's (performance
     role) by subscriber id; a signed-in person's own by default."""
 
-    subscriber: int | None = None
+    subscriber: int | None = Field(None, ge=1, le=MAX_ID)
 
 
 def _subscriber(session: object, who: Caller, asked: int | None, create: bool) -> int | None:
@@ -183,7 +184,8 @@ def _subscriber(session: object, who: Caller, asked: int | None, create: bool) -
 
 
 @router.get("/subscriptions", summary="Your subscriptions (or, performance role, anyone's)")
-async def subscriptions(request: Request, who: Who, subscriber: int | None = None) -> JSONResponse:
+async def subscriptions(request: Request, who: Who, subscriber: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None
+                        ) -> JSONResponse:
     settings = state_of(request).settings
 
     def read() -> dict:
@@ -224,6 +226,8 @@ async def remove_subscription(request: Request, who: Who, subscription_id: int |
     target = subscription_id if subscription_id is not None else id
     if target is None:
         raise HTTPException(400, "name the subscription: DELETE /api/subscriptions/{id}")
+    if not (in_range(target) and in_range(subscriber)):  # no such row: the database is never asked
+        raise HTTPException(404, f"no subscription {target} of that subscriber")
 
     def act() -> bool:
         with session_for(settings.database_url) as session:

@@ -30,6 +30,7 @@ from returns import ParsedReturn, ReturnRejected, parse_return
 from returns.coverage import uncovered
 from returns.errors import WHOLE_FILE, ReturnProblem, problem_lines
 from returns.queries import ReturnQuery, find_queries, wanted_periods
+from returns.readers.base import Caps
 from rules.catalog import Catalog
 from rules.coverage import covered, covers, describe
 from rules.periods import period_start
@@ -52,14 +53,20 @@ class Dispatch(Protocol):
 
 @dataclass(frozen=True)
 class ReturnLimits:
-    """How big a return may be (KPI_ALERTS_MAX_RETURN_MB, KPI_ALERTS_MAX_ROWS)."""
+    """How big a return may be (KPI_ALERTS_MAX_RETURN_MB, KPI_ALERTS_MAX_ROWS, KPI_ALERTS_MAX_COLUMNS)."""
 
     max_mb: float
     max_rows: int
+    max_columns: int = 50
 
     @classmethod
     def of(cls, settings: Settings) -> ReturnLimits:
-        return cls(settings.max_return_mb, settings.max_rows)
+        return cls(settings.max_return_mb, settings.max_rows, settings.max_columns)
+
+    @property
+    def caps(self) -> Caps:
+        """What reading one return may cost: an XLSX may unpack to 20 times the file limit."""
+        return Caps(rows=self.max_rows, columns=self.max_columns, unpacked_bytes=20 * self.max_bytes)
 
     @property
     def max_bytes(self) -> int:
@@ -141,7 +148,7 @@ def ingest_bytes(session: Session, catalog: Catalog, name: str, data: bytes, dis
     if too_large:
         return IngestResult(name, errors=[too_large])
     try:  # `now` is the landing clock: a period after its month is refused
-        parsed = parse_return(name, data, catalog, now=now, max_rows=limits.max_rows)
+        parsed = parse_return(name, data, catalog, now=now, max_rows=limits.max_rows, caps=limits.caps)
     except ReturnRejected as exc:
         return IngestResult(name, errors=problem_lines(exc.problems), rejected_kind=exc.kind)
     spans = covered(catalog, parsed.kind)

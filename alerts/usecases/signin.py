@@ -26,6 +26,7 @@ from sqlmodel import Session
 
 from alerts.store import web_users as store
 from alerts.store.web_users import UserRow
+from returns.names import name_problem
 
 LINK_MINUTES = 15
 RATE_WINDOW = dt.timedelta(minutes=15)
@@ -158,6 +159,9 @@ def add_user(session: Session, email_text: str, role: str, name: str, now: dt.da
         raise ValueError(f"not an email address: {email_text!r}")
     if role not in store.ROLES:
         raise ValueError(f"unknown role {role!r} (expected one of {', '.join(store.ROLES)})")
+    problem = name_problem(name, "a user's name")  # shown on pages and in emails' greetings
+    if problem is not None:
+        raise ValueError(problem)
     found = store.add_user(session, email, role, name, now)
     session.commit()
     return found

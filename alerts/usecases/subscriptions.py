@@ -16,6 +16,7 @@ from sqlmodel import Session
 
 from alerts.notify.route import ALL_TRANSITIONS
 from alerts.store import subscriptions as store
+from returns.names import name_problem
 from rules.catalog import Catalog
 
 
@@ -77,11 +78,9 @@ class SubscriberSpec(BaseModel):
     def _printable_name(cls, v: str) -> str:
         """The name goes into email headers and listings: no CR, LF, ESC or other control or
         invisible characters (a CR/LF made every digest to that subscriber fail)."""
-        if not v.isprintable():
-            bad = sorted({repr(c)[1:-1] for c in v if not c.isprintable()})
-            raise ValueError(f"a subscriber name cannot hold control characters (found {', '.join(bad)})")
-        if v != v.strip():
-            raise ValueError("a subscriber name cannot start or end with spaces")
+        problem = name_problem(v, "a subscriber name")
+        if problem is not None:
+            raise ValueError(problem)
         return v
 
     @field_validator("email", "teams")

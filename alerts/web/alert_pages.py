@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from alerts.api.ids import PathId
 from alerts.api.state import state_of
 from alerts.store import alerts as alert_store
 from alerts.store.db import session_for
@@ -76,7 +77,7 @@ def _back(request: Request, done: str) -> Response:
 
 
 @router.post("/alerts/{alert_id}/ack")
-async def acknowledge_alert(request: Request, alert_id: int,
+async def acknowledge_alert(request: Request, alert_id: PathId,
                             found: Annotated[Visitor, Depends(needs("performance", "acknowledging an alert"))]
                             ) -> Response:
     form = await check_csrf(request)
@@ -97,7 +98,7 @@ async def acknowledge_alert(request: Request, alert_id: int,
 
 
 @router.post("/alerts/{alert_id}/snooze")
-async def snooze_alert(request: Request, alert_id: int,
+async def snooze_alert(request: Request, alert_id: PathId,
                        found: Annotated[Visitor, Depends(needs("performance", "snoozing an alert"))]) -> Response:
     form = await check_csrf(request)
     state = state_of(request)

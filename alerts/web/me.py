@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from alerts.api.ids import PathId, in_range
 from alerts.api.state import state_of
 from alerts.digest.render import render_digest
 from alerts.digest.run import compose_for
@@ -52,6 +53,8 @@ def whose(found: Visitor, asked: str | int | None, session: object, create: bool
     try:
         wanted = int(asked)  # type: ignore[arg-type]
     except ValueError:
+        wanted = -1
+    if not in_range(wanted):  # beyond a database integer: no such subscriber
         wanted = -1
     if wanted != own and not may(user, "performance"):
         raise NotAllowed("performance", "managing someone else's subscriptions", user.role)
@@ -119,7 +122,7 @@ async def add_subscription(request: Request, found: Annotated[Visitor, Depends(s
 
 
 @router.post("/me/subscriptions/{subscription_id}/delete")
-async def remove_subscription(request: Request, subscription_id: int,
+async def remove_subscription(request: Request, subscription_id: PathId,
                               found: Annotated[Visitor, Depends(signed_in)]) -> Response:
     form = await check_csrf(request)
     settings = state_of(request).settings

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from alerts.api.ids import PathId
 from alerts.api.state import state_of
 from alerts.api.uploads import Refused, read_return
 from alerts.cli.json_output import ingest_json
@@ -128,7 +129,7 @@ def _status(rec: StoredReturn) -> str:
 
 
 @router.get("/returns/{return_id}")
-async def return_page(request: Request, return_id: int, found: Annotated[Visitor, Depends(signed_in)]) -> Response:
+async def return_page(request: Request, return_id: PathId, found: Annotated[Visitor, Depends(signed_in)]) -> Response:
     """One return: a held one with its queries (Confirm, or upload a corrected file); a rated one
     with what it changed and every value rated."""
     return await _show(request, found, return_id)
@@ -161,7 +162,7 @@ async def _show(request: Request, found: Visitor, return_id: int, error: str | N
 
 
 @router.post("/returns/{return_id}/confirm")
-async def confirm_return(request: Request, return_id: int,
+async def confirm_return(request: Request, return_id: PathId,
                          found: Annotated[Visitor, Depends(needs("performance", "confirming a held return"))]
                          ) -> Response:
     """Confirm a held return's figures: it is released and evaluated; back to its page."""

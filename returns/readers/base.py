@@ -33,11 +33,20 @@ class Sheet:
     problems: list[ReturnProblem] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Caps:
+    """What a reader may spend on one file (a format that can expand, XLSX, checks them before reading)."""
+
+    rows: int = 200_000  # data rows (KPI_ALERTS_MAX_ROWS)
+    columns: int = 50  # KPI_ALERTS_MAX_COLUMNS
+    unpacked_bytes: int = 20 * 20 * 1024 * 1024  # 20 x KPI_ALERTS_MAX_RETURN_MB: an XLSX's members, unpacked
+
+
 class Reader(ABC):
     extensions: ClassVar[tuple[str, ...]]  # lower-case, with the dot
 
     @abstractmethod
-    def read(self, filename: str, data: bytes) -> Sheet:
+    def read(self, filename: str, data: bytes, caps: Caps | None = None) -> Sheet:
         """Raises ReturnRejected for a problem with the file as a whole."""
 
 

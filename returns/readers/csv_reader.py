@@ -7,13 +7,13 @@ import io
 from collections.abc import Iterator
 
 from returns.errors import reject
-from returns.readers.base import EMPTY_FILE, Reader, Sheet, decode_utf8, tabular
+from returns.readers.base import EMPTY_FILE, Caps, Reader, Sheet, decode_utf8, tabular
 
 
 class CsvReader(Reader):
     extensions = (".csv",)
 
-    def read(self, filename: str, data: bytes) -> Sheet:
+    def read(self, filename: str, data: bytes, caps: Caps | None = None) -> Sheet:
         text = decode_utf8(filename, data, "save the file as CSV UTF-8")
         if not text.strip():
             raise reject(filename, 0, EMPTY_FILE)

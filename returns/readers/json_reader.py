@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from returns.errors import WHOLE_FILE, ReturnProblem, ReturnRejected, reject
-from returns.readers.base import EMPTY_FILE, NO_DATA_ROWS, UNNAMED, Cells, Reader, Sheet, decode_utf8
+from returns.readers.base import EMPTY_FILE, NO_DATA_ROWS, UNNAMED, Caps, Cells, Reader, Sheet, decode_utf8
 from returns.values import shown
 
 NO_ROWS = 'an object without "rows"'
@@ -56,10 +56,20 @@ def _text(value: Any) -> str | None:
     return "[...]" if isinstance(value, list) else "{...}"
 
 
+def _surrogate(text: str) -> str | None:
+    """' (character 2 is the lone surrogate U+D800)' when `text` cannot be written as UTF-8:
+    JSON's \\ud800 escape decodes to a string no file, database or terminal takes."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        return f" (character {e.start + 1} is the lone surrogate U+{ord(text[e.start]):04X})"
+    return None
+
+
 class JsonReader(Reader):
     extensions = (".json",)
 
-    def read(self, filename: str, data: bytes) -> Sheet:
+    def read(self, filename: str, data: bytes, caps: Caps | None = None) -> Sheet:
         text = decode_utf8(filename, data, "save the file as UTF-8")
         if not text.strip():
             raise reject(filename, 0, EMPTY_FILE)
@@ -90,6 +100,15 @@ class JsonReader(Reader):
             record: Cells = {}
             given: set[str] = set()
             for key, value in item.pairs if isinstance(item, _Object) else item.items():
+                bad = _surrogate(key)
+                if bad is not None:
+                    problems.append(ReturnProblem(filename, i, WHOLE_FILE, f"a key that is not text{bad} (expected "
+                                                                           "a column name)"))
+                    continue
+                if isinstance(value, str) and not isinstance(value, _Number) and (bad := _surrogate(value)):
+                    problems.append(ReturnProblem(filename, i, key.strip() or WHOLE_FILE, f"a value that is not "
+                                                  f"text{bad} (expected a number or a string)"))
+                    continue
                 if key in given:
                     message = f"key {shown(key)} given twice in this row object (expected each key once)"
                     problems.append(ReturnProblem(filename, i, key.strip() or WHOLE_FILE, message))

@@ -3,8 +3,9 @@
 openpyxl's read-only mode parses the sheet's XML as it goes, but its rows are padded to the
 widest cell and the old reader kept the whole grid: one stray cell in column XFD on every
 row made a 56 KB workbook take 436 MB. Here the sheet is read row by row from openpyxl's
-own sheet parser, keeping only the cells present (those beyond MAX_COLUMNS are folded into
-one stray cell), so memory stays flat whatever the workbook's shape.
+own sheet parser, keeping only the cells present, so memory stays flat whatever the workbook's shape. Before
+that, returns.readers.xlsx_guard refuses a workbook that would cost more than its Caps to open,
+and reading stops at the first cell beyond the column cap or row beyond the row cap.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import warnings
+import zipfile
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,10 +23,10 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._reader import FORMULA_TAG, WorkSheetParser
 
 from returns.errors import WHOLE_FILE, ReturnProblem, ReturnRejected, reject
-from returns.readers.base import Reader, Sheet, tabular
+from returns.readers.base import Caps, Reader, Sheet, tabular
+from returns.readers.xlsx_guard import check_archive, columns_message, rows_allowed
 
 NOT_A_WORKBOOK = "not a valid .xlsx workbook (expected an Excel workbook saved as .xlsx)"
-MAX_COLUMNS = 64  # a return has at most 7 columns; anything further right is a stray cell
 NO_CACHED_VALUE = "no-cached-value"
 
 
@@ -60,9 +62,17 @@ class _CachedValues(WorkSheetParser):
 class XlsxReader(Reader):
     extensions = (".xlsx",)
 
-    def read(self, filename: str, data: bytes) -> Sheet:
+    def read(self, filename: str, data: bytes, caps: Caps | None = None) -> Sheet:
+        caps = caps or Caps()
         # openpyxl raises many types for a damaged or foreign file (zip, XML, key errors):
         # any of them means the same thing to the person uploading it.
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                check_archive(filename, archive, caps)  # before openpyxl loads the shared strings
+        except ReturnRejected:
+            raise
+        except Exception:
+            raise reject(filename, 0, NOT_A_WORKBOOK) from None
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # e.g. "data validation extension not supported"
@@ -73,7 +83,7 @@ class XlsxReader(Reader):
             if not book.worksheets:
                 raise reject(filename, 0, "workbook has no worksheets (expected the return on the first sheet)")
             problems: list[ReturnProblem] = []
-            sheet = tabular(filename, self._rows(filename, book, book.worksheets[0], problems))
+            sheet = tabular(filename, self._rows(filename, book, book.worksheets[0], problems, caps))
             sheet.problems = problems
         except ReturnRejected:
             book.close()
@@ -83,10 +93,13 @@ class XlsxReader(Reader):
             raise reject(filename, 0, NOT_A_WORKBOOK) from None
         return sheet
 
-    def _rows(self, filename: str, book: Any, ws: Any,
-              problems: list[ReturnProblem]) -> Iterator[tuple[int, list[str | None]]]:
+    def _rows(self, filename: str, book: Any, ws: Any, problems: list[ReturnProblem],
+              caps: Caps) -> Iterator[tuple[int, list[str | None]]]:
         """(row number, cell texts up to the last cell present), read as the XML streams by;
-        the workbook is closed when the rows end (or the reader stops early)."""
+        the workbook is closed when the rows end (or the reader stops early). A cell beyond the
+        column cap, or a row beyond the row cap, refuses the file there: the <dimension> checked
+        before is optional and may lie, and each further cell costs time."""
+        last_row = rows_allowed(caps.rows)
         header: list[str | None] | None = None  # the first row with a value, as tabular() takes it
         try:
             with ws._get_source() as src, warnings.catch_warnings():
@@ -94,15 +107,16 @@ class XlsxReader(Reader):
                 parser = _CachedValues(src, ws._shared_strings, data_only=True, epoch=book.epoch,
                                        date_formats=book._date_formats, timedelta_formats=book._timedelta_formats)
                 for number, cells in parser.parse():
+                    if number > last_row:
+                        raise reject(filename, number, f"the sheet goes on past row {last_row:,} (expected at most "
+                                     f"{caps.rows:,} data rows, the KPI_ALERTS_MAX_ROWS limit; split the return by "
+                                     "period)")
                     texts: list[str | None] = []
                     for cell in cells:
                         column = cell["column"]
-                        if column > MAX_COLUMNS:  # fold everything further right into one stray cell
-                            if len(texts) <= MAX_COLUMNS:
-                                texts.extend([None] * (MAX_COLUMNS + 1 - len(texts)))
-                            if texts[MAX_COLUMNS] is None:
-                                texts[MAX_COLUMNS] = self._text(ws, cell)
-                            continue
+                        if column > caps.columns:
+                            ref = f"{get_column_letter(column)}{number}"
+                            raise reject(filename, number, columns_message(f"a cell in {ref}", caps.columns))
                         if len(texts) < column:
                             texts.extend([None] * (column - len(texts)))
                         texts[column - 1] = self._text(ws, cell)

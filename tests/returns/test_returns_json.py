@@ -156,3 +156,36 @@ def test_value_under_a_blank_key():
         "r.json:1:-: unexpected value 'x' in a column with no name "
         "(expected only the KPI header provider,period,indicator,value)"
     ]
+
+
+# -- lone surrogates: "\ud800" is valid JSON but no text a file, database or terminal takes ---------------------
+
+SURROGATE_ROW = '{"provider": "sandwell", "period": "2024-05", "indicator": "PI1", "value": "t\\ud800"}'
+
+
+def test_a_lone_surrogate_in_a_value_is_located():
+    assert problems_of(f"[{SURROGATE_ROW}]") == [
+        "r.json:1:value: a value that is not text (character 2 is the lone surrogate U+D800) (expected a number or a "
+        "string)"]
+
+
+def test_a_lone_surrogate_in_a_key_is_located():
+    assert problems_of('[{"provider": "sandwell", "period": "2024-05", "indicator": "PI1", "value": 1, '
+                       '"\\udfff": 2}]') == [
+        "r.json:1:-: a key that is not text (character 1 is the lone surrogate U+DFFF) (expected a column name)"]
+
+
+def problems_of(text: str) -> list[str]:
+    with pytest.raises(ReturnRejected) as e:
+        parse_return("r.json", text.encode(), SMALL)
+    return [str(p) for p in e.value.problems]
+
+
+def test_a_lone_surrogate_in_a_caseload_team_is_refused_by_ingest_not_a_traceback(settings):
+    from tests.ingesting import ingest_bytes
+
+    data = (b'[{"provider": "sandwell", "period": "2025-03", "team": "t\\ud800", "service": "care_leavers", '
+            b'"worker": "Ann", "asye": "no", "caseload": 12}]')
+    assert ingest_bytes("c.json", data).errors == [
+        "c.json:1:team: a value that is not text (character 2 is the lone surrogate U+D800) (expected a number or a "
+        "string)"]

@@ -83,3 +83,53 @@ def test_code_in_an_expression_is_refused_and_never_run(payload, tmp_path):
 def test_arithmetic_matches_python(a, b, c):
     got = compile_expression("(a + b) * 2 - a / c").evaluate({"a": a, "b": b, "c": c})
     assert got == pytest.approx((a + b) * 2 - a / c, rel=1e-12, abs=1e-9)
+
+
+# -- a function is not a value: what passes `rules check` never crashes an evaluation (issue 18) --------------
+
+@pytest.mark.parametrize("source", ["abs + x", "min * 2 + x", "max", "x + min", "-abs", "max < x", "x and abs"])
+def test_a_function_used_as_a_value_is_refused(source):
+    name = next(f for f in ("abs", "min", "max") if f in source)
+    with pytest.raises(ExpressionError, match=f"^{name} is a function, not a value"):
+        compile_expression(source)
+
+
+def test_a_pack_with_a_function_as_a_value_fails_rules_check(tmp_path):
+    from rules.check import check_packs
+
+    (tmp_path / "demo.yaml").write_text(
+        "pack: demo\ntitle: Demo\ninputs:\n  - {key: x, name: X, kind: kpi, unit: count}\nderived:\n"
+        "  - {key: y, name: Y, kind: kpi, unit: number, expr: \"abs + x\"}\n")
+    _, found = check_packs(tmp_path)
+    assert [str(p) for p in found] == [f"{tmp_path / 'demo.yaml'}:6: derived y: abs is a function, not a value "
+                                       "(expected abs(...) with its arguments)"]
+
+
+NUMBER = st.one_of(st.integers(-10**30, 10**30).map(str), st.floats(allow_nan=False, allow_infinity=False).map(repr),
+                   st.sampled_from(["0", "0.0", "1e308", "1e-308"]))
+LEAF = st.one_of(NUMBER, st.sampled_from(["a", "b", "min", "max", "abs"]))
+
+
+def _grow(inner):
+    return st.one_of(
+        st.tuples(inner, st.sampled_from(["+", "-", "*", "/", "<", "<=", "==", "!=", " and ", " or "]), inner).map(
+            lambda t: f"({t[0]}{t[1]}{t[2]})"),
+        st.tuples(st.sampled_from(["-", "+", "not "]), inner).map(lambda t: f"({t[0]}{t[1]})"),
+        st.tuples(st.sampled_from(["min", "max", "abs"]), st.lists(inner, min_size=0, max_size=3)).map(
+            lambda t: f"{t[0]}({', '.join(t[1])})"),
+    )
+
+
+EXPRESSIONS = st.recursive(LEAF, _grow, max_leaves=12)
+INPUTS = st.floats(allow_nan=True, allow_infinity=True) | st.integers(-10**400, 10**400)
+
+
+@given(EXPRESSIONS, INPUTS, INPUTS)
+def test_an_expression_that_compiles_never_raises_when_evaluated(source, a, b):
+    try:
+        expr = compile_expression(source)
+    except ExpressionError:
+        return
+    value, why = expr.attempt({"a": a, "b": b})
+    assert (value is None) or isinstance(value, float)
+    assert why is None or why.startswith(source)
