@@ -71,6 +71,10 @@ class Settings(BaseSettings):
     # no worker has finished (a worker killed whole); keep that above the task time limit (300 s).
     relay_seconds: float = Field(5.0, gt=0, allow_inf_nan=False)
     relay_stale_seconds: float = Field(600.0, gt=0, allow_inf_nan=False)
+    # Broker mode: the longest beat sleeps between ticks (its RedBeat lock lasts five of them).
+    # Each tick records a heartbeat; /healthz answers 503 naming the scheduler when the last is
+    # older than two intervals.
+    beat_interval_seconds: float = Field(5.0, ge=0.5, le=300, allow_inf_nan=False)
     # A return with queries (a value far outside its history, last month's figures relabelled) is
     # held until confirmed; unconfirmed after this many hours it is released, and its alerts go
     # out marked "not confirmed by the sender".
