@@ -129,6 +129,15 @@ class Settings(BaseSettings):
     def eager(self) -> bool:
         return not self.broker_url
 
+    @property
+    def in_flight_seconds(self) -> float:
+        """How long a landed return handed on for evaluation counts as in flight, so a duplicate
+        waits for it rather than evaluating it: with a broker, RELAY_STALE_SECONDS (a worker may
+        have it); embedded, 0: only an ingest in this process or another evaluates it, and the
+        evaluation's claim (a row lock, SQLite's one writer) serialises those, so one left
+        unevaluated is one whose process was killed: evaluated at once."""
+        return 0.0 if self.eager else self.relay_stale_seconds
+
 
 _override: Settings | None = None
 
