@@ -103,7 +103,8 @@ def test_an_upload_over_http_reaches_the_subscriber_and_its_unsubscribe_link_wor
         assert json.loads(kpi_alerts(tmp_path, env, "subscriptions", "--json").stdout) == []
 
         health = http.get("/healthz")
-        assert (health.status_code, health.json()) == (200, {"database": "ok", "broker": "not configured"})
+        assert (health.status_code, health.json()) == (200, {"database": "ok", "broker": "not configured",
+                                                             "scheduler": "not configured"})
         metrics = http.get("/metrics").text
         for name in ("kpi_alerts_returns_landed_total", "kpi_alerts_returns_rejected_total",
                      "kpi_alerts_evaluation_latency_seconds_bucket", "kpi_alerts_notifications",
