@@ -69,3 +69,70 @@ def test_with_a_broker_a_duplicate_still_waits_for_the_worker_that_may_have_it()
     s = Settings(database_url="sqlite://", broker_url="redis://127.0.0.1:1/0", relay_stale_seconds=600)
     assert s.in_flight_seconds == 600
     assert Settings(database_url="sqlite://", broker_url="").in_flight_seconds == 0
+
+
+@pytest.mark.e2e
+def test_the_installed_command_killed_mid_evaluation_then_re_ingested_rates_it_at_once(tmp_path, pg_databases):
+    """The real thing on PostgreSQL: `kpi-alerts ingest` (embedded) is SIGKILLed while its
+    evaluation holds its claim (held up by a lock the test takes on `ratings`); PostgreSQL rolls
+    its transaction back; `ingest` of the same file again rates it at once and says so."""
+    import os
+    import signal
+    import subprocess
+
+    import psycopg
+
+    from tests.e2e.services import BIN
+    from tests.peers import poll
+
+    url = pg_databases.fresh()
+    name = url.rsplit("/", 1)[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KPI_ALERTS_")}
+    env["KPI_ALERTS_DATABASE_URL"] = url
+
+    def connect() -> psycopg.Connection:
+        return psycopg.connect(host="127.0.0.1", port=pg_databases.cluster.port, user="postgres", dbname=name,
+                               autocommit=True)
+
+    def ingest() -> subprocess.Popen:
+        return subprocess.Popen([str(BIN / "kpi-alerts"), "ingest", "--json", str(RETURN)], cwd=tmp_path, env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def claimed() -> bool:  # the evaluation's claim: its row lock on the return, uncommitted
+        with connect() as conn:
+            try:
+                conn.execute("SELECT id FROM returns WHERE id = 1 FOR UPDATE NOWAIT")
+            except psycopg.errors.LockNotAvailable:
+                return True
+            return False
+
+    try:
+        with connect() as blocker:
+            blocker.execute("BEGIN")
+            blocker.execute("LOCK TABLE ratings IN SHARE ROW EXCLUSIVE MODE")  # its INSERT waits
+            first = ingest()
+            poll(lambda: first.poll() is None and claimed(), 60, "the evaluation holding its claim")
+            first.send_signal(signal.SIGKILL)
+            first.wait(timeout=10)
+            blocker.execute("ROLLBACK")
+        with connect() as conn:
+            poll(lambda: not claimed(), 30, "PostgreSQL rolling back the killed evaluation")
+            assert conn.execute("SELECT published_at IS NOT NULL, evaluated_at IS NULL FROM returns").fetchall() == [
+                (True, True)]
+            assert conn.execute("SELECT count(*) FROM ratings").fetchone() == (0,)
+
+        started = time.monotonic()
+        again = ingest()
+        out, err = again.communicate(timeout=120)
+        took = time.monotonic() - started
+        assert again.returncode == 0, err
+        assert took < 20, took  # not a 60 s wait for a worker that does not exist
+        body = json.loads(out)
+        assert (body["return"]["id"], body["return"]["status"], body["return"]["evaluation"]) == (
+            1, "accepted", "done")
+        assert len(body["evaluations"]) == 15
+        assert "its evaluation did not finish" in err and "evaluated now" in err
+        with connect() as conn:
+            assert conn.execute("SELECT count(*) FROM returns WHERE evaluated_at IS NULL").fetchone() == (0,)
+    finally:
+        pg_databases.release(url)
