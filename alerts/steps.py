@@ -331,7 +331,7 @@ def inbox_scan(settings: Settings, dispatcher: Dispatcher, wait: bool = False) -
     def land(name: str, data: bytes):  # noqa: ANN202
         with session_for(settings.database_url) as session:
             return ingest_bytes(session, catalog, name, data, dispatcher.evaluate, utcnow(), 0.0, limits=limits,
-                                in_flight_seconds=settings.relay_stale_seconds)
+                                in_flight_seconds=settings.in_flight_seconds)
 
     outcomes = scan_inbox(settings.inbox_dir, land, limits=limits, settle_seconds=settings.inbox_settle_seconds,
                           wait=wait)

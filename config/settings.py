@@ -83,6 +83,10 @@ class Settings(BaseSettings):
     # no worker has finished (a worker killed whole); keep that above the task time limit (300 s).
     relay_seconds: float = Field(5.0, gt=0, allow_inf_nan=False)
     relay_stale_seconds: float = Field(600.0, gt=0, allow_inf_nan=False)
+    # Broker mode: the longest beat sleeps between ticks (its RedBeat lock lasts five of them).
+    # Each tick records a heartbeat; /healthz answers 503 naming the scheduler when the last is
+    # older than two intervals.
+    beat_interval_seconds: float = Field(5.0, ge=0.5, le=300, allow_inf_nan=False)
     # A return with queries (a value far outside its history, last month's figures relabelled) is
     # held until confirmed; unconfirmed after this many hours it is released, and its alerts go
     # out marked "not confirmed by the sender".
@@ -177,6 +181,15 @@ class Settings(BaseSettings):
                     "to the site's public address (e.g. https://kpi.example.org), or set KPI_ALERTS_ALLOWED_HOSTS "
                     "to the host names the site answers to")
         return None
+
+    @property
+    def in_flight_seconds(self) -> float:
+        """How long a landed return handed on for evaluation counts as in flight, so a duplicate
+        waits for it rather than evaluating it: with a broker, RELAY_STALE_SECONDS (a worker may
+        have it); embedded, 0: only an ingest in this process or another evaluates it, and the
+        evaluation's claim (a row lock, SQLite's one writer) serialises those, so one left
+        unevaluated is one whose process was killed: evaluated at once."""
+        return 0.0 if self.eager else self.relay_stale_seconds
 
 
 def allowed_networks(text: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:

@@ -57,7 +57,7 @@ def test_one_scheduler_holds_a_lock_that_outlasts_its_loop():
 
     assert issubclass(symbol_by_name(app.conf.beat_scheduler), RedBeatScheduler)
     assert app.conf.redbeat_lock_timeout >= 3 * app.conf.beat_max_loop_interval  # else LockNotOwned
-    assert app.conf.redbeat_lock_timeout == app_module.BEAT_LOCK_SECONDS
+    assert app.conf.redbeat_lock_timeout == app_module.BEAT_LOCK_LOOPS * app.conf.beat_max_loop_interval
 
 
 def test_every_task_retry_delay_stays_below_a_quarter_of_the_visibility_timeout():

@@ -13,6 +13,7 @@ from celery import Celery, signals
 from celery.schedules import crontab
 from kombu import Queue
 from redbeat import RedBeatScheduler
+from redbeat.schedulers import get_redis
 
 from alerts import steps
 from config import Settings, get_settings
@@ -52,14 +53,15 @@ def make_app() -> Celery:
         redbeat_redis_options={"socket_connect_timeout": steps.PUBLISH_CONNECT_TIMEOUT,
                                "socket_timeout": steps.WORKER_READ_TIMEOUT,
                                "retry_period": 60},  # Redis briefly away: beat retries for a minute
-        beat_max_loop_interval=BEAT_LOOP_SECONDS,
-        redbeat_lock_timeout=BEAT_LOCK_SECONDS,
+        # the longest beat sleeps between ticks (KPI_ALERTS_BEAT_INTERVAL_SECONDS); the standby
+        # retries the lock as often; the lock outlasts several loops (else LockNotOwned)
+        beat_max_loop_interval=settings.beat_interval_seconds,
+        redbeat_lock_timeout=BEAT_LOCK_LOOPS * settings.beat_interval_seconds,
     )
     return app
 
 
-BEAT_LOOP_SECONDS = 5  # the longest beat sleeps between ticks; the standby retries the lock as often
-BEAT_LOCK_SECONDS = 5 * BEAT_LOOP_SECONDS  # RedBeat's lock outlasts several loops (else LockNotOwned)
+BEAT_LOCK_LOOPS = 5  # RedBeat's lock lasts this many beat loops
 
 
 def check_rule_packs(**_: Any) -> None:
@@ -113,10 +115,14 @@ class Scheduler(RedBeatScheduler):
         """RedBeat's tick, kept alive through a Redis outage: while Redis cannot be reached the
         tick is skipped (nothing could be published anyway; the relay catches up once it is
         back), where RedBeat would let beat die on extending its lock. A lock that expired
-        meanwhile is taken again if it is free; held by another beat, this one exits (its
-        supervisor restarts it as the standby), so there is still one effective scheduler."""
+        meanwhile (or a Redis restarted empty) is taken again if it is free; held by another
+        beat, this one exits (its supervisor restarts it as the standby), so there is still one
+        effective scheduler. A schedule that vanished with a Redis restarted empty is installed
+        again: RedBeat reads its due entries from Redis alone, and would tick on sending nothing.
+        Each tick that ran records beat's heartbeat (/healthz, /metrics)."""
         try:
-            return super().tick(*args, **kwargs)
+            interval = super().tick(*args, **kwargs)
+            self._ensure_schedule()
         except redis.exceptions.LockNotOwnedError:
             if self.lock is not None and self.lock.acquire(blocking=False):
                 log.warning("beat: the lock expired while Redis was away; taken again")
@@ -126,6 +132,29 @@ class Scheduler(RedBeatScheduler):
         except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
             log.warning("beat: Redis unreachable (%s); ticking again in %g s", type(exc).__name__, self.max_interval)
             return float(self.max_interval)
+        self._heartbeat()
+        return interval
+
+    def _ensure_schedule(self) -> None:
+        """Install the schedule again when its sorted set is gone from Redis (a restart without
+        persistence, a FLUSHALL): called holding the lock, after the tick extended it. The
+        entries start afresh (last run: now), so each interval task runs one interval later."""
+        if self.app.redbeat_conf.schedule and not get_redis(self.app).exists(self.app.redbeat_conf.schedule_key):
+            log.warning("beat: the schedule is gone from Redis (restarted empty?); installing it again")
+            self.setup_schedule()
+
+    def _heartbeat(self) -> None:
+        """Record this tick (heartbeats 'beat'); a database that does not answer is logged, never
+        fatal: the schedule goes on, and /healthz shows the tick growing old."""
+        from alerts.store.db import session_for
+        from alerts.store.heartbeats import SCHEDULER, record
+        from alerts.store.models import utcnow
+
+        try:
+            with session_for(get_settings().database_url) as session:
+                record(session, SCHEDULER, utcnow())
+        except Exception as exc:
+            log.warning("beat: could not record its heartbeat (%s)", type(exc).__name__)
 
 
 def beat_schedule(settings: Settings) -> dict:

@@ -11,7 +11,9 @@ so two apps in one process, as in the tests, count apart).
 - `kpi_alerts_notifications{channel,status}`: deliveries by channel (email, teams, digest)
   and status (pending, sending, sent, failed, unknown);
 - `kpi_alerts_queue_depth{queue}`: Redis LLEN of each Celery queue (0 without a broker);
-- `kpi_alerts_oldest_pending_delivery_age_seconds`: 0 when nothing is pending.
+- `kpi_alerts_oldest_pending_delivery_age_seconds`: 0 when nothing is pending;
+- `kpi_alerts_scheduler_last_tick_age_seconds`: seconds since beat's scheduler last ticked
+  (broker mode; +Inf before its first tick, NaN without a broker: no scheduler).
 
 Who may read it, as Prometheus exporters usually are: on the app's port only clients whose
 address (the TCP peer, never X-Forwarded-For) is in KPI_ALERTS_METRICS_ALLOW (loopback by
@@ -45,6 +47,7 @@ from prometheus_client.metrics_core import Metric
 from alerts.api.broker import QUEUES, queue_depths
 from alerts.api.state import state_of
 from alerts.store.db import session_for
+from alerts.store.heartbeats import SCHEDULER, last
 from alerts.store.models import utcnow
 from alerts.store.monitoring import evaluated_after, snapshot
 from config import Settings
@@ -80,6 +83,8 @@ class Metrics:
                                  ["queue"], registry=r)
         self.oldest_pending = Gauge("kpi_alerts_oldest_pending_delivery_age_seconds",
                                     "Age of the oldest delivery still pending (0: none)", registry=r)
+        self.scheduler_age = Gauge("kpi_alerts_scheduler_last_tick_age_seconds",
+                                   "Seconds since beat's scheduler last ticked (NaN: no scheduler)", registry=r)
         self.scrape_errors = Counter("kpi_alerts_metrics_scrape_errors",
                                      "Scrapes that could not read the database or the broker", ["source"],
                                      registry=r)
@@ -91,13 +96,15 @@ class Metrics:
         self._since = since or utcnow()  # latency is observed for returns rated after this
         self._lock = threading.Lock()
 
-    def refresh(self, database_url: str, redis_client: object | None) -> None:
-        """Read the database (and the broker) into the gauges and the latency histogram."""
+    def refresh(self, database_url: str, redis_client: object | None, scheduler: bool = False) -> None:
+        """Read the database (and the broker) into the gauges and the latency histogram.
+        `scheduler`: broker mode, where beat records its ticks."""
         now = utcnow()
         try:
             with session_for(database_url) as session:
                 snap = snapshot(session)
                 rated = evaluated_after(session, self._since)
+                last_tick = last(session, SCHEDULER) if scheduler else None
         except Exception:
             log.warning("metrics: the database could not be read", exc_info=True)
             self.scrape_errors.labels("database").inc()
@@ -116,6 +123,10 @@ class Metrics:
                 self.notifications.labels(channel, status).set(n)
             age = (now - snap.oldest_pending).total_seconds() if snap.oldest_pending else 0.0
             self.oldest_pending.set(max(0.0, age))
+            if not scheduler:
+                self.scheduler_age.set(float("nan"))
+            else:
+                self.scheduler_age.set(max(0.0, (now - last_tick).total_seconds()) if last_tick else float("inf"))
             for received, evaluated in rated:
                 self.latency.observe(max(0.0, (evaluated - received).total_seconds()))
             if rated:
@@ -130,9 +141,9 @@ class Metrics:
         for queue, n in depths.items():
             self.queue_depth.labels(queue).set(n)
 
-    def exposition(self, database_url: str, redis_client: object | None) -> bytes:
+    def exposition(self, database_url: str, redis_client: object | None, scheduler: bool = False) -> bytes:
         with self._lock:  # one scrape at a time: the high-water mark moves once per return
-            self.refresh(database_url, redis_client)
+            self.refresh(database_url, redis_client, scheduler)
             return generate_latest(self.registry)
 
 
@@ -157,12 +168,12 @@ def allowed(settings: Settings, host: str | None) -> bool:
 class _Scrape:
     """What prometheus_client's own server reads on its port: the registry, refreshed first."""
 
-    def __init__(self, metrics: Metrics, database_url: str, broker: object | None) -> None:
-        self.metrics, self.database_url, self.broker = metrics, database_url, broker
+    def __init__(self, metrics: Metrics, database_url: str, broker: object | None, scheduler: bool) -> None:
+        self.metrics, self.database_url, self.broker, self.scheduler = metrics, database_url, broker, scheduler
 
     def collect(self) -> Iterator[Metric]:
         with self.metrics._lock:
-            self.metrics.refresh(self.database_url, self.broker)
+            self.metrics.refresh(self.database_url, self.broker, self.scheduler)
             yield from list(self.metrics.registry.collect())
 
     def restricted_registry(self, names: object) -> _Scrape:
@@ -172,7 +183,8 @@ class _Scrape:
 def serve_metrics(settings: Settings, metrics: Metrics, broker: object | None) -> object:
     """/metrics on KPI_ALERTS_METRICS_PORT in a daemon thread (prometheus_client's server); the server."""
     server, _thread = start_http_server(settings.metrics_port, addr=settings.metrics_host,
-                                        registry=_Scrape(metrics, settings.database_url, broker))  # type: ignore[arg-type]
+                                        registry=_Scrape(metrics, settings.database_url, broker,
+                                                                 bool(settings.broker_url)))  # type: ignore[arg-type]
     log.info("metrics on http://%s:%d/metrics", settings.metrics_host, settings.metrics_port)
     return server
 
@@ -183,5 +195,5 @@ def metrics(request: Request) -> Response:
     state = state_of(request)
     if not allowed(state.settings, request.client.host if request.client else None):
         raise HTTPException(404, "Not Found")
-    body = state.metrics.exposition(state.settings.database_url, state.broker)
+    body = state.metrics.exposition(state.settings.database_url, state.broker, bool(state.settings.broker_url))
     return Response(body, media_type=CONTENT_TYPE_LATEST)

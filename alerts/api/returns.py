@@ -94,7 +94,7 @@ def _ingest(state: ApiState, name: str, data: bytes, wait: float, token_id: int)
     with session_for(settings.database_url) as session:
         return ingest_bytes(session, state.catalog, name, data, state.dispatcher.evaluate, utcnow(), wait,
                             limits=ReturnLimits.of(settings), token_id=token_id,
-                            in_flight_seconds=settings.relay_stale_seconds)
+                            in_flight_seconds=settings.in_flight_seconds)
 
 
 @router.post(PATH, status_code=201, summary="Upload a return", responses=RESPONSES,

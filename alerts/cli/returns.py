@@ -47,7 +47,7 @@ def ingest(
     for path in paths:
         with session_for(settings.database_url) as session:
             result = ingest_path(session, catalog, path, evaluate, utcnow(), wait, limits=limits,
-                                 in_flight_seconds=settings.relay_stale_seconds, confirm_by=by, told=True)
+                                 in_flight_seconds=settings.in_flight_seconds, confirm_by=by, told=True)
         if result.errors:
             rejected = True
             for line in result.errors:
@@ -83,6 +83,9 @@ def _report(label: str, result, data: dict, as_json: bool, wait: float) -> bool:
         say(f"{label}: return {result.landed.return_id} is stored; the broker is unreachable "
             f"({result.deferred}), so its evaluation is queued for the relay, which hands it to a worker "
             f"once the broker is back (kpi-alerts returns pending lists it until then)", stderr=True)
+    if result.resumed and result.evaluated and result.landed:
+        say(f"{label}: return {result.landed.return_id} was stored before but its evaluation did not finish "
+            f"(its process stopped, or the evaluation failed): evaluated now", stderr=True)
     if as_json:
         print(json.dumps(data))
     elif result.landed:

@@ -16,7 +16,7 @@ import datetime as dt
 import logging
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -103,6 +103,9 @@ class IngestResult:
     # `held`: stored but held until confirmed or corrected (nothing rated, nobody told).
     queries: list[str] = field(default_factory=list)
     held: bool = False
+    # A byte-identical copy of a return whose earlier evaluation never finished (its process was
+    # killed, or it failed and was released, or went stale): evaluated now, and said so.
+    resumed: bool = False
 
 
 def query_lines(file: str, rec: StoredReturn) -> list[str]:
@@ -143,7 +146,10 @@ def ingest_bytes(session: Session, catalog: Catalog, name: str, data: bytes, dis
     `in_flight_seconds` ago, KPI_ALERTS_RELAY_STALE_SECONDS: the first upload is still being
     evaluated, or a worker has it), so the duplicate waits for it up to `wait_seconds`, or
     stuck (its evaluation failed and was released, or went stale), so the duplicate evaluates it
-    now and answers with the status it landed with (README: "Every landed return gets rated")."""
+    now (`resumed`) and answers with the status it landed with (README: "Every landed return gets
+    rated"). Embedded (no broker) `in_flight_seconds` is 0 (Settings.in_flight_seconds): an
+    evaluation killed with its process is resumed at once; one still running in another
+    process holds its claim, which the resumed evaluation waits on and then reads back."""
     too_large = limits.too_large(name, len(data))
     if too_large:
         return IngestResult(name, errors=[too_large])
@@ -182,6 +188,7 @@ def ingest_bytes(session: Session, catalog: Catalog, name: str, data: bytes, dis
         landed = Landed(landed.return_id, stored.status, landed.provider, landed.kind, landed.periods)
         claimed = False
         session.rollback()  # end the read transaction before the evaluation writes
+        return replace(evaluated(session, catalog, name, landed, dispatch, wait_seconds, claimed, lines), resumed=True)
     return evaluated(session, catalog, name, landed, dispatch, wait_seconds, claimed, lines)
 
 

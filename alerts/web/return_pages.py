@@ -82,7 +82,7 @@ async def upload(request: Request,
     def land():  # noqa: ANN202
         with session_for(settings.database_url) as session:  # told: the uploader sees any queries here
             return ingest_bytes(session, state.catalog, name, data, state.dispatcher.evaluate, utcnow(), 0.0,
-                                limits=ReturnLimits.of(settings), in_flight_seconds=settings.relay_stale_seconds,
+                                limits=ReturnLimits.of(settings), in_flight_seconds=settings.in_flight_seconds,
                                 told=True)
 
     result = await run_in_threadpool(land)

@@ -23,14 +23,16 @@ def scrape(api):  # noqa: ANN001, ANN201
 
 def test_healthz_is_200_when_the_database_answers_and_no_broker_is_set(api):
     res = api.client.get("/healthz")
-    assert (res.status_code, res.json()) == (200, {"database": "ok", "broker": "not configured"})
+    assert (res.status_code, res.json()) == (200, {"database": "ok", "broker": "not configured",
+                                                   "scheduler": "not configured"})
 
 
 def test_healthz_is_503_naming_the_broker_when_it_does_not_answer(make_api):
     api = make_api(broker_url=f"redis://127.0.0.1:{free_port()}/0")  # nothing listens there
     started = time.monotonic()
     res = api.client.get("/healthz")
-    assert (res.status_code, res.json()) == (503, {"database": "ok", "broker": "unreachable"})
+    assert (res.status_code, res.json()) == (503, {"database": "ok", "broker": "unreachable", "scheduler": {
+        "status": "stale", "last_tick": None, "age_seconds": None}})
     assert time.monotonic() - started < 5  # short timeouts: never hangs on a broker that is down
 
 
@@ -39,7 +41,8 @@ def test_healthz_is_503_naming_the_database_when_it_cannot_be_opened(api, tmp_pa
     state.settings = state.settings.model_copy(
         update={"database_url": f"sqlite:///{tmp_path / 'no-such-folder' / 'x.db'}"})
     res = api.client.get("/healthz")
-    assert (res.status_code, res.json()) == (503, {"database": "unreachable", "broker": "not configured"})
+    assert (res.status_code, res.json()) == (503, {"database": "unreachable", "broker": "not configured",
+                                                   "scheduler": "not configured"})
 
 
 def test_metrics_name_landed_rejected_latency_notifications_queue_depth_and_oldest_pending(make_api, smtp_server):

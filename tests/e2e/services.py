@@ -29,16 +29,18 @@ def stop_process(proc: subprocess.Popen, patience: float) -> None:
 
 
 class RedisServer:
-    """`port`: a given one (a restart on the same address, as after an outage), else a free one."""
+    """`port`: a given one (a restart on the same address, as after an outage), else a free one.
+    `persist`: keep an append-only file (what was queued survives a restart); without it a
+    restart starts empty: no queue, no beat schedule, no lock."""
 
-    def __init__(self, workdir: Path, port: int | None = None):
+    def __init__(self, workdir: Path, port: int | None = None, persist: bool = True):
         exe = shutil.which("redis-server")
         if exe is None:
             raise RuntimeError("redis-server is not installed (make test installs it: apt-get install redis-server)")
         self.port = port or free_port()
         self.proc = subprocess.Popen(
             [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(workdir), "--save", "",
-             "--appendonly", "yes", "--maxmemory-policy", "noeviction"],
+             "--appendonly", "yes" if persist else "no", "--maxmemory-policy", "noeviction"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         poll(lambda: port_open(self.port), 10, "redis-server listening")
@@ -49,6 +51,12 @@ class RedisServer:
 
     def stop(self) -> None:
         self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+    def shutdown_nosave(self) -> None:
+        """`redis-cli shutdown nosave`: gone, and nothing written to disk."""
+        subprocess.run([shutil.which("redis-cli") or "redis-cli", "-p", str(self.port), "shutdown", "nosave"],
+                       capture_output=True, timeout=10)
         self.proc.wait(timeout=10)
 
 

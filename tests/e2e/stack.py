@@ -28,9 +28,11 @@ _names = itertools.count(1)
 
 class Stack:
     def __init__(self, workdir: Path, pg: PostgresCluster, workers: int = 2, beat_app: str = "workers.app",
-                 prepare: Callable[[Stack], None] | None = None, **settings: str) -> None:
+                 prepare: Callable[[Stack], None] | None = None, redis_persist: bool = True,
+                 **settings: str) -> None:
         """`prepare(stack)`: runs once the schema is there (`stack.url`, `stack.cli`), before
         the API, the workers and beat start.
+        `redis_persist`: Redis with its append-only file (else a restart starts it empty).
         `settings`: more KPI_ALERTS_* settings, by field name."""
         self.workdir, self.pg = workdir, pg
         self.database = f"stack_{next(_names)}_{workdir.name[-20:].replace('-', '_').lower()}"
@@ -41,7 +43,8 @@ class Stack:
             self.started.append(self.smtp)
             self.teams = TeamsPeer().__enter__()
             self.started.append(self.teams)
-            self.redis = RedisServer(workdir)
+            self.redis_persist = redis_persist
+            self.redis = RedisServer(workdir, persist=redis_persist)
             self.started.append(self.redis)
             self.env = clean_env(database_url=self.url, broker_url=self.redis.url, email_url=self.smtp.apprise_url,
                                  email_from="kpi@example.org", base_url="https://kpi.example.org",
@@ -65,15 +68,16 @@ class Stack:
             self.close()
             raise
 
-    def stop_redis(self) -> None:
-        self.redis.stop()
+    def stop_redis(self, nosave: bool = False) -> None:
+        """`nosave`: `redis-cli shutdown nosave` (else SIGTERM)."""
+        self.redis.shutdown_nosave() if nosave else self.redis.stop()
         self._redis_at = self.started.index(self.redis)
         self.started.remove(self.redis)
 
     def start_redis(self) -> None:
         """Back on the same port and folder (its append-only file: what was queued is kept);
         stopped in its place at the end, after the processes that use it."""
-        self.redis = RedisServer(self.workdir, port=self.redis.port)
+        self.redis = RedisServer(self.workdir, port=self.redis.port, persist=self.redis_persist)
         self.started.insert(self._redis_at, self.redis)
 
     def worker(self, name: str) -> CeleryWorker:

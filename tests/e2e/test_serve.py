@@ -103,7 +103,8 @@ def test_an_upload_over_http_reaches_the_subscriber_and_its_unsubscribe_link_wor
         assert json.loads(kpi_alerts(tmp_path, env, "subscriptions", "--json").stdout) == []
 
         health = http.get("/healthz")
-        assert (health.status_code, health.json()) == (200, {"database": "ok", "broker": "not configured"})
+        assert (health.status_code, health.json()) == (200, {"database": "ok", "broker": "not configured",
+                                                             "scheduler": "not configured"})
         metrics = http.get("/metrics").text
         for name in ("kpi_alerts_returns_landed_total", "kpi_alerts_returns_rejected_total",
                      "kpi_alerts_evaluation_latency_seconds_bucket", "kpi_alerts_notifications",
@@ -156,7 +157,9 @@ def test_broker_mode_wait_and_health(tmp_path, smtp_server):
         server = ApiServer(tmp_path, env)
         auth = {"Authorization": f"Bearer {token}"}
         with httpx2.Client(base_url=server.url, timeout=90) as http:
-            assert http.get("/healthz").json() == {"database": "ok", "broker": "ok"}
+            # no beat here: nothing has ticked, so /healthz names the scheduler (tests/e2e/test_beat_recovery.py)
+            assert http.get("/healthz").json() == {"database": "ok", "broker": "ok", "scheduler": {
+                "status": "stale", "last_tick": None, "age_seconds": None}}
             started = time.monotonic()
             first = http.post("/api/returns?wait=0.5", headers=auth,
                               files={"file": ("kpi-2024-10.csv", (EXAMPLES / "kpi-2024-10.csv").read_bytes())})
@@ -177,7 +180,8 @@ def test_broker_mode_wait_and_health(tmp_path, smtp_server):
         redis.stop()
         with httpx2.Client(base_url=server.url, timeout=30) as http:
             down = http.get("/healthz")
-            assert (down.status_code, down.json()) == (503, {"database": "ok", "broker": "unreachable"})
+            assert (down.status_code, down.json()) == (503, {"database": "ok", "broker": "unreachable", "scheduler": {
+                "status": "stale", "last_tick": None, "age_seconds": None}})
     finally:
         for proc in (worker, server):
             if proc is not None:
