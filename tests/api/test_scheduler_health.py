@@ -13,7 +13,7 @@ import time_machine
 from alerts.api.health import scheduler_health
 from alerts.store.db import session_for
 from alerts.store.heartbeats import SCHEDULER, record
-from tests.api.test_health_metrics import samples
+from tests.api.test_health_metrics import samples, scrape
 from tests.conftest import NOW
 from tests.e2e.services import RedisServer
 
@@ -44,7 +44,7 @@ def test_healthz_names_a_stale_scheduler_with_503_and_metrics_export_its_age(mak
         assert res.status_code == 503
         assert res.json() == {"database": "ok", "broker": "ok",
                               "scheduler": {"status": "stale", "last_tick": None, "age_seconds": None}}
-        assert samples(api.client.get("/metrics").text)[AGE] == math.inf
+        assert samples(scrape(api).text)[AGE] == math.inf
 
         with session_for(api.settings.database_url) as session:
             record(session, SCHEDULER, NOW)  # what beat's tick does
@@ -52,13 +52,13 @@ def test_healthz_names_a_stale_scheduler_with_503_and_metrics_export_its_age(mak
         res = api.client.get("/healthz")
         assert (res.status_code, res.json()["scheduler"]) == (
             200, {"status": "ok", "last_tick": NOW.isoformat(), "age_seconds": 3.0})
-        assert samples(api.client.get("/metrics").text)[AGE] == 3.0
+        assert samples(scrape(api).text)[AGE] == 3.0
 
         clock.shift(dt.timedelta(seconds=8))  # 11 s: older than two intervals of 5 s
         res = api.client.get("/healthz")
         assert (res.status_code, res.json()) == (503, {"database": "ok", "broker": "ok", "scheduler": {
             "status": "stale", "last_tick": NOW.isoformat(), "age_seconds": 11.0}})
-        assert samples(api.client.get("/metrics").text)[AGE] == 11.0
+        assert samples(scrape(api).text)[AGE] == 11.0
 
         with session_for(api.settings.database_url) as session:
             record(session, SCHEDULER, NOW + dt.timedelta(seconds=11))  # beat ticks again
@@ -69,4 +69,4 @@ def test_without_a_broker_there_is_no_scheduler_and_healthz_stays_200(api):
     res = api.client.get("/healthz")
     assert (res.status_code, res.json()) == (200, {"database": "ok", "broker": "not configured",
                                                    "scheduler": "not configured"})
-    assert math.isnan(samples(api.client.get("/metrics").text)[AGE])
+    assert math.isnan(samples(scrape(api).text)[AGE])
