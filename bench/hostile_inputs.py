@@ -18,12 +18,15 @@ import argparse
 import datetime as dt
 import random
 import re
+import sys
 import tempfile
 import time
 import traceback
 import tracemalloc
 from collections import Counter
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.returns.xlsx_bombs
 
 from alerts.examples import SANDWELL
 from alerts.steps import InProcess
