@@ -18,7 +18,6 @@ from rules import vocabulary
 RAG = {"green": "#2e7d32", "amber": "#f9a825", "red": "#c62828"}
 RAG_TEXT = {"green": "#fff", "amber": "#222", "red": "#fff"}
 ARROW = {"better": "\u2197", "worse": "\u2198", "same": "\u2192", "new": "\u2022"}
-_MD_SPECIAL = str.maketrans({ch: f"\\{ch}" for ch in "\\`*_{}[]()<>#+!|~"})
 
 
 def fmt_value(value: float | None, unit: str) -> str:
@@ -54,11 +53,6 @@ def indicator_url(base_url: str, indicator: str, provider: str, subject: str | N
         return ""
     query = {"provider": provider, **({"subject": subject} if subject and subject != provider else {})}
     return f"{base_url.rstrip('/')}/indicators/{quote(indicator, safe='')}?{urlencode(query, quote_via=quote)}"
-
-
-def md_escape(text: str) -> str:
-    """Untrusted names in a Teams card must not become links, images or formatting."""
-    return str(text).translate(_MD_SPECIAL)
 
 
 def rated(rating: str | None) -> str:
@@ -122,7 +116,7 @@ def environment() -> Environment:
         undefined=StrictUndefined, autoescape=select_autoescape(["html"], default_for_string=True, default=False),
         trim_blocks=True, lstrip_blocks=True,
     )
-    env.filters.update(value=fmt_value, md=md_escape, band=band_text, gbp=gbp, day=day, thousands=thousands,
+    env.filters.update(value=fmt_value, band=band_text, gbp=gbp, day=day, thousands=thousands,
                        pounds=pounds, share=share, rated=rated, status=vocabulary.status,
                        subject_name=vocabulary.subject_name, kind_name=vocabulary.kind_name)
     env.globals.update(chip=chip, bars=bars, arrow=ARROW, rag=RAG, indicator_url=indicator_url)

@@ -36,6 +36,7 @@ from alerts.store.models import Delivery, Subscriber  # noqa: E402
 from alerts.usecases.subscriptions import apply  # noqa: E402
 from config import Settings, use_settings  # noqa: E402
 from rules.loader import SHIPPED_PACKS, load_catalog  # noqa: E402
+from tests.notify.cards import strings  # noqa: E402
 from tests.year import live_year, subscriptions_file  # noqa: E402
 
 MAX_SUBJECT = 78
@@ -56,17 +57,6 @@ def kind_of(d: Delivery) -> str:
     if d.key.startswith("reminders-"):
         return "reminder"
     return "alert email"
-
-
-def strings(node: object) -> list[str]:
-    """Every string a card's JSON holds (its text as Teams reads it, JSON escapes decoded)."""
-    if isinstance(node, str):
-        return [node]
-    if isinstance(node, dict):
-        return [s for v in node.values() for s in strings(v)]
-    if isinstance(node, list):
-        return [s for v in node for s in strings(v)]
-    return []
 
 
 def claims_overdue(d: Delivery) -> bool:
