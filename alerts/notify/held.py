@@ -8,10 +8,7 @@ from dataclasses import dataclass
 
 from alerts.notify.wording import NOT_CONFIRMED
 from alerts.templating import environment
-from rules.vocabulary import provider_name
-
-KIND_WORDS = {"kpi": "KPI", "finance": "finance", "caseload": "caseload"}
-
+from rules.vocabulary import kind_name, provider_name
 
 @dataclass(frozen=True)
 class HeldNotice:
@@ -32,7 +29,7 @@ class HeldNotice:
     @property
     def subject(self) -> str:
         n = len(self.queries)
-        return (f"[QUERY] {provider_name(self.provider)}: {KIND_WORDS.get(self.kind, self.kind)} return for "
+        return (f"[QUERY] {provider_name(self.provider)}: {kind_name(self.kind)} return for "
                 f"{', '.join(self.periods)} held, {n} quer{'y' if n == 1 else 'ies'} to confirm")
 
     @property
@@ -46,7 +43,7 @@ def hours(n: float) -> str:
 
 def text(notice: HeldNotice, recipient: str) -> str:
     lines = [f"Dear {recipient},", "",
-             f"{provider_name(notice.provider)}'s {KIND_WORDS.get(notice.kind, notice.kind)} return for "
+             f"{provider_name(notice.provider)}'s {kind_name(notice.kind)} return for "
              f"{', '.join(notice.periods)} ({notice.name}, return {notice.return_id}, landed through {notice.via}) is "
              "held: it is stored, but nothing in it is rated and nobody else is told until someone confirms it or "
              "a corrected file replaces it.", "", "What looks wrong:", *(f"  {q}" for q in notice.queries), "",
@@ -63,5 +60,5 @@ def text(notice: HeldNotice, recipient: str) -> str:
 def html(notice: HeldNotice, recipient: str) -> str:
     return environment().get_template("held.html").render(
         n=notice, recipient=recipient, hold=hours(notice.hold_hours), not_confirmed=NOT_CONFIRMED,
-        kind=KIND_WORDS.get(notice.kind, notice.kind), provider=provider_name(notice.provider))
+        kind=kind_name(notice.kind), provider=provider_name(notice.provider))
 
