@@ -10,6 +10,7 @@ from alerts.notify.wording import NOT_CONFIRMED
 from alerts.templating import environment
 from rules.vocabulary import kind_name, provider_name
 
+
 @dataclass(frozen=True)
 class HeldNotice:
     return_id: int
