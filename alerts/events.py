@@ -76,6 +76,8 @@ class EvaluationOutcome:
     deliveries: tuple[int, ...] = ()  # outbox rows written with the transitions, to send after commit
     # measure keys of the suite in force that a KPI return left blank or out, sorted (issue 10)
     not_reported: tuple[str, ...] = ()
+    # True when another evaluation (or an earlier one) had rated it: this call only read it back
+    read_back: bool = False
 
     def __repr__(self) -> str:  # Celery logs task results: keep it one short line
         return (f"EvaluationOutcome(return {self.return_id}: {len(self.ratings)} ratings, "

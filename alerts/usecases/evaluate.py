@@ -72,7 +72,7 @@ def evaluate_return(session: Session, catalog: Catalog, return_id: int, now: dt.
         assert found is not None  # returns are never deleted
         rec = found
     # evaluated by a concurrent evaluation (or before): read back what it stored
-    return replace(load_outcome(session, return_id, catalog), deliveries=tuple(earlier_deliveries))
+    return replace(load_outcome(session, return_id, catalog), deliveries=tuple(earlier_deliveries), read_back=True)
 
 
 def _evaluate_claimed(session: Session, catalog: Catalog, rec: StoredReturn, now: dt.datetime,

@@ -188,7 +188,10 @@ def ingest_bytes(session: Session, catalog: Catalog, name: str, data: bytes, dis
         landed = Landed(landed.return_id, stored.status, landed.provider, landed.kind, landed.periods)
         claimed = False
         session.rollback()  # end the read transaction before the evaluation writes
-        return replace(evaluated(session, catalog, name, landed, dispatch, wait_seconds, claimed, lines), resumed=True)
+        result = evaluated(session, catalog, name, landed, dispatch, wait_seconds, claimed, lines)
+        if result.outcome is not None and result.outcome.read_back:  # the first copy's evaluation rated it meanwhile
+            return IngestResult(name, duplicate, queries=lines)
+        return replace(result, resumed=True)
     return evaluated(session, catalog, name, landed, dispatch, wait_seconds, claimed, lines)
 
 
