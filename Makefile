@@ -59,6 +59,8 @@ clean:
 # the GOV.UK crest are left out, so text falls back to Arial.
 GOVUK_FRONTEND := 6.6.0
 GOVUK_STATIC := alerts/web/static/govuk-frontend
+SWAGGER_UI := 5.36.0
+SWAGGER_STATIC := alerts/web/static/swagger-ui
 vendor:
 	rm -rf .vendor && mkdir .vendor
 	cd .vendor && npm pack --silent govuk-frontend@$(GOVUK_FRONTEND) >/dev/null && tar xzf govuk-frontend-$(GOVUK_FRONTEND).tgz
@@ -67,4 +69,10 @@ vendor:
 		.vendor/package/dist/govuk/govuk-frontend.min.css > $(GOVUK_STATIC)/govuk-frontend.min.css
 	cp .vendor/package/dist/govuk/govuk-frontend.min.js $(GOVUK_STATIC)/
 	echo "govuk-frontend $(GOVUK_FRONTEND) from npm, licence $$(node -p "require('./.vendor/package/package.json').license"), (c) Crown copyright; fonts and crest left out (Makefile 'vendor')" > $(GOVUK_STATIC)/VERSION
+	cd .vendor && rm -rf package && npm pack --silent swagger-ui-dist@$(SWAGGER_UI) >/dev/null && tar xzf swagger-ui-dist-$(SWAGGER_UI).tgz
+	rm -rf $(SWAGGER_STATIC) && mkdir -p $(SWAGGER_STATIC)
+	# /docs needs the bundle and its stylesheet only; the source-map comments point at files we leave out.
+	for f in swagger-ui-bundle.js swagger-ui.css; do sed -E '/^\/[*\/]# sourceMappingURL=/d' .vendor/package/$$f > $(SWAGGER_STATIC)/$$f; done
+	cd .vendor/package && cp LICENSE NOTICE swagger-ui-bundle.js.LICENSE.txt ../../$(SWAGGER_STATIC)/
+	echo "swagger-ui-dist $(SWAGGER_UI) from npm, licence $$(node -p "require('./.vendor/package/package.json').license") (LICENSE, NOTICE; bundled code: swagger-ui-bundle.js.LICENSE.txt); bundle and stylesheet only, for /docs (Makefile 'vendor')" > $(SWAGGER_STATIC)/VERSION
 	rm -rf .vendor

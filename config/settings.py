@@ -91,7 +91,7 @@ class Settings(BaseSettings):
     # held until confirmed; unconfirmed after this many hours it is released, and its alerts go
     # out marked "not confirmed by the sender".
     query_hold_hours: float = Field(48.0, gt=0, allow_inf_nan=False)
-    # Surfaces (issue 18). /docs, /redoc and /openapi.json: "public", "signed_in" (performance role
+    # Surfaces (issue 18). /docs and /openapi.json: "public", "signed_in" (performance role
     # or above) or "off".
     api_docs: Literal["public", "signed_in", "off"] = "signed_in"
     # /metrics: on the app's port only to clients in metrics_allow (CIDRs, comma-separated;

@@ -83,6 +83,9 @@ def create_app(settings: Settings) -> FastAPI:
               name="govuk-frontend")
     app.mount("/static/app", StaticFiles(directory=Path(__file__).parent.parent / "web" / "static" / "app"),
               name="app-static")
+    # Swagger UI for /docs (alerts/api/docs.py), vendored by the Makefile's 'vendor'
+    app.mount("/static/swagger-ui", StaticFiles(directory=Path(__file__).parent.parent / "web" / "static"
+                                                / "swagger-ui"), name="swagger-ui")
     limit = int(settings.max_upload_mb * 1024 * 1024) + ENVELOPE
     detail = too_large_detail(settings.max_upload_mb)
     app.add_middleware(BodyLimit, uploads={UPLOAD_PATH: (limit, detail), WEB_UPLOAD: (limit, detail)})

@@ -4,8 +4,8 @@ error middleware, so a 500 carries them too).
 
 - Content-Security-Policy: scripts, styles, images and fonts from this origin only: no inline
   script, no inline style, no framing (`frame-ancestors 'none'`, and X-Frame-Options: DENY for
-  older browsers); forms post only here. The API documentation pages (/docs, /redoc) also take
-  Swagger UI and ReDoc from their CDN, their start-up code is a static file of ours.
+  older browsers); forms post only here. The API documentation page (/docs) too: Swagger UI is
+  vendored under static/swagger-ui and sets its styles through the DOM, which CSP allows.
 - X-Content-Type-Options: nosniff; Referrer-Policy: same-origin; Cross-Origin-Opener-Policy.
 - Strict-Transport-Security only when KPI_ALERTS_BASE_URL is https: decided from the setting,
   never from a request header a client (or a proxy) could set.
@@ -21,17 +21,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
        "connect-src 'self'; frame-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
-CDN = "https://cdn.jsdelivr.net"
-# Swagger UI and ReDoc set style attributes from their scripts: inline style, never inline script.
-DOCS_CSP = (f"default-src 'none'; script-src 'self' {CDN}; style-src 'self' 'unsafe-inline' {CDN}; "
-            f"img-src 'self' data: https://fastapi.tiangolo.com; font-src 'self' {CDN}; connect-src 'self'; "
-            "worker-src blob:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
-DOCS_PAGES = ("/docs", "/redoc")
 HSTS = "max-age=31536000"
 
 
-def security_headers(https: bool, path: str) -> dict[str, str]:
-    found = {"Content-Security-Policy": DOCS_CSP if path in DOCS_PAGES else CSP,
+def security_headers(https: bool) -> dict[str, str]:
+    found = {"Content-Security-Policy": CSP,
              "X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin",
              "Cross-Origin-Opener-Policy": "same-origin"}
     if https:
@@ -47,7 +41,7 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        wanted = security_headers(self.https, scope.get("path", ""))
+        wanted = security_headers(self.https)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -118,7 +118,9 @@ def test_hsts_follows_the_base_url_never_a_request_header(make_api):
 
 # -- the API documentation --------------------------------------------------------------------
 
-DOCS = ("/openapi.json", "/docs", "/redoc")
+DOCS = ("/openapi.json", "/docs")
+ASSET = re.compile(r'\b(?:src|href)="([^"]*)"')
+TYPES = {".js": "text/javascript", ".css": "text/css"}
 
 
 def test_the_api_documentation_needs_the_performance_role_by_default(web):
@@ -134,6 +136,30 @@ def test_the_api_documentation_needs_the_performance_role_by_default(web):
     swagger = performance.get("/docs").text
     assert '<script src="/static/app/swagger-init.js">' in swagger and not INLINE_SCRIPT.search(swagger)
     assert performance.get("/static/app/swagger-init.js").status_code == 200
+    assert performance.get("/redoc").status_code == 404  # one documentation page: Swagger UI
+
+
+def csp_of(res: httpx2.Response) -> dict[str, list[str]]:
+    return {name: values for name, *values in (d.split() for d in res.headers["content-security-policy"].split(";"))}
+
+
+def test_the_docs_page_loads_only_same_origin_assets_under_a_csp_naming_no_other_host(web):
+    """Swagger UI is vendored (static/swagger-ui): no CDN a council's network may block, no
+    third-party script in a signed-in page."""
+    performance = person(web, "performance@example.org", "performance")
+    page = performance.get("/docs")
+    assets = ASSET.findall(page.text)
+    assert {"/static/swagger-ui/swagger-ui-bundle.js", "/static/swagger-ui/swagger-ui.css"} <= set(assets)
+    for url in assets:
+        assert url.startswith("/") and not url.startswith("//"), url
+        got = performance.get(url)
+        assert got.status_code == 200 and len(got.content) > 100, url
+        assert got.headers["content-type"].split(";")[0] == TYPES[Path(url).suffix], url
+    found = csp_of(page)
+    assert all(s.startswith("'") or s == "data:" for values in found.values() for s in values), found  # no host
+    assert found["script-src"] == ["'self'"] and found["style-src"] == ["'self'"]  # no inline script or style
+    version = (Path(alerts.web.__file__).parent / "static" / "swagger-ui" / "VERSION").read_text()
+    assert version.startswith("swagger-ui-dist 5.") and "Apache-2.0" in version
 
 
 def test_the_api_documentation_public_or_off(make_api):
