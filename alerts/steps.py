@@ -32,7 +32,7 @@ from typing import Any, Protocol
 from alerts.digest.run import digest_audience, plan_digests
 from alerts.digest.weeks import week_of
 from alerts.events import Deferred, EvaluationOutcome
-from alerts.notify import held
+from alerts.notify import held, signin_link
 from alerts.notify.channels import CHANNELS
 from alerts.notify.channels.base import OutgoingMessage, Recipient, SendStatus
 from alerts.notify.deliver import deliver as attempt
@@ -41,6 +41,7 @@ from alerts.store.db import session_for
 from alerts.store.deliveries import due, next_attempt_at, pending_digests, recover_stale
 from alerts.store.landing import claim_publication, release_publication
 from alerts.store.models import utcnow
+from alerts.store.secrets import signing_key
 from alerts.store.web_users import UserRow
 from alerts.usecases.evaluate import evaluate_return
 from alerts.usecases.expected import check_returns
@@ -48,6 +49,7 @@ from alerts.usecases.holds import release_expired, tell_held
 from alerts.usecases.inbox import InboxOutcome, scan_inbox
 from alerts.usecases.ingest import ReturnLimits, ingest_bytes
 from alerts.usecases.reminders import send_reminders
+from alerts.usecases.signin import LINK_MINUTES, claim_link, link_path, unclaim_link, unmailed_requests
 from config import Settings
 from config.settings import BROKER_VISIBILITY_TIMEOUT
 from rules.loader import load_catalog
@@ -62,13 +64,14 @@ INBOX_SCAN = "kpi_alerts.inbox_scan"
 RETURNS_CHECK = "kpi_alerts.returns_check"
 RELAY = "kpi_alerts.relay"
 HOLDS = "kpi_alerts.holds"
+SIGNIN_MAIL = "kpi_alerts.signin_mail"
 
 # Three queues, so a digest batch never delays a breach notification: a worker consumes all
 # three unless told otherwise (`celery -A workers.app worker -Q evaluate,deliver,digest`).
 QUEUES = ("evaluate", "deliver", "digest")
 ROUTES = {EVALUATE: "evaluate", RELAY: "evaluate", DELIVER: "deliver", SWEEP: "deliver",
           DIGEST_WEEK: "digest", DIGEST_CHUNK: "digest", REMINDERS: "digest",
-          INBOX_SCAN: "evaluate", RETURNS_CHECK: "digest", HOLDS: "evaluate"}
+          INBOX_SCAN: "evaluate", RETURNS_CHECK: "digest", HOLDS: "evaluate", SIGNIN_MAIL: "deliver"}
 # Publishing gives up fast when the broker is unreachable (a refused connection: about 0.2 s;
 # a host that does not answer: the connect timeout; a Redis that accepts and never answers, as a
 # stopped process does: the publisher's read timeout): the relay publishes it later.
@@ -117,6 +120,10 @@ class Dispatcher(Protocol):
         """A retry that is due in `wait_seconds` (its time is kept in the database too)."""
     def digest_chunk(self, week: str, subscriber_ids: list[int]) -> None: ...
 
+    def signin_mail(self, request_id: int) -> None:
+        """A recorded sign-in request: its link made and emailed (to a known address only).
+        Called off the request (the API's background executor, the sweep), never waited for."""
+
 
 class InProcess:
     """No broker: every step runs in this process, at once."""
@@ -151,6 +158,9 @@ class InProcess:
         """Nothing to schedule: `kpi-alerts deliveries flush` (or beat's sweep) sends due retries."""
     def digest_chunk(self, week: str, subscriber_ids: list[int]) -> None:
         digest_chunk(self.settings, week, subscriber_ids)
+
+    def signin_mail(self, request_id: int) -> None:
+        signin_mail(self.settings, request_id)
 
 
 class ToWorkers:
@@ -228,6 +238,14 @@ class ToWorkers:
     def digest_chunk(self, week: str, subscriber_ids: list[int]) -> None:
         self._send(DIGEST_CHUNK, args=(week, subscriber_ids))
 
+    def signin_mail(self, request_id: int) -> None:
+        """Only the id travels; one the broker does not take now is handed on by the sweep."""
+        try:
+            self._send(SIGNIN_MAIL, args=(request_id,))
+        except Exception as exc:
+            log.warning("sign-in request %s not handed to the workers (%s); the sweep sends it", request_id,
+                        _one_line(exc))
+
 
 def _producer(settings: Settings) -> Any:
     from celery import Celery  # only when publishing: the embedded default never loads Celery
@@ -266,13 +284,39 @@ def deliver(settings: Settings, dispatcher: Dispatcher, delivery_id: int) -> str
 
 
 def sweep(settings: Settings, dispatcher: Dispatcher) -> int:
-    """Stale 'sending' rows become 'unknown'; due retries are handed to the deliver step."""
+    """Stale 'sending' rows become 'unknown'; due retries are handed to the deliver step, and
+    sign-in requests whose mail step never ran (still unexpired) to the signin_mail step."""
     now = utcnow()
     with session_for(settings.database_url) as session:
         recover_stale(session, now, dt.timedelta(seconds=2 * settings.send_timeout + 60))
         ids = due(session, now)
+        requests = unmailed_requests(session, now)
     dispatcher.deliver(ids)
+    for request_id in requests:
+        dispatcher.signin_mail(request_id)
     return len(ids)
+
+
+def signin_mail(settings: Settings, request_id: int) -> str:
+    """Claim the sign-in request (once: a re-delivered task sends nothing), and for a user or a
+    subscriber make the link, from KPI_ALERTS_BASE_URL only, and email it; a stranger gets
+    nothing. A refused email leaves the request pending for the sweep."""
+    base = settings.base_url.rstrip("/")  # never a request's Host: the link would go where it says
+    if not base:
+        log.error("KPI_ALERTS_BASE_URL is not set: no sign-in link can be emailed (kpi-alerts users link prints one)")
+        return "no base url"
+    with session_for(settings.database_url) as session:
+        link = claim_link(session, request_id, utcnow())
+        if link is None:
+            return "nothing to send"  # a stranger, expired, or claimed before
+        url = base + link_path(signing_key(session, settings), link.nonce, link.landing)
+        message = signin_link.message(url, link.name, LINK_MINUTES, f"signin-{request_id}")
+        result = CHANNELS["email"].send(Recipient(link.name or link.email, link.email, None), message, settings)
+        if result.status == SendStatus.FAILED:
+            unclaim_link(session, request_id)
+        if result.status != SendStatus.SENT:
+            log.warning("the sign-in link of request %s was not sent: %s", request_id, result.detail)
+    return str(result.status)
 
 
 def digest_week(settings: Settings, dispatcher: Dispatcher, week: str | None = None) -> dict:

@@ -81,3 +81,8 @@ def relay_task() -> int:
 def holds_task() -> dict:
     settings = get_settings()
     return steps.holds(settings, _next(settings))
+
+
+@app.task(name=steps.SIGNIN_MAIL, autoretry_for=TRANSIENT, retry_backoff=True, retry_backoff_max=60, max_retries=5)
+def signin_mail_task(request_id: int) -> str:
+    return steps.signin_mail(get_settings(), request_id)

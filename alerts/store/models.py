@@ -295,6 +295,10 @@ class SigninRequest(SQLModel, table=True):
     created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     expires_at: dt.datetime = Field(sa_type=UTCDateTime)
     used_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # issue 18: the worker's sign-in mail step claims the request (sets mailed_at) before it
+    # sends, so a re-delivered task sends nothing twice; `landing` is the link's `next`
+    mailed_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    landing: str | None = None
 
 
 class WebSession(SQLModel, table=True):

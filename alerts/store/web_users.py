@@ -24,7 +24,17 @@ _INSERT_USER = insert(USERS).returning(USERS.c.id)
 _SET_ROLE = update(USERS).where(USERS.c.email == bindparam("b_email")).values(role=bindparam("role"))
 _SUBSCRIBER = (select(SUBSCRIBERS.c.name).where(func.lower(SUBSCRIBERS.c.email) == bindparam("email"))
                .order_by(SUBSCRIBERS.c.id).limit(1))
-_INSERT_REQUEST = insert(REQUESTS)
+_INSERT_REQUEST = insert(REQUESTS).returning(REQUESTS.c.id)
+# the sign-in mail step's claim (issue 18): once per request, before anything is sent
+_UNMAILED = ((REQUESTS.c.mailed_at.is_(None)) & (REQUESTS.c.nonce_sha256.is_(None)) & (REQUESTS.c.used_at.is_(None))
+             & (REQUESTS.c.expires_at > bindparam("now")))
+_CLAIM_MAILING = (update(REQUESTS).where(REQUESTS.c.id == bindparam("b_id"), _UNMAILED)
+                  .values(mailed_at=bindparam("now")).returning(REQUESTS.c.email, REQUESTS.c.landing))
+_SET_NONCE = update(REQUESTS).where(REQUESTS.c.id == bindparam("b_id")).values(nonce_sha256=bindparam("digest"))
+_RELEASE_MAILING = (update(REQUESTS).where(REQUESTS.c.id == bindparam("b_id"), REQUESTS.c.used_at.is_(None))
+                    .values(mailed_at=None, nonce_sha256=None))
+_PENDING_MAILS = (select(REQUESTS.c.id).where(_UNMAILED, REQUESTS.c.created_at <= bindparam("before"))
+                  .order_by(REQUESTS.c.id).limit(bindparam("limit")))
 _RECENT_BY_EMAIL = select(func.count()).select_from(REQUESTS).where(
     REQUESTS.c.email == bindparam("email"), REQUESTS.c.created_at >= bindparam("since"))
 _RECENT_BY_CLIENT = select(func.count()).select_from(REQUESTS).where(
@@ -83,9 +93,32 @@ def subscriber_name(session: Session, email: str) -> str | None:
 
 
 def record_request(session: Session, email: str, client: str, nonce_sha256: str | None, now: dt.datetime,
-                   expires_at: dt.datetime) -> None:
-    session.connection().execute(_INSERT_REQUEST, dict(email=email, client=client, nonce_sha256=nonce_sha256,
-                                                       created_at=now, expires_at=expires_at))
+                   expires_at: dt.datetime, landing: str | None = None) -> int:
+    return session.connection().execute(_INSERT_REQUEST, dict(
+        email=email, client=client, nonce_sha256=nonce_sha256, created_at=now, expires_at=expires_at,
+        landing=landing)).scalar_one()
+
+
+def claim_mailing(session: Session, request_id: int, now: dt.datetime) -> tuple[str, str | None] | None:
+    """Mark the request mailed: (its address, its landing), or None when it was claimed before,
+    has a link already, was used or has expired."""
+    row = session.connection().execute(_CLAIM_MAILING, {"b_id": request_id, "now": now}).first()
+    return (row.email, row.landing) if row else None
+
+
+def set_nonce(session: Session, request_id: int, nonce_sha256: str) -> None:
+    session.connection().execute(_SET_NONCE, {"b_id": request_id, "digest": nonce_sha256})
+
+
+def release_mailing(session: Session, request_id: int) -> None:
+    """Not sent after all (the mail server refused it): pending again, its link void."""
+    session.connection().execute(_RELEASE_MAILING, {"b_id": request_id})
+
+
+def pending_mailings(session: Session, now: dt.datetime, before: dt.datetime, limit: int = 1000) -> list[int]:
+    """Requests not yet mailed nor expired, made before `before`: what the sweep hands on."""
+    return list(session.connection().execute(_PENDING_MAILS, {"now": now, "before": before, "limit": limit})
+                .scalars())
 
 
 def recent_requests(session: Session, email: str, client: str, since: dt.datetime) -> tuple[int, int]:

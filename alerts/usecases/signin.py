@@ -1,9 +1,10 @@
 """Signing in to the web app by email link (issue 12): request a link, sign in with it, find
-the session's user, sign out. Plain functions over the store; the web layer signs tokens and
-sends the email.
+the session's user, sign out. Plain functions over the store; the web layer signs tokens, the
+signin_mail step (alerts/steps.py, a worker in broker mode) makes the link and sends the email.
 
-- A link is asked for with an address. Whatever the address, the answer is the same; a link is
-  made only for a user, or a subscriber's address (who signs in as a viewer). Requests are
+- A link is asked for with an address. Whatever the address, the answer is the same: the request
+  is only recorded (`record_link_request`), its id handed on; the mail step claims it once
+  (`claim_link`) and makes a link only for a user, or a subscriber's address (who signs in as a viewer). Requests are
   limited per address and per client over a sliding window, counted in the database, so every
   API process shares the count.
 - The link carries a random nonce (only its SHA-256 is stored): single use, LINK_MINUTES.
@@ -89,6 +90,7 @@ class LinkToSend:
     name: str
     nonce: str
     expires_at: dt.datetime
+    landing: str = "/"
 
 
 def link_for_user(session: Session, text: str, now: dt.datetime) -> LinkToSend:
@@ -106,9 +108,10 @@ def link_for_user(session: Session, text: str, now: dt.datetime) -> LinkToSend:
     return LinkToSend(user.email, user.name, nonce, expires)
 
 
-def request_link(session: Session, text: str, client: str, now: dt.datetime) -> LinkToSend | None:
-    """The link to email, or None (no such user or subscriber, not an address, over a limit):
-    the caller answers the same either way. Commits."""
+def record_link_request(session: Session, text: str, client: str, now: dt.datetime, landing: str = "/") -> int | None:
+    """`POST /signin`: the request recorded (whoever the address is: nothing here looks it up),
+    its id for the signin_mail step; None for what is no address or over a limit (the caller
+    answers the same either way). Commits."""
     email = normalise_email(text)
     if email is None:
         return None
@@ -116,14 +119,52 @@ def request_link(session: Session, text: str, client: str, now: dt.datetime) -> 
     if by_address >= MAX_PER_ADDRESS or by_client >= MAX_PER_CLIENT:
         session.rollback()
         return None
+    request_id = store.record_request(session, email, client, None, now, now + dt.timedelta(minutes=LINK_MINUTES),
+                                      safe_next(landing))
+    session.commit()
+    return request_id
+
+
+def claim_link(session: Session, request_id: int, now: dt.datetime) -> LinkToSend | None:
+    """The signin_mail step: claim the request (once: a re-delivered task gets None) and make the
+    link, its nonce's SHA-256 stored; None too for an address that is neither a user nor a
+    subscriber (nothing is sent to it), or a request expired. Commits."""
+    claimed = store.claim_mailing(session, request_id, now)
+    if claimed is None:
+        session.rollback()
+        return None
+    email, landing = claimed
     user = store.user_by_email(session, email)
     name = user.name if user is not None else store.subscriber_name(session, email)
-    known = user is not None or name is not None
-    nonce = secrets.token_urlsafe(32) if known else None
-    expires = now + dt.timedelta(minutes=LINK_MINUTES)
-    store.record_request(session, email, client, digest(nonce) if nonce else None, now, expires)
+    if user is None and name is None:
+        session.commit()  # claimed: a stranger is never looked up again
+        return None
+    nonce = secrets.token_urlsafe(32)
+    store.set_nonce(session, request_id, digest(nonce))
     session.commit()
-    return LinkToSend(email, name or "", nonce, expires) if nonce else None
+    return LinkToSend(email, name or "", nonce, now + dt.timedelta(minutes=LINK_MINUTES), landing or "/")
+
+
+def request_link(session: Session, text: str, client: str, now: dt.datetime) -> LinkToSend | None:
+    """Record and claim at once, in this process: the link, or None (no such user or subscriber,
+    not an address, over a limit). For tests and the bench, which sign in without email. Commits."""
+    request_id = record_link_request(session, text, client, now)
+    return None if request_id is None else claim_link(session, request_id, now)
+
+
+def unclaim_link(session: Session, request_id: int) -> None:
+    """The email was refused (not sent): the request is pending again, for the sweep. Commits."""
+    store.release_mailing(session, request_id)
+    session.commit()
+
+
+MAIL_GRACE = dt.timedelta(seconds=60)  # a request this old and not mailed: its hand-on was lost
+
+
+def unmailed_requests(session: Session, now: dt.datetime) -> list[int]:
+    """Requests whose mail step never ran (the broker down, the API restarted) and whose link
+    would still work: what the sweep hands on again."""
+    return store.pending_mailings(session, now, now - MAIL_GRACE)
 
 
 def sign_in(session: Session, nonce: str, now: dt.datetime, hours: float) -> tuple[str, UserRow] | None:

@@ -9,12 +9,14 @@ A page asked for without a session sends the visitor to `/signin?next=PAGE`; `ne
 the form, in the emailed link (`&next=PAGE`) and in the link's form, and signing in lands on it.
 It is checked at every step (`safe_next`): a path of this site, else the status board. The
 link's address comes from KPI_ALERTS_BASE_URL only, never from the request (its Host header
-is the sender's to choose): without it, no link is emailed.
+is the sender's to choose): without it, no link is emailed. The request is recorded before the
+answer and its email sent by the signin_mail step (alerts/steps.py): a Celery worker in broker mode.
 """
 
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
@@ -23,22 +25,21 @@ from itsdangerous import BadData
 from starlette.concurrency import run_in_threadpool
 
 from alerts.api.state import state_of
-from alerts.notify.channels import senders
-from alerts.notify.channels.base import OutgoingMessage, Recipient
 from alerts.store.db import session_for
 from alerts.store.models import utcnow
 from alerts.usecases.signin import (
     LINK_MINUTES,
-    link_path,
     link_serializer,
-    request_link,
+    record_link_request,
     safe_next,
     sign_in,
     sign_out,
 )
-from alerts.web.render import TEMPLATES, render
+from alerts.web.render import render
 from alerts.web.security import check_csrf, clear_session, finish, key, session_token, set_session, visitor
-from config import Settings
+
+if TYPE_CHECKING:
+    from alerts.steps import Dispatcher
 
 router = APIRouter(include_in_schema=False)
 log = logging.getLogger(__name__)
@@ -74,34 +75,26 @@ async def signin_request(request: Request) -> Response:
         return render(request, "signin.html", found, 400, sent=False, error="Enter your email address",
                       next=landing)
     # The answer must not tell a known address by its timing: the request does the same for
-    # every address (reads the install's key, queues a job); looking the address up, counting
-    # the limits and sending the email (SMTP may take seconds) happen after, off the request.
-    job = (settings, address, client_of(request), await run_in_threadpool(key, request), landing)
-    state.mailer.submit(_send_link, *job)
+    # every address (counts the limits, records the request: durable before the answer); looking
+    # the address up and sending the email (SMTP may take seconds) is the signin_mail step, handed
+    # the id off the request: a worker in broker mode, else this process's background executor.
+    def record() -> int | None:
+        with session_for(settings.database_url) as session:
+            return record_link_request(session, address, client_of(request), utcnow(), landing)
+
+    request_id = await run_in_threadpool(record)
+    if request_id is not None:
+        state.mailer.submit(_hand_on, state.dispatcher, request_id)
     return render(request, "signin.html", found, sent=True, error=None, address=address.strip(), next=landing)
 
 
-def _send_link(settings: Settings, address: str, client: str, install_key: bytes, landing: str) -> None:
-    """The job queued by `POST /signin`: the link, made and emailed, for a known address only."""
+def _hand_on(dispatcher: Dispatcher, request_id: int) -> None:
+    """Off the request: the signin_mail step runs here (no broker) or is published to the workers
+    (the sweep hands on a request whose step never ran)."""
     try:
-        base = settings.base_url.rstrip("/")  # never the request's Host: the link would go where it says
-        if not base:
-            log.error("KPI_ALERTS_BASE_URL is not set: no sign-in link can be emailed (kpi-alerts users link "
-                      "prints one)")
-            return
-        with session_for(settings.database_url) as session:
-            link = request_link(session, address, client, utcnow())
-        if link is None:
-            return  # unknown, not an address, or over a limit: nobody is told
-        url = base + link_path(install_key, link.nonce, landing)
-        text = (f"Sign in to kpi-alerts: {url}\n\nThe link works once, for {LINK_MINUTES} minutes. If you did not "
-                "ask for it, ignore this email: nobody can sign in without the link.\n")
-        html = TEMPLATES.get_template("signin_email.html").render(url=url, minutes=LINK_MINUTES, name=link.name)
-        message = OutgoingMessage(f"signin-{link.nonce[:12]}", "Your kpi-alerts sign-in link", html, text, "info")
-        channel = senders(settings)["email"]
-        channel.send(Recipient(link.name or link.email, link.email, None), message, settings)
+        dispatcher.signin_mail(request_id)
     except Exception:  # a job off the request: nobody else would hear of it
-        log.exception("a sign-in link could not be sent")
+        log.exception("sign-in request %s: the link could not be sent", request_id)
 
 
 @router.get("/signin/link")

@@ -115,8 +115,8 @@ def test_every_instant_is_utc_datetime_and_no_json_is_kept_in_text() -> None:
     dated = {(t, c.name) for t, c in columns if isinstance(getattr(c.type, "impl", c.type), DateTime)}
     # (api_tokens added created_at, last_used_at and revoked_at; returns.published_at)
     # (0004: users, signin_requests and web_sessions add 7; 0005: four on returns, one on subscribers;
-    # 0006: heartbeats.at)
-    assert dated == instants and ("deliveries", "next_attempt_at") in instants and len(instants) == 33
+    # 0006: heartbeats.at, signin_requests.mailed_at)
+    assert dated == instants and ("deliveries", "next_attempt_at") in instants and len(instants) == 34
     for table, column in [("subscriptions", "indicators"), ("subscriptions", "tags"), ("subscriptions", "providers"),
                           ("subscriptions", "teams"), ("subscriptions", "transitions"), ("ratings", "thresholds"),
                           ("deliveries", "events"), ("digests", "counts"), ("returns", "queries")]:

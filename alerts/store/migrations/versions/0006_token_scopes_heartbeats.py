@@ -1,5 +1,6 @@
 """issue 18: API token scopes (tokens made before keep what they had: manage), and heartbeats
-(when beat's scheduler last ticked)
+(when beat's scheduler last ticked), and signin_requests.mailed_at / landing (the sign-in
+email is sent by the worker's signin_mail step, claimed once)
 
 Revision ID: 0006
 Revises: 0005
@@ -28,9 +29,15 @@ def upgrade() -> None:
                     sa.Column('name', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
                     sa.Column('at', alerts.store.types.UTCDateTime(timezone=True), nullable=False),
                     sa.PrimaryKeyConstraint('name'))
+    with op.batch_alter_table('signin_requests', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('mailed_at', alerts.store.types.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('landing', sqlmodel.sql.sqltypes.AutoString(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('signin_requests', schema=None) as batch_op:
+        batch_op.drop_column('landing')
+        batch_op.drop_column('mailed_at')
     op.drop_table('heartbeats')
     with op.batch_alter_table('api_tokens', schema=None) as batch_op:
         batch_op.drop_column('scope')
