@@ -7,12 +7,12 @@ STAMP := $(VENV)/.installed
 
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: demo test services lint bench clean lock vendor
+.PHONY: demo test services lint bench clean lock vendor docs docs-strict
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,docs]'
 	touch $(STAMP)
 
 # Move to the newest releases on purpose (then run make test and commit constraints.txt).
@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml constraints.txt
 lock:
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet --upgrade -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --upgrade -e '.[dev,docs]'
 	{ head -n 2 constraints.txt; $(BIN)/python -m pip freeze --all --exclude-editable | grep -v '^pip=='; } > constraints.txt.new
 	mv constraints.txt.new constraints.txt
 	touch $(STAMP)
@@ -38,7 +38,21 @@ services:
 test: $(STAMP) services
 	$(BIN)/ruff check .
 	$(BIN)/kpi-alerts rules check
+	$(MAKE) --no-print-directory docs-strict
 	$(BIN)/python -m pytest
+
+# The documentation site (mkdocs.yml) into site/. The command and settings references are
+# generated from the code first (docs/gen_reference.py), so they cannot drift from it.
+NO_MKDOCS_2_WARNING := 1
+export NO_MKDOCS_2_WARNING
+docs: $(STAMP)
+	$(BIN)/python docs/gen_reference.py
+	$(BIN)/mkdocs build --quiet
+
+# make test: any warning (a broken link, a page left out of the nav) fails the build.
+docs-strict: $(STAMP)
+	$(BIN)/python docs/gen_reference.py
+	$(BIN)/mkdocs build --quiet --strict
 
 bench: $(STAMP)
 	$(BIN)/python bench/ingest_national.py
@@ -51,7 +65,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/web.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis *.egg-info
+	rm -rf $(VENV) .pytest_cache .hypothesis *.egg-info site docs/reference
 
 # The GOV.UK Frontend assets the web app serves, refreshed from the npm package at a pinned
 # version (needs npm and the registry; the result is committed, so nothing else needs npm).
