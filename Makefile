@@ -52,7 +52,7 @@ docs: $(STAMP)
 # make test: any warning (a broken link, a page left out of the nav) fails the build.
 docs-strict: $(STAMP)
 	$(BIN)/python docs/gen_reference.py
-	$(BIN)/mkdocs build --quiet --strict
+	$(BIN)/mkdocs build --strict  # not --quiet: it hides the warnings strict mode counts
 
 bench: $(STAMP)
 	$(BIN)/python bench/ingest_national.py

@@ -22,16 +22,15 @@ ENV_PREFIX = "KPI_ALERTS_"
 
 # Typer ships its own copy of click (typer._click), so the tree is walked by duck typing.
 def _commands(group: Any, path: tuple[str, ...]) -> list[tuple[tuple[str, ...], Any]]:
-    """Every leaf command of the tree under `group`, depth first in name order."""
-    found: list[tuple[tuple[str, ...], Any]] = []
+    """Every command of the tree under `group`, depth first in name order. A group is listed
+    too: some run on their own (`kpi-alerts subscriptions` lists, `deliveries` shows the log)."""
+    found: list[tuple[tuple[str, ...], Any]] = [(path, group)]
     if hasattr(group, "list_commands"):
         ctx = group.context_class(group, info_name=" ".join(path))
         for name in sorted(group.list_commands(ctx)):
             sub = group.get_command(ctx, name)
             if sub is not None and not sub.hidden:
                 found.extend(_commands(sub, (*path, name)))
-    else:
-        found.append((path, group))
     return found
 
 
@@ -42,7 +41,7 @@ def command_names() -> list[str]:
     from alerts.cli import app
 
     root = typer.main.get_command(app)
-    return [" ".join(path[1:]) for path, _ in _commands(root, ("kpi-alerts",))]
+    return [" ".join(path[1:]) for path, _ in _commands(root, ("kpi-alerts",))][1:]
 
 
 def _metavar(param: Any, ctx: Any) -> str:
@@ -83,8 +82,8 @@ def commands_page() -> str:
                 continue
             opts = " / ".join(f"`{o}`" for o in (*param.opts, *param.secondary_opts))
             default = "" if param.default is None or param.is_flag and param.default is False else repr(param.default)
-            rows.append((opts, "flag" if param.is_flag else _metavar(param, ctx), "required" if param.required else _cell(default),
-                         param.help or ""))
+            kind = "flag" if param.is_flag else _metavar(param, ctx)
+            rows.append((opts, kind, "required" if param.required else _cell(default), param.help or ""))
         if rows:
             out += ["| parameter | type | default | help |", "|---|---|---|---|"]
             out += [f"| {a} | {b} | {c} | {_cell(d)} |" for a, b, c, d in rows]
@@ -158,7 +157,8 @@ def _default(source: str, value: ast.expr | None) -> str:
         for kw in value.keywords:
             if kw.arg == "default_factory" and isinstance(kw.value, ast.Lambda):
                 return ast.get_source_segment(source, kw.value.body) or ""
-        limits = ", ".join(ast.get_source_segment(source, kw) or "" for kw in value.keywords if kw.arg != "allow_inf_nan")
+        limits = ", ".join(ast.get_source_segment(source, kw) or ""
+                           for kw in value.keywords if kw.arg != "allow_inf_nan")
         first = ast.get_source_segment(source, value.args[0]) if value.args else ""
         return f"{first} ({limits})" if limits else first or ""
     return ast.get_source_segment(source, value) or ""
