@@ -44,11 +44,13 @@ def command_names() -> list[str]:
     return [" ".join(path[1:]) for path, _ in _commands(root, ("kpi-alerts",))][1:]
 
 
-def _metavar(param: Any, ctx: Any) -> str:
-    try:
-        return _cell(param.make_metavar(ctx))
-    except Exception:  # noqa: BLE001 - the metavar API differs between click versions
-        return _cell(str(param.metavar or ""))
+def _type(param: Any) -> str:
+    """The parameter's Python type as the command's function declares it (`float`, `list[Path]`)."""
+    annotation = getattr(getattr(param, "type_descriptor", None), "annotation", None)
+    if annotation is None:
+        return _cell(str(getattr(getattr(param, "type", None), "name", "") or ""))
+    text = annotation.__name__ if isinstance(annotation, type) else str(annotation)
+    return _cell(text.replace("typing.", "").replace("pathlib.", "").replace("datetime.", ""))
 
 
 def _cell(text: str) -> str:
@@ -75,14 +77,14 @@ def commands_page() -> str:
             if getattr(param, "hidden", False):
                 continue
             if param.param_type_name == "argument":
-                rows.append((f"`{param.name.upper()}`", "argument", "required" if param.required else "",
-                             getattr(param, "help", "") or ""))
+                rows.append((f"`{param.name.upper()}`", f"argument: {_type(param)}",
+                             "required" if param.required else "", getattr(param, "help", "") or ""))
                 continue
             if param.param_type_name != "option":
                 continue
             opts = " / ".join(f"`{o}`" for o in (*param.opts, *param.secondary_opts))
             default = "" if param.default is None or param.is_flag and param.default is False else repr(param.default)
-            kind = "flag" if param.is_flag else _metavar(param, ctx)
+            kind = "flag" if param.is_flag else _type(param)
             rows.append((opts, kind, "required" if param.required else _cell(default), param.help or ""))
         if rows:
             out += ["| parameter | type | default | help |", "|---|---|---|---|"]
