@@ -1,5 +1,5 @@
 """The Celery configuration keeps the broker's promises (issue 11, section 2; the facts are in
-the README's "Reliability"): separate queues, late acknowledgement, reject on worker lost,
+docs/operators.md): separate queues, late acknowledgement, reject on worker lost,
 prefetch 1, one scheduler (RedBeat's lock), and every countdown or retry delay the code asks
 the broker for at most a quarter of the visibility timeout, which is set explicitly (a longer
 delay makes Redis re-run the task in a loop)."""

@@ -34,7 +34,7 @@ def make_app() -> Celery:
         steps.broker_conf(settings),
         task_queues=[Queue(name, routing_key=name) for name in steps.QUEUES],  # a bare worker takes all three
         timezone=settings.timezone,
-        # At-least-once with idempotent tasks (see ../README "Reliability"): ack after the
+        # At-least-once with idempotent tasks (see docs/operators.md): ack after the
         # task returns, requeue if the worker dies, one message at a time per process.
         task_acks_late=True,
         task_reject_on_worker_lost=True,

@@ -1,5 +1,5 @@
 """The command line's JSON shapes (`ingest --json`, `status`, `history`, `subscriptions` and
-`deliveries --json`; see README): made here, and only here, from domain events and read models."""
+`deliveries --json`; see docs/performance-team.md): made here, and only here, from domain events and read models."""
 
 from __future__ import annotations
 

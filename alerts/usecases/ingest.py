@@ -146,7 +146,7 @@ def ingest_bytes(session: Session, catalog: Catalog, name: str, data: bytes, dis
     `in_flight_seconds` ago, KPI_ALERTS_RELAY_STALE_SECONDS: the first upload is still being
     evaluated, or a worker has it), so the duplicate waits for it up to `wait_seconds`, or
     stuck (its evaluation failed and was released, or went stale), so the duplicate evaluates it
-    now (`resumed`) and answers with the status it landed with (README: "Every landed return gets
+    now (`resumed`) and answers with the status it landed with (docs/performance-team.md: "Every landed return gets
     rated"). Embedded (no broker) `in_flight_seconds` is 0 (Settings.in_flight_seconds): an
     evaluation killed with its process is resumed at once; one still running in another
     process holds its claim, which the resumed evaluation waits on and then reads back."""

@@ -1,4 +1,4 @@
-"""`ingest --json` keeps its shape byte for byte (README "ingest --json"): made from domain
+"""`ingest --json` keeps its shape byte for byte (docs/performance-team.md, "ingest --json"): made from domain
 events by alerts/json_output.py, the command line's module."""
 
 from __future__ import annotations
