@@ -42,7 +42,7 @@ def demo(
     if serve:
         from alerts.cli.demo_serve import run
 
-        run(out, folder, folder_, port)
+        run(out, example_files(folder), _run, folder_, port)
         return
     run_demo(out, folder)
     out.print("\nThe same year in a browser (a database in this folder; the sign-in link printed, not emailed;\n"

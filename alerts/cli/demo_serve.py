@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from rich.console import Console
 
 ADMIN = "admin@example.org"
@@ -24,10 +26,11 @@ def fresh_folder(folder: Path) -> tuple[Path, Path]:
     return db, mail
 
 
-def run(console: Console, examples: Path, folder: Path, port: int) -> None:
+def run(console: Console, files: list[Path], land: Callable[[Console, list[Path]], object], folder: Path,
+        port: int) -> None:
+    """`land`: demo.py's month-by-month ingest and report (passed in: demo.py imports this module)."""
     import yaml
 
-    from alerts.cli.demo import _run, example_files
     from alerts.cli.serve import serve
     from alerts.examples import SUBSCRIPTIONS
     from alerts.store.db import session_for
@@ -38,9 +41,8 @@ def run(console: Console, examples: Path, folder: Path, port: int) -> None:
     from config import Settings, get_settings, use_settings
     from rules.loader import load_catalog
 
-    files = example_files(examples)
     if not files:
-        raise SystemExit(f"no example returns in {examples}")
+        raise SystemExit("no example returns")
     folder = folder.resolve()
     db, mail = fresh_folder(folder)
     base = get_settings()
@@ -57,7 +59,7 @@ def run(console: Console, examples: Path, folder: Path, port: int) -> None:
                                              "allow_unknown": True}, sort_keys=False), encoding="utf-8")
     with session_for(settings.database_url) as session:
         apply(session, catalog, subscriptions)
-    _run(console, files)  # month by month, tasks (and emails) in-process
+    land(console, files)  # month by month, tasks (and emails) in-process
     with session_for(settings.database_url) as session:
         add_user(session, ADMIN, "admin", "Local admin", utcnow())
         found = link_for_user(session, ADMIN, utcnow(), minutes=LOCAL_LINK_MINUTES)
