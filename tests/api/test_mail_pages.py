@@ -35,3 +35,31 @@ def test_admins_read_the_folder_escaped_and_the_html_sandboxed(make_api, tmp_pat
     frame = admin.get(f"{href}/html")
     assert frame.headers["content-security-policy"].startswith("sandbox;") and "<script>x()" in frame.text
     assert admin.get("/mail/..%2Fapi.db").status_code == 404
+
+
+def test_the_local_demos_link_still_signs_in_hours_later(make_api):
+    """`demo --serve` prints a link for a day (LOCAL_LINK_MINUTES); every other link keeps 15 minutes."""
+    import datetime as dt
+
+    import time_machine
+    from fastapi.testclient import TestClient
+
+    from alerts.store.db import session_for
+    from alerts.store.models import utcnow
+    from alerts.store.secrets import signing_key
+    from alerts.usecases.signin import LOCAL_LINK_MINUTES, add_user, link_for_user, link_path
+    from tests.api.web_helpers import csrf
+
+    web = make_api(base_url="https://kpi.example.org", mail_folder="unused", email_url="mailto://localhost")
+    with session_for(web.settings.database_url) as s:
+        add_user(s, "admin@example.org", "admin", "", utcnow())
+        path = link_path(signing_key(s, web.settings),
+                         link_for_user(s, "admin@example.org", utcnow(), minutes=LOCAL_LINK_MINUTES).nonce)
+        short = link_path(signing_key(s, web.settings), link_for_user(s, "admin@example.org", utcnow()).nonce)
+    client = TestClient(web.client.app, base_url="https://testserver")  # the cookies are Secure
+    tokens = [re.search(r'name="token" value="([^"]+)"', client.get(p).text).group(1) for p in (path, short)]
+    with time_machine.travel(utcnow() + dt.timedelta(hours=5)):
+        form = csrf(client, path)
+        answers = [client.post("/signin/link", data={"token": t, "csrf": form}, follow_redirects=False)
+                   for t in reversed(tokens)]
+    assert [a.status_code for a in answers] == [400, 303], [a.text[:300] for a in answers]  # the 15-minute one expired, the day-long one signs in
