@@ -45,7 +45,9 @@ def demo(
         run(out, example_files(folder), _run, folder_, port)
         return
     run_demo(out, folder)
-    out.print("\nThe same year in a browser (a database in this folder; the sign-in link printed, not emailed;\n"
+    out.print("\nThe same year in a browser, one command: `kpi-alerts demo --serve` (or `make serve`): the year in\n"
+              "./kpi-alerts-demo/, its emails as files in mail/, a sign-in link printed, the web app on port 8000.\n"
+              "By hand (a database in this folder; the sign-in link printed, not emailed;\n"
               "after `. .venv/bin/activate` when `make demo` made the virtualenv):\n"
               f"  kpi-alerts ingest {_shown(folder)}/*[0-9].*\n"
               "  kpi-alerts users add you@example.org --role admin\n"
