@@ -1,4 +1,4 @@
-# Two commands: `make demo` runs the main job, `make test` the whole suite.
+# `make demo` runs the main job, `make serve` shows it in a browser, `make test` runs the whole suite.
 # Both create the virtualenv and install what they need on a fresh Debian machine.
 PYTHON ?= python3
 VENV := .venv
@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: demo test services lint bench clean lock vendor docs docs-strict
+.PHONY: demo serve test services lint bench clean lock vendor docs docs-strict
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ lock:
 
 demo: $(STAMP)
 	$(BIN)/kpi-alerts demo
+
+# The example year in ./kpi-alerts-demo/ (database and mail/), a printed sign-in link, the web app.
+serve: $(STAMP)
+	$(BIN)/kpi-alerts demo --serve
 
 # Real services the tests start on loopback ports (Debian packages). PostgreSQL: only the
 # binaries are used (the suite runs initdb + pg_ctl in a temporary folder, tests/peers/postgres.py).

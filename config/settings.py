@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     # the SMTP password: never logged), and the From address.
     email_url: str = ""
     email_from: str = "kpi-alerts@localhost"
+    # A folder: every email is written there as an .eml file instead of being sent (the local
+    # `kpi-alerts demo --serve`); a page lists them (/mail, admin). Never used unless set.
+    mail_folder: str = ""
     base_url: str = ""  # links in messages and sign-in emails, when set (none from a request's host)
     # Host names the API answers to, comma-separated ("kpi.example.org,localhost"); a request
     # with another Host header gets 400. Empty: any Host (then `serve` needs base_url whenever

@@ -25,16 +25,29 @@ app = typer.Typer()
 @app.command()
 def demo(
     examples: Annotated[Path | None, typer.Option(help="Folder of example returns")] = None,
+    serve: Annotated[bool, typer.Option("--serve", help="Keep the year in a local folder and serve the web app, "
+                                        "emails written to the folder's mail/")] = False,
+    port: Annotated[int, typer.Option(help="TCP port for --serve", min=1, max=65535)] = 8000,
+    folder_: Annotated[Path, typer.Option("--folder", help="Local folder for --serve (made fresh each run)")] = Path(
+        "kpi-alerts-demo"),
 ) -> None:
     """Ingest the Sandwell FY2024-25 example returns into a fresh temporary database and
-    show month-by-month RAG per KPI, band counts and alert transitions."""
+    show month-by-month RAG per KPI, band counts and alert transitions. With --serve: into a
+    local folder, then sign a local admin in and serve the web app until Ctrl-C."""
     from alerts.cli.common import console
     from alerts.examples import SANDWELL
 
     out = console()
     folder = examples or SANDWELL
+    if serve:
+        from alerts.cli.demo_serve import run
+
+        run(out, example_files(folder), _run, folder_, port)
+        return
     run_demo(out, folder)
-    out.print("\nThe same year in a browser (a database in this folder; the sign-in link printed, not emailed;\n"
+    out.print("\nThe same year in a browser, one command: `kpi-alerts demo --serve` (or `make serve`): the year in\n"
+              "./kpi-alerts-demo/, its emails as files in mail/, a sign-in link printed, the web app on port 8000.\n"
+              "By hand (a database in this folder; the sign-in link printed, not emailed;\n"
               "after `. .venv/bin/activate` when `make demo` made the virtualenv):\n"
               f"  kpi-alerts ingest {_shown(folder)}/*[0-9].*\n"
               "  kpi-alerts users add you@example.org --role admin\n"

@@ -30,6 +30,7 @@ from alerts.store.web_users import UserRow
 from returns.names import name_problem
 
 LINK_MINUTES = 15
+LOCAL_LINK_MINUTES = 24 * 60  # `kpi-alerts demo --serve` only (KPI_ALERTS_MAIL_FOLDER set): a newcomer's own machine
 RATE_WINDOW = dt.timedelta(minutes=15)
 MAX_PER_ADDRESS = 5  # links asked for one address per window
 MAX_PER_CLIENT = 20  # requests from one client (address) per window
@@ -93,7 +94,7 @@ class LinkToSend:
     landing: str = "/"
 
 
-def link_for_user(session: Session, text: str, now: dt.datetime) -> LinkToSend:
+def link_for_user(session: Session, text: str, now: dt.datetime, minutes: int = LINK_MINUTES) -> LinkToSend:
     """`kpi-alerts users link EMAIL`: a sign-in link for a user, from the command line (no
     email: a first admin on an install that cannot send mail yet). LookupError for no such user.
     Commits."""
@@ -102,7 +103,7 @@ def link_for_user(session: Session, text: str, now: dt.datetime) -> LinkToSend:
     if user is None:
         raise LookupError(f"no user {text.strip()!r} (kpi-alerts users add EMAIL first)")
     nonce = secrets.token_urlsafe(32)
-    expires = now + dt.timedelta(minutes=LINK_MINUTES)
+    expires = now + dt.timedelta(minutes=minutes)
     store.record_request(session, user.email, "command line", digest(nonce), now, expires)
     session.commit()
     return LinkToSend(user.email, user.name, nonce, expires)

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 
 
 def routers() -> tuple[APIRouter, ...]:
-    from alerts.web import admin, alert_pages, board, me, return_pages, signin_pages, token_pages
+    from alerts.web import admin, alert_pages, board, mail_pages, me, return_pages, signin_pages, token_pages
 
     return (signin_pages.router, board.router, alert_pages.router, me.router, return_pages.router, token_pages.router,
-            admin.router)
+            admin.router, mail_pages.router)

@@ -28,6 +28,11 @@ TEMPLATES.filters["tuple_twice"] = lambda v: (v, v)  # a plain list as select op
 TEMPLATES.globals.update(static=STATIC, rag_words=RAG_WORDS, rag_tags=RAG_TAGS, csrf_field=CSRF_FIELD)
 
 
+def _mail_page(request: Request) -> bool:
+    """The /mail link shows only when emails are written to a folder (the local demo)."""
+    return bool(request.app.state.api.settings.mail_folder)
+
+
 def _local(request: Request) -> Callable[[dt.datetime, str], str]:
     zone = ZoneInfo(state_of(request).settings.timezone)
     return lambda moment, fmt: moment.astimezone(zone).strftime(fmt)
@@ -36,7 +41,7 @@ def _local(request: Request) -> Callable[[dt.datetime, str], str]:
 def render(request: Request, template: str, found: Visitor, status: int = 200, **context: object) -> Response:
     html = TEMPLATES.get_template(template).render(
         user=found.user, csrf=found.csrf, may=lambda role: may(found.user, role), path=request.url.path,
-        local=_local(request), **context)
+        local=_local(request), mail_page=_mail_page(request), **context)
     return finish(request, HTMLResponse(html, status_code=status))
 
 
@@ -54,7 +59,7 @@ def render_page(request: Request, found: Visitor, title: str, body: bytes, wide:
     """The page around an already rendered fragment (render_fragment)."""
     page = TEMPLATES.get_template("page.html").render(
         user=found.user, csrf=found.csrf, may=lambda role: may(found.user, role), path=request.url.path,
-        local=_local(request), title=title, body=Markup(_BODY), wide=wide)  # noqa: S704 - a constant
+        local=_local(request), mail_page=_mail_page(request), title=title, body=Markup(_BODY), wide=wide)  # noqa: S704 - a constant
     head, tail = page.split(_BODY)
     return finish(request, Response(head.encode() + body + tail.encode(), status_code=status,
                                     media_type="text/html"))

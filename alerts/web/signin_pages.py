@@ -29,6 +29,7 @@ from alerts.store.db import session_for
 from alerts.store.models import utcnow
 from alerts.usecases.signin import (
     LINK_MINUTES,
+    LOCAL_LINK_MINUTES,
     link_serializer,
     record_link_request,
     safe_next,
@@ -40,6 +41,7 @@ from alerts.web.security import check_csrf, clear_session, finish, key, session_
 
 if TYPE_CHECKING:
     from alerts.steps import Dispatcher
+    from config import Settings
 
 router = APIRouter(include_in_schema=False)
 log = logging.getLogger(__name__)
@@ -56,6 +58,12 @@ def signin_for(request: Request) -> str:
     if request.method in ("GET", "HEAD"):
         landing = safe_next(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
     return "/signin" if landing == "/" else f"/signin?{urlencode({'next': landing})}"
+
+
+def link_seconds(settings: Settings) -> int:
+    """How old a link's signature may be: the local demo's (mail folder set) links last a day;
+    the stored expiry of each link is checked as well."""
+    return (LOCAL_LINK_MINUTES if settings.mail_folder else LINK_MINUTES) * 60
 
 
 @router.get("/signin")
@@ -112,7 +120,7 @@ async def signin_use(request: Request) -> Response:
     landing = safe_next(form.get("next", "/"))
     await run_in_threadpool(state.failures.check, client_of(request))  # 429 past the failures per minute
     try:
-        nonce = link_serializer(key(request)).loads(form.get("token", ""), max_age=LINK_MINUTES * 60)
+        nonce = link_serializer(key(request)).loads(form.get("token", ""), max_age=link_seconds(settings))
     except BadData:
         nonce = None
 

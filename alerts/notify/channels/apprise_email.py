@@ -92,9 +92,30 @@ class NotifyEmailWithText(NotifyEmail):
     protocol = SCHEMAS["mailto"]
     secure_protocol = SCHEMAS["mailtos"]
     text_part: str | None = None
+    mail_folder: str = ""  # KPI_ALERTS_MAIL_FOLDER: the prepared message is written there, not sent
+
+    def _to_folder(self, body: str, title: str, attach: object) -> bool:
+        from alerts.notify.channels.mail_folder import write_message
+
+        headers = {"X-Application": self.app_id, **self.headers, **self._protocol_headers(body)}
+        key = next((v for k, v in self.headers.items() if k.lower() == "x-notification-id"), title)
+        for message in NotifyEmail.prepare_emails(
+            subject=title, body=body, notify_format=NotifyFormat.HTML, from_addr=self.from_addr,
+            to=self.targets, cc=self.cc, bcc=self.bcc, reply_to=self.reply_to, smtp_host=self.smtp_host,
+            attach=attach, headers=headers, names=self.names, pgp=self.pgp, pgp_mode=self.pgp_mode,
+            inline=self.inline, tzinfo=self.tzinfo,
+        ):
+            if self.is_delivered(message.recipient):
+                continue
+            data = message.body if self.text_part is None else with_text_part(message.body, self.text_part)
+            write_message(self.mail_folder, f"{key}-{message.recipient}" if len(self.targets) > 1 else key, data)
+            self.mark_delivered(message.recipient)
+        return True
 
     def send(self, body, title="", notify_type=NotifyType.INFO, attach=None, body_format=None,  # noqa: ANN001, ANN201, C901
              **kwargs):
+        if self.mail_folder:
+            return self._to_folder(body, title, attach)
         if self.text_part is None:
             return super().send(body, title, notify_type, attach, body_format, **kwargs)
         if not self.targets:

@@ -186,6 +186,15 @@ class DigestEmail(EmailAddresses, Channel):
         if not recipient.email:
             return config_error(f"recipient {recipient.name!r} has no email address")
         e = self.endpoint
+        if self.settings.mail_folder:  # the local demo: the message a server would get, into the folder
+            from alerts.notify.channels.mail_folder import write_message
+
+            try:
+                data = build_message(e.sender, recipient, message, f"<{message.key}@{e.domain}>", True).as_bytes()
+            except ValueError as exc:
+                return config_error(f"message not buildable: {exc}")
+            write_message(self.settings.mail_folder, message.key, data)
+            return SendResult(SendStatus.SENT, "written to the mail folder", time.monotonic() - started)
         where = f"smtp {e.host}:{e.port}"
         data, built_for = b"", None
         for fresh in (self._smtp is None, True):  # a kept session the server dropped: once more, anew

@@ -162,6 +162,7 @@ class EmailChannel(EmailAddresses, Channel):
 
         def own_text(service: NotifyEmailWithText) -> None:
             service.text_part = text
+            service.mail_folder = settings.mail_folder
 
         result = notify_once(url, message.subject, message.html, apprise.NotifyFormat.HTML, settings, own_text)
         # the delivery log names the subscriber (by id), never their address: personal data
