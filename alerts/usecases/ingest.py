@@ -13,9 +13,13 @@ lands it may accept the queries up front (`confirm_by`).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 import os
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -129,10 +133,42 @@ def queries_of(session: Session, catalog: Catalog, parsed: ParsedReturn) -> list
     return find_queries(parsed, stored, code_label(catalog))
 
 
+_BUSY: set[str] = set()  # sha256 of the bytes an ingest in this process is landing or evaluating
+_BUSY_LOCK = threading.Lock()
+
+
+@contextmanager
+def _first_here(data: bytes) -> Iterator[bool]:
+    """Whether no other ingest in this process holds the same bytes (it holds them until its
+    evaluation has finished): a copy arriving meanwhile waits for that one's evaluation rather
+    than racing it (the embedded default resumes any other unrated copy at once)."""
+    sha = hashlib.sha256(data).hexdigest()
+    with _BUSY_LOCK:
+        first = sha not in _BUSY
+        _BUSY.add(sha)
+    try:
+        yield first
+    finally:
+        if first:
+            with _BUSY_LOCK:
+                _BUSY.discard(sha)
+
+
 def ingest_bytes(session: Session, catalog: Catalog, name: str, data: bytes, dispatch: Dispatch,
                  now: dt.datetime, wait_seconds: float = 60.0, *, limits: ReturnLimits,
                  token_id: int | None = None, in_flight_seconds: float = 600.0,
                  confirm_by: str | None = None, told: bool = False) -> IngestResult:
+    """See `_ingest_bytes`; a copy of bytes another ingest in this process is still landing or
+    evaluating waits for its evaluation."""
+    with _first_here(data) as first:
+        return _ingest_bytes(session, catalog, name, data, dispatch, now, wait_seconds, limits=limits,
+                             token_id=token_id, in_flight_seconds=in_flight_seconds, confirm_by=confirm_by,
+                             told=told, busy_here=not first)
+
+
+def _ingest_bytes(session: Session, catalog: Catalog, name: str, data: bytes, dispatch: Dispatch,
+                  now: dt.datetime, wait_seconds: float, *, limits: ReturnLimits, token_id: int | None,
+                  in_flight_seconds: float, confirm_by: str | None, told: bool, busy_here: bool) -> IngestResult:
     """`token_id`: the API token uploading it, recorded with the return (None: the command line).
 
     A return with queries is landed held (`held`, its `queries`), unless `confirm_by` (who)
@@ -182,7 +218,8 @@ def ingest_bytes(session: Session, catalog: Catalog, name: str, data: bytes, dis
             stored = released  # confirmed now: evaluated below as any return just landed
         if stored is None or stored.evaluated_at is not None:
             return IngestResult(name, landed)
-        if stored.published_at is not None and (now - stored.published_at).total_seconds() < in_flight_seconds:
+        in_flight = stored.published_at is not None and (now - stored.published_at).total_seconds() < in_flight_seconds
+        if busy_here or in_flight:
             return IngestResult(name, landed, evaluated=wait_for_evaluation(session, landed.return_id, wait_seconds))
         # stored, never rated, and nobody on it (a process stopped, an evaluation failed): evaluate it now
         landed = Landed(landed.return_id, stored.status, landed.provider, landed.kind, landed.periods)
