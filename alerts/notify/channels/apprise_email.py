@@ -94,17 +94,22 @@ class NotifyEmailWithText(NotifyEmail):
     text_part: str | None = None
     mail_folder: str = ""  # KPI_ALERTS_MAIL_FOLDER: the prepared message is written there, not sent
 
-    def _to_folder(self, body: str, title: str, attach: object) -> bool:
-        from alerts.notify.channels.mail_folder import write_message
-
+    def _prepared(self, body: str, title: str, attach: object):  # noqa: ANN202 - Apprise's message objects
+        """The messages Apprise would send, one per recipient, with our headers (one place for
+        the SMTP send and the mail folder)."""
         headers = {"X-Application": self.app_id, **self.headers, **self._protocol_headers(body)}
-        key = next((v for k, v in self.headers.items() if k.lower() == "x-notification-id"), title)
-        for message in NotifyEmail.prepare_emails(
+        return NotifyEmail.prepare_emails(
             subject=title, body=body, notify_format=NotifyFormat.HTML, from_addr=self.from_addr,
             to=self.targets, cc=self.cc, bcc=self.bcc, reply_to=self.reply_to, smtp_host=self.smtp_host,
             attach=attach, headers=headers, names=self.names, pgp=self.pgp, pgp_mode=self.pgp_mode,
             inline=self.inline, tzinfo=self.tzinfo,
-        ):
+        )
+
+    def _to_folder(self, body: str, title: str, attach: object) -> bool:
+        from alerts.notify.channels.mail_folder import write_message
+
+        key = next((v for k, v in self.headers.items() if k.lower() == "x-notification-id"), title)
+        for message in self._prepared(body, title, attach):
             if self.is_delivered(message.recipient):
                 continue
             data = message.body if self.text_part is None else with_text_part(message.body, self.text_part)
@@ -129,13 +134,7 @@ class NotifyEmailWithText(NotifyEmail):
                 password=self.password, verify_certificate=self.verify_certificate,
                 socket_connect_timeout=self.socket_connect_timeout,
             ) as smtp:
-                headers = {"X-Application": self.app_id, **self.headers, **self._protocol_headers(body)}
-                for message in NotifyEmail.prepare_emails(
-                    subject=title, body=body, notify_format=NotifyFormat.HTML, from_addr=self.from_addr,
-                    to=self.targets, cc=self.cc, bcc=self.bcc, reply_to=self.reply_to, smtp_host=self.smtp_host,
-                    attach=attach, headers=headers, names=self.names, pgp=self.pgp, pgp_mode=self.pgp_mode,
-                    inline=self.inline, tzinfo=self.tzinfo,
-                ):
+                for message in self._prepared(body, title, attach):
                     if self.is_delivered(message.recipient):
                         continue
                     data = with_text_part(message.body, self.text_part)
