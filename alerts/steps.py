@@ -47,7 +47,8 @@ from alerts.usecases.evaluate import evaluate_return
 from alerts.usecases.expected import check_returns
 from alerts.usecases.holds import release_expired, tell_held
 from alerts.usecases.inbox import InboxOutcome, scan_inbox
-from alerts.usecases.ingest import ReturnLimits, ingest_bytes
+from alerts.usecases.ingest import ReturnLimits
+from alerts.usecases.intake import Intake
 from alerts.usecases.reminders import send_reminders
 from alerts.usecases.signin import LINK_MINUTES, claim_link, link_path, unclaim_link, unmailed_requests
 from config import Settings
@@ -369,16 +370,9 @@ def inbox_scan(settings: Settings, dispatcher: Dispatcher, wait: bool = False) -
     evaluation is queued, never waited for."""
     if settings.inbox_dir is None:
         return []
-    catalog = load_catalog(settings.rules_dir)
-    limits = ReturnLimits.of(settings)
-
-    def land(name: str, data: bytes):  # noqa: ANN202
-        with session_for(settings.database_url) as session:
-            return ingest_bytes(session, catalog, name, data, dispatcher.evaluate, utcnow(), 0.0, limits=limits,
-                                in_flight_seconds=settings.in_flight_seconds)
-
-    outcomes = scan_inbox(settings.inbox_dir, land, limits=limits, settle_seconds=settings.inbox_settle_seconds,
-                          wait=wait)
+    intake = Intake(settings, dispatcher.evaluate)
+    outcomes = scan_inbox(settings.inbox_dir, intake.land, limits=ReturnLimits.of(settings),
+                          settle_seconds=settings.inbox_settle_seconds, wait=wait)
     if any(o.status == "held" for o in outcomes):
         tell(settings)  # nobody saw the queries of a file dropped in the inbox
     return outcomes

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from alerts.cli.json_output import ingest_json
 from alerts.steps import dispatcher_for
 from alerts.store.db import session_for
 from alerts.store.models import utcnow
 from alerts.usecases import ingest
+from alerts.usecases.intake import classify
+from alerts.usecases.intake_json import intake_json
 from config import get_settings
 from rules.loader import load_catalog
 
@@ -33,7 +34,7 @@ def ingest_path(path: Path) -> ingest.IngestResult:
 
 def as_json(result: ingest.IngestResult) -> dict:
     """`ingest --json`'s object for one file."""
-    return ingest_json(load_catalog(get_settings().rules_dir), result)
+    return intake_json(load_catalog(get_settings().rules_dir), classify(result))
 
 
 def land_json(name: str, data: bytes) -> dict:

@@ -21,6 +21,7 @@ from alerts.steps import dispatcher_for
 from alerts.store.db import session_for
 from alerts.store.models import ReturnRecord
 from alerts.usecases import inbox as inbox_mod
+from alerts.usecases import intake as intake_mod
 from alerts.usecases.inbox import Look, candidate_names, is_candidate, is_stable, next_look, original_name
 from tests.conftest import kpi_csv
 
@@ -185,7 +186,7 @@ def test_a_failed_landing_gives_the_file_back_for_the_next_scan(inbox, monkeypat
     def down(*_a, **_k):
         raise OSError("database is down")
 
-    monkeypatch.setattr(steps, "ingest_bytes", down)
+    monkeypatch.setattr(intake_mod, "ingest_bytes", down)
     [out] = scan(settings)
     assert out.status == "failed" and "left in the inbox" in out.line and (folder / "kpi.csv").exists()
     monkeypatch.undo()

@@ -1,5 +1,5 @@
 """`POST /api/returns`: a return uploaded as the multipart form field `file`, with a bearer
-token. Landed by the one ingest use case the command line uses (parse -> land in one
+token. Landed by the process's one intake, as the command line lands it (parse -> land in one
 transaction -> dispatch the evaluation), in the threadpool: it blocks on the database.
 
 201 `ingest --json`'s object once stored (`accepted` or `restated`; `?wait=S` waits up to S
@@ -14,6 +14,7 @@ XLSX or JSON; 400 a request that is not a form with a `file`.
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
@@ -24,14 +25,12 @@ from starlette.concurrency import run_in_threadpool
 from alerts.api.auth import bearer_token
 from alerts.api.filetypes import ACCEPTED
 from alerts.api.limits import TooLarge, too_large_detail
-from alerts.api.state import ApiState, state_of
+from alerts.api.state import state_of
 from alerts.api.uploads import Refused, read_return
-from alerts.cli.json_output import ingest_json
 from alerts.steps import tell
-from alerts.store.db import session_for
-from alerts.store.models import utcnow
 from alerts.store.tokens import TokenMatch
-from alerts.usecases.ingest import IngestResult, ReturnLimits, ingest_bytes
+from alerts.usecases.intake import Duplicate, Held, Rejected
+from alerts.usecases.intake_json import intake_json
 
 router = APIRouter(tags=["returns"])
 log = logging.getLogger(__name__)
@@ -89,14 +88,6 @@ def _tell(settings) -> None:  # noqa: ANN001
                     exc_info=True)
 
 
-def _ingest(state: ApiState, name: str, data: bytes, wait: float, token_id: int) -> IngestResult:
-    settings = state.settings
-    with session_for(settings.database_url) as session:
-        return ingest_bytes(session, state.catalog, name, data, state.dispatcher.evaluate, utcnow(), wait,
-                            limits=ReturnLimits.of(settings), token_id=token_id,
-                            in_flight_seconds=settings.in_flight_seconds)
-
-
 @router.post(PATH, status_code=201, summary="Upload a return", responses=RESPONSES,
              openapi_extra={"requestBody": REQUEST_BODY})
 async def upload_return(
@@ -118,13 +109,16 @@ async def upload_return(
     if isinstance(found, Refused):
         raise TooLarge(found.detail) if found.status == 413 else HTTPException(found.status, found.detail)
     name, data = found
-    result = await run_in_threadpool(_ingest, state, name, data, wait, token.id)
-    if result.landed is None:
-        state.metrics.rejected.labels(result.rejected_kind or "unknown").inc()
-        return JSONResponse({"errors": result.errors}, status_code=422)
-    body = ingest_json(state.catalog, result)
-    status = body["return"]["status"]
-    state.metrics.landed.labels(result.landed.kind, status).inc()
-    if result.held:  # nobody saw its queries land: the performance team is emailed, once, after the answer
-        return JSONResponse(body, status_code=202, background=BackgroundTask(_tell, state.settings))
-    return JSONResponse(body, status_code=200 if status == "duplicate" else 201)
+    result = await run_in_threadpool(partial(state.intake.land, name, data, wait=wait, token_id=token.id))
+    match result:
+        case Rejected(errors=errors, kind=kind):
+            state.metrics.rejected.labels(kind or "unknown").inc()
+            return JSONResponse({"errors": list(errors)}, status_code=422)
+        case Held():  # nobody saw its queries land: the performance team is emailed, once, after the answer
+            code, after = 202, BackgroundTask(_tell, state.settings)
+        case Duplicate():
+            code, after = 200, None
+        case _:  # stored: evaluated, or pending (failed, deferred, queued)
+            code, after = 201, None
+    state.metrics.landed.labels(result.landed.kind, result.status).inc()
+    return JSONResponse(intake_json(state.catalog, result), status_code=code, background=after)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
@@ -12,6 +13,7 @@ from alerts.web.snapshot import Snapshot
 if TYPE_CHECKING:
     from alerts.api.metrics import Metrics
     from alerts.steps import Dispatcher
+    from alerts.usecases.intake import Intake
     from config import Settings
     from rules.catalog import Catalog
 
@@ -29,6 +31,13 @@ class ApiState:
     failures: Any = field(default=None)  # alerts.api.guessing.FailureLimiter, made by create_app
     # sends sign-in links after the answer (a concurrent.futures.Executor, made by create_app)
     mailer: Any = field(default=None)
+
+    @cached_property
+    def intake(self) -> Intake:
+        """The app's one intake: every upload (the API, the web page) lands through it."""
+        from alerts.usecases.intake import Intake
+
+        return Intake(self.settings, self.dispatcher.evaluate, self.catalog)
 
 
 def state_of(request: Request) -> ApiState:

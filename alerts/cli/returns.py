@@ -31,36 +31,24 @@ def ingest(
     stored but held, nothing rated and nobody told (exit 3), each query printed as
     FILE:ROW:COLUMN: query: ...: confirm it (`returns confirm ID --by NAME`, or ingest it again
     with --confirm) or ingest a corrected file."""
-    from alerts.cli.json_output import ingest_json
     from alerts.steps import dispatcher_for
-    from alerts.store.db import session_for
-    from alerts.store.models import utcnow
-    from alerts.usecases.ingest import ReturnLimits, ingest_path
+    from alerts.usecases.intake import Intake
     from config import get_settings
 
     settings = get_settings()
-    catalog = load_catalog_or_exit()
-    evaluate = dispatcher_for(settings).evaluate
-    limits = ReturnLimits.of(settings)
+    intake = Intake(settings, dispatcher_for(settings).evaluate, load_catalog_or_exit())
     by = f"{_os_user()} (command line)" if confirm else None
-    rejected = unrated = held = False
+    results = []
     for path in paths:
-        with session_for(settings.database_url) as session:
-            result = ingest_path(session, catalog, path, evaluate, utcnow(), wait, limits=limits,
-                                 in_flight_seconds=settings.in_flight_seconds, confirm_by=by, told=True)
-        if result.errors:
-            rejected = True
-            for line in result.errors:
-                say(line, stderr=True)
-        held = held or result.held
-        for line in result.queries:
-            say(line if result.held else f"{line} (confirmed)", stderr=True)
-        unrated = _report(str(path), result, ingest_json(catalog, result), as_json, wait) or unrated
-    if rejected:
+        result = intake.land_path(path, wait=wait, confirm_by=by, told=True)
+        _report(str(path), result, intake, as_json, wait, echo=True)
+        results.append(result)
+    statuses = {r.status for r in results}
+    if "rejected" in statuses:
         raise typer.Exit(2)
-    if unrated:
+    if any(_failed(r) for r in results):
         raise typer.Exit(1)
-    if held:
+    if "held" in statuses:
         raise typer.Exit(3)
 
 
@@ -73,50 +61,69 @@ def _os_user() -> str:
         return "someone"
 
 
-def _report(label: str, result, data: dict, as_json: bool, wait: float) -> bool:  # noqa: ANN001
-    """One landed (or confirmed) return as `ingest` reports it; whether its evaluation failed."""
-    if result.evaluation_failed and result.landed:
-        say(f"{label}: return {result.landed.return_id} is stored but its evaluation failed "
-            f"({result.evaluation_failed}); it is pending (kpi-alerts returns pending): "
-            f"ingest the same file again to retry", stderr=True)
-    if result.deferred and result.landed:
-        say(f"{label}: return {result.landed.return_id} is stored; the broker is unreachable "
-            f"({result.deferred}), so its evaluation is queued for the relay, which hands it to a worker "
-            f"once the broker is back (kpi-alerts returns pending lists it until then)", stderr=True)
-    if result.resumed and result.evaluated and result.landed:
-        say(f"{label}: return {result.landed.return_id} was stored before but its evaluation did not finish "
-            f"(its process stopped, or the evaluation failed): evaluated now", stderr=True)
+def _failed(result) -> bool:  # noqa: ANN001 - an IntakeResult
+    """Stored but its evaluation failed: pending until the same file is ingested again (exit 1)."""
+    from alerts.usecases.intake import LandedPending
+
+    return isinstance(result, LandedPending) and result.reason == "failed"
+
+
+def _report(label: str, result, intake, as_json: bool, wait: float, echo: bool = False) -> None:  # noqa: ANN001
+    """One landing (or confirmation) as `ingest` reports it: its problems and queries (`echo`) and
+    notes on stderr, then `ingest --json`'s object or a summary line on stdout."""
+    from alerts.usecases.intake import Duplicate, Held, LandedEvaluated, LandedPending, Rejected
+    from alerts.usecases.intake_json import intake_json
+
+    data = intake_json(intake.catalog, result)
+    ratings = f"{len(data['evaluations'])} ratings, {len(data['transitions'])} alert changes"
+    notes: list[str] = []
+    match result:
+        case Rejected(errors=errors):
+            notes, done = list(errors), None
+        case Held(landed=landed, queries=queries):
+            n = len(queries)
+            notes = list(queries) if echo else []
+            done = (f"{n} quer{'y' if n == 1 else 'ies'}: nothing rated, nobody told; confirm it (kpi-alerts returns "
+                    f"confirm {landed.return_id} --by NAME) or ingest a corrected file")
+        case LandedPending(reason="failed", landed=landed, detail=why):
+            notes = [f"{label}: return {landed.return_id} is stored but its evaluation failed ({why}); it is pending "
+                     "(kpi-alerts returns pending): ingest the same file again to retry"]
+            done = "evaluation pending"
+        case LandedPending(reason="deferred", landed=landed, detail=why):
+            notes = [f"{label}: return {landed.return_id} is stored; the broker is unreachable ({why}), so its "
+                     "evaluation is queued for the relay, which hands it to a worker once the broker is back "
+                     "(kpi-alerts returns pending lists it until then)"]
+            done = "evaluation pending (queued for the relay: the broker is unreachable)"
+        case LandedPending() | Duplicate(evaluated=False):
+            done = f"evaluation pending (queued; no worker finished it within {wait:g} s)"
+        case LandedEvaluated(resumed=True, landed=landed):
+            notes = [f"{label}: return {landed.return_id} was stored before but its evaluation did not finish "
+                     "(its process stopped, or the evaluation failed): evaluated now"]
+            done = ratings
+        case _:
+            done = ratings
+    if echo and isinstance(result, LandedEvaluated | LandedPending | Duplicate):  # queries accepted up front
+        notes = [f"{line} (confirmed)" for line in result.queries] + notes
+    for line in notes:
+        say(line, stderr=True)
     if as_json:
         print(json.dumps(data))
-    elif result.landed:
+    elif done is not None:
         r = data["return"]
-        if result.held:
-            n = len(result.queries)
-            done = (f"{n} quer{'y' if n == 1 else 'ies'}: nothing rated, nobody told; confirm it (kpi-alerts returns "
-                    f"confirm {r['id']} --by NAME) or ingest a corrected file")
-        elif result.evaluation_failed:
-            done = "evaluation pending"
-        elif result.deferred:
-            done = "evaluation pending (queued for the relay: the broker is unreachable)"
-        elif not result.evaluated:
-            done = f"evaluation pending (queued; no worker finished it within {wait:g} s)"
-        else:
-            done = f"{len(data['evaluations'])} ratings, {len(data['transitions'])} alert changes"
         say(f"{label}: {r['status']} return {r['id']} ({r['kind']}, {r['provider']}, "
             f"{', '.join(r['periods'])}): {done}")
         for t in data["transitions"]:
             say(f"  {t['kind']:<11} {t['rule']} {shown(t['subject'])} {t['from'] or '-'} -> {t['to']} "
                 f"({t['period']})")
-    return bool(result.evaluation_failed)
 
 
 @returns_app.command("pending")
 def returns_pending(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Returns stored but awaiting evaluation (ingest the same file again to evaluate one), and
     returns held with queries (status held), each query listed under the table."""
-    from alerts.cli.json_output import pending_json
     from alerts.store.db import session_for
     from alerts.store.landing import pending_returns
+    from alerts.usecases.intake_json import pending_json
     from config import get_settings
 
     with session_for(get_settings().database_url) as session:
@@ -150,29 +157,26 @@ def returns_confirm(
     """Confirm a held return's figures: it is released and evaluated as if just landed, and what
     it says goes out as usual. Exit 1 if it is not held (confirmed, released or corrected
     already), 2 if there is no such return."""
-    from alerts.cli.json_output import ingest_json
     from alerts.steps import dispatcher_for
-    from alerts.store.db import session_for
-    from alerts.store.models import utcnow
-    from alerts.usecases.holds import NotHeld, confirm
+    from alerts.usecases.holds import NotHeld
+    from alerts.usecases.intake import Intake
     from config import get_settings
 
     settings = get_settings()
-    catalog = load_catalog_or_exit()
+    intake = Intake(settings, dispatcher_for(settings).evaluate, load_catalog_or_exit())
     who = by.strip()
     if not who:
         raise fail("--by: expected the name of who confirms it")
     try:
-        with session_for(settings.database_url) as session:
-            result = confirm(session, catalog, return_id, who, note, utcnow(), dispatcher_for(settings).evaluate,
-                             wait)
+        result = intake.confirm(return_id, who, note, wait=wait)
     except NotHeld as exc:
         raise fail(str(exc), 1) from None
     except LookupError as exc:
         raise fail(str(exc)) from None
     if not as_json:
         say(f"return {return_id} confirmed by {shown(who)}")
-    if _report(result.file, result, ingest_json(catalog, result), as_json, wait):
+    _report(result.file, result, intake, as_json, wait)
+    if _failed(result):
         raise typer.Exit(1)
 
 

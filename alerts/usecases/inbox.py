@@ -1,7 +1,7 @@
 """The inbox folder (KPI_ALERTS_INBOX_DIR): returns dropped on a shared drive or an SFTP drop.
 
 A scan takes every file that has stopped changing, claims it, lands it through the same
-`ingest_bytes` as every other way in, and moves it on:
+intake as every other way in (alerts/usecases/intake.py), and moves it on:
 
     INBOX/NAME  --os.rename-->  INBOX/processing/TOKEN--NAME  -->  INBOX/done/NAME
                                                               -->  INBOX/done/NAME + NAME.queries.txt
@@ -42,7 +42,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from alerts.usecases.ingest import IngestResult, ReturnLimits
+from alerts.usecases.ingest import ReturnLimits
+from alerts.usecases.intake import Duplicate, Held, IntakeResult, LandedEvaluated, LandedPending, Rejected
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +55,8 @@ PARTIAL_SUFFIXES = (".part", ".partial", ".tmp", ".filepart", ".crdownload", "~"
 STALE_CLAIM_SECONDS = 900.0  # a claim this old (its scanner died) is taken again
 _SEP = "--"  # processing/TOKEN--NAME: the token has no "--"
 
-# Land one file: (the name it was dropped as, its bytes) -> what ingest made of it
-Land = Callable[[str, bytes], IngestResult]
+# Land one file: (the name it was dropped as, its bytes) -> what the intake made of it (Intake.land)
+Land = Callable[[str, bytes], IntakeResult]
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ class InboxOutcome:
     moved_to: str | None = None  # relative to the inbox: done/NAME, rejected/NAME
     detail: str = ""  # one line: what landed, how many problems, why not yet
     errors: tuple[str, ...] = ()
-    result: IngestResult | None = None
+    result: IntakeResult | None = None
 
     @property
     def line(self) -> str:
@@ -243,7 +244,7 @@ def _land_one(inbox: Path, claimed: Path, land: Land, limits: ReturnLimits, stam
     try:
         with claimed.open("rb") as f:
             too_large = limits.too_large(name, os.fstat(f.fileno()).st_size)
-            result = IngestResult(name, errors=[too_large]) if too_large else land(name, f.read(limits.max_bytes + 1))
+            result = Rejected(name, (too_large,)) if too_large else land(name, f.read(limits.max_bytes + 1))
     except Exception as exc:  # the database is down, say: the file goes back for the next scan
         log.warning("inbox: %s not landed (%s); it is left for the next scan", name, type(exc).__name__,
                     exc_info=True)
@@ -251,32 +252,35 @@ def _land_one(inbox: Path, claimed: Path, land: Land, limits: ReturnLimits, stam
         reason = (str(exc).splitlines() or [""])[0][:200]
         where = "left in the inbox for the next scan" if back else f"kept as {PROCESSING}/{claimed.name}"
         return InboxOutcome(name, "failed", None, f"not landed ({type(exc).__name__}: {reason}); {where}")
-    if result.errors or result.landed is None:
-        dest = _place(claimed, inbox / REJECTED, name, stamp, companion=ERRORS_SUFFIX)
-        errors = dest.with_name(dest.name + ERRORS_SUFFIX)
-        with errors.open("x", encoding="utf-8") as f:
-            f.write("".join(f"{line}\n" for line in result.errors))
-        n = len(result.errors)
-        return InboxOutcome(name, "rejected", f"{REJECTED}/{dest.name}",
-                            f"rejected, {n} problem line{'s' if n != 1 else ''} in {REJECTED}/{errors.name}",
-                            tuple(result.errors), result)
-    if result.held:
-        dest = _place(claimed, inbox / DONE, name, stamp, companion=QUERIES_SUFFIX)
-        queries = dest.with_name(dest.name + QUERIES_SUFFIX)
-        with queries.open("x", encoding="utf-8") as f:
-            f.write("".join(f"{line}\n" for line in result.queries))
-        n = len(result.queries)
-        return InboxOutcome(name, "held", f"{DONE}/{dest.name}",
-                            f"held return {result.landed.return_id}, {n} quer{'y' if n == 1 else 'ies'} to confirm in "
-                            f"{DONE}/{queries.name}", tuple(result.queries), result)
+    match result:
+        case Rejected(errors=errors):
+            dest = _place(claimed, inbox / REJECTED, name, stamp, companion=ERRORS_SUFFIX)
+            listed = dest.with_name(dest.name + ERRORS_SUFFIX)
+            with listed.open("x", encoding="utf-8") as f:
+                f.write("".join(f"{line}\n" for line in errors))
+            n = len(errors)
+            return InboxOutcome(name, "rejected", f"{REJECTED}/{dest.name}",
+                                f"rejected, {n} problem line{'s' if n != 1 else ''} in {REJECTED}/{listed.name}",
+                                errors, result)
+        case Held(landed=landed, queries=queries):
+            dest = _place(claimed, inbox / DONE, name, stamp, companion=QUERIES_SUFFIX)
+            listed = dest.with_name(dest.name + QUERIES_SUFFIX)
+            with listed.open("x", encoding="utf-8") as f:
+                f.write("".join(f"{line}\n" for line in queries))
+            n = len(queries)
+            return InboxOutcome(name, "held", f"{DONE}/{dest.name}",
+                                f"held return {landed.return_id}, {n} quer{'y' if n == 1 else 'ies'} to confirm in "
+                                f"{DONE}/{listed.name}", queries, result)
+        case LandedPending(reason="failed", detail=why):
+            after = f"; evaluation pending ({why})"
+        case LandedPending() | Duplicate(evaluated=False):
+            after = "; evaluation queued"
+        case LandedEvaluated() | Duplicate():
+            after = ""
     dest = _place(claimed, inbox / DONE, name, stamp)
     landed = result.landed
     periods = ", ".join(landed.periods)
-    detail = f"{landed.status} return {landed.return_id} ({landed.kind}, {landed.provider}, {periods})"
-    if result.evaluation_failed:
-        detail += f"; evaluation pending ({result.evaluation_failed})"
-    elif not result.evaluated:
-        detail += "; evaluation queued"
+    detail = f"{landed.status} return {landed.return_id} ({landed.kind}, {landed.provider}, {periods}){after}"
     return InboxOutcome(name, landed.status, f"{DONE}/{dest.name}", detail, result=result)
 
 

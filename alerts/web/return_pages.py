@@ -8,6 +8,7 @@ held one (queries) shows every query in a table, a Confirm button and a correcte
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
@@ -17,7 +18,6 @@ from starlette.concurrency import run_in_threadpool
 from alerts.api.ids import PathId
 from alerts.api.state import state_of
 from alerts.api.uploads import Refused, read_return
-from alerts.cli.json_output import ingest_json
 from alerts.events import Landed
 from alerts.notify.held import hours
 from alerts.store.db import session_for
@@ -25,8 +25,10 @@ from alerts.store.landing import StoredReturn, get_return, recent_returns
 from alerts.store.models import utcnow
 from alerts.usecases.evaluate import load_outcome
 from alerts.usecases.expected import calendar_now
-from alerts.usecases.holds import NotHeld, confirm
-from alerts.usecases.ingest import IngestResult, ReturnLimits, ingest_bytes, query_lines
+from alerts.usecases.holds import NotHeld
+from alerts.usecases.ingest import query_lines
+from alerts.usecases.intake import Duplicate, Held, LandedEvaluated, LandedPending, Rejected
+from alerts.usecases.intake_json import intake_json
 from alerts.web.render import problem, render
 from alerts.web.security import CSRF_COOKIE, CSRF_FIELD, Visitor, check_csrf, finish, needs, same_token, signed_in
 from alerts.web.views import RETURN_TAGS, RETURN_WORDS, calendar_grid, landed_summary, split_problem
@@ -79,26 +81,28 @@ async def upload(request: Request,
                       file=read.name)
     name, data = read
 
-    def land():  # noqa: ANN202
-        with session_for(settings.database_url) as session:  # told: the uploader sees any queries here
-            return ingest_bytes(session, state.catalog, name, data, state.dispatcher.evaluate, utcnow(), 0.0,
-                                limits=ReturnLimits.of(settings), in_flight_seconds=settings.in_flight_seconds,
-                                told=True)
-
-    result = await run_in_threadpool(land)
-    if result.landed is None:
-        state.metrics.rejected.labels(result.rejected_kind or "unknown").inc()
-        return render(request, "upload.html", found, 422, errors=[split_problem(e, name) for e in result.errors],
-                      result=None, file=name)
-    body = ingest_json(state.catalog, result)
-    state.metrics.landed.labels(result.landed.kind, body["return"]["status"]).inc()
-    if result.held:
-        return render(request, "upload.html", found, 202, errors=None, result=None, file=name,
-                      held=held_view(state.catalog, result.landed, name, result.queries,
-                                     settings.query_hold_hours))
+    # told: the uploader sees any queries here
+    result = await run_in_threadpool(partial(state.intake.land, name, data, told=True))
+    pending, failed = False, None
+    match result:
+        case Rejected(errors=errors, kind=kind):
+            state.metrics.rejected.labels(kind or "unknown").inc()
+            return render(request, "upload.html", found, 422, errors=[split_problem(e, name) for e in errors],
+                          result=None, file=name)
+        case Held(landed=landed, queries=queries):
+            state.metrics.landed.labels(landed.kind, result.status).inc()
+            return render(request, "upload.html", found, 202, errors=None, result=None, file=name,
+                          held=held_view(state.catalog, landed, name, list(queries), settings.query_hold_hours))
+        case LandedPending(reason=reason, detail=detail):
+            pending, failed = True, detail if reason == "failed" else None
+        case Duplicate(evaluated=done):
+            pending = not done
+        case LandedEvaluated():
+            pass
+    state.metrics.landed.labels(result.landed.kind, result.status).inc()
+    body = intake_json(state.catalog, result)
     return render(request, "upload.html", found, errors=None, result=body, file=name,
-                  summary=landed_summary(state.catalog, body), pending=not result.evaluated,
-                  failed=result.evaluation_failed)
+                  summary=landed_summary(state.catalog, body), pending=pending, failed=failed)
 
 
 def _title(catalog, landed: Landed | StoredReturn) -> str:  # noqa: ANN001
@@ -146,7 +150,7 @@ async def _show(request: Request, found: Visitor, return_id: int, error: str | N
                 return rec, None
             outcome = load_outcome(session, return_id, state.catalog)
         landed = Landed(rec.id, rec.status, rec.provider, rec.kind, rec.periods)
-        return rec, ingest_json(state.catalog, IngestResult(rec.filename, landed, outcome))
+        return rec, intake_json(state.catalog, LandedEvaluated(rec.filename, landed, outcome))
 
     rec, body = await run_in_threadpool(read)
     if rec is None:
@@ -172,12 +176,8 @@ async def confirm_return(request: Request, return_id: PathId,
     by = found.user.name or found.user.email
     note = form.get("note", "").strip()[:500] or None
 
-    def run() -> None:
-        with session_for(state.settings.database_url) as session:
-            confirm(session, state.catalog, return_id, by, note, utcnow(), state.dispatcher.evaluate, 0.0)
-
     try:
-        await run_in_threadpool(run)
+        await run_in_threadpool(partial(state.intake.confirm, return_id, by, note))
     except NotHeld as exc:
         return await _show(request, found, return_id, error=str(exc), code=409)
     except LookupError:

@@ -1,13 +1,13 @@
 """`ingest --json` keeps its shape byte for byte (docs/performance-team.md, "ingest --json"): made from domain
-events by alerts/json_output.py, the command line's module."""
+events by alerts/usecases/intake_json.py, beside the intake every door lands through."""
 
 from __future__ import annotations
 
 import json
 
-from alerts.cli.json_output import ingest_json
 from alerts.events import AlertTransition, EvaluationOutcome, Landed, RatingResult
-from alerts.usecases.ingest import IngestResult
+from alerts.usecases.intake import Duplicate, LandedEvaluated, LandedPending, Rejected
+from alerts.usecases.intake_json import intake_json as ingest_json
 from rules.loader import SHIPPED_PACKS, load_catalog
 
 CATALOG = load_catalog(SHIPPED_PACKS)
@@ -21,7 +21,7 @@ OUTCOME = EvaluationOutcome(
 
 
 def test_an_accepted_return():
-    assert json.dumps(ingest_json(CATALOG, IngestResult("k.csv", LANDED, OUTCOME))) == (
+    assert json.dumps(ingest_json(CATALOG, LandedEvaluated("k.csv", LANDED, OUTCOME))) == (
         '{"return": {"id": 7, "provider": "sandwell", "kind": "kpi", "periods": ["2024-10"], "status": "accepted", '
         '"evaluation": "done", "evaluation_error": null}, '
         '"evaluations": [{"rule": "single_assessments_45wd", "indicator": "single_assessments_45wd", "code": "PI1", '
@@ -35,23 +35,23 @@ def test_an_accepted_return():
 
 def test_a_duplicate_and_a_rejected_file():
     dup = Landed(7, "duplicate", "sandwell", "kpi", ("2024-10",))
-    assert json.dumps(ingest_json(CATALOG, IngestResult("k.csv", dup, OUTCOME))) == (
+    assert json.dumps(ingest_json(CATALOG, Duplicate("k.csv", dup))) == (
         '{"return": {"id": 7, "provider": "sandwell", "kind": "kpi", "periods": ["2024-10"], '
         '"status": "duplicate", "evaluation": "done", "evaluation_error": null}, "evaluations": [], "transitions": [], '
         '"not_reported": []}')
-    bad = IngestResult("bad.csv", errors=["bad.csv:3:period: not a month"])
+    bad = Rejected("bad.csv", ("bad.csv:3:period: not a month",))
     assert json.dumps(ingest_json(CATALOG, bad)) == (
         '{"return": {"file": "bad.csv", "status": "rejected"}, "errors": ["bad.csv:3:period: not a month"], '
         '"evaluations": [], "transitions": [], "not_reported": []}')
     finance = Landed(8, "accepted", "sandwell", "finance", ("2024-10",))
-    assert ingest_json(CATALOG, IngestResult("f.csv", finance, OUTCOME))["not_reported"] == []
+    assert ingest_json(CATALOG, LandedEvaluated("f.csv", finance, OUTCOME))["not_reported"] == []
 
 
 def test_a_return_stored_but_not_rated_says_so():
-    failed = IngestResult("k.csv", LANDED, evaluation_failed="OperationalError: database is locked", evaluated=False)
+    failed = LandedPending("k.csv", LANDED, "failed", "OperationalError: database is locked")
     out = ingest_json(CATALOG, failed)
     assert (out["return"]["evaluation"], out["return"]["evaluation_error"]) == (
         "pending", "OperationalError: database is locked")
     assert out["evaluations"] == [] and out["transitions"] == []
-    queued = ingest_json(CATALOG, IngestResult("k.csv", LANDED, OUTCOME, evaluated=False))
+    queued = ingest_json(CATALOG, LandedPending("k.csv", LANDED, "queued", outcome=OUTCOME))
     assert (queued["return"]["evaluation"], queued["return"]["evaluation_error"]) == ("pending", None)
