@@ -5,6 +5,7 @@ same file: tests/api/test_intake_doors.py). SQLite only: no dialect branch here.
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -19,7 +20,7 @@ from alerts.usecases.intake import Duplicate, Held, Intake, LandedEvaluated, Lan
 from alerts.usecases.intake_json import intake_json
 from tests.conftest import EXAMPLES, kpi_csv
 
-pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+SQLITE = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 
 BREACH = kpi_csv([("2024-10", "PI1", "60.1"), ("2024-10", "PI2", "95")])  # PI1 red, PI2 green
 BAD = kpi_csv([("2024-10", "PI1", "abc")])
@@ -44,6 +45,7 @@ def intake(settings) -> Intake:  # noqa: ANN001
     return Intake(settings, steps.InProcess(settings).evaluate, clock=lambda: AT)
 
 
+@SQLITE
 def test_a_rejected_file_stores_nothing_and_lists_every_problem(intake, settings):
     result = intake.land("bad.csv", BAD)
     assert isinstance(result, Rejected) and result.status == "rejected"
@@ -53,6 +55,7 @@ def test_a_rejected_file_stores_nothing_and_lists_every_problem(intake, settings
     assert intake_json(intake.catalog, result)["return"] == {"file": "bad.csv", "status": "rejected"}
 
 
+@SQLITE
 def test_a_good_file_is_landed_and_evaluated_at_the_intakes_clock(intake, settings):
     result = intake.land("kpi.csv", BREACH)
     assert isinstance(result, LandedEvaluated) and result.status == "accepted" and not result.resumed
@@ -62,6 +65,7 @@ def test_a_good_file_is_landed_and_evaluated_at_the_intakes_clock(intake, settin
     assert intake_json(intake.catalog, result)["return"]["evaluation"] == "done"
 
 
+@SQLITE
 def test_the_same_bytes_again_are_a_duplicate_and_change_nothing(intake, settings):
     first = intake.land("kpi.csv", BREACH)
     again = intake.land("renamed.csv", BREACH)
@@ -71,6 +75,7 @@ def test_the_same_bytes_again_are_a_duplicate_and_change_nothing(intake, setting
     assert (body["evaluations"], body["transitions"]) == ([], [])
 
 
+@SQLITE
 def test_a_failed_evaluation_is_landed_pending_and_the_same_bytes_again_evaluate_it(settings):
     def falls_over(return_id: int, claimed: bool = False) -> EvaluationOutcome:
         raise RuntimeError("the evaluation fell over\nsecond line never shown")
@@ -83,6 +88,7 @@ def test_a_failed_evaluation_is_landed_pending_and_the_same_bytes_again_evaluate
     assert isinstance(again, LandedEvaluated) and again.resumed
 
 
+@SQLITE
 def test_a_deferred_or_queued_evaluation_is_landed_pending(make_settings):
     settings = make_settings(broker_url="redis://127.0.0.1:1/0")
     upgrade_url(settings.database_url)  # as `kpi-alerts db upgrade` does before broker mode runs
@@ -107,6 +113,7 @@ def year(make_settings, landed_year):  # noqa: ANN001, ANN201
     return make_settings(database_url=landed_year)
 
 
+@SQLITE
 def test_a_file_with_queries_is_held_and_confirming_it_evaluates_it(year):
     intake = Intake(year, steps.InProcess(year).evaluate)
     held = intake.land("kpi-2025-04.csv", TYPO, told=True)
@@ -118,3 +125,20 @@ def test_a_file_with_queries_is_held_and_confirming_it_evaluates_it(year):
     assert isinstance(done, LandedEvaluated) and done.queries == held.queries and done.outcome.ratings
     with pytest.raises(NotHeld):
         intake.confirm(held.landed.return_id, "Jo")
+
+
+def test_the_http_doors_import_nothing_from_the_command_line():
+    """The landing's JSON shapes live beside the intake, not in alerts/cli: the HTTP doors
+    (alerts/api, alerts/web, or alerts/http once merged) never import the command line."""
+    import ast
+
+    root = Path(__file__).resolve().parent.parent / "alerts"
+    found = []
+    for package in ("api", "web", "http", "usecases"):
+        for path in sorted((root / package).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                names = ([node.module or ""] if isinstance(node, ast.ImportFrom)
+                         else [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+                found += [f"{path.relative_to(root)}: {n}" for n in names if n == "alerts.cli" or
+                          n.startswith("alerts.cli.")]
+    assert found == []
