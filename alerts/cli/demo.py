@@ -105,26 +105,24 @@ def _run(console: Console, files: list[Path]) -> dict:
     from alerts.digest.compose import position_sentence
     from alerts.steps import InProcess
     from alerts.store.db import session_for
-    from alerts.store.models import utcnow
     from alerts.store.queries import all_alert_events, current_ratings
     from alerts.templating import fmt_value, share
-    from alerts.usecases.ingest import ReturnLimits, ingest_path
+    from alerts.usecases.intake import Intake, Rejected
     from config import get_settings
     from rules import vocabulary
     from rules.loader import load_catalog
 
     settings = get_settings()
     catalog = load_catalog(settings.rules_dir)
+    intake = Intake(settings, InProcess(settings).evaluate, catalog)
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("Ingesting example returns", total=len(files))
         for path in files:
-            with session_for(settings.database_url) as session:
-                result = ingest_path(session, catalog, path, InProcess(settings).evaluate, utcnow(),
-                                     limits=ReturnLimits.of(settings))
-            if result.errors:
-                for line in result.errors:
-                    console.print(line, markup=False)
-                raise SystemExit(2)
+            match intake.land_path(path):
+                case Rejected(errors=errors):
+                    for line in errors:
+                        console.print(line, markup=False)
+                    raise SystemExit(2)
             progress.advance(task)
     console.print(f"Ingested {len(files)} example returns into a temporary SQLite database "
                   f"(tasks in-process).\n", highlight=False)
